@@ -1,0 +1,165 @@
+"""The ``postcred`` command line: a thin layer over the library.
+
+Each command parses options, calls one library function and prints what it did.  Domain
+errors become one ``Error: ...`` line and exit code 1; usage errors exit 2 (click's own);
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import click
+
+from .errors import PostcredError
+
+HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class PostcredGroup(click.Group):
+    """A click group that turns library errors into one clean line (no traceback)."""
+
+    def invoke(self, ctx: click.Context):
+        debug = bool(ctx.params.get("debug"))
+        try:
+            return super().invoke(ctx)
+        except PostcredError as exc:
+            if debug:
+                raise
+            raise click.ClickException(str(exc)) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug, not bad input: still one line unless --debug
+            if debug:
+                raise
+            raise click.ClickException(
+                f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
+            ) from None
+
+
+@click.group(cls=PostcredGroup, context_settings=HELP_SETTINGS)
+@click.version_option(package_name="postcred")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error instead of one line.")
+def cli(debug: bool) -> None:
+    """postcred: how much each segment of a Japanese post dump reads like wire-service
+    reporting (p_wire) versus partisan commentary, with the propaganda markers that fired.
+
+    Example:
+
+        postcred score seeds/timeline_nhk_reuters_partisan_2024-11-04.txt -o reports/seed.csv
+    """
+    if not debug:
+        warnings.simplefilter("ignore", category=FutureWarning)
+
+
+def echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+# ---------------------------------------------------------------- score
+
+
+@cli.command()
+@click.argument("dump", type=click.Path(dir_okay=False, allow_dash=True, path_type=str))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Scores file (.csv or .jsonl). Default: reports/<dump name>.scores.csv.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
+              help="Format of the scores file; default from the output's extension.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="HTML report path. Default: beside the scores file, <scores stem>.html.")
+@click.option("--no-report", is_flag=True, help="Write the scores only, no HTML report.")
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder (or .joblib file) of a model trained with `postcred train`. Default: the shipped model.")
+@click.option("--input-format", default="auto", show_default=True,
+              help="Format of the dump: auto (detect from content), timeline or plain.")
+@click.option("--encoding", default=None, help="Force the dump's text encoding (e.g. cp932). Default: detect.")
+@click.option("--errors", "decode_errors", type=click.Choice(["strict", "replace"]), default="strict", show_default=True,
+              help="On undecodable bytes: stop with an error naming the offset, or replace them.")
+@click.option("--force", is_flag=True, help="Replace output files that already exist.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+def score(dump, output, fmt, report_path, no_report, model_dir, input_format, encoding, decode_errors, force, quiet):
+    """Score a dump: p_wire, label and evidence for every segment, plus an HTML report.
+
+    DUMP is a file (or - for standard input) in any supported format: a pasted X/Twitter
+    timeline like the seed, or plain text with one post per line or paragraph.
+
+    Example:
+
+        postcred score seeds/timeline_nhk_reuters_partisan_2024-11-04.txt -o reports/seed.csv
+    """
+    from .scoring import score_to_files
+
+    result = score_to_files(
+        dump,
+        output=output,
+        fmt=fmt,
+        report_path=None if no_report else report_path,
+        write_report=not no_report,
+        model_dir=model_dir,
+        input_format=input_format,
+        encoding=encoding,
+        errors=decode_errors,
+        force=force,
+        progress=not quiet,
+    )
+    if not quiet:
+        s = result.summary
+        echo_err(
+            f"records read {s.records_read}, scored {s.records_scored}, rejected {s.records_rejected}; "
+            f"segments {s.segments} (wire {result.label_counts.get('wire', 0)}, "
+            f"partisan {result.label_counts.get('partisan', 0)})"
+        )
+        echo_err(f"scores: {result.output}")
+        if result.report:
+            echo_err(f"report: {result.report}")
+
+
+# ---------------------------------------------------------------- train
+
+
+@cli.command()
+@click.option("--labels", "labels_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("labels"),
+              show_default=True, help="Folder of *.jsonl labels files.")
+@click.option("--model-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the model and its metadata. Default: the package's shipped model folder.")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True, help="Folds of the stratified CV.")
+@click.option("--force", is_flag=True, help="Retrain even if the labels did not change since the saved model.")
+def train(labels_dir, model_dir, folds, force):
+    """Fit the model on labels/, print its cross-validation figures and save it.
+
+    Example:
+
+        postcred train --labels labels
+    """
+    from .training import train as run_training
+
+    result = run_training(labels_dir, model_dir, force=force, folds=folds, log=click.echo)
+    if result.skipped:
+        return
+    click.echo(format_cv(result.metadata["cv"]["stratified"], f"stratified {folds}-fold CV"))
+    click.echo(f"model: {result.model_dir}")
+
+
+def format_cv(m: dict, title: str) -> str:
+    """The CV figures as a few aligned lines."""
+    lines = [
+        f"{title} (n={m['n']}): accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  "
+        f"log loss {m['log_loss']:.3f}  Brier {m['brier']:.3f}  ECE {m['ece']:.3f}"
+    ]
+    for label, c in m["per_class"].items():
+        lines.append(
+            f"  {label:<9} precision {c['precision']:.3f}  recall {c['recall']:.3f}  "
+            f"F1 {c['f1']:.3f}  support {c['support']}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="postcred")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,339 @@
+"""The model: a scikit-learn Pipeline (MeCab tokens -> TF-IDF [+ markers] -> logistic
+regression), its training, cross-validation, persistence and per-segment explanation.
+
+The Pipeline takes raw strings (or already analyzed :class:`~classifier.tokens.TokenizedText`
+objects, which pass through untouched), so a notebook can call ``predict_proba`` on a list of
+texts, and training can analyze each text once and reuse it across every CV fold.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import platform
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import joblib
+import numpy as np
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from .errors import ModelError
+from .evaluate import binary_metrics
+from .tokens import JapaneseTokenizer, TokenizedText, analyze, doc_terms, identity
+
+PACKAGE_MODEL_DIR = Path(__file__).parent / "models"
+MODEL_FILE = "postcred.joblib"
+META_FILE = "postcred.json"
+WIRE = "wire"
+
+DEFAULT_PARAMS: dict = {
+    "ngram_max": 2,
+    "min_df": 2,
+    "C": 4.0,
+    "class_weight": "balanced",
+    "proper_nouns": "class",
+    "markers": False,
+    "calibrate": False,
+}
+
+VERSIONED_PACKAGES = ("scikit-learn", "numpy", "scipy", "fugashi", "unidic-lite", "joblib", "emoji")
+
+
+class PlattCalibratedLogisticRegression(ClassifierMixin, BaseEstimator):
+    """Logistic regression whose decision values are re-scaled by a sigmoid fitted on
+    out-of-fold decision values (Platt scaling).
+
+    Unlike ``CalibratedClassifierCV`` this keeps one linear model with one ``coef_``, so
+    the per-token explanation (coefficient x feature value) stays exact for the logit; the
+    calibration only stretches or shrinks it (``a * logit + b``).
+    """
+
+    def __init__(self, C: float = 1.0, class_weight=None, cv: int = 5, max_iter: int = 2000) -> None:
+        self.C = C
+        self.class_weight = class_weight
+        self.cv = cv
+        self.max_iter = max_iter
+
+    def _base(self) -> LogisticRegression:
+        return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter)
+
+    def fit(self, X, y):
+        y = np.asarray(y)
+        self.classes_ = np.unique(y)
+        decision = np.zeros(len(y))
+        folds = StratifiedKFold(n_splits=min(self.cv, np.bincount(np.unique(y, return_inverse=True)[1]).min()),
+                                shuffle=True, random_state=0)
+        for train, test in folds.split(X, y):
+            decision[test] = self._base().fit(X[train], y[train]).decision_function(X[test])
+        scaler = LogisticRegression(C=1e6, max_iter=1000).fit(decision.reshape(-1, 1), y == self.classes_[1])
+        self.scale_ = float(scaler.coef_[0, 0])
+        self.shift_ = float(scaler.intercept_[0])
+        self.base_ = self._base().fit(X, y)
+        self.coef_ = self.base_.coef_
+        self.intercept_ = self.base_.intercept_
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        return self.scale_ * self.base_.decision_function(X) + self.shift_
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = expit(self.decision_function(X))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+
+def build_pipeline(**params) -> Pipeline:
+    """Build an unfitted Pipeline from hyper-parameters (see :data:`DEFAULT_PARAMS`)."""
+    p = {**DEFAULT_PARAMS, **params}
+    blocks = [
+        (
+            "tfidf",
+            TfidfVectorizer(
+                tokenizer=doc_terms,
+                preprocessor=identity,
+                lowercase=False,
+                token_pattern=None,
+                ngram_range=(1, p["ngram_max"]),
+                min_df=p["min_df"],
+                sublinear_tf=True,
+            ),
+        )
+    ]
+    if p["markers"]:
+        from .markers import MarkerVectorizer
+
+        blocks.append(("markers", MarkerVectorizer()))
+    if p["calibrate"]:
+        clf = PlattCalibratedLogisticRegression(C=p["C"], class_weight=p["class_weight"])
+    else:
+        clf = LogisticRegression(C=p["C"], class_weight=p["class_weight"], max_iter=2000)
+    return Pipeline(
+        [
+            ("tokens", JapaneseTokenizer(proper_nouns=p["proper_nouns"])),
+            ("features", FeatureUnion(blocks)),
+            ("clf", clf),
+        ]
+    )
+
+
+def analyze_all(texts: Iterable[str], proper_nouns: str = "class") -> list[TokenizedText]:
+    """Tokenize every text once, for reuse across CV folds and feature blocks."""
+    return [analyze(t, proper_nouns=proper_nouns) for t in texts]
+
+
+def wire_probability(pipeline: Pipeline, docs: Sequence) -> np.ndarray:
+    """``p_wire`` for each document (raw strings or analyzed texts)."""
+    proba = pipeline.predict_proba(list(docs))
+    wire_column = list(pipeline.classes_).index(WIRE)
+    return proba[:, wire_column]
+
+
+def out_of_fold(params: dict, docs: list, y: np.ndarray, splits: Iterable) -> np.ndarray:
+    """Out-of-fold ``p_wire`` for every document under the given train/test splits."""
+    p_wire = np.full(len(y), np.nan)
+    for train, test in splits:
+        model = build_pipeline(**params).fit([docs[i] for i in train], y[train])
+        p_wire[test] = wire_probability(model, [docs[i] for i in test])
+    return p_wire
+
+
+def stratified_cv(params: dict, docs: list, y: np.ndarray, k: int = 5, seed: int = 0) -> tuple[dict, np.ndarray]:
+    """Stratified k-fold CV: the metrics and the out-of-fold ``p_wire``."""
+    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    p_wire = out_of_fold(params, docs, y, folds.split(np.zeros(len(y)), y))
+    return binary_metrics(y, p_wire), p_wire
+
+
+def package_versions() -> dict:
+    """Versions of the packages a pickled model depends on, for the metadata."""
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+@dataclass
+class Model:
+    """A fitted Pipeline with the metadata saved beside it."""
+
+    pipeline: Pipeline
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        return self.metadata.get("labels_digest", "")
+
+    def p_wire(self, docs: Sequence) -> np.ndarray:
+        return wire_probability(self.pipeline, docs)
+
+
+def save_model(model: Model, directory: str | Path) -> tuple[Path, Path]:
+    """Write the Pipeline (joblib) and its metadata (JSON) atomically into ``directory``."""
+    from .outputs import atomic_write_bytes, atomic_write_text
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model_path, meta_path = directory / MODEL_FILE, directory / META_FILE
+    buffer = io.BytesIO()
+    joblib.dump(model.pipeline, buffer, compress=3)
+    atomic_write_bytes(model_path, buffer.getvalue())
+    atomic_write_text(meta_path, json.dumps(model.metadata, ensure_ascii=False, indent=2) + "\n")
+    return model_path, meta_path
+
+
+def load_model(directory: str | Path | None = None) -> Model:
+    """Load a saved model (the shipped one when ``directory`` is None).
+
+    Raises :class:`ModelError` when the file is missing, unreadable or not a postcred
+    model; warns when it was saved with other package versions than those installed.
+    """
+    directory = Path(directory) if directory is not None else PACKAGE_MODEL_DIR
+    if directory.is_file():
+        directory = directory.parent
+    model_path, meta_path = directory / MODEL_FILE, directory / META_FILE
+    if not model_path.exists():
+        raise ModelError(f"{model_path}: model file not found; run `postcred train` to build it")
+    try:
+        metadata = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{meta_path}: metadata is not valid JSON ({exc}); run `postcred train`") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipeline = joblib.load(model_path)
+    except Exception as exc:  # joblib/pickle raise many kinds on a corrupt file
+        raise ModelError(
+            f"{model_path}: cannot load the model ({type(exc).__name__}); it is corrupt or from "
+            "an incompatible version: run `postcred train`"
+        ) from None
+    if not isinstance(pipeline, Pipeline) or not hasattr(pipeline, "classes_"):
+        raise ModelError(f"{model_path}: not a fitted postcred model; run `postcred train`")
+    saved = metadata.get("versions", {})
+    current = package_versions()
+    stale = [k for k in ("scikit-learn", "numpy") if saved.get(k) and saved.get(k) != current.get(k)]
+    if stale:
+        warnings.warn(
+            f"{model_path} was saved with "
+            + ", ".join(f"{k} {saved[k]}" for k in stale)
+            + "; installed: "
+            + ", ".join(f"{k} {current[k]}" for k in stale)
+            + ". Retrain with `postcred train` if scores look wrong.",
+            stacklevel=2,
+        )
+    return Model(pipeline=pipeline, metadata=metadata)
+
+
+def make_metadata(*, labelset, params: dict, cv: dict, extra: dict | None = None) -> dict:
+    """The metadata saved beside a model: when, on what labels, how well, with what."""
+    frame = labelset.frame
+    return {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "labels_digest": labelset.digest,
+        "labels_files": list(labelset.files),
+        "n_labels": int(len(frame)),
+        "class_counts": {k: int(v) for k, v in frame["label"].value_counts().sort_index().items()},
+        "params": params,
+        "cv": cv,
+        "versions": package_versions(),
+        **(extra or {}),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """How much one feature moved one segment's logit towards wire (+) or partisan (-).
+
+    ``spans`` are (start, end) character spans of the original text where it occurs.
+    """
+
+    feature: str
+    surface: str
+    weight: float
+    spans: tuple[tuple[int, int], ...]
+
+
+def _linear_parts(pipeline: Pipeline) -> tuple[np.ndarray, float, float]:
+    """(coef towards wire, the calibration scale) of the final linear step."""
+    clf = pipeline.named_steps["clf"]
+    coef = clf.coef_[0]
+    if list(clf.classes_).index(WIRE) == 0:
+        coef = -coef
+    return coef, float(getattr(clf, "scale_", 1.0)), 0.0
+
+
+def explain(pipeline: Pipeline, docs: Sequence[TokenizedText], top: int | None = None) -> list[list[Contribution]]:
+    """Per document, every active feature's contribution ``coef * value`` to the logit,
+    largest magnitude first (exact for a linear model: these sum to the logit minus the
+    intercept), with the character spans where the feature occurs."""
+    features = pipeline.named_steps["features"]
+    X = features.transform(list(docs)).tocsr()
+    names = features.get_feature_names_out()
+    coef, scale, _ = _linear_parts(pipeline)
+    marker_spans = _marker_spans(features, docs)
+    out: list[list[Contribution]] = []
+    for i, doc in enumerate(docs):
+        row = X.getrow(i)
+        contributions = []
+        for j, value in zip(row.indices, row.data):
+            weight = float(coef[j] * value * scale)
+            if weight == 0.0:
+                continue
+            name = names[j]
+            block, _, feature = name.partition("__")
+            if block == "tfidf":
+                spans, surface = _ngram_spans(doc, feature.split(" "))
+            else:
+                spans, surface = marker_spans[i].get(feature, ((), feature))
+            contributions.append(Contribution(feature, surface, weight, tuple(spans)))
+        contributions.sort(key=lambda c: -abs(c.weight))
+        out.append(contributions[:top] if top else contributions)
+    return out
+
+
+def _ngram_spans(doc: TokenizedText, gram: list[str]) -> tuple[list[tuple[int, int]], str]:
+    spans = []
+    surface = ""
+    n = len(gram)
+    for k in range(len(doc.terms) - n + 1):
+        if doc.terms[k : k + n] == gram:
+            start, end = doc.tokens[k].start, doc.tokens[k + n - 1].end
+            spans.append((start, end))
+            if not surface:
+                surface = doc.text[start:end]
+    return spans, surface or " ".join(gram)
+
+
+def _marker_spans(features: FeatureUnion, docs: Sequence[TokenizedText]) -> list[dict]:
+    """Spans per marker feature, when the Pipeline has a marker block that can give them."""
+    blocks = dict(features.transformer_list)
+    markers = blocks.get("markers")
+    if markers is None or not hasattr(markers, "feature_spans"):
+        return [{} for _ in docs]
+    return [markers.feature_spans(doc) for doc in docs]
+
+
+def token_weights(doc: TokenizedText, contributions: list[Contribution]) -> list[float]:
+    """Spread each contribution over the tokens it covers: a per-token weight for highlighting."""
+    weights = [0.0] * len(doc.tokens)
+    for c in contributions:
+        covered = [
+            k for k, t in enumerate(doc.tokens) for (s, e) in c.spans if t.start >= s and t.end <= e and t.end > t.start
+        ]
+        for k in covered:
+            weights[k] += c.weight / len(covered)
+    return weights

@@ -1,0 +1,62 @@
+"""Writing outputs safely: atomic replacement, and never over an input or the labels."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+from .errors import OutputError
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success rename it over ``path``.
+
+    A crash or an exception leaves ``path`` as it was (or absent) and removes the
+    temporary file, so a reader never sees a half-written output.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        binary = "b" in mode
+        with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else newline) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_open(path, "w") as handle:
+        handle.write(text)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+
+
+def check_output_path(path: str | Path, *, inputs: list[str | Path] = (), protected: list[str | Path] = (), force: bool = False) -> Path:
+    """Refuse an output path that is an input, lies in a protected folder, or exists without ``force``."""
+    path = Path(path)
+    resolved = path.resolve()
+    for item in inputs:
+        if str(item) != "-" and Path(item).resolve() == resolved:
+            raise OutputError(f"{path}: refusing to overwrite the input file; choose another output")
+    for folder in protected:
+        folder = Path(folder).resolve()
+        if folder == resolved or folder in resolved.parents:
+            raise OutputError(f"{path}: refusing to write inside {folder}; choose another output")
+    if path.exists() and not force:
+        raise OutputError(f"{path}: already exists; use --force to replace it")
+    return path

@@ -1,0 +1,109 @@
+"""Segments: the unit postcred scores (one post's text, one article paragraph, one hashtag line).
+
+A :class:`Segment` is plain data with the provenance a reviewer needs (dump, line, post,
+account) and the entities extracted from its text (URLs, hashtags, mentions).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import asdict, dataclass, field
+
+from .tokens import HASHTAG_RE, MENTION_RE, URL_RE
+
+ROLES = ("post", "body", "hashtags")
+
+
+@dataclass(slots=True)
+class Segment:
+    """One scored unit of a dump.
+
+    ``id`` is stable across runs: ``<dump name>:<first line number>`` (or record number for
+    formats without lines).  ``line_end`` is the last input line the segment covers.
+    """
+
+    id: str
+    dump: str
+    line: int
+    line_end: int
+    record: int
+    post_id: str
+    account: str
+    handle: str
+    date: str
+    role: str
+    text: str
+    urls: list[str] = field(default_factory=list)
+    hashtags: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)
+    kind: str = "post"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def extract_urls(text: str) -> list[str]:
+    """URLs in ``text`` (https://..., t.co/..., pic.twitter.com/...), in order, duplicates kept."""
+    return [m.group(0) for m in URL_RE.finditer(unicodedata.normalize("NFKC", text))]
+
+
+def extract_hashtags(text: str) -> list[str]:
+    """Hashtags without the ``#``, as written (NFKC-normalized), in order."""
+    norm = _without_urls(unicodedata.normalize("NFKC", text))
+    return [m.group(0)[1:] for m in HASHTAG_RE.finditer(norm)]
+
+
+def extract_mentions(text: str) -> list[str]:
+    """@handles mentioned in ``text``, without the ``@``."""
+    norm = _without_urls(unicodedata.normalize("NFKC", text))
+    return [m.group(0)[1:] for m in MENTION_RE.finditer(norm)]
+
+
+def _without_urls(norm: str) -> str:
+    return URL_RE.sub(lambda m: " " * len(m.group(0)), norm)
+
+
+def is_hashtag_line(text: str) -> bool:
+    """True when a line holds hashtags and nothing else.
+
+    Every white-space separated word must start with ``#``: ``#NATOexpansion``,
+    ``#反ロシア#対中露戦`` and ``#露朝(崔善姫外相・訪露)`` are hashtag lines.
+    """
+    words = unicodedata.normalize("NFKC", text).split()
+    return bool(words) and all(w.startswith("#") and len(w) > 1 for w in words)
+
+
+def make_segment(
+    *,
+    dump: str,
+    line: int,
+    line_end: int | None = None,
+    record: int,
+    post_id: str,
+    account: str = "",
+    handle: str = "",
+    date: str = "",
+    role: str = "post",
+    text: str,
+    kind: str = "post",
+) -> Segment:
+    """Build a segment and extract its URLs, hashtags and mentions."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    return Segment(
+        id=f"{dump}:{line}",
+        dump=dump,
+        line=line,
+        line_end=line if line_end is None else line_end,
+        record=record,
+        post_id=post_id,
+        account=account,
+        handle=handle,
+        date=date,
+        role=role,
+        text=text,
+        urls=extract_urls(text),
+        hashtags=extract_hashtags(text),
+        mentions=extract_mentions(text),
+        kind=kind,
+    )

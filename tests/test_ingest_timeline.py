@@ -1,0 +1,99 @@
+"""The pasted-timeline format: posts, roles, and no line lost or duplicated."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from classifier.ingest import parse_attribution, parse_timeline, read_posts
+from classifier.scoring import ScoreSummary, iter_segments
+
+
+def segments_of(path):
+    return list(iter_segments(read_posts(path), path.stem, ScoreSummary()))
+
+
+def covered_lines(segments):
+    return Counter(n for s in segments for n in range(s.line, s.line_end + 1))
+
+
+@pytest.mark.parametrize("name", ["seed", "timeline_other.txt"])
+def test_every_nonempty_line_is_in_exactly_one_segment(name, seed_path, data_dir):
+    path = seed_path if name == "seed" else data_dir / name
+    lines = path.read_text(encoding="utf-8").splitlines()
+    segments = segments_of(path)
+    attribution = {i + 1 for i, line in enumerate(lines) if parse_attribution(line)}
+    expected = {i + 1 for i, line in enumerate(lines) if line.strip()} - attribution
+    counts = covered_lines(segments)
+    assert set(counts) == expected
+    assert max(counts.values()) == 1
+    # The text of each segment is made of exactly the lines it claims.
+    for s in segments:
+        claimed = [lines[k - 1].strip() for k in range(s.line, s.line_end + 1) if lines[k - 1].strip()]
+        assert s.text == "\n".join(claimed)
+
+
+def test_seed_posts_accounts_and_dates(seed_path):
+    posts = list(read_posts(seed_path))
+    assert len(posts) == 9
+    assert [p.handle for p in posts] == [
+        "nhk_news", "ReutersJapan", "nhk_news", "ReutersJapan", "ReutersJapan",
+        "Reloaded7701", "ShortShort_News", "ReutersJapan", "Reloaded7701",
+    ]
+    assert posts[5].account == "morpheus🪖Reloaded⚔️地滑り的勝利への覚醒🏆"
+    assert posts[0].date == "2024-11-04" and posts[3].date == "2024-11-05"
+
+
+def test_seed_roles(seed_path):
+    by_line = {s.line: s for s in segments_of(seed_path)}
+    assert by_line[1].role == "post" and by_line[5].role == "body"
+    assert by_line[21].role == "hashtags" and by_line[21].account == "NHKニュース"
+    # The rest of a partisan post after its attribution, ending in pic.twitter.com, is post text.
+    assert by_line[36].role == "post" and by_line[36].handle == "Reloaded7701"
+    assert (by_line[39].line_end, by_line[39].role) == (42, "post")
+    assert (by_line[53].line_end, by_line[53].role) == (54, "post")
+    assert by_line[55].role == "hashtags" and by_line[56].role == "hashtags"
+    assert by_line[56].hashtags == ["反ロシア", "対中露戦"]
+    assert by_line[43].account == "ロイター"
+
+
+def test_segment_fields(seed_path):
+    segments = segments_of(seed_path)
+    first = segments[0]
+    assert first.id == "timeline_nhk_reuters_partisan_2024-11-04:1"
+    assert first.urls == ["https://t.co/pxfWRAZr2C"]
+    assert first.hashtags == ["nhk_news"]
+    assert len({s.id for s in segments}) == len(segments)
+    pic = next(s for s in segments if s.line == 39)
+    assert pic.urls == ["pic.twitter.com/7DlO78WpsI"]
+
+
+def test_other_dump_in_same_layout(data_dir):
+    segments = segments_of(data_dir / "timeline_other.txt")
+    accounts = Counter(s.handle for s in segments)
+    assert accounts == {"nhk_news": 4, "ReutersJapan": 2, "truth_jp_2025": 3}
+    multi = next(s for s in segments if s.handle == "truth_jp_2025" and s.role == "post")
+    assert multi.text.startswith("🔥🔥また増税かよ") and multi.line_end == multi.line + 1
+    assert multi.hashtags == ["増税反対", "拡散希望"]
+    assert next(s for s in segments if s.text == "#財務省解体").role == "hashtags"
+    assert {s.date for s in segments if s.handle == "truth_jp_2025"} == {"2025-01-25"}
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("— NHKニュース (@nhk_news) November 4, 2024", ("NHKニュース", "nhk_news", "2024-11-04")),
+        ("— 🇯🇵真実★の会 (@a_b) Nov 5, 2024", ("🇯🇵真実★の会", "a_b", "2024-11-05")),
+        ("- Name (@x) 2024年11月4日", ("Name", "x", "2024-11-04")),
+        ("— 何か (@handle) と言った", None),
+        ("― 引用 (@someone) だけ", None),
+        ("ロイター (@ReutersJapan) November 4, 2024", None),
+    ],
+)
+def test_parse_attribution(line, expected):
+    assert parse_attribution(line) == expected
+
+
+def test_text_without_attribution_yields_no_timeline_posts():
+    assert list(parse_timeline("ただの文章\nもう一行", "x")) == []

@@ -1,0 +1,72 @@
+"""Normalization and MeCab tokens: placeholders, emoji, lemmas and exact spans."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+
+import pytest
+
+from classifier.tokens import JapaneseTokenizer, analyze, normalize, normalize_with_offsets
+
+
+@pytest.mark.parametrize(
+    "text, term",
+    [
+        ("詳細は https://t.co/AbC123 で", "<URL>"),
+        ("画像 pic.twitter.com/9WrR7KU1kE", "<URL>"),
+        ("@nhk_news さんへ", "<USER>"),
+        ("＃拡散希望", "<HASHTAG>"),
+        ("🇷🇺が警告", "<FLAG>"),
+        ("ひどい🐸", "<EMOJI>"),
+        ("１２３人が参加", "<NUM>"),
+        ("プーチン大統領が", "<PERSON>"),
+    ],
+)
+def test_placeholder_terms(text, term):
+    assert term in analyze(text).terms
+
+
+def test_lemmas_not_surfaces():
+    terms = analyze("会談しました。述べた。").terms
+    assert "述べる" in terms and "ます" in terms
+    assert "述べ" not in terms
+
+
+def test_unidic_glosses_are_stripped():
+    assert "ガソリン" in analyze("ガソリン価格").terms
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "🇷🇺メドベージェフが警告。@foo ＃拡散希望 ｶﾞｿﾘﾝ代が4日に１２３円 https://t.co/abc と述べた🐸",
+        "「誠実で温かい同志としての挨拶」を伝えた",
+        "ＡＢＣ　全角スペース　😡😡😡！！",
+    ],
+)
+def test_token_spans_point_at_the_original_text(text):
+    doc = analyze(text)
+    for token in doc.tokens:
+        original = text[token.start : token.end]
+        assert normalize(original) == normalize(token.surface), (token, original)
+    starts = [t.start for t in doc.tokens]
+    assert starts == sorted(starts)
+
+
+def test_half_width_katakana_with_voiced_marks_maps_back():
+    norm, offsets = normalize_with_offsets("ｶﾞｿﾘﾝ")
+    assert norm == "ガソリン"
+    assert offsets == [0, 2, 3, 4, 5]
+
+
+def test_tokenizer_step_pickles_and_tokenizes_in_a_fresh_process():
+    step = JapaneseTokenizer().fit(["x"])
+    blob = pickle.dumps(step)
+    code = (
+        "import pickle,sys; step=pickle.loads(sys.stdin.buffer.read()); "
+        "print(' '.join(step.transform(['北朝鮮が発表した'])[0].terms))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True, check=True)
+    assert out.stdout.decode().split() == ["<PLACE>", "が", "発表", "為る", "た"]

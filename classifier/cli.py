@@ -125,9 +125,18 @@ def score(dump, output, fmt, report_path, no_report, model_dir, input_format, en
 @click.option("--model-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the model and its metadata. Default: the package's shipped model folder.")
 @click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True, help="Folds of the stratified CV.")
+@click.option("--no-search", is_flag=True,
+              help="Keep the current hyper-parameters instead of searching them by leave-one-topic-out CV.")
+@click.option("--card-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+              show_default=True, help="Where to write model-card.md and model-card.html.")
+@click.option("--accept-worse", is_flag=True,
+              help="Replace the saved model even if its leave-one-topic-out macro-F1 drops by more than 0.01.")
 @click.option("--force", is_flag=True, help="Retrain even if the labels did not change since the saved model.")
-def train(labels_dir, model_dir, folds, force):
+def train(labels_dir, model_dir, folds, no_search, card_dir, accept_worse, force):
     """Fit the model on labels/, print its cross-validation figures and save it.
+
+    Hyper-parameters are chosen by leave-one-topic-out CV; stratified, leave-one-topic-out
+    and leave-one-source-out figures are printed and saved in the metadata and the model card.
 
     Example:
 
@@ -135,11 +144,18 @@ def train(labels_dir, model_dir, folds, force):
     """
     from .training import train as run_training
 
-    result = run_training(labels_dir, model_dir, force=force, folds=folds, log=click.echo)
+    result = run_training(labels_dir, model_dir, force=force, folds=folds, search=not no_search,
+                          accept_worse=accept_worse, card_dir=card_dir, log=click.echo)
     if result.skipped:
         return
-    click.echo(format_cv(result.metadata["cv"]["stratified"], f"stratified {folds}-fold CV"))
+    from .modelcard import CV_TITLES
+
+    for name, figures in result.metadata["cv"].items():
+        click.echo(format_cv(figures, CV_TITLES.get(name, name)))
+    click.echo(f"parameters: {result.metadata['params']}")
     click.echo(f"model: {result.model_dir}")
+    for path in result.card_paths:
+        click.echo(f"model card: {path}")
 
 
 def format_cv(m: dict, title: str) -> str:
@@ -154,6 +170,42 @@ def format_cv(m: dict, title: str) -> str:
             f"F1 {c['f1']:.3f}  support {c['support']}"
         )
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+@cli.command()
+@click.argument("labeled", type=click.Path(exists=False, dir_okay=False, path_type=Path))
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
+              help="Model folder written by `postcred train --model-dir`. Default: the shipped model.")
+@click.option("--worst", type=click.IntRange(0, 1000), default=10, show_default=True,
+              help="How many of the most confident errors to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def evaluate(labeled, model_dir, worst, as_json):
+    """Score a labeled JSONL file (labels format) and print how well the model does on it.
+
+    Prints accuracy, macro-F1, per-class precision/recall/F1, the confusion matrix, log loss,
+    Brier score, expected calibration error and the worst errors.
+
+    Example:
+
+        postcred evaluate labels/seed.jsonl --json
+    """
+    import json as json_lib
+
+    from .evaluate import evaluate_file
+
+    report = evaluate_file(labeled, model_dir=model_dir, worst=worst)
+    if as_json:
+        click.echo(json_lib.dumps(report, ensure_ascii=False, indent=2))
+        return
+    click.echo(format_cv(report["metrics"], f"{labeled}"))
+    (tn_pp, fp), (fn, tp) = report["metrics"]["confusion"]
+    click.echo(f"confusion (rows true, columns predicted; partisan, wire): [[{tn_pp}, {fp}], [{fn}, {tp}]]")
+    for e in report["worst_errors"]:
+        text = e["text"].replace("\n", " ")
+        click.echo(f"  {e['id']}: labeled {e['label']}, p_wire {e['p_wire']:.2f}: {text[:70]}")
 
 
 def main() -> None:

@@ -83,3 +83,33 @@ def binary_metrics(y_true: list[str] | np.ndarray, p_wire: np.ndarray, threshold
         "brier": float(brier_score_loss(y_wire, p_wire)),
         "ece": expected_calibration_error(y_wire, p_wire),
     }
+
+
+def evaluate_file(path, *, model_dir=None, worst: int = 10) -> dict:
+    """Score a labeled JSONL file with a saved model: metrics and the worst errors.
+
+    The worst errors are the rows whose predicted probability is furthest on the wrong side.
+    """
+    from pathlib import Path
+
+    from .errors import LabelError
+    from .labels import read_label_file
+    from .model import load_model
+
+    path = Path(path)
+    if not path.exists():
+        raise LabelError(path, "no such file")
+    rows = read_label_file(path)
+    if not rows:
+        raise LabelError(path, "no labeled rows to evaluate")
+    model = load_model(model_dir)
+    p_wire = model.p_wire([r["text"] for r in rows])
+    y = np.array([r["label"] for r in rows])
+    metrics = binary_metrics(y, p_wire)
+    miss = np.where((p_wire >= 0.5) != (y == "wire"))[0]
+    miss = sorted(miss, key=lambda i: -abs(p_wire[i] - 0.5))[:worst]
+    errors = [
+        {"id": rows[i]["id"], "label": rows[i]["label"], "p_wire": round(float(p_wire[i]), 4), "text": rows[i]["text"]}
+        for i in miss
+    ]
+    return {"file": str(path), "model_labels_digest": model.digest, "metrics": metrics, "worst_errors": errors}

@@ -58,12 +58,19 @@ class Token:
 
 @dataclass(slots=True)
 class TokenizedText:
-    """A text with its normalized form, tokens and TF-IDF terms (one term per token)."""
+    """A text with its normalized form, tokens and TF-IDF terms (one term per token).
+
+    ``offsets`` is the map of :func:`normalize_with_offsets` (``offsets[i]`` is the index in
+    ``text`` of the character that produced ``norm[i]``), kept so that matches on ``norm``
+    (the marker regexes) map back to the original text without normalizing again; it may be
+    empty for texts built by hand, and is then recomputed where needed.
+    """
 
     text: str
     norm: str
     tokens: list[Token]
     terms: list[str] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -224,7 +231,7 @@ def analyze(text: str, *, proper_nouns: str = "class") -> TokenizedText:
         cursor = end
     tokens.extend(_mecab_tokens(norm, cursor, len(norm), offsets))
     terms = [term_for(t, proper_nouns) for t in tokens]
-    return TokenizedText(text=text, norm=norm, tokens=tokens, terms=terms)
+    return TokenizedText(text=text, norm=norm, tokens=tokens, terms=terms, offsets=offsets)
 
 
 def doc_terms(doc: TokenizedText) -> list[str]:

@@ -1,0 +1,102 @@
+"""The model card: what the model was trained on, how well it carries over, and its limits.
+
+Written by ``postcred train`` to ``model-card.md`` and ``model-card.html``; the figures come
+from the metadata saved beside the model, the charts are inline SVG made with matplotlib.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from .outputs import atomic_write_text
+from .report import environment
+
+CARD_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+CV_TITLES = {
+    "stratified": "stratified k-fold",
+    "topic_out": "leave-one-topic-out",
+    "source_out": "leave-one-source-out",
+    "topic_out_markers_on": "leave-one-topic-out, with marker features",
+    "topic_out_markers_off": "leave-one-topic-out, without marker features",
+}
+
+
+def _svg(fig) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def learning_curve_svg(curve: list[dict]) -> str:
+    """Learning curve (leave-one-topic-out macro-F1 against training share) as SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 3))
+    ax.plot([100 * r["fraction"] for r in curve], [r["macro_f1"] for r in curve], marker="o")
+    ax.set_xlabel("share of the training folds used (%)")
+    ax.set_ylabel("topic-out macro-F1")
+    ax.set_ylim(0.5, 1.0)
+    ax.grid(alpha=0.3)
+    svg = _svg(fig)
+    plt.close(fig)
+    return svg
+
+
+def reliability_svg(y_wire: np.ndarray, p_wire: np.ndarray, bins: int = 10) -> str:
+    """Reliability diagram of out-of-fold p_wire as SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .evaluate import reliability_table
+
+    table = [r for r in reliability_table(y_wire, p_wire, bins) if r["count"]]
+    fig, ax = plt.subplots(figsize=(4.5, 3))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    ax.plot([r["mean_p"] for r in table], [r["share_wire"] for r in table], marker="o")
+    ax.set_xlabel("mean predicted p_wire")
+    ax.set_ylabel("observed share of wire")
+    ax.grid(alpha=0.3)
+    svg = _svg(fig)
+    plt.close(fig)
+    return svg
+
+
+def card_context(metadata: dict, *, oof=None, y=None) -> dict:
+    """Everything the card templates need, as plain data."""
+    cv = [
+        {"name": key, "title": CV_TITLES.get(key, key), **value}
+        for key, value in metadata.get("cv", {}).items()
+    ]
+    # The charts are markup this module draws from numbers, never from label or post text.
+    charts = {}
+    if metadata.get("learning_curve"):
+        charts["learning_curve"] = Markup(learning_curve_svg(metadata["learning_curve"]))
+    if oof is not None and y is not None:
+        charts["reliability"] = Markup(reliability_svg((np.asarray(y) == "wire").astype(int), np.asarray(oof)))
+    search = sorted(metadata.get("search", []), key=lambda t: -t["macro_f1"])
+    return {"meta": metadata, "cv": cv, "charts": charts, "search": search}
+
+
+def write_model_card(metadata: dict, directory: Path, *, oof=None, y=None) -> tuple[Path, Path]:
+    """Write ``model-card.md`` and ``model-card.html`` into ``directory``; return their paths."""
+    context = card_context(metadata, oof=oof, y=y)
+    md_path, html_path = directory / "model-card.md", directory / "model-card.html"
+    markdown = Environment(loader=PackageLoader("classifier", "templates"), autoescape=False,
+                           undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    html = environment()
+    for env in (markdown, html):
+        env.globals["zip"] = zip
+    atomic_write_text(md_path, markdown.get_template("model_card.md").render(**context))
+    atomic_write_text(html_path, html.get_template("model_card.html").render(**context, csp=CARD_CSP))
+    return md_path, html_path

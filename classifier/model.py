@@ -42,6 +42,7 @@ DEFAULT_PARAMS: dict = {
     "C": 4.0,
     "class_weight": "balanced",
     "proper_nouns": "class",
+    "quotes": "mark",
     "markers": False,
     "calibrate": False,
 }
@@ -121,16 +122,16 @@ def build_pipeline(**params) -> Pipeline:
         clf = LogisticRegression(C=p["C"], class_weight=p["class_weight"], max_iter=2000)
     return Pipeline(
         [
-            ("tokens", JapaneseTokenizer(proper_nouns=p["proper_nouns"])),
+            ("tokens", JapaneseTokenizer(proper_nouns=p["proper_nouns"], quotes=p["quotes"])),
             ("features", FeatureUnion(blocks)),
             ("clf", clf),
         ]
     )
 
 
-def analyze_all(texts: Iterable[str], proper_nouns: str = "class") -> list[TokenizedText]:
+def analyze_all(texts: Iterable[str], proper_nouns: str = "class", quotes: str = "mark") -> list[TokenizedText]:
     """Tokenize every text once, for reuse across CV folds and feature blocks."""
-    return [analyze(t, proper_nouns=proper_nouns) for t in texts]
+    return [analyze(t, proper_nouns=proper_nouns, quotes=quotes) for t in texts]
 
 
 def wire_probability(pipeline: Pipeline, docs: Sequence) -> np.ndarray:

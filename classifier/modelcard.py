@@ -21,6 +21,7 @@ CV_TITLES = {
     "stratified": "stratified k-fold",
     "topic_out": "leave-one-topic-out",
     "source_out": "leave-one-source-out",
+    "real_out": "real texts (seed dump) held out, trained on the written set",
     "topic_out_markers_on": "leave-one-topic-out, with marker features",
     "topic_out_markers_off": "leave-one-topic-out, without marker features",
 }

@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .ingest import Post, Reject, read_posts
+from .markers import detect_markers, format_marker_counts, format_technique_counts, marker_counts, technique_counts
 from .model import Model, explain, load_model
 from .segment import Segment, make_segment
-from .tokens import analyze
 
 CHUNK_SIZE = 1000
 TOP_TOKENS = 6
 SCORE_COLUMNS = (
     "id", "dump", "line", "line_end", "record", "post_id", "account", "handle", "date", "role",
     "kind", "text", "urls", "hashtags", "mentions", "p_wire", "label", "top_tokens",
+    "markers", "techniques",
 )
 LIST_COLUMNS = ("urls", "hashtags", "mentions")
 
@@ -82,8 +83,7 @@ def score_segments(model: Model, segments: list[Segment], top: int = TOP_TOKENS)
     """Score a list of segments: one row per segment with p_wire, label and evidence."""
     if not segments:
         return []
-    proper = model.pipeline.named_steps["tokens"].proper_nouns
-    docs = [analyze(s.text, proper_nouns=proper) for s in segments]
+    docs = model.pipeline.named_steps["tokens"].transform([s.text for s in segments])
     p_wire = model.p_wire(docs)
     evidence = explain(model.pipeline, docs, top=None)
     rows = []
@@ -99,6 +99,9 @@ def score_segments(model: Model, segments: list[Segment], top: int = TOP_TOKENS)
             for c in contributions
             if c.spans
         ]
+        spans = detect_markers(doc)
+        row["markers"] = [span.to_dict() for span in spans]
+        row["techniques"] = technique_counts(spans)
         rows.append(row)
     return rows
 
@@ -163,6 +166,8 @@ def csv_row(row: dict) -> dict:
     for key in LIST_COLUMNS:
         flat[key] = " ".join(row.get(key) or [])
     flat["top_tokens"] = format_top_tokens(row.get("top_tokens") or [])
+    flat["markers"] = format_marker_counts(marker_counts(row.get("markers") or []))
+    flat["techniques"] = format_technique_counts(row.get("techniques") or {})
     for key, value in row.items():
         if key not in flat and key != "evidence" and not isinstance(value, (list, dict)):
             flat[key] = value

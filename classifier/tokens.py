@@ -29,6 +29,7 @@ MENTION_RE = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{1,30}")
 HASHTAG_RE = re.compile(r"(?<![A-Za-z0-9_&/])#[^\s#@.,!?;:'\"()\[\]{}<>。、！？「」『』（）【】・]+")
 
 URL_TERM = "<URL>"
+PIC_TERM = "<PIC>"
 USER_TERM = "<USER>"
 HASHTAG_TERM = "<HASHTAG>"
 EMOJI_TERM = "<EMOJI>"
@@ -190,7 +191,7 @@ def term_for(token: Token, proper_nouns: str = "class") -> str:
     """The TF-IDF term of a token: a placeholder for URLs, handles, numbers and emoji,
     optionally a class placeholder for proper nouns, else the lemma."""
     if token.kind == "URL":
-        return URL_TERM
+        return PIC_TERM if "pic.twitter.com" in token.surface.lower() else URL_TERM
     if token.kind == "USER":
         return USER_TERM
     if token.kind == "HASHTAG":
@@ -204,7 +205,35 @@ def term_for(token: Token, proper_nouns: str = "class") -> str:
     return token.lemma
 
 
-def analyze(text: str, *, proper_nouns: str = "class") -> TokenizedText:
+QUOTE_OPEN = "「『“〝"
+QUOTE_CLOSE = "」』”〟"
+QUOTED_PREFIX = "q:"
+QUOTE_MODES = ("mark", "keep")
+
+
+def document_terms(tokens: list[Token], proper_nouns: str = "class", quotes: str = "mark") -> list[str]:
+    """The TF-IDF terms of a token sequence, one per token.
+
+    With ``quotes="mark"`` the words inside 「」『』“” carry a ``q:`` prefix: a wire report
+    quoting loaded language (「断じて許さない」と非難した) should not read like the loaded
+    language itself, so quoted words become features of their own.
+    """
+    terms = []
+    depth = 0
+    for token in tokens:
+        term = term_for(token, proper_nouns)
+        surface = token.surface
+        if surface in QUOTE_CLOSE and depth:
+            depth -= 1
+        elif quotes == "mark" and depth and not term.startswith("<") and token.kind not in ("補助記号", "空白"):
+            term = QUOTED_PREFIX + term
+        if surface in QUOTE_OPEN:
+            depth += 1
+        terms.append(term)
+    return terms
+
+
+def analyze(text: str, *, proper_nouns: str = "class", quotes: str = "mark") -> TokenizedText:
     """Normalize and tokenize one text.
 
     Parameters
@@ -230,7 +259,7 @@ def analyze(text: str, *, proper_nouns: str = "class") -> TokenizedText:
         tokens.append(Token(surface, surface, kind, offsets[start], offsets[end]))
         cursor = end
     tokens.extend(_mecab_tokens(norm, cursor, len(norm), offsets))
-    terms = [term_for(t, proper_nouns) for t in tokens]
+    terms = document_terms(tokens, proper_nouns, quotes)
     return TokenizedText(text=text, norm=norm, tokens=tokens, terms=terms, offsets=offsets)
 
 
@@ -254,18 +283,25 @@ class JapaneseTokenizer(TransformerMixin, BaseEstimator):
     ----------
     proper_nouns : {"class", "keep"}, default="class"
         How proper nouns become terms; see :func:`analyze`.
+    quotes : {"mark", "keep"}, default="mark"
+        Whether quoted words get terms of their own; see :func:`document_terms`.
     """
 
-    def __init__(self, proper_nouns: str = "class") -> None:
+    def __init__(self, proper_nouns: str = "class", quotes: str = "mark") -> None:
         self.proper_nouns = proper_nouns
+        self.quotes = quotes
 
     def fit(self, X, y=None):
         if self.proper_nouns not in ("class", "keep"):
             raise ValueError(f"proper_nouns must be 'class' or 'keep', got {self.proper_nouns!r}")
+        if self.quotes not in QUOTE_MODES:
+            raise ValueError(f"quotes must be one of {QUOTE_MODES}, got {self.quotes!r}")
         return self
 
     def transform(self, X) -> list[TokenizedText]:
+        """Analyze raw strings; already analyzed texts pass through untouched."""
+        quotes = getattr(self, "quotes", "keep")  # models pickled before the option existed
         return [
-            x if isinstance(x, TokenizedText) else analyze(str(x), proper_nouns=self.proper_nouns)
+            x if isinstance(x, TokenizedText) else analyze(str(x), proper_nouns=self.proper_nouns, quotes=quotes)
             for x in X
         ]

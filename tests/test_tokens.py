@@ -15,7 +15,7 @@ from classifier.tokens import JapaneseTokenizer, analyze, normalize, normalize_w
     "text, term",
     [
         ("詳細は https://t.co/AbC123 で", "<URL>"),
-        ("画像 pic.twitter.com/9WrR7KU1kE", "<URL>"),
+        ("画像 pic.twitter.com/9WrR7KU1kE", "<PIC>"),
         ("@nhk_news さんへ", "<USER>"),
         ("＃拡散希望", "<HASHTAG>"),
         ("🇷🇺が警告", "<FLAG>"),
@@ -53,6 +53,20 @@ def test_token_spans_point_at_the_original_text(text):
         assert normalize(original) == normalize(token.surface), (token, original)
     starts = [t.start for t in doc.tokens]
     assert starts == sorted(starts)
+
+
+@pytest.mark.parametrize(
+    "text, inside, outside",
+    [
+        ("首相は「断じて許さない」と非難した", "q:許す", "非難"),
+        ("『売国奴』と呼ぶ投稿が拡散した", "q:売国", "拡散"),
+    ],
+)
+def test_quoted_words_are_marked(text, inside, outside):
+    terms = analyze(text).terms
+    assert inside in terms and outside in terms
+    assert inside.removeprefix("q:") not in terms
+    assert analyze(text, quotes="keep").terms.count(inside.removeprefix("q:")) >= 1
 
 
 def test_half_width_katakana_with_voiced_marks_maps_back():

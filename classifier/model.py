@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import joblib
 import numpy as np
+from scipy import sparse
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -37,14 +38,14 @@ META_FILE = "postcred.json"
 WIRE = "wire"
 
 DEFAULT_PARAMS: dict = {
-    "ngram_max": 2,
+    "ngram_max": 1,
     "min_df": 2,
     "C": 4.0,
     "class_weight": "balanced",
     "proper_nouns": "class",
     "quotes": "mark",
     "markers": False,
-    "calibrate": False,
+    "calibrate": True,
 }
 
 VERSIONED_PACKAGES = ("scikit-learn", "numpy", "scipy", "fugashi", "unidic-lite", "joblib", "emoji")
@@ -141,12 +142,27 @@ def wire_probability(pipeline: Pipeline, docs: Sequence) -> np.ndarray:
     return proba[:, wire_column]
 
 
-def out_of_fold(params: dict, docs: list, y: np.ndarray, splits: Iterable) -> np.ndarray:
-    """Out-of-fold ``p_wire`` for every document under the given train/test splits."""
+def _fit_and_predict(params: dict, train_docs: list, train_y: np.ndarray, test_docs: list) -> np.ndarray:
+    return wire_probability(build_pipeline(**params).fit(train_docs, train_y), test_docs)
+
+
+def out_of_fold(params: dict, docs: list, y: np.ndarray, splits: Iterable, n_jobs: int = 1) -> np.ndarray:
+    """Out-of-fold ``p_wire`` for every document under the given train/test splits.
+
+    ``n_jobs`` > 1 runs folds in parallel processes; measured on this 2-core machine with
+    ~1,100 labels, shipping the analyzed documents to workers cost more than it saved, so
+    the default is sequential.
+    """
+    from joblib import Parallel, delayed
+
+    splits = list(splits)
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_and_predict)(params, [docs[i] for i in train], y[train], [docs[i] for i in test])
+        for train, test in splits
+    )
     p_wire = np.full(len(y), np.nan)
-    for train, test in splits:
-        model = build_pipeline(**params).fit([docs[i] for i in train], y[train])
-        p_wire[test] = wire_probability(model, [docs[i] for i in test])
+    for (_, test), predicted in zip(splits, results):
+        p_wire[test] = predicted
     return p_wire
 
 
@@ -255,11 +271,12 @@ def make_metadata(*, labelset, params: dict, cv: dict, extra: dict | None = None
     }
 
 
-@dataclass(frozen=True, slots=True)
-class Contribution:
+class Contribution(NamedTuple):
     """How much one feature moved one segment's logit towards wire (+) or partisan (-).
 
     ``spans`` are (start, end) character spans of the original text where it occurs.
+    A named tuple (immutable, like the dataclass it replaced) because scoring builds tens
+    of them per segment.
     """
 
     feature: str
@@ -277,33 +294,198 @@ def _linear_parts(pipeline: Pipeline) -> tuple[np.ndarray, float, float]:
     return coef, float(getattr(clf, "scale_", 1.0)), 0.0
 
 
-def explain(pipeline: Pipeline, docs: Sequence[TokenizedText], top: int | None = None) -> list[list[Contribution]]:
+#: Where each TF-IDF column's n-gram occurs in one document: column -> (n, [first token index, ...]).
+Occurrences = dict[int, tuple[int, list[int]]]
+
+
+def transform_features(pipeline: Pipeline, docs: Sequence[TokenizedText]) -> tuple[sparse.csr_matrix, list[Occurrences] | None]:
+    """The feature matrix of analyzed documents, computed once for p_wire and the evidence.
+
+    Equal to ``pipeline.named_steps["features"].transform(docs)``.  The TF-IDF block is
+    counted here in one pass over each document's n-grams that also records where every
+    n-gram occurs (the evidence spans need that); the counts then go through the fitted
+    vectorizer's own TF-IDF weighting.  Returns the matrix and, per document, those
+    occurrences (None when the Pipeline's feature step is not one this pass understands,
+    and the step's own ``transform`` was used instead).
+    """
+    docs = list(docs)
+    features = pipeline.named_steps["features"]
+    if not isinstance(features, FeatureUnion) or features.transformer_weights:
+        return sparse.csr_matrix(features.transform(docs)), None
+    blocks = []
+    occurrences = None
+    offset = 0
+    for name, estimator in features.transformer_list:
+        if estimator == "drop":
+            continue
+        counted = _tfidf_counts(estimator, docs, offset) if name == "tfidf" and occurrences is None else None
+        if counted is not None:
+            block, occurrences = counted
+        else:
+            block = estimator.transform(docs)
+        block = sparse.csr_matrix(block)
+        offset += block.shape[1]
+        blocks.append(block)
+    X = blocks[0] if len(blocks) == 1 else sparse.hstack(blocks, format="csr")
+    return X, occurrences
+
+
+def _tfidf_counts(vectorizer, docs: list[TokenizedText], offset: int) -> tuple[sparse.csr_matrix, list[Occurrences]] | None:
+    """TF-IDF of ``docs`` as the fitted ``vectorizer`` computes it, with n-gram occurrences;
+    None when the vectorizer is not configured the way :func:`build_pipeline` makes it."""
+    if not (
+        isinstance(vectorizer, TfidfVectorizer)
+        and vectorizer.analyzer == "word"
+        and vectorizer.tokenizer is doc_terms
+        and vectorizer.preprocessor is identity
+        and vectorizer.stop_words is None
+        and not vectorizer.binary
+        and hasattr(vectorizer, "_tfidf")
+        and all(isinstance(d, TokenizedText) for d in docs)
+    ):
+        return None
+    vocabulary = vectorizer.vocabulary_
+    lookup = vocabulary.get
+    min_n, max_n = vectorizer.ngram_range
+    indices: list[int] = []
+    counts: list[int] = []
+    indptr = [0]
+    occurrences: list[Occurrences] = []
+    for doc in docs:
+        terms = doc.terms
+        found: Occurrences = {}
+        for n in range(min_n, max_n + 1):
+            grams = terms if n == 1 else map(" ".join, zip(*(terms[s:] for s in range(n))))
+            for k, gram in enumerate(grams):
+                j = lookup(gram)
+                if j is None:
+                    continue
+                seen = found.get(j)
+                if seen is None:
+                    found[j] = (n, [k])
+                else:
+                    seen[1].append(k)
+        columns = sorted(found)
+        indices.extend(columns)
+        counts.extend(len(found[j][1]) for j in columns)
+        indptr.append(len(indices))
+        occurrences.append({offset + j: found[j] for j in columns} if offset else found)
+    X = sparse.csr_matrix(
+        (np.asarray(counts, dtype=np.intc), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
+        shape=(len(docs), len(vocabulary)),
+        dtype=vectorizer.dtype,
+    )
+    return vectorizer._tfidf.transform(X, copy=False), occurrences
+
+
+def wire_probability_of_features(pipeline: Pipeline, X) -> np.ndarray:
+    """``p_wire`` from an already computed feature matrix (see :func:`transform_features`)."""
+    clf = pipeline.named_steps["clf"]
+    return clf.predict_proba(X)[:, list(clf.classes_).index(WIRE)]
+
+
+_NAMES: dict[int, tuple[object, list[str], list[bool]]] = {}
+
+
+def _feature_names(features) -> tuple[list[str], list[bool]]:
+    """Per column: the feature name without its block prefix, and whether it is TF-IDF."""
+    cached = _NAMES.get(id(features))
+    if cached is None or cached[0] is not features:
+        names = [str(n) for n in features.get_feature_names_out()]
+        parts = [n.partition("__") for n in names]
+        cached = (features, [p[2] for p in parts], [p[0] == "tfidf" for p in parts])
+        if len(_NAMES) > 8:
+            _NAMES.clear()
+        _NAMES[id(features)] = cached
+    return cached[1], cached[2]
+
+
+def explain(
+    pipeline: Pipeline,
+    docs: Sequence[TokenizedText],
+    top: int | None = None,
+    *,
+    X=None,
+    occurrences: list[Occurrences] | None = None,
+    spans: bool = True,
+) -> list[list[Contribution]]:
     """Per document, every active feature's contribution ``coef * value`` to the logit,
     largest magnitude first (exact for a linear model: these sum to the logit minus the
-    intercept), with the character spans where the feature occurs."""
+    intercept), with the character spans where the feature occurs.
+
+    Parameters
+    ----------
+    pipeline, docs:
+        A fitted postcred Pipeline and analyzed documents.
+    top:
+        Keep only the ``top`` largest contributions per document (all when None or 0).
+    X, occurrences:
+        The output of :func:`transform_features` for ``docs``, when the caller already has
+        it (scoring does: the features are computed once for p_wire and the evidence).
+    spans:
+        False to leave ``spans`` empty (the surface is still filled in): cheaper, for
+        outputs that show only the top features.
+    """
+    docs = list(docs)
     features = pipeline.named_steps["features"]
-    X = features.transform(list(docs)).tocsr()
-    names = features.get_feature_names_out()
+    if X is None:
+        X, occurrences = transform_features(pipeline, docs)
+    X = sparse.csr_matrix(X)
+    X.sort_indices()
+    names, is_tfidf = _feature_names(features)
     coef, scale, _ = _linear_parts(pipeline)
-    marker_spans = _marker_spans(features, docs)
+    weights = coef[X.indices] * X.data * scale
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    # Per row, largest |weight| first; ties keep column order, as a stable sort would.
+    order = np.lexsort((X.indices, -np.abs(weights), rows)).tolist()
+    columns = X.indices.tolist()
+    weights = weights.tolist()
+    indptr = X.indptr.tolist()
+    blocks = dict(features.transformer_list) if isinstance(features, FeatureUnion) else {}
+    has_marker_spans = hasattr(blocks.get("markers"), "feature_spans")
     out: list[list[Contribution]] = []
     for i, doc in enumerate(docs):
-        row = X.getrow(i)
+        found = occurrences[i] if occurrences is not None else None
+        marker_spans = None
         contributions = []
-        for j, value in zip(row.indices, row.data):
-            weight = float(coef[j] * value * scale)
+        for k in order[indptr[i] : indptr[i + 1]]:
+            weight = weights[k]
             if weight == 0.0:
                 continue
-            name = names[j]
-            block, _, feature = name.partition("__")
-            if block == "tfidf":
-                spans, surface = _ngram_spans(doc, feature.split(" "))
+            j = columns[k]
+            feature = names[j]
+            if is_tfidf[j]:
+                if found is not None:
+                    where, surface = _occurrence_spans(doc, found.get(j), feature, spans)
+                else:
+                    where, surface = _ngram_spans(doc, feature.split(" "))
             else:
-                spans, surface = marker_spans[i].get(feature, ((), feature))
-            contributions.append(Contribution(feature, surface, weight, tuple(spans)))
-        contributions.sort(key=lambda c: -abs(c.weight))
-        out.append(contributions[:top] if top else contributions)
+                if marker_spans is None:
+                    marker_spans = blocks["markers"].feature_spans(doc) if has_marker_spans else {}
+                where, surface = marker_spans.get(feature, ((), feature))
+            contributions.append(Contribution(feature, surface, weight, tuple(where) if spans else ()))
+            if top and len(contributions) >= top:
+                break
+        out.append(contributions)
     return out
+
+
+def _occurrence_spans(doc: TokenizedText, found, feature: str, spans: bool) -> tuple[list[tuple[int, int]], str]:
+    """Spans and surface of one n-gram feature from its recorded occurrences."""
+    if not found:
+        return [], feature
+    n, starts = found
+    tokens, text = doc.tokens, doc.text
+    surface = ""
+    where = []
+    for k in starts:
+        start, end = tokens[k].start, tokens[k + n - 1].end
+        if not surface:
+            surface = text[start:end]
+            if not spans and surface:
+                break
+        where.append((start, end))
+    return where, surface or feature
 
 
 def _ngram_spans(doc: TokenizedText, gram: list[str]) -> tuple[list[tuple[int, int]], str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from .errors import PostcredError
+from .ingest import FORMATS
 
 HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -63,38 +64,97 @@ def echo_err(message: str) -> None:
 
 @cli.command()
 @click.argument("dump", type=click.Path(dir_okay=False, allow_dash=True, path_type=str))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Scores file (.csv or .jsonl). Default: reports/<dump name>.scores.csv.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
-              help="Format of the scores file; default from the output's extension.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Scores file (.csv or .jsonl). Default: reports/<dump name>.scores.csv. "
+                   "With --engine dask: a folder of partition files.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default=None,
+              help="Format of the scores file; default from the output's extension (--engine dask: jsonl). "
+                   "parquet only with --engine dask.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="HTML report path. Default: beside the scores file, <scores stem>.html.")
 @click.option("--no-report", is_flag=True, help="Write the scores only, no HTML report.")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
               help="Folder (or .joblib file) of a model trained with `postcred train`. Default: the shipped model.")
-@click.option("--input-format", default="auto", show_default=True,
-              help="Format of the dump: auto (detect from content), timeline or plain.")
-@click.option("--encoding", default=None, help="Force the dump's text encoding (e.g. cp932). Default: detect.")
+@click.option("--input-format", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True,
+              help="Format of the dump. auto detects it from the content: timeline (pasted timeline), x-api "
+                   "(X API v2 JSON/JSONL), snscrape (JSONL), tweets-js (an archive's tweets.js or its zip), "
+                   "csv, tsv, plain (a post per line, or per paragraph if blank lines separate them), "
+                   "lines, paragraphs.")
+@click.option("--text-col", default=None, metavar="NAME",
+              help="CSV/TSV: header of the text column. Default: the first of text, full_text, content, 本文, ...")
+@click.option("--id-col", default=None, metavar="NAME", help="CSV/TSV: header of the post id column (optional).")
+@click.option("--author-col", default=None, metavar="NAME",
+              help="CSV/TSV: header of the author (@handle) column (optional).")
+@click.option("--date-col", default=None, metavar="NAME",
+              help="CSV/TSV: header of the date column (optional; normalized to ISO 8601).")
+@click.option("--encoding", default=None,
+              help="Force the dump's text encoding (e.g. cp932, euc-jp, utf-16). Default: a BOM, else the "
+                   "first of UTF-8, EUC-JP, CP932 that decodes the whole file.")
 @click.option("--errors", "decode_errors", type=click.Choice(["strict", "replace"]), default="strict", show_default=True,
               help="On undecodable bytes: stop with an error naming the offset, or replace them.")
+@click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
+              help="On a malformed record: stop with an error naming its line, or skip it, writing it to "
+                   "the rejects file and counting it in the summary.")
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Rejects file for --on-error skip (JSONL: record, line, reason, raw). "
+                   "Default: beside the scores file, <scores stem>.rejects.jsonl.")
+@click.option("-j", "--jobs", type=click.IntRange(1, None), default=1, show_default=True,
+              help="Worker processes scoring in parallel (use the number of cores); 1 scores in this process.")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: this machine (with --jobs processes). dask: partitions scored across the Dask "
+                   "cluster at --scheduler, written by the workers into the -o folder (needs the dask extra).")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="The Dask scheduler for --engine dask, e.g. tcp://10.0.0.5:8786.")
+@click.option("--report-max-rows", type=click.IntRange(0, None), default=None,
+              help="Segments listed one by one in the HTML report (default 50,000); its counts, per-account "
+                   "means and technique tables always cover every segment, and it says when rows were cut.")
 @click.option("--force", is_flag=True, help="Replace output files that already exist.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
-def score(dump, output, fmt, report_path, no_report, model_dir, input_format, encoding, decode_errors, force, quiet):
+def score(dump, output, fmt, report_path, no_report, model_dir, input_format, text_col, id_col, author_col,
+          date_col, encoding, decode_errors, on_error, rejects_path, jobs, engine, scheduler, report_max_rows,
+          force, quiet):
     """Score a dump: p_wire, label and evidence for every segment, plus an HTML report.
 
-    DUMP is a file (or - for standard input) in any supported format: a pasted X/Twitter
-    timeline like the seed, or plain text with one post per line or paragraph.
+    DUMP is a file (or - for standard input) in any supported format, detected from its
+    content: a pasted X/Twitter timeline like the seed, X API v2 JSON/JSONL, snscrape
+    JSONL, an archive's tweets.js or zip, CSV/TSV with a text column, or plain text with
+    one post per line or paragraph.  See "Input formats" in the README.
 
     Example:
 
         postcred score seeds/timeline_nhk_reuters_partisan_2024-11-04.txt -o reports/seed.csv
-    """
-    from .scoring import score_to_files
 
-    result = score_to_files(
+        postcred score export.csv --text-col body --on-error skip -o reports/export.csv
+
+        postcred score big.jsonl --jobs 2 --no-report -o reports/big.csv
+
+        postcred score big.jsonl --engine dask --scheduler tcp://10.0.0.5:8786 -o /shared/big.scores
+    """
+    from .scoring import REPORT_MAX_ROWS, score_to_files
+
+    options = {"report_max_rows": REPORT_MAX_ROWS if report_max_rows is None else report_max_rows}
+    if engine == "dask":
+        if output is None:
+            raise click.UsageError("--engine dask needs -o/--output: the folder the workers write partitions into")
+        if jobs != 1:
+            raise click.UsageError("--jobs is for --engine local; a Dask cluster has its own workers")
+        from .distributed import score_dask as run_scoring
+
+        options.update(scheduler=scheduler, fmt=fmt or "jsonl")
+    else:
+        if scheduler:
+            raise click.UsageError("--scheduler is for --engine dask")
+        if fmt == "parquet":
+            raise click.UsageError("--format parquet is for --engine dask; use csv or jsonl")
+        if output is not None and output.is_dir():
+            raise click.BadParameter(f"{output} is a folder; give a scores file path", param_hint="-o/--output")
+        run_scoring = score_to_files
+        options.update(fmt=fmt, jobs=jobs)
+
+    result = run_scoring(
         dump,
+        **options,
         output=output,
-        fmt=fmt,
         report_path=None if no_report else report_path,
         write_report=not no_report,
         model_dir=model_dir,
@@ -103,7 +163,18 @@ def score(dump, output, fmt, report_path, no_report, model_dir, input_format, en
         errors=decode_errors,
         force=force,
         progress=not quiet,
+        on_error=on_error,
+        rejects_path=rejects_path,
+        text_col=text_col,
+        id_col=id_col,
+        author_col=author_col,
+        date_col=date_col,
     )
+    for message in result.warnings:
+        echo_err(f"Warning: {message}")
+    if result.rejects:
+        count = result.summary.records_rejected
+        echo_err(f"Warning: {count} malformed record{'s' if count != 1 else ''} set aside in {result.rejects}")
     if not quiet:
         s = result.summary
         echo_err(
@@ -206,6 +277,66 @@ def evaluate(labeled, model_dir, worst, as_json):
     for e in report["worst_errors"]:
         text = e["text"].replace("\n", " ")
         click.echo(f"  {e['id']}: labeled {e['label']}, p_wire {e['p_wire']:.2f}: {text[:70]}")
+
+
+# ---------------------------------------------------------------- review
+
+
+@cli.group()
+def review() -> None:
+    """Bring the corrections made in a report's review mode back into labels/.
+
+    Example:
+
+        postcred review merge ~/Downloads/corrections.jsonl && postcred train
+    """
+
+
+@review.command("merge", short_help="Merge a report's corrections.jsonl into labels/.")
+@click.argument("corrections", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--labels", "labels_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("labels"),
+              show_default=True, help="Labels folder; new texts go to its corrections.jsonl.")
+@click.option("--overwrite", is_flag=True,
+              help="Relabel texts labels/ already has with the other label. Without it, conflicts are only listed.")
+@click.option("--dry-run", is_flag=True, help="Show what would be added, changed and skipped; write nothing.")
+def review_merge(corrections, labels_dir, overwrite, dry_run):
+    """Merge CORRECTIONS (a report's exported corrections.jsonl) into the labels folder.
+
+    New texts are appended to labels/corrections.jsonl (source "review"); texts already
+    labeled the same way are skipped, so merging a file twice changes nothing. A text
+    labeled the other way is a conflict: listed, and relabeled only with --overwrite.
+    Every line is checked first: one bad line stops the merge and nothing is written.
+    Then run `postcred train`.
+
+    Example:
+
+        postcred review merge corrections.jsonl --labels labels --dry-run
+    """
+    from .review import merge_corrections
+
+    result = merge_corrections(corrections, labels_dir, overwrite=overwrite, dry_run=dry_run)
+    for outcome in result.outcomes:
+        c = outcome.correction
+        where = f" ({outcome.where})" if outcome.where else ""
+        click.echo(f"{outcome.action:<8} line {c.line}: {c.id}: {outcome.reason}{where}: {excerpt(c.text)}")
+    click.echo(
+        f"added {len(result.added)}, changed {len(result.changed)}, skipped {len(result.skipped)}, "
+        f"conflicts {len(result.conflicts)}"
+    )
+    if result.conflicts and not overwrite:
+        click.echo("conflicts were left as they are; rerun with --overwrite to apply the reviewer's labels")
+    if dry_run:
+        click.echo("dry run: nothing written")
+    elif result.written:
+        click.echo("wrote " + ", ".join(str(p) for p in result.written) + "; now run `postcred train`")
+    else:
+        click.echo("labels unchanged")
+
+
+def excerpt(text: str, width: int = 40) -> str:
+    """The start of a text on one line, for listings."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def main() -> None:

@@ -1,30 +1,57 @@
-"""The HTML report: one self-contained, autoescaped file built from score rows.
+"""The HTML report: one self-contained file a reviewer can work in.
 
-Python prepares plain data (summary tables, rows); the Jinja2 template only loops and
-formats.  Nothing is loaded from the network, and the page carries a Content Security
-Policy that forbids it.
+Python prepares plain data: the summary tables, the chart geometry (inline SVG) and the
+segments as compact JSON.  The Jinja2 templates only loop and format, with autoescape on.
+The segments are embedded as JSON in a ``<script type="application/json">`` block and drawn
+by the report's own inline script (``templates/report.js``), which builds every node with
+``createElement``/``textContent``, so post text can never become markup.  The page's
+Content Security Policy allows nothing but that one script and one style sheet (by their
+SHA-256), and ``data:`` images: no network, no other script.
+
+The script filters, searches, sorts and pages the segments (so a 50,000-segment report
+stays usable), groups them by post, highlights the model's evidence and the propaganda
+markers, and runs the review mode: decisions kept in ``localStorage`` under the report id,
+exported as ``corrections.jsonl`` for ``postcred review merge``.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from collections import defaultdict
+import json
+from collections import Counter, defaultdict
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from .outputs import atomic_write_text
 
-CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+#: The most evidence features kept per segment in the report (largest |weight| first):
+#: enough to explain a score, small enough that a 50,000-segment report stays openable.
+EVIDENCE_PER_SEGMENT = 16
+#: Accounts drawn as their own histogram row; the rest are pooled as "other accounts".
+HISTOGRAM_ACCOUNTS = 8
+HISTOGRAM_BINS = 10
+#: Columns of the compact row arrays in the embedded JSON (the script maps them back).
+ROW_COLUMNS = (
+    "id", "post", "line", "account", "handle", "date", "role", "kind", "text",
+    "p_wire", "label", "evidence", "markers", "techniques",
 )
+OTHER_ACCOUNTS = "(other accounts)"
+UNKNOWN_ACCOUNT = "(unknown)"
 
 
 def environment() -> Environment:
-    """The Jinja2 environment: package templates, autoescape on, undefined names fail."""
+    """The Jinja2 environment: package templates, autoescape on, undefined names fail.
+
+    ``tojson`` writes compact UTF-8 JSON (Japanese stays readable and small) and, as
+    always in Jinja, escapes ``<``, ``>``, ``&`` and ``'`` so that no text can close the
+    ``<script>`` element it is embedded in.
+    """
     env = Environment(
         loader=PackageLoader("classifier", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -32,34 +59,51 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "separators": (",", ":"), "sort_keys": False}
     env.filters["pct"] = lambda value: f"{100 * float(value):.0f}%"
     env.filters["signed"] = lambda value: f"{float(value):+.2f}"
+    env.filters["num"] = lambda value: f"{int(value):,}"
     return env
 
 
-def summarize(rows: Iterable[dict]) -> dict:
-    """Counts per predicted label and per-account mean p_wire with counts."""
-    per_label: dict[str, int] = defaultdict(int)
-    per_account: dict[tuple[str, str], list[float]] = defaultdict(list)
-    total = 0
-    for row in rows:
-        total += 1
-        per_label[row["label"]] += 1
-        per_account[(row.get("account") or "(unknown)", row.get("handle") or "")].append(float(row["p_wire"]))
-    accounts = [
-        {"account": name, "handle": handle, "count": len(ps), "mean_p_wire": sum(ps) / len(ps)}
-        for (name, handle), ps in per_account.items()
-    ]
-    accounts.sort(key=lambda a: (-a["count"], a["account"]))
-    return {
-        "total": total,
-        "labels": [{"label": k, "count": per_label.get(k, 0)} for k in ("wire", "partisan")],
-        "accounts": accounts,
-    }
+@lru_cache(maxsize=None)
+def asset(name: str) -> str:
+    """The text of a static asset shipped beside the templates (the script, the style)."""
+    env = environment()
+    source, _, _ = env.loader.get_source(env, name)
+    return source
+
+
+def csp_hash(source: str) -> str:
+    """The CSP source expression allowing exactly this inline script or style."""
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def content_security_policy(script: str, style: str) -> str:
+    """Nothing but the report's own script and style, and ``data:`` images.
+
+    ``frame-ancestors`` is left out: browsers ignore it in a ``<meta>`` policy and say so
+    on the console.
+    """
+    return (
+        f"default-src 'none'; script-src {csp_hash(script)}; style-src {csp_hash(style)}; "
+        "img-src data:; base-uri 'none'; form-action 'none'"
+    )
+
+
+def model_hash(model_meta: dict | None) -> str:
+    """A short fingerprint of the model that scored the rows: its metadata (labels digest,
+    parameters, creation time) hashed, so two trainings on the same labels differ."""
+    if not model_meta:
+        return ""
+    canonical = json.dumps(model_meta, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def report_id(rows: list[dict], model_digest: str) -> str:
-    """A stable id for a report: the same dump scored by the same model gives the same id."""
+    """A stable id for a report: the same dump scored by the same model gives the same id
+    (review decisions in the browser are kept under it, so a re-render keeps them)."""
     h = hashlib.sha256(model_digest.encode())
     for row in rows:
         h.update(row["id"].encode())
@@ -69,18 +113,226 @@ def report_id(rows: list[dict], model_digest: str) -> str:
     return h.hexdigest()[:16]
 
 
-def render_report(rows: list[dict], *, title: str, summary: dict | None = None, model_meta: dict | None = None, run: dict | None = None) -> str:
-    """Render the report HTML for score rows."""
+def account_name(row: dict) -> str:
+    return row.get("account") or UNKNOWN_ACCOUNT
+
+
+def post_key(row: dict) -> str:
+    """The post a segment belongs to: its post id, else its dump and record number."""
+    return str(row.get("post_id") or f"{row.get('dump', '')}#{row.get('record', '')}")
+
+
+def row_techniques(row: dict) -> dict[str, int]:
+    """Technique counts of a segment: ``row["techniques"]`` when present, else counted
+    from its markers (none when the markers stage did not run)."""
+    techniques = row.get("techniques")
+    if isinstance(techniques, dict):
+        return {str(k): int(v) for k, v in techniques.items() if v}
+    return dict(Counter(str(m["technique"]) for m in row.get("markers") or [] if m.get("technique")))
+
+
+def summarize(rows: Iterable[dict]) -> dict:
+    """Counts per predicted label, per account (mean p_wire, labels) and per technique."""
+    per_label: dict[str, int] = defaultdict(int)
+    per_account: dict[tuple[str, str], list[float]] = defaultdict(list)
+    account_labels: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    techniques: Counter = Counter()
+    technique_accounts: dict[str, Counter] = defaultdict(Counter)
+    total = 0
+    for row in rows:
+        total += 1
+        per_label[row["label"]] += 1
+        key = (account_name(row), row.get("handle") or "")
+        per_account[key].append(float(row["p_wire"]))
+        account_labels[key][row["label"]] += 1
+        for technique, count in row_techniques(row).items():
+            techniques[technique] += count
+            technique_accounts[technique][key[0]] += count
+    accounts = [
+        {
+            "account": name,
+            "handle": handle,
+            "count": len(ps),
+            "mean_p_wire": sum(ps) / len(ps),
+            "wire": account_labels[(name, handle)]["wire"],
+            "partisan": account_labels[(name, handle)]["partisan"],
+        }
+        for (name, handle), ps in per_account.items()
+    ]
+    accounts.sort(key=lambda a: (-a["count"], a["account"]))
+    technique_rows = [
+        {"technique": t, "count": c, "accounts": technique_accounts[t]}
+        for t, c in sorted(techniques.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    return {
+        "total": total,
+        "labels": [{"label": k, "count": per_label.get(k, 0)} for k in ("wire", "partisan")],
+        "accounts": accounts,
+        "techniques": technique_rows,
+    }
+
+
+def technique_table(summary: dict) -> dict:
+    """Technique x account counts: the accounts that have any marker, most markers first."""
+    totals: Counter = Counter()
+    for item in summary["techniques"]:
+        totals.update(item["accounts"])
+    accounts = [name for name, _ in sorted(totals.items(), key=lambda item: (-item[1], item[0]))]
+    return {
+        "accounts": accounts,
+        "rows": [
+            {"technique": item["technique"], "count": item["count"],
+             "cells": [item["accounts"].get(name, 0) for name in accounts]}
+            for item in summary["techniques"]
+        ],
+        "totals": [totals[name] for name in accounts],
+    }
+
+
+def histograms(rows: list[dict], summary: dict, bins: int = HISTOGRAM_BINS) -> list[dict]:
+    """p_wire histograms, one per large account (the rest pooled), for the SVG chart.
+
+    Each bar carries its count and its height as a fraction of that account's tallest bin.
+    """
+    named = [a["account"] for a in summary["accounts"][:HISTOGRAM_ACCOUNTS]]
+    # Two accounts may share a name with different handles; the chart groups by name.
+    named = list(dict.fromkeys(named))
+    counts: dict[str, list[int]] = {name: [0] * bins for name in named}
+    pooled = [0] * bins
+    for row in rows:
+        b = min(int(float(row["p_wire"]) * bins), bins - 1)
+        name = account_name(row)
+        (counts[name] if name in counts else pooled)[b] += 1
+    series = [(name, counts[name]) for name in named]
+    if any(pooled):
+        series.append((OTHER_ACCOUNTS, pooled))
+    out = []
+    for name, values in series:
+        top = max(values) or 1
+        out.append({
+            "account": name,
+            "total": sum(values),
+            "bins": [
+                {"count": v, "height": v / top, "low": i / bins, "high": (i + 1) / bins}
+                for i, v in enumerate(values)
+            ],
+        })
+    return out
+
+
+def _strength(evidence: dict) -> float:
+    return -abs(evidence["weight"])
+
+
+def compact_row(row: dict) -> list:
+    """One segment as the array the report's script reads (see :data:`ROW_COLUMNS`).
+
+    Evidence keeps the strongest :data:`EVIDENCE_PER_SEGMENT` features that have spans,
+    each as ``[feature, weight, [[start, end], ...]]``; markers become
+    ``[start, end, technique, marker, kind, weight, text]``.  Offsets are Python character
+    (code point) offsets into the text; the script indexes code points, not UTF-16 units.
+    """
+    evidence = row.get("evidence") or ()
+    strongest = sorted((e for e in evidence if e["spans"]), key=_strength)[:EVIDENCE_PER_SEGMENT]
+    evidence = [[e["feature"], e["weight"], e["spans"]] for e in strongest]
+    markers = [
+        [int(m["start"]), int(m["end"]), str(m.get("technique") or ""), str(m.get("marker") or ""),
+         str(m.get("kind") or "propaganda"), round(float(m.get("weight") or 0.0), 4), str(m.get("text") or "")]
+        for m in row.get("markers") or []
+    ]
+    return [
+        str(row["id"]), post_key(row), int(row.get("line") or 0), str(row.get("account") or ""),
+        str(row.get("handle") or ""), str(row.get("date") or ""), str(row.get("role") or ""),
+        str(row.get("kind") or ""), str(row["text"]), round(float(row["p_wire"]), 4), str(row["label"]),
+        evidence, markers, sorted(row_techniques(row)),
+    ]
+
+
+def evidence_scale(rows: list[dict]) -> float:
+    """The |weight| that gets full highlight intensity: the 90th percentile of each
+    segment's strongest evidence, so intensities compare across segments and one extreme
+    segment does not wash out the rest."""
+    peaks = sorted(
+        max((abs(float(e["weight"])) for e in row.get("evidence") or []), default=0.0) for row in rows
+    )
+    peaks = [p for p in peaks if p > 0]
+    if not peaks:
+        return 1.0
+    return round(peaks[min(len(peaks) - 1, int(0.9 * len(peaks)))], 4)
+
+
+def filter_options(rows: list[dict], summary: dict) -> dict:
+    """The choices of the report's filter menus."""
+    roles = sorted({str(r.get("role") or "") for r in rows} - {""})
+    markers = sorted({str(m.get("marker")) for r in rows for m in r.get("markers") or [] if m.get("marker")})
+    return {
+        "accounts": sorted({a["account"] for a in summary["accounts"]}),
+        "roles": roles,
+        "techniques": [t["technique"] for t in summary["techniques"]],
+        "markers": markers,
+    }
+
+
+def render_report(
+    rows: list[dict],
+    *,
+    title: str,
+    summary: dict | None = None,
+    model_meta: dict | None = None,
+    run: dict | None = None,
+    page_size: int = 50,
+) -> str:
+    """Render the report HTML for score rows (as produced by :mod:`classifier.scoring`).
+
+    Parameters
+    ----------
+    rows:
+        Score rows; ``evidence``, ``markers`` and ``techniques`` are used when present.
+    title:
+        Usually the dump's file name.
+    summary:
+        Precomputed :func:`summarize` output (computed from ``rows`` when None).
+    model_meta:
+        The model's metadata (``postcred.json``); its hash goes into the report id and
+        into every exported correction.
+    run:
+        Records read, scored and rejected, shown in the header.
+    page_size:
+        Segments per page when the report opens.
+    """
     model_meta = model_meta or {}
+    summary = summary or summarize(rows)
+    script, style = asset("report.js"), asset("report.css")
+    m_hash = model_hash(model_meta)
+    rid = report_id(rows, m_hash or model_meta.get("labels_digest", ""))
+    payload = {
+        "report_id": rid,
+        "model_hash": m_hash,
+        "title": title,
+        "page_size": page_size,
+        "evidence_scale": evidence_scale(rows),
+        "columns": list(ROW_COLUMNS),
+        "rows": [compact_row(row) for row in rows],
+    }
     template = environment().get_template("report.html")
     return template.render(
         title=title,
-        csp=CSP,
-        rows=rows,
-        summary=summary or summarize(rows),
+        csp=content_security_policy(script, style),
+        # Our own code, not data: inserted verbatim so its hash matches the policy.
+        script=Markup(script),
+        style=Markup(style),
+        payload=payload,
+        summary=summary,
+        histograms=histograms(rows, summary),
+        techniques=technique_table(summary),
+        options=filter_options(rows, summary),
         run=run or {},
-        model={"digest": model_meta.get("labels_digest", "")[:12], "created": model_meta.get("created", "")},
-        report_id=report_id(rows, model_meta.get("labels_digest", "")),
+        model={
+            "hash": m_hash,
+            "digest": model_meta.get("labels_digest", "")[:12],
+            "created": model_meta.get("created", ""),
+        },
+        report_id=rid,
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
 

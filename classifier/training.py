@@ -102,6 +102,8 @@ def cv_splits(kind: str, y: np.ndarray, frame, k: int = 5) -> list[tuple[np.ndar
         folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=0)
         return list(folds.split(np.zeros(len(y)), y))
     groups = frame[kind].to_numpy()
+    if len(np.unique(groups)) < 2:
+        return []
     splits = []
     for train, test in LeaveOneGroupOut().split(np.zeros(len(y)), y, groups):
         if len(np.unique(y[train])) == 2:  # a fold must see both classes to learn anything

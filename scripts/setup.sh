@@ -16,5 +16,5 @@ if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
   echo "installing Debian's chromium for the browser tests" >&2
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-ipafont-gothic fonts-noto-color-emoji >/dev/null
 fi

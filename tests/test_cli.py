@@ -94,12 +94,13 @@ def test_train_to_a_folder_then_skip_when_labels_unchanged(tmp_path):
     ]
     (labels / "a.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     model_dir = tmp_path / "model"
-    first = run("train", "--labels", labels, "--model-dir", model_dir, "--folds", 2)
+    first = run("train", "--labels", labels, "--model-dir", model_dir, "--folds", 2, "--card-dir", tmp_path / "card")
     assert first.exit_code == 0, first.output
     assert "macro-F1" in first.output and "log loss" in first.output
     assert (model_dir / "postcred.joblib").exists()
     meta = json.loads((model_dir / "postcred.json").read_text())
     assert meta["class_counts"] == {"partisan": 8, "wire": 8}
+    assert (tmp_path / "card" / "model-card.html").exists()
     second = run("train", "--labels", labels, "--model-dir", model_dir)
     assert second.exit_code == 0 and "nothing to do" in second.output
     scored = run("score", tmp_path / "d.txt", "-o", tmp_path / "d.csv", "--model", model_dir)
@@ -111,7 +112,7 @@ def test_bad_label_is_one_line_error(tmp_path):
     labels.mkdir()
     (labels / "a.jsonl").write_text('{"text": "x", "label": "wire", "topic": "t", "source": "s"}\n'
                                     '{"text": "y", "label": "neutral", "topic": "t", "source": "s"}\n', encoding="utf-8")
-    result = run("train", "--labels", labels, "--model-dir", tmp_path / "m")
+    result = run("train", "--labels", labels, "--model-dir", tmp_path / "m", "--card-dir", tmp_path / "card")
     assert result.exit_code == 1
     assert result.output.strip() == (
         f"Error: {labels / 'a.jsonl'}, line 2: unknown label 'neutral'; expected one of partisan, wire"

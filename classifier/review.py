@@ -1,0 +1,364 @@
+"""Review corrections: merging a report's ``corrections.jsonl`` back into ``labels/``.
+
+The report's review mode exports one JSON object per reviewed segment (see
+``templates/report.js``)::
+
+    {"id": "...:34", "text": "...", "predicted_label": "wire", "p_wire": 0.55,
+     "reviewer_label": "partisan", "decision": "correct", "note": "...",
+     "time": "2024-11-05T09:12:00Z", "report_id": "...", "model_hash": "..."}
+
+:func:`merge_corrections` validates every line before it touches anything (a bad line
+raises :class:`~classifier.errors.InputError` naming it, and nothing is written), then:
+
+- a text not in ``labels/`` yet is appended to ``labels/corrections.jsonl`` (topic from the
+  correction, else ``reviewed``; source ``review``);
+- a text already labeled the same way is skipped, so merging a file twice changes nothing;
+- a text labeled the other way is a conflict: listed and left alone, or relabeled in the
+  file where it lives when ``overwrite`` is given;
+- a segment the reviewer skipped (no reviewer label) is skipped.
+
+Texts are compared after :func:`~classifier.tokens.normalize` (NFKC, white space
+collapsed), the same comparison the labels' duplicate check uses.  Every file is
+rewritten atomically; lines that do not change keep their bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError, LabelError
+from .labels import LABELS, label_files, validate_label_row
+from .outputs import atomic_write_text
+from .tokens import normalize
+
+CORRECTIONS_FILE = "corrections.jsonl"
+REVIEW_SOURCE = "review"
+DEFAULT_TOPIC = "reviewed"
+DECISIONS = ("confirm", "correct", "skip")
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One validated line of a corrections file; ``label`` is None when the reviewer
+    skipped the segment or only left a note."""
+
+    line: int
+    id: str
+    text: str
+    label: str | None
+    predicted_label: str | None = None
+    p_wire: float | None = None
+    decision: str | None = None
+    note: str = ""
+    time: str = ""
+    report_id: str = ""
+    model_hash: str = ""
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the merge did with one correction.
+
+    ``where`` is ``file:line`` of the labels row it matched or was written to;
+    ``previous`` the label that row had before.
+    """
+
+    correction: Correction
+    action: str  # added, changed, skipped, conflict
+    reason: str
+    where: str = ""
+    previous: str | None = None
+
+
+@dataclass
+class MergeResult:
+    """Every correction's outcome, and the labels files written (none on a dry run)."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    dry_run: bool = False
+
+    def of(self, action: str) -> list[Outcome]:
+        return [o for o in self.outcomes if o.action == action]
+
+    @property
+    def added(self) -> list[Outcome]:
+        return self.of("added")
+
+    @property
+    def changed(self) -> list[Outcome]:
+        return self.of("changed")
+
+    @property
+    def skipped(self) -> list[Outcome]:
+        return self.of("skipped")
+
+    @property
+    def conflicts(self) -> list[Outcome]:
+        return self.of("conflict")
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _optional_str(obj: dict, name: str, path: Path, number: int) -> str:
+    value = obj.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(path, f"field {name!r} must be a string, got {type(value).__name__}", line=number)
+    return value
+
+
+def parse_correction(line: str, path: str | Path, number: int) -> Correction:
+    """Validate one line of a corrections file, or raise :class:`InputError` naming it."""
+    path = Path(path)
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"not valid JSON ({exc.msg})", line=number) from None
+    if not isinstance(obj, dict):
+        raise InputError(path, "expected a JSON object", line=number)
+    for name in ("id", "text"):
+        if not isinstance(obj.get(name), str) or not obj[name].strip():
+            raise InputError(path, f"field {name!r} is missing or empty", line=number)
+    if "reviewer_label" not in obj and "label" not in obj:
+        raise InputError(path, "field 'reviewer_label' is missing (use null for a skipped segment)", line=number)
+    label = obj["reviewer_label"] if "reviewer_label" in obj else obj["label"]
+    if label is not None and label not in LABELS:
+        raise InputError(path, f"unknown label {label!r}; expected one of {', '.join(LABELS)} (or null)", line=number)
+    decision = obj.get("decision")
+    if decision is not None and decision not in DECISIONS:
+        raise InputError(path, f"unknown decision {decision!r}; expected one of {', '.join(DECISIONS)}", line=number)
+    if decision in ("confirm", "correct") and label is None:
+        raise InputError(path, f"decision {decision!r} needs a reviewer_label", line=number)
+    if decision == "skip" and label is not None:
+        raise InputError(path, "decision 'skip' with a reviewer_label; drop one of them", line=number)
+    predicted = obj.get("predicted_label")
+    if predicted is not None and predicted not in LABELS:
+        raise InputError(path, f"unknown predicted_label {predicted!r}; expected one of {', '.join(LABELS)}", line=number)
+    p_wire = obj.get("p_wire")
+    if p_wire is not None:
+        if isinstance(p_wire, bool) or not isinstance(p_wire, (int, float)) or not (0.0 <= p_wire <= 1.0) or math.isnan(p_wire):
+            raise InputError(path, f"p_wire must be a number from 0 to 1, got {p_wire!r}", line=number)
+        p_wire = float(p_wire)
+    topic = obj.get("topic")
+    if topic is not None and (not isinstance(topic, str) or not topic.strip()):
+        raise InputError(path, "field 'topic' must be a non-empty string when given", line=number)
+    return Correction(
+        line=number,
+        id=obj["id"],
+        text=obj["text"],
+        label=label,
+        predicted_label=predicted,
+        p_wire=p_wire,
+        decision=decision,
+        note=_optional_str(obj, "note", path, number).strip(),
+        time=_optional_str(obj, "time", path, number),
+        report_id=_optional_str(obj, "report_id", path, number),
+        model_hash=_optional_str(obj, "model_hash", path, number),
+        topic=topic.strip() if topic else None,
+    )
+
+
+def read_corrections(path: str | Path) -> list[Correction]:
+    """Read and validate a whole corrections file.
+
+    Besides each line on its own, the file must not give one segment id twice, nor one
+    text (after normalization) two different labels: the error names both lines.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 (byte {exc.start})", offset=exc.start) from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
+    corrections: list[Correction] = []
+    by_id: dict[str, Correction] = {}
+    by_text: dict[str, Correction] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        c = parse_correction(line, path, number)
+        if c.id in by_id:
+            raise InputError(path, f"segment {c.id!r} is already on line {by_id[c.id].line}", line=number)
+        by_id[c.id] = c
+        if c.label is not None:
+            key = normalize(c.text)
+            first = by_text.get(key)
+            if first is not None and first.label != c.label:
+                raise InputError(
+                    path, f"same text as line {first.line} with the other label ({c.label} vs {first.label})", line=number
+                )
+            by_text.setdefault(key, c)
+        corrections.append(c)
+    return corrections
+
+
+# ---------------------------------------------------------------- the labels folder
+
+
+@dataclass
+class _LabelFile:
+    """A labels file held as its lines, so a merge can change one line and keep the rest."""
+
+    path: Path
+    lines: list[str]
+    dirty: bool = False
+
+    def text(self) -> str:
+        return "".join(line if line.endswith("\n") else line + "\n" for line in self.lines)
+
+
+@dataclass
+class _Entry:
+    file: _LabelFile
+    index: int  # index into file.lines
+    label: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.file.path.name}:{self.index + 1}"
+
+
+def _load_folder(labels_dir: Path) -> tuple[dict[str, _LabelFile], dict[str, _Entry], set[str]]:
+    """Every labels file of the folder, validated: files by name, entries by normalized
+    text, and every id in use (explicit or the default ``<stem>:<line>``)."""
+    files: dict[str, _LabelFile] = {}
+    entries: dict[str, _Entry] = {}
+    ids: set[str] = set()
+    for path in label_files(labels_dir):
+        try:
+            content = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise LabelError(path, f"not UTF-8 (byte {exc.start})", offset=exc.start) from None
+        lines = content.splitlines(keepends=True)
+        handle = _LabelFile(path, lines)
+        files[path.name] = handle
+        for index, line in enumerate(lines):
+            if not line.strip():
+                continue
+            row = validate_label_row(line, path, index + 1)
+            ids.add(row["id"])
+            entries.setdefault(normalize(row["text"]), _Entry(handle, index, row["label"]))
+    return files, entries, ids
+
+
+def _provenance(c: Correction) -> str:
+    """Where a reviewed label came from, for the ``notes`` field."""
+    parts = ["review"]
+    if c.time:
+        parts.append(c.time[:10])
+    if c.predicted_label:
+        said = f"model said {c.predicted_label}"
+        if c.p_wire is not None:
+            said += f" (p_wire {c.p_wire:.2f})"
+        parts.append(said)
+    parts.append(f"segment {c.id}")
+    if c.report_id:
+        parts.append(f"report {c.report_id}")
+    if c.model_hash:
+        parts.append(f"model {c.model_hash}")
+    return "; ".join(parts)
+
+
+def _notes(c: Correction) -> str:
+    return f"{c.note} [{_provenance(c)}]" if c.note else f"[{_provenance(c)}]"
+
+
+def _unique_id(base: str, ids: set[str]) -> str:
+    candidate, n = base, 2
+    while candidate in ids:
+        candidate, n = f"{base}~{n}", n + 1
+    ids.add(candidate)
+    return candidate
+
+
+def merge_corrections(
+    corrections: str | Path,
+    labels_dir: str | Path = "labels",
+    *,
+    overwrite: bool = False,
+    dry_run: bool = False,
+) -> MergeResult:
+    """Merge a report's corrections into a labels folder.
+
+    Parameters
+    ----------
+    corrections:
+        The ``corrections.jsonl`` exported from a report.
+    labels_dir:
+        The labels folder; new texts go to its ``corrections.jsonl``.
+    overwrite:
+        Relabel texts that ``labels/`` already has with the other label (in the file
+        where they live).  Without it such conflicts are listed and left alone.
+    dry_run:
+        Work out and return every outcome, but write nothing.
+
+    Raises
+    ------
+    InputError
+        A line of ``corrections`` is malformed (nothing is written).
+    LabelError
+        A labels file is malformed (nothing is written).
+    """
+    labels_dir = Path(labels_dir)
+    items = read_corrections(corrections)
+    files, entries, ids = _load_folder(labels_dir)
+    target = files.get(CORRECTIONS_FILE) or _LabelFile(labels_dir / CORRECTIONS_FILE, [])
+    if target.lines and not target.lines[-1].endswith("\n"):
+        target.lines[-1] += "\n"
+    result = MergeResult(dry_run=dry_run)
+    for c in items:
+        if c.label is None:
+            reason = "reviewer skipped it" if c.decision == "skip" else "no reviewer label (note only)"
+            result.outcomes.append(Outcome(c, "skipped", reason))
+            continue
+        key = normalize(c.text)
+        entry = entries.get(key)
+        if entry is None:
+            row = {
+                "text": c.text,
+                "label": c.label,
+                "topic": c.topic or DEFAULT_TOPIC,
+                "source": REVIEW_SOURCE,
+                "hard": False,
+                "notes": _notes(c),
+                "id": _unique_id(f"review:{c.id}", ids),
+            }
+            target.lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+            target.dirty = True
+            entry = _Entry(target, len(target.lines) - 1, c.label)
+            entries[key] = entry
+            result.outcomes.append(Outcome(c, "added", f"new text, labeled {c.label}", entry.where))
+        elif entry.label == c.label:
+            result.outcomes.append(Outcome(c, "skipped", f"already labeled {c.label}", entry.where, entry.label))
+        elif not overwrite:
+            result.outcomes.append(Outcome(
+                c, "conflict", f"labeled {entry.label}, the review says {c.label}", entry.where, entry.label
+            ))
+        else:
+            row = json.loads(entry.file.lines[entry.index])
+            previous = row["label"]
+            row["label"] = c.label
+            note = f"relabeled {previous} -> {c.label} by {_notes(c)}"
+            row["notes"] = f"{row['notes']} {note}".strip() if row.get("notes") else note
+            entry.file.lines[entry.index] = json.dumps(row, ensure_ascii=False) + "\n"
+            entry.file.dirty = True
+            entry.label = c.label
+            result.outcomes.append(Outcome(c, "changed", f"relabeled {previous} -> {c.label}", entry.where, previous))
+    dirty = [f for f in {id(f): f for f in [*files.values(), target]}.values() if f.dirty]
+    for handle in dirty:  # what we are about to write must read back as valid labels
+        for index, line in enumerate(handle.lines):
+            if line.strip():
+                validate_label_row(line, handle.path, index + 1)
+    if not dry_run:
+        for handle in dirty:
+            atomic_write_text(handle.path, handle.text())
+            result.written.append(handle.path)
+    return result

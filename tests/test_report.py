@@ -1,0 +1,223 @@
+"""The HTML report, parsed: policy, embedded data, summary tables and charts.
+
+The browser side (filters, review mode, export) is in test_browser.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+
+from classifier.cli import cli
+from classifier.report import (
+    EVIDENCE_PER_SEGMENT,
+    HISTOGRAM_ACCOUNTS,
+    OTHER_ACCOUNTS,
+    compact_row,
+    render_report,
+    report_id,
+    summarize,
+)
+
+HOSTILE = [
+    "<script>document.title='PWNED'</script>",
+    "<img src=x onerror=\"document.title='PWNED'\">",
+    "</script><script>document.title='PWNED'</script>",
+    "<!-- <script>document.title='PWNED'</script>",
+    "' \" & </style><style>body{display:none}</style>",
+]
+
+
+def make_row(i: int, text: str, *, account="NHKニュース", p_wire=0.8, markers=None, evidence=None, role="post", post=None):
+    row = {
+        "id": f"dump:{i}", "dump": "dump", "line": i, "line_end": i, "record": i, "post_id": post or f"dump:post{i}",
+        "account": account, "handle": "h", "date": "2024-11-04", "role": role, "kind": "post", "text": text,
+        "urls": [], "hashtags": [], "mentions": [], "p_wire": p_wire, "label": "wire" if p_wire >= 0.5 else "partisan",
+        "top_tokens": [], "evidence": evidence if evidence is not None else [],
+    }
+    if markers is not None:
+        row["markers"] = markers
+        counts: dict[str, int] = {}
+        for m in markers:
+            counts[m["technique"]] = counts.get(m["technique"], 0) + 1
+        row["techniques"] = counts
+    return row
+
+
+def marker(start, end, technique, name, text, kind="propaganda"):
+    return {"start": start, "end": end, "marker": name, "technique": technique, "weight": 1.0, "kind": kind, "text": text}
+
+
+def soup_of(html: str) -> BeautifulSoup:
+    return BeautifulSoup(html, "html.parser")
+
+
+def payload_of(soup: BeautifulSoup) -> dict:
+    return json.loads(soup.find("script", id="report-data").string)
+
+
+def sha256_source(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+@pytest.fixture(scope="module")
+def seed_report(tmp_path_factory, seed_path):
+    out = tmp_path_factory.mktemp("report") / "seed.csv"
+    result = CliRunner().invoke(cli, ["score", str(seed_path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out.with_name("seed.html").read_text(encoding="utf-8")
+
+
+def test_policy_allows_only_the_reports_own_script_and_style(seed_report):
+    soup = soup_of(seed_report)
+    policy = soup.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    code = [s for s in soup.find_all("script") if not s.get("type")]
+    assert len(code) == 1 and not code[0].get("src")
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"] == sha256_source(code[0].string)
+    assert directives["style-src"] == sha256_source(soup.find("style").string)
+    assert directives["img-src"] == "data:"
+    assert "unsafe" not in policy and "http" not in policy
+    assert not soup.find_all("link") and not soup.find_all(src=True)
+    assert not soup.find_all(style=True)  # inline style attributes would be blocked by the policy
+
+
+def test_seed_report_embeds_every_segment(seed_report, seed_rows):
+    soup = soup_of(seed_report)
+    data = payload_of(soup)
+    assert len(data["rows"]) == len(seed_rows) == 43
+    rows = [dict(zip(data["columns"], values)) for values in data["rows"]]
+    assert [r["id"] for r in rows] == [r["id"] for r in seed_rows]
+    assert [r["text"] for r in rows] == [r["text"] for r in seed_rows]
+    assert soup.find("meta", attrs={"name": "postcred-report-id"})["content"] == data["report_id"]
+    assert re.fullmatch(r"[0-9a-f]{16}", data["model_hash"])
+    assert soup.find("tbody", id="segment-rows") is not None
+    assert "43 segments" in soup.find(id="report-meta").get_text()
+    assert "Records read 9, scored 9, rejected 0." in soup.find(id="run-counts").get_text()
+
+
+def test_seed_summary_tables_and_charts(seed_report):
+    soup = soup_of(seed_report)
+    labels = {tr.find_all("td")[0].get_text(): int(tr.find_all("td")[1].get_text()) for tr in soup.select("#label-summary tbody tr")}
+    assert sum(labels.values()) == 43 and set(labels) == {"wire", "partisan"}
+    accounts = soup.select("#account-summary tbody tr")
+    assert len(accounts) == 4
+    histogram_rows = soup.select("#chart-histogram g.hist-row")
+    assert len(histogram_rows) == 4
+    assert sum(int(r["data-count"]) for r in soup.select("#chart-histogram rect.hist-bar")) == 43
+    bars = soup.select("#chart-accounts g.account-bar")
+    assert sum(int(b["data-count"]) for b in bars) == 43
+    assert all(0.0 <= float(b["data-mean"]) <= 1.0 for b in bars)
+    options = [o["value"] for o in soup.select("#f-account option")]
+    assert options[0] == "" and len(options) == 5
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_stays_inside_the_json(text):
+    rows = [make_row(1, text, account=text), make_row(2, "普通の文。")]
+    html = render_report(rows, title=text)
+    soup = soup_of(html)
+    assert len(soup.find_all("script")) == 2  # the data block and the report's own script
+    assert not soup.find_all("img") and len(soup.find_all("style")) == 1
+    assert soup.title.get_text() == f"postcred: {text}"
+    data = payload_of(soup)
+    assert data["rows"][0][data["columns"].index("text")] == text
+    assert data["rows"][0][data["columns"].index("account")] == text
+    block = html[html.index('id="report-data">'):]
+    block = block[: block.index("</script>")]
+    assert "<" not in block.split(">", 1)[1] and "&" not in block  # tojson escaped them
+
+
+def test_markers_make_chips_data_technique_table_and_chart():
+    text = "🇷🇺メドベージェフが警告。売国奴どもを許すな！"
+    rows = [
+        make_row(1, text, account="A", p_wire=0.1, markers=[
+            marker(0, 2, "Flag-Waving", "flag_emoji", "🇷🇺"),
+            marker(14, 17, "Name-Calling", "slur", "売国奴"),
+            marker(19, 22, "Name-Calling", "imperative", "許すな"),
+        ]),
+        make_row(2, "政府は4日発表した。", account="B", markers=[marker(3, 5, "Sourcing", "attribution", "4日", "credibility")]),
+        make_row(3, "印なしの文。", account="B", markers=[]),
+    ]
+    soup = soup_of(render_report(rows, title="markers"))
+    techniques = {g["data-technique"]: int(g["data-count"]) for g in soup.select("#chart-techniques g.technique-bar")}
+    assert techniques == {"Name-Calling": 2, "Flag-Waving": 1, "Sourcing": 1}
+    table = soup.find("table", id="technique-table")
+    header = [th.get_text() for th in table.select("thead th")]
+    assert header == ["technique", "dump", "A", "B"]
+    cells = {tr["data-technique"]: [td.get_text() for td in tr.find_all("td")] for tr in table.select("tbody tr")}
+    assert cells["Name-Calling"] == ["Name-Calling", "2", "2", ""]
+    assert cells["Sourcing"] == ["Sourcing", "1", "", "1"]
+    assert [o["value"] for o in soup.select("#f-marker option")][3:] == [
+        "t:Name-Calling", "t:Flag-Waving", "t:Sourcing", "m:attribution", "m:flag_emoji", "m:imperative", "m:slur",
+    ]
+    data = payload_of(soup)
+    first = dict(zip(data["columns"], data["rows"][0]))
+    assert first["markers"][1] == [14, 17, "Name-Calling", "slur", "propaganda", 1.0, "売国奴"]
+    assert first["techniques"] == ["Flag-Waving", "Name-Calling"]
+
+
+def test_rows_without_markers_render_with_empty_states():
+    soup = soup_of(render_report([make_row(1, "文。"), make_row(2, "別の文。", account="")], title="plain"))
+    assert soup.find(id="no-techniques") is not None
+    assert soup.find(id="technique-table") is None
+    assert "(unknown)" in [o["value"] for o in soup.select("#f-account option")]
+    data = payload_of(soup)
+    assert dict(zip(data["columns"], data["rows"][0]))["markers"] == []
+
+
+def test_an_empty_dump_still_renders():
+    soup = soup_of(render_report([], title="empty"))
+    assert soup.find(id="no-segments").get_text() == "This dump has no segments."
+    assert payload_of(soup)["rows"] == []
+
+
+def test_evidence_keeps_the_strongest_features_with_spans():
+    evidence = [{"feature": f"f{i}", "weight": (i - 10) / 10, "spans": [[0, 1]]} for i in range(30)]
+    evidence.append({"feature": "nospan", "weight": 9.0, "spans": []})
+    compact = compact_row(make_row(1, "文です。", evidence=evidence))
+    kept = compact[11]
+    assert len(kept) == EVIDENCE_PER_SEGMENT
+    assert kept[0] == ["f29", 1.9, [[0, 1]]]
+    assert [abs(k[1]) for k in kept] == sorted((abs(k[1]) for k in kept), reverse=True)
+    assert "nospan" not in [k[0] for k in kept]
+
+
+def test_small_accounts_are_pooled_in_the_histogram():
+    rows = [make_row(i, f"文{i}。", account=f"acct{i % (HISTOGRAM_ACCOUNTS + 3)}", p_wire=(i % 10) / 10) for i in range(60)]
+    soup = soup_of(render_report(rows, title="many"))
+    names = [g["data-account"] for g in soup.select("#chart-histogram g.hist-row")]
+    assert len(names) == HISTOGRAM_ACCOUNTS + 1 and names[-1] == OTHER_ACCOUNTS
+    assert sum(int(r["data-count"]) for r in soup.select("#chart-histogram rect.hist-bar")) == 60
+
+
+def test_report_id_is_stable_and_follows_rows_and_model():
+    rows = [make_row(1, "文。"), make_row(2, "別の文。")]
+    assert report_id(rows, "m1") == report_id([dict(r) for r in rows], "m1")
+    assert report_id(rows, "m1") != report_id(rows, "m2")
+    assert report_id(rows, "m1") != report_id(rows[:1], "m1")
+    a = payload_of(soup_of(render_report(rows, title="t", model_meta={"labels_digest": "x", "created": "1"})))
+    b = payload_of(soup_of(render_report(rows, title="t", model_meta={"labels_digest": "x", "created": "2"})))
+    assert a["report_id"] != b["report_id"] and a["model_hash"] != b["model_hash"]
+
+
+def test_summary_counts_labels_accounts_and_techniques():
+    rows = [
+        make_row(1, "a", account="A", p_wire=0.9),
+        make_row(2, "b", account="A", p_wire=0.3, markers=[marker(0, 1, "Loaded", "x", "b")]),
+        make_row(3, "c", account="B", p_wire=0.2),
+    ]
+    s = summarize(rows)
+    assert s["total"] == 3
+    assert s["labels"] == [{"label": "wire", "count": 1}, {"label": "partisan", "count": 2}]
+    assert [(a["account"], a["count"], round(a["mean_p_wire"], 2), a["wire"], a["partisan"]) for a in s["accounts"]] == [
+        ("A", 2, 0.6, 1, 1), ("B", 1, 0.2, 0, 1),
+    ]
+    assert [(t["technique"], t["count"]) for t in s["techniques"]] == [("Loaded", 1)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import emoji as emoji_lib
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -39,13 +39,15 @@ PROPER_TERMS = {"人名": "<PERSON>", "地名": "<PLACE>", "組織名": "<ORG>"}
 PROPER_OTHER_TERM = "<NAME>"
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One token: its text, lemma, coarse kind and span in the original text.
 
     ``kind`` is the UniDic part of speech (``名詞``, ``動詞``, ``助動詞``...) for words, or
     one of ``URL``, ``USER``, ``HASHTAG``, ``EMOJI`` for the pieces that never reach MeCab.
     ``pos2``/``pos3`` are UniDic's finer levels (``固有名詞``/``人名`` and so on).
+
+    An immutable named tuple rather than a frozen dataclass: a dump of millions of segments
+    makes tens of millions of tokens, and a tuple is built several times faster.
     """
 
     surface: str
@@ -104,10 +106,21 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     combine with it, such as half-width voiced marks) so the result equals NFKC of the
     whole string in practice while keeping the map exact.
     """
-    pieces: list[str] = []
-    offsets: list[int] = []
-    i = 0
     n = len(text)
+    if text.isascii():
+        return text, list(range(n + 1))
+    if not text.translate(_COMBINING_CHARS):
+        # No combining marks, so every character is a cluster of its own: map each through
+        # a per-character NFKC table (C speed) instead of normalizing clusters one by one.
+        norm = text.translate(_NFKC_CHARS)
+        if len(norm) == n:
+            return norm, list(range(n + 1))
+        offsets = [i for i, char in enumerate(text) for _ in range(len(_NFKC_CHARS[ord(char)]))]
+        offsets.append(n)
+        return norm, offsets
+    pieces: list[str] = []
+    offsets = []
+    i = 0
     while i < n:
         j = i + 1
         while j < n and _combines(text[j]):
@@ -125,6 +138,40 @@ def _combines(char: str) -> bool:
     return bool(normalized) and unicodedata.combining(normalized[0]) != 0
 
 
+class _NFKCTable(dict):
+    """``str.translate`` table: code point -> NFKC of that one character, filled on demand."""
+
+    def __missing__(self, code: int) -> str:
+        self[code] = value = unicodedata.normalize("NFKC", chr(code))
+        return value
+
+
+class _CombiningTable(dict):
+    """``str.translate`` table that keeps only the characters :func:`_combines` is true for."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        self[code] = value = char if _combines(char) else None
+        return value
+
+
+_NFKC_CHARS = _NFKCTable()
+_COMBINING_CHARS = _CombiningTable()
+_emoji_chars: frozenset[str] | None = None
+
+
+def _may_hold_emoji(norm: str) -> bool:
+    """False when ``norm`` has none of the non-ASCII characters any emoji is made of.
+
+    ``emoji.emoji_list`` walks the text in Python; most segments hold no emoji at all, and
+    this one set test (every emoji has a non-ASCII character) lets them skip it.
+    """
+    global _emoji_chars
+    if _emoji_chars is None:
+        _emoji_chars = frozenset(c for key in emoji_lib.EMOJI_DATA for c in key if not c.isascii())
+    return not norm.isascii() and not _emoji_chars.isdisjoint(norm)
+
+
 def normalize(text: str) -> str:
     """NFKC-normalize and collapse runs of white space: the form used to compare texts."""
     return " ".join(unicodedata.normalize("NFKC", text).split())
@@ -132,6 +179,9 @@ def normalize(text: str) -> str:
 
 def _special_spans(norm: str) -> list[tuple[int, int, str]]:
     """Spans of the normalized text that bypass MeCab: URLs, handles, hashtags, emoji."""
+    emoji = _may_hold_emoji(norm)
+    if not emoji and "/" not in norm and "@" not in norm and "#" not in norm:
+        return []  # the common case, decided without running any pattern
     spans: list[tuple[int, int, str]] = []
     taken = [False] * len(norm)
 
@@ -148,7 +198,7 @@ def _special_spans(norm: str) -> list[tuple[int, int, str]]:
         claim(m.start(), m.end(), "USER")
     for m in HASHTAG_RE.finditer(norm):
         claim(m.start(), m.start() + 1, "HASHTAG")
-    for found in emoji_lib.emoji_list(norm):
+    for found in emoji_lib.emoji_list(norm) if emoji else ():
         claim(found["match_start"], found["match_end"], "EMOJI")
     spans.sort()
     return spans
@@ -158,33 +208,69 @@ def _is_flag(chars: str) -> bool:
     return any(0x1F1E6 <= ord(c) <= 0x1F1FF for c in chars) or "\U0001F3F4" in chars
 
 
-def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int]) -> Iterable[Token]:
+def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int]) -> list[Token]:
     chunk = norm[start:end]
     if not chunk.strip():
-        return
+        return []
+    tokens: list[Token] = []
     pos = 0
+    last = len(offsets) - 1
+    features = _FEATURES
+    new_token = tuple.__new__  # Token(...) without the Python-level __new__: hot loop
     for word in get_tagger()(chunk):
         surface = word.surface
         found = chunk.find(surface, pos)
         if found < 0:
             found = pos
         pos = found + len(surface)
-        feature = word.feature
-        lemma = getattr(feature, "lemma", None) or surface
-        if lemma == "*":
+        raw = word.feature_raw
+        parsed = features.get(raw)
+        if parsed is None:
+            parsed = _parse_feature(raw)
+        lemma, kind, pos2, pos3 = parsed
+        if lemma is None:  # no lemma field: the surface stands in, glosses cut as below
+            lemma = surface.split("-", 1)[0] if "-" in surface[1:] else surface
+        elif not lemma:
             lemma = surface
-        elif "-" in lemma[1:]:
-            lemma = lemma.split("-", 1)[0]  # UniDic glosses: "ガソリン-gasoline", "円-助数詞"
-        a, b = start + found, start + found + len(surface)
-        yield Token(
-            surface=surface,
-            lemma=lemma,
-            kind=getattr(feature, "pos1", None) or "UNK",
-            start=offsets[a],
-            end=offsets[b] if b < len(offsets) else offsets[-1],
-            pos2=getattr(feature, "pos2", None) or "",
-            pos3=getattr(feature, "pos3", None) or "",
+        b = start + pos
+        tokens.append(
+            new_token(Token, (surface, lemma, kind, offsets[start + found], offsets[b if b < last else last], pos2, pos3))
         )
+    return tokens
+
+
+# MeCab hands each token's features as one CSV string, and building fugashi's named tuple
+# of 29 fields for every token costs more than the tokenization itself: parse the four
+# fields used here once per distinct string (a dictionary entry) and remember them.
+_FEATURES: dict[str, tuple[str | None, str, str, str]] = {}
+_FEATURES_MAX = 200_000
+
+
+def _parse_feature(raw: str) -> tuple[str | None, str, str, str]:
+    """(lemma, pos1, pos2, pos3) from a UniDic feature string; the lemma is ``""`` where
+    UniDic writes ``*`` (use the surface) and None where there is no lemma field (unknown
+    words: use the surface, glosses cut)."""
+    if '"' in raw:
+        import csv
+
+        fields = next(csv.reader([raw]))
+    else:
+        fields = raw.split(",")
+    lemma = fields[7] if len(fields) > 7 and fields[7] else None
+    if lemma == "*":
+        lemma = ""
+    elif lemma is not None and "-" in lemma[1:]:
+        lemma = lemma.split("-", 1)[0]  # UniDic glosses: "ガソリン-gasoline", "円-助数詞"
+    parsed = (
+        lemma,
+        fields[0] or "UNK",
+        fields[1] if len(fields) > 1 else "",
+        fields[2] if len(fields) > 2 else "",
+    )
+    if len(_FEATURES) >= _FEATURES_MAX:
+        _FEATURES.clear()
+    _FEATURES[raw] = parsed
+    return parsed
 
 
 def term_for(token: Token, proper_nouns: str = "class") -> str:

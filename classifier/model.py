@@ -45,6 +45,7 @@ DEFAULT_PARAMS: dict = {
     "proper_nouns": "class",
     "quotes": "mark",
     "markers": False,
+    "marker_scale": 0.2,
     "calibrate": True,
 }
 
@@ -116,7 +117,7 @@ def build_pipeline(**params) -> Pipeline:
     if p["markers"]:
         from .markers import MarkerVectorizer
 
-        blocks.append(("markers", MarkerVectorizer()))
+        blocks.append(("markers", MarkerVectorizer(scale=p["marker_scale"])))
     if p["calibrate"]:
         clf = PlattCalibratedLogisticRegression(C=p["C"], class_weight=p["class_weight"])
     else:

@@ -51,6 +51,7 @@ SEARCH_SPACE: dict[str, list] = {
     "proper_nouns": ["class", "keep"],
     "quotes": list(QUOTE_MODES),
     "markers": [False, True],
+    "marker_scale": [0.2, 0.5, 1.0],
     "calibrate": [False, True],
 }
 REGRESSION_TOLERANCE = 0.01

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 import emoji as emoji_lib
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -243,7 +243,7 @@ def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int]) -> list[T
 # of 29 fields for every token costs more than the tokenization itself: parse the four
 # fields used here once per distinct string (a dictionary entry) and remember them.
 _FEATURES: dict[str, tuple[str | None, str, str, str]] = {}
-_FEATURES_MAX = 200_000
+_FEATURES_MAX = 50_000  # about 20 MB at most
 
 
 def _parse_feature(raw: str) -> tuple[str | None, str, str, str]:

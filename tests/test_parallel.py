@@ -1,0 +1,285 @@
+"""Scoring at scale on one machine: ``--jobs N`` worker processes write the same scores
+file as one process, chunks stream with bounded read-ahead, the report keeps exact
+summaries while listing only the first rows, and the fast paths equal the plain ones."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+
+from classifier import scoring
+from classifier.cli import cli
+from classifier.ingest import read_posts
+from classifier.model import explain, load_model, transform_features, wire_probability_of_features
+from classifier.parallel import IN_FLIGHT_PER_JOB, ParallelScorer
+from classifier.report import summarize
+from classifier.scoring import (
+    LocalScorer,
+    ScoreSummary,
+    SummaryAccumulator,
+    post_chunks,
+    row_digest,
+    score_file,
+    score_to_files,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def labeled_rows(limit: int = 400) -> list[tuple[str, str]]:
+    """(text, label) of the first ``limit`` readable labels, the text on one line."""
+    rows = []
+    for path in sorted((ROOT / "labels").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                rows.append((" ".join(str(row["text"]).split()), str(row["label"])))
+            except (ValueError, KeyError, TypeError):
+                continue  # a labels file being written may end in a partial line
+            if len(rows) >= limit:
+                return rows
+    return rows
+
+
+def labeled_texts(limit: int = 400) -> list[str]:
+    return [text for text, _ in labeled_rows(limit)]
+
+
+@pytest.fixture(scope="module")
+def lines_dump(tmp_path_factory) -> Path:
+    """2,300 labeled texts, one post per line: three chunks of CHUNK_SIZE segments."""
+    texts = labeled_texts()
+    path = tmp_path_factory.mktemp("dump") / "lines.txt"
+    path.write_text("\n".join(texts[k % len(texts)] for k in range(2300)) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+def test_jobs_2_writes_the_same_csv_as_jobs_1(tmp_path, lines_dump):
+    one = score_to_files(str(lines_dump), output=tmp_path / "one.csv", write_report=False, input_format="lines")
+    two = score_to_files(str(lines_dump), output=tmp_path / "two.csv", write_report=False, input_format="lines",
+                         jobs=2)
+    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
+    rows = list(csv.DictReader((tmp_path / "two.csv").open(encoding="utf-8", newline="")))
+    assert len(rows) == 2300 == two.summary.segments == one.summary.segments
+    assert [int(r["line"]) for r in rows] == list(range(1, 2301))  # input order across chunks
+    assert two.label_counts == one.label_counts
+    assert sum(two.label_counts.values()) == 2300
+
+
+def test_jobs_2_jsonl_rows_equal_the_library_rows(tmp_path, seed_path, seed_rows):
+    score_to_files(str(seed_path), output=tmp_path / "seed.jsonl", write_report=False, jobs=2)
+    rows = [json.loads(line) for line in (tmp_path / "seed.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert rows == seed_rows
+    assert all("evidence" in row for row in rows)
+
+
+def test_spawned_workers_load_the_model_themselves(seed_path, model):
+    posts = list(read_posts(seed_path))
+    chunks = [posts[:4], posts[4:]]
+    local = list(LocalScorer(model, "seed", "jsonl").map(chunks, keep=lambda n: False))
+    with ParallelScorer(model, "seed", "jsonl", jobs=2, start_method="spawn") as scorer:
+        spawned = list(scorer.map(chunks, keep=lambda n: False))
+    assert [c.text for c in spawned] == [c.text for c in local]
+    assert [c.digest for c in spawned] == [c.digest for c in local]
+
+
+def test_parallel_reads_only_a_few_chunks_ahead(seed_path, model):
+    posts = list(read_posts(seed_path))
+    pulled = 0
+
+    def chunks():
+        nonlocal pulled
+        for _ in range(40):
+            pulled += 1
+            yield posts[:2]
+
+    with ParallelScorer(model, "seed", "csv", jobs=2) as scorer:
+        results = scorer.map(chunks(), keep=lambda n: False)
+        next(results)
+        assert pulled == 1  # the first chunk runs alone and fixes the CSV columns
+        next(results)
+        assert pulled <= 2 + 2 * IN_FLIGHT_PER_JOB
+        assert sum(1 for _ in results) == 38
+    assert pulled == 40
+
+
+def test_chunks_are_about_size_segments_and_count_every_record(seed_path):
+    summary = ScoreSummary()
+    chunks = list(post_chunks(read_posts(seed_path), summary, size=10))
+    sizes = [sum(len(p.parts) for p in chunk) for chunk in chunks]
+    assert sum(sizes) == 43
+    assert all(size >= 10 for size in sizes[:-1])
+    assert summary.records_read == summary.records_scored == 9 and summary.records_rejected == 0
+
+
+def test_summary_accumulator_equals_report_summarize(seed_rows):
+    accumulator = SummaryAccumulator()
+    for start in range(0, len(seed_rows), 7):  # chunk by chunk
+        accumulator.add(row_digest(row) for row in seed_rows[start:start + 7])
+    got, expected = accumulator.result(), summarize(seed_rows)
+    for a, b in zip(got["accounts"], expected["accounts"]):
+        assert a.pop("mean_p_wire") == pytest.approx(b.pop("mean_p_wire"), rel=1e-12)
+    assert got == expected
+
+
+def test_report_lists_the_first_rows_and_summarizes_all(tmp_path, seed_path, monkeypatch):
+    import classifier.report
+
+    seen = {}
+    real = classifier.report.write_report
+
+    def spy(path, rows, **kwargs):
+        seen.update(rows=rows, **kwargs)
+        return real(path, rows, **kwargs)
+
+    monkeypatch.setattr(classifier.report, "write_report", spy)
+    run = score_to_files(str(seed_path), output=tmp_path / "s.csv", report_max_rows=10)
+    assert run.summary.segments == 43
+    assert [r["line"] for r in seen["rows"]] == [r["line"] for r in score_file(seed_path)[0][:10]]
+    assert seen["summary"]["total"] == 43
+    assert sum(item["count"] for item in seen["summary"]["labels"]) == 43
+    assert seen["run"]["report_rows"] == 10 and seen["run"]["report_rows_capped"] is True
+    assert "first 10 of 43 segments" in seen["run"]["report_note"]
+    soup = BeautifulSoup((tmp_path / "s.html").read_text(encoding="utf-8"), "html.parser")
+    payload = json.loads(soup.find("script", id="report-data").string)
+    assert len(payload["rows"]) == 10
+    assert "43 segments" in soup.find(id="report-meta").get_text()
+    assert "first 10 of 43 segments" in soup.find(id="report-cap").get_text()
+
+
+def test_uncapped_report_says_nothing_was_cut(tmp_path, seed_path, monkeypatch):
+    import classifier.report
+
+    seen = {}
+    monkeypatch.setattr(classifier.report, "write_report", lambda path, rows, **kw: seen.update(rows=rows, **kw))
+    score_to_files(str(seed_path), output=tmp_path / "s.csv")
+    assert len(seen["rows"]) == 43
+    assert seen["run"]["report_rows_capped"] is False and "report_note" not in seen["run"]
+
+
+def test_cli_jobs_and_report_max_rows(tmp_path, seed_path):
+    out = tmp_path / "seed.csv"
+    result = CliRunner().invoke(cli, ["score", str(seed_path), "-o", str(out), "--jobs", "2",
+                                      "--report-max-rows", "5"])
+    assert result.exit_code == 0, result.output
+    assert "segments 43 (wire" in result.output
+    assert len(list(csv.DictReader(out.open(encoding="utf-8", newline="")))) == 43
+    soup = BeautifulSoup((tmp_path / "seed.html").read_text(encoding="utf-8"), "html.parser")
+    assert len(json.loads(soup.find("script", id="report-data").string)["rows"]) == 5
+    assert "first 5 of 43 segments" in soup.find(id="report-cap").get_text()
+    uncapped = CliRunner().invoke(cli, ["score", str(seed_path), "-o", str(tmp_path / "all.csv")])
+    assert uncapped.exit_code == 0, uncapped.output
+    assert BeautifulSoup((tmp_path / "all.html").read_text(encoding="utf-8"), "html.parser").find(id="report-cap") is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--jobs", "0"], "Invalid value for '-j' / '--jobs'"),
+    (["--scheduler", "tcp://x:1"], "--scheduler is for --engine dask"),
+    (["--format", "parquet"], "--format parquet is for --engine dask"),
+])
+def test_cli_rejects_options_of_the_other_engine(tmp_path, seed_path, args, message):
+    result = CliRunner().invoke(cli, ["score", str(seed_path), "-o", str(tmp_path / "x.csv"), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_fast_features_and_explanation_equal_the_pipeline(model):
+    texts = labeled_texts(300) + ["", "🇯🇵🇯🇵!!", "https://t.co/x @user #タグ"]
+    docs = model.pipeline.named_steps["tokens"].transform(texts)
+    X, occurrences = transform_features(model.pipeline, docs)
+    expected = model.pipeline.named_steps["features"].transform(docs)
+    assert occurrences is not None
+    assert (abs(X - expected)).max() == 0
+    assert list(wire_probability_of_features(model.pipeline, X)) == list(model.p_wire(texts))
+    full = explain(model.pipeline, docs)
+    short = explain(model.pipeline, docs, 6, X=X, occurrences=occurrences, spans=False)
+    for a, b in zip(full, short):
+        assert [(c.feature, c.surface, c.weight) for c in a[:6]] == [(c.feature, c.surface, c.weight) for c in b]
+        assert all(c.spans == () for c in b)
+    for doc, contributions in zip(docs, full):
+        for c in contributions:
+            assert all(doc.text[s:e] for s, e in c.spans)
+
+
+def test_csv_rows_equal_with_and_without_evidence(model, seed_path):
+    segments = [s for p in read_posts(seed_path) for s in scoring.post_segments(p, "seed")]
+    with_evidence = scoring.score_segments(model, segments)
+    without = scoring.score_segments(model, segments, evidence=False)
+    assert all("evidence" not in row for row in without)
+    assert scoring.format_rows(with_evidence, "csv") == scoring.format_rows(without, "csv")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_and_after_the_delay(monkeypatch):
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with scoring._progress_bar(True) as advance:
+        advance(10)
+    assert scoring._progress_bar(True).enabled is False  # not a terminal
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    quick = scoring._progress_bar(True)
+    with quick as advance:
+        advance(10)
+        assert quick._progress is None  # a short run shows no bar
+    assert scoring._progress_bar(False).enabled is False  # --quiet
+    monkeypatch.setattr(scoring._progress_bar, "DELAY", 0.0)
+    slow = scoring._progress_bar(True)
+    with slow as advance:
+        advance(10)
+        advance(5)
+        assert slow._progress is not None
+        assert slow._progress.tasks[0].completed == 15
+
+
+def test_fast_explanation_with_a_marker_block_equals_the_plain_one():
+    import numpy as np
+
+    from classifier.model import build_pipeline
+
+    rows = labeled_rows(400)
+    texts = [text for text, _ in rows]
+    y = np.array([label for _, label in rows])
+    if len(set(y)) < 2:
+        pytest.skip("the labels need both classes")
+    pipeline = build_pipeline(markers=True, calibrate=True).fit(texts, y)
+    docs = pipeline.named_steps["tokens"].transform(texts[:150] + ["拡散希望🇯🇵🇯🇵!! 売国奴は許さない"])
+    X, occurrences = transform_features(pipeline, docs)
+    plain = pipeline.named_steps["features"].transform(docs)
+    assert abs(X - plain).max() == 0
+    fast = explain(pipeline, docs, X=X, occurrences=occurrences)
+    searched = explain(pipeline, docs, X=plain, occurrences=None)  # spans found by searching the terms
+    assert fast == searched
+    assert any(c.feature.startswith("marker:") and c.spans for c in fast[-1])
+
+
+def test_rows_kept_for_the_report_render_as_the_full_rows(seed_rows):
+    import copy
+    import pickle
+
+    from classifier.report import render_report
+    from classifier.scoring import pack_rows
+
+    full = copy.deepcopy(seed_rows)
+    kept = pickle.loads(pack_rows(copy.deepcopy(seed_rows)))
+    assert any(len(a["evidence"]) > len(b["evidence"]) for a, b in zip(full, kept))
+
+    def payload(rows):
+        soup = BeautifulSoup(render_report(rows, title="seed"), "html.parser")
+        return json.loads(soup.find("script", id="report-data").string)
+
+    assert payload(kept) == payload(full)

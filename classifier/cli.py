@@ -7,7 +7,6 @@ errors become one ``Error: ...`` line and exit code 1; usage errors exit 2 (clic
 
 from __future__ import annotations
 
-import sys
 import warnings
 from pathlib import Path
 

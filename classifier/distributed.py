@@ -37,6 +37,7 @@ from .scoring import (
     ScoreRun,
     ScoreSummary,
     ScoresWriter,
+    finish_run,
     format_rows,
     gc_paused,
     pack_rows,
@@ -208,8 +209,7 @@ def score_dask(
     if fmt not in FORMATS:
         raise OutputError(f"the dask engine writes {', '.join(FORMATS)}, not {fmt!r}")
     distributed = _import_distributed()
-    from .outputs import atomic_open, check_output_path
-    from .report import write_report as write_html
+    from .outputs import check_output_path
 
     folder = Path(output)
     old_partitions = _check_folder(folder, dump=dump, force=force)
@@ -246,22 +246,9 @@ def score_dask(
     finally:
         if own_client:
             client.close()
-    summary.segments = collector.segments
-    if write_report:
-        title = "standard input" if dump == "-" else Path(dump).name
-        write_html(report_path, collector.rows, title=title, summary=collector.summary.result(),
-                   model_meta=model.metadata, run={**summary.to_dict(), **collector.report_run()})
-    written_rejects = None
-    if summary.rejects:
-        with atomic_open(rejects_path, "w") as handle:
-            for reject in summary.rejects:
-                handle.write(json.dumps(reject.to_dict(), ensure_ascii=False) + "\n")
-        written_rejects = Path(rejects_path)
-    warnings = []
-    if summary.records_read == 0:
-        warnings.append(f"{dump}: no records found (an empty dump); no partition was written")
-    return ScoreRun(folder, report_path if write_report else None, summary, collector.label_counts(),
-                    written_rejects, warnings)
+    return finish_run(dump=dump, output=folder, model=model, summary=summary, collector=collector,
+                      report_path=report_path if write_report else None, rejects_path=rejects_path,
+                      empty_note="no partition was written")
 
 
 def _map_partitions(client, model_ref, chunks, dump: str, folder: str, fmt: str,

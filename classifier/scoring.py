@@ -82,8 +82,9 @@ def post_segments(post: Post, dump: str) -> list[Segment]:
     ]
 
 
-def iter_segments(items: Iterable[Post | Reject], dump: str, summary: ScoreSummary) -> Iterator[Segment]:
-    """Segments of every post, counting records read, scored and rejected into ``summary``."""
+def counted_posts(items: Iterable[Post | Reject], summary: ScoreSummary) -> Iterator[Post]:
+    """The posts among ``items``, counting records read, scored and rejected into ``summary``
+    (rejects are kept there for the rejects file): the single place where records are counted."""
     for item in items:
         summary.records_read += 1
         if isinstance(item, Reject):
@@ -91,7 +92,13 @@ def iter_segments(items: Iterable[Post | Reject], dump: str, summary: ScoreSumma
             summary.rejects.append(item)
             continue
         summary.records_scored += 1
-        yield from post_segments(item, dump)
+        yield item
+
+
+def iter_segments(items: Iterable[Post | Reject], dump: str, summary: ScoreSummary) -> Iterator[Segment]:
+    """Segments of every post, counting records read, scored and rejected into ``summary``."""
+    for post in counted_posts(items, summary):
+        yield from post_segments(post, dump)
 
 
 def score_segments(model: Model, segments: list[Segment], top: int = TOP_TOKENS, *, evidence: bool = True) -> list[dict]:
@@ -301,15 +308,9 @@ def post_chunks(items: Iterable[Post | Reject], summary: ScoreSummary, size: int
     """Cut posts into chunks of about ``size`` segments, counting records and rejects."""
     chunk: list[Post] = []
     parts = 0
-    for item in items:
-        summary.records_read += 1
-        if isinstance(item, Reject):
-            summary.records_rejected += 1
-            summary.rejects.append(item)
-            continue
-        summary.records_scored += 1
-        chunk.append(item)
-        parts += len(item.parts)
+    for post in counted_posts(items, summary):
+        chunk.append(post)
+        parts += len(post.parts)
         if parts >= size:
             yield chunk
             chunk, parts = [], 0
@@ -594,7 +595,6 @@ def score_to_files(
     from .errors import OutputError
     from .ingest import dump_name
     from .outputs import atomic_open, check_output_path
-    from .report import write_report as write_html
 
     output = Path(output) if output is not None else default_output(dump)
     try:
@@ -623,9 +623,20 @@ def score_to_files(
         for chunk in scorer.map(post_chunks(items, summary), keep=collector.wants_rows):
             collector.add(chunk)
         writer.close()
+    return finish_run(dump=dump, output=output, model=model, summary=summary, collector=collector,
+                      report_path=report_path if write_report else None, rejects_path=rejects_path,
+                      empty_note="the scores file has no rows")
+
+
+def finish_run(*, dump: str, output: Path, model: Model, summary: ScoreSummary, collector: "RunCollector",
+               report_path: Path | None, rejects_path: Path | None, empty_note: str) -> ScoreRun:
+    """Close a scoring run (local or Dask): write the report and the rejects file, and say
+    what was written and what to warn about."""
+    from .outputs import atomic_open
+    from .report import write_report as write_html
+
     summary.segments = collector.segments
-    label_counts = collector.label_counts()
-    if write_report:
+    if report_path is not None:
         title = "standard input" if dump == "-" else Path(dump).name
         write_html(report_path, collector.rows, title=title, summary=collector.summary.result(),
                    model_meta=model.metadata, run={**summary.to_dict(), **collector.report_run()})
@@ -637,8 +648,8 @@ def score_to_files(
         written_rejects = Path(rejects_path)
     warnings = []
     if summary.records_read == 0:
-        warnings.append(f"{'<stdin>' if dump == '-' else dump}: no records found (an empty dump); the scores file has no rows")
-    return ScoreRun(output, report_path if write_report else None, summary, label_counts, written_rejects, warnings)
+        warnings.append(f"{'<stdin>' if dump == '-' else dump}: no records found (an empty dump); {empty_note}")
+    return ScoreRun(output, report_path, summary, collector.label_counts(), written_rejects, warnings)
 
 
 class _progress_bar:

@@ -6,7 +6,6 @@ import csv
 import json
 import shutil
 
-import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 

@@ -48,7 +48,16 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .tokens import MENTION_RE, URL_RE, Token, TokenizedText, analyze, normalize_with_offsets, term_for
+from .tokens import (
+    MENTION_RE,
+    URL_RE,
+    Token,
+    TokenizedText,
+    analyze,
+    normalize_with_offsets,
+    original_span,
+    term_for,
+)
 
 LEXICON_DIR = Path(__file__).parent / "lexicons"
 COLUMNS = ("pattern", "match", "marker", "technique", "weight", "condition", "note")
@@ -337,20 +346,6 @@ def _offset_map(doc: TokenizedText) -> list[int]:
     return offsets
 
 
-def _original_span(offsets: list[int], a: int, b: int) -> tuple[int, int]:
-    """Map the normalized span [a, b) to the original text.
-
-    The end is the first original index past the character that produced ``norm[b-1]``,
-    which also covers one original character expanding to several normalized ones.
-    """
-    start = offsets[a]
-    last = offsets[b - 1] if b > a else start
-    k = b
-    while offsets[k] <= last and k < len(offsets) - 1:
-        k += 1
-    return start, max(offsets[k], start)
-
-
 def _masked_norm(norm: str) -> str:
     chars = list(norm)
     for rx in (URL_RE, MENTION_RE):
@@ -558,7 +553,7 @@ def _detect(doc: TokenizedText, lexicon: Lexicon) -> list[MarkerSpan]:
         for rx, entry in lexicon.regexes:
             for m in rx.finditer(masked):
                 if m.end() > m.start():
-                    start, end = _original_span(offsets, m.start(), m.end())
+                    start, end = original_span(offsets, m.start(), m.end())
                     raw.append((start, end, entry))
     for token in doc.tokens:
         if token.kind != "EMOJI":

@@ -133,6 +133,22 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     return "".join(pieces), offsets
 
 
+def original_span(offsets: list[int], a: int, b: int) -> tuple[int, int]:
+    """Map the normalized span [a, b) to the original text (``offsets`` as returned by
+    :func:`normalize_with_offsets`).
+
+    The end is the first original index past the character that produced ``norm[b-1]``,
+    so a span that covers only part of an expansion ("…" -> "...", "㌔" -> "キロ") still
+    maps to the whole original character, never to an empty span.
+    """
+    start = offsets[a]
+    last = offsets[b - 1] if b > a else start
+    k = b
+    while offsets[k] <= last and k < len(offsets) - 1:
+        k += 1
+    return start, max(offsets[k], start)
+
+
 def _combines(char: str) -> bool:
     normalized = unicodedata.normalize("NFKC", char)
     return bool(normalized) and unicodedata.combining(normalized[0]) != 0
@@ -232,10 +248,11 @@ def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int]) -> list[T
             lemma = surface.split("-", 1)[0] if "-" in surface[1:] else surface
         elif not lemma:
             lemma = surface
-        b = start + pos
-        tokens.append(
-            new_token(Token, (surface, lemma, kind, offsets[start + found], offsets[b if b < last else last], pos2, pos3))
-        )
+        a, b = start + found, min(start + pos, last)
+        begin, end_ = offsets[a], offsets[b]
+        if b > a and end_ <= offsets[b - 1]:  # the token ends inside an expanded character
+            begin, end_ = original_span(offsets, a, b)
+        tokens.append(new_token(Token, (surface, lemma, kind, begin, end_, pos2, pos3)))
     return tokens
 
 
@@ -342,7 +359,7 @@ def analyze(text: str, *, proper_nouns: str = "class", quotes: str = "mark") -> 
     for start, end, kind in _special_spans(norm):
         tokens.extend(_mecab_tokens(norm, cursor, start, offsets))
         surface = norm[start:end]
-        tokens.append(Token(surface, surface, kind, offsets[start], offsets[end]))
+        tokens.append(Token(surface, surface, kind, *original_span(offsets, start, end)))
         cursor = end
     tokens.extend(_mecab_tokens(norm, cursor, len(norm), offsets))
     terms = document_terms(tokens, proper_nouns, quotes)

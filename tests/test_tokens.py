@@ -84,3 +84,11 @@ def test_tokenizer_step_pickles_and_tokenizes_in_a_fresh_process():
     )
     out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True, check=True)
     assert out.stdout.decode().split() == ["<PLACE>", "が", "発表", "為る", "た"]
+
+
+@pytest.mark.parametrize("text", ["闇…みんな目覚めて", "重さ1㌔の荷物", "ｱﾞｲ…！！"])
+def test_tokens_inside_an_expanded_character_keep_a_non_empty_span(text):
+    doc = analyze(text)
+    for token in doc.tokens:
+        assert token.end > token.start, token
+        assert normalize(token.surface) in normalize(text[token.start : token.end])

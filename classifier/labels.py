@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import LabelError
+from .errors import InputError, LabelError
 
 LABELS = ("partisan", "wire")
 REQUIRED_FIELDS = ("text", "label", "topic", "source")
@@ -53,17 +53,26 @@ def read_label_file(path: str | Path) -> list[dict]:
     return rows
 
 
+def parse_jsonl_object(
+    line: str, path: str | Path, number: int, required: tuple[str, ...] = (), *, error: type[InputError] = LabelError
+) -> dict:
+    """Parse one JSONL line into a dict whose ``required`` fields are non-empty strings,
+    or raise ``error`` naming the file and line (shared by labels and corrections files)."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise error(path, f"not valid JSON ({exc.msg})", line=number) from None
+    if not isinstance(obj, dict):
+        raise error(path, "expected a JSON object", line=number)
+    for name in required:
+        if not isinstance(obj.get(name), str) or not obj[name].strip():
+            raise error(path, f"field {name!r} is missing or empty", line=number)
+    return obj
+
+
 def validate_label_row(line: str, path: str | Path, number: int) -> dict:
     """Parse one JSONL line of a labels file into a clean row, or raise LabelError."""
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise LabelError(path, f"not valid JSON ({exc.msg})", line=number) from None
-    if not isinstance(row, dict):
-        raise LabelError(path, "expected a JSON object", line=number)
-    for name in REQUIRED_FIELDS:
-        if not isinstance(row.get(name), str) or not row[name].strip():
-            raise LabelError(path, f"field {name!r} is missing or empty", line=number)
+    row = parse_jsonl_object(line, path, number, REQUIRED_FIELDS)
     if row["label"] not in LABELS:
         raise LabelError(
             path, f"unknown label {row['label']!r}; expected one of {', '.join(LABELS)}", line=number

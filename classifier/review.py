@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError, LabelError
-from .labels import LABELS, label_files, validate_label_row
+from .labels import LABELS, label_files, parse_jsonl_object, validate_label_row
 from .outputs import atomic_write_text
 from .tokens import normalize
 
@@ -117,15 +117,7 @@ def _optional_str(obj: dict, name: str, path: Path, number: int) -> str:
 def parse_correction(line: str, path: str | Path, number: int) -> Correction:
     """Validate one line of a corrections file, or raise :class:`InputError` naming it."""
     path = Path(path)
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"not valid JSON ({exc.msg})", line=number) from None
-    if not isinstance(obj, dict):
-        raise InputError(path, "expected a JSON object", line=number)
-    for name in ("id", "text"):
-        if not isinstance(obj.get(name), str) or not obj[name].strip():
-            raise InputError(path, f"field {name!r} is missing or empty", line=number)
+    obj = parse_jsonl_object(line, path, number, ("id", "text"), error=InputError)
     if "reviewer_label" not in obj and "label" not in obj:
         raise InputError(path, "field 'reviewer_label' is missing (use null for a skipped segment)", line=number)
     label = obj["reviewer_label"] if "reviewer_label" in obj else obj["label"]

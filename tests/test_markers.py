@@ -389,3 +389,20 @@ def test_spans_always_lie_inside_the_original_text(text):
     for span in detect_markers(analyze(text)):
         assert 0 <= span.start < span.end <= len(text)
         assert span.text == text[span.start : span.end] and span.text.strip()
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        ("首相は「遺憾だ」と述べた。", True),
+        ("外相は協力を強化すると述べました。", True),
+        ("同社は新製品を発表しています。", True),
+        ("関係者は問題があると指摘。", True),
+        ("長官は懸念があると述べ、対応を急ぐ考えを示した。", True),
+        ("一人ひとりの選択だけが、企業に「国民は黙っていない」と伝える方法です。", False),
+        ("政治家はもっと本当のことを国民に話すべきだと述べるつもりはない", False),
+        ("みんなで声を上げて、おかしいと伝えるしかない。", False),
+    ],
+)
+def test_reporting_verbs_count_only_in_a_reporting_form(text, fires):
+    assert bool(_fired(text, "attribution")) is fires, detect_markers(analyze(text))

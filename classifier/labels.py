@@ -36,16 +36,21 @@ def label_files(directory: str | Path) -> list[Path]:
     return sorted(directory.glob("*.jsonl"))
 
 
+def read_utf8(path: Path, *, error: type[InputError] = LabelError) -> str:
+    """A JSONL file's text, or ``error`` naming the file (and the byte that is not UTF-8)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(path, f"not UTF-8 (byte {exc.start})", offset=exc.start) from None
+    except OSError as exc:
+        raise error(path, f"cannot read: {exc.strerror}") from None
+
+
 def read_label_file(path: str | Path) -> list[dict]:
     """Read and validate one JSONL labels file; every problem names its line."""
     path = Path(path)
     rows: list[dict] = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise LabelError(path, f"not UTF-8 (byte {exc.start})", offset=exc.start) from None
-    except OSError as exc:
-        raise LabelError(path, f"cannot read: {exc.strerror}") from None
+    text = read_utf8(path)
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue

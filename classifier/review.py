@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError, LabelError
-from .labels import LABELS, label_files, parse_jsonl_object, validate_label_row
+from .labels import LABELS, label_files, parse_jsonl_object, read_utf8, validate_label_row
 from .outputs import atomic_write_text
 from .tokens import normalize
 
@@ -164,12 +164,7 @@ def read_corrections(path: str | Path) -> list[Correction]:
     text (after normalization) two different labels: the error names both lines.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 (byte {exc.start})", offset=exc.start) from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror}") from None
+    text = read_utf8(path, error=InputError)
     corrections: list[Correction] = []
     by_id: dict[str, Correction] = {}
     by_text: dict[str, Correction] = {}

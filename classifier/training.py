@@ -29,7 +29,7 @@ from sklearn.model_selection import LeaveOneGroupOut, StratifiedKFold
 
 from .errors import RegressionError
 from .evaluate import binary_metrics, reliability_table
-from .labels import LabelSet, load_labels
+from .labels import load_labels
 from .model import (
     DEFAULT_PARAMS,
     META_FILE,
@@ -55,6 +55,9 @@ SEARCH_SPACE: dict[str, list] = {
     "calibrate": [False, True],
 }
 REGRESSION_TOLERANCE = 0.01
+#: Also report leave-one-topic-out figures with the marker block flipped (the model card's
+#: "with and without marker features" comparison).
+COMPARE_MARKERS = True
 LEARNING_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
 Log = Callable[[str], None]
@@ -140,15 +143,6 @@ def better_trial(candidate: dict, best: dict) -> bool:
     return False
 
 
-def markers_available() -> bool:
-    """True when the marker feature block can be built (its module is installed)."""
-    try:
-        from .markers import MarkerVectorizer  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def search_params(
     docs: Docs, y: np.ndarray, splits, *, start: dict, real_split=None, passes: int = 2, log: Log
 ) -> tuple[dict, list[dict]]:
@@ -158,9 +152,6 @@ def search_params(
     Returns the best parameters and every trial (params, macro-F1, ECE, log loss, and the
     real-text figures where there are real texts).
     """
-    space = dict(SEARCH_SPACE)
-    if not markers_available():
-        space["markers"] = [False]
     best = dict(start)
     tried: dict[str, dict] = {}
 
@@ -184,7 +175,7 @@ def search_params(
     best_trial = trial(best)
     for _ in range(passes):
         changed = False
-        for name, values in space.items():
+        for name, values in SEARCH_SPACE.items():
             for value in values:
                 candidate = {**best, name: value}
                 result = trial(candidate)
@@ -317,7 +308,7 @@ def train(
         source_splits = cv_splits("source", y, frame)
         if len(source_splits) >= 2:
             cv["source_out"], _ = evaluate_params(params, docs, y, source_splits)
-        if markers_available():
+        if COMPARE_MARKERS:
             other = {**params, "markers": not params["markers"]}
             name = "topic_out_markers_" + ("off" if params["markers"] else "on")
             cv[name], _ = evaluate_params(other, docs, y, topic_splits)
@@ -367,9 +358,3 @@ def data_statistics(frame) -> dict:
             for label in sorted(frame["label"].unique())
         },
     }
-
-
-def prepare(labelset: LabelSet, params: dict) -> tuple[list, np.ndarray]:
-    """Analyze every labeled text once; return the documents and the label array."""
-    frame = labelset.frame
-    return Docs(frame["text"]).get(params), frame["label"].to_numpy()

@@ -53,7 +53,7 @@ def small_space(monkeypatch):
 def lean(monkeypatch, small_space):
     """For tests about something else: skip the learning curve and the marker comparison."""
     monkeypatch.setattr(training, "LEARNING_FRACTIONS", (1.0,))
-    monkeypatch.setattr(training, "markers_available", lambda: False)
+    monkeypatch.setattr(training, "COMPARE_MARKERS", False)
 
 
 def test_train_reports_every_cv_kind_and_writes_the_card(tmp_path, small_space):

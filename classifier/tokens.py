@@ -14,8 +14,10 @@ own; words become their UniDic lemma.
 from __future__ import annotations
 
 import re
+import shlex
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 import emoji as emoji_lib
@@ -80,12 +82,18 @@ class TokenizedText:
 
 
 _tagger = None
+MECAB_RC = Path(__file__).parent / "mecab_format.rc"
+_EOS = "EOS"
 
 
 def get_tagger():
-    """Return this process's fugashi Tagger, creating it on first use.
+    """Return this process's fugashi tagger, creating it on first use.
 
-    A Tagger wraps a C object and cannot be pickled, so it is never stored on an estimator:
+    A fugashi ``GenericTagger`` over unidic-lite, with the output format of
+    ``mecab_format.rc`` (one ``surface<TAB>features`` line per token), read by
+    :func:`_mecab_tokens`.  Iterating it (``tagger(text)``) gives MeCab nodes as usual.
+
+    A tagger wraps a C object and cannot be pickled, so it is never stored on an estimator:
     each process (a fresh CLI run, a joblib worker, a Dask worker) makes its own once.
     """
     global _tagger
@@ -93,7 +101,7 @@ def get_tagger():
         import fugashi
         import unidic_lite
 
-        _tagger = fugashi.Tagger(f'-d "{unidic_lite.DICDIR}"')
+        _tagger = fugashi.GenericTagger(f"-d {shlex.quote(unidic_lite.DICDIR)} -r {shlex.quote(str(MECAB_RC))}")
     return _tagger
 
 
@@ -224,36 +232,93 @@ def _is_flag(chars: str) -> bool:
     return any(0x1F1E6 <= ord(c) <= 0x1F1FF for c in chars) or "\U0001F3F4" in chars
 
 
-def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int]) -> list[Token]:
+def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int], identity: bool = False) -> list[Token]:
+    """The MeCab tokens of ``norm[start:end]``, with spans in the original text.
+
+    ``identity`` says that ``offsets[i] == i`` throughout (normalization changed no
+    character count), which lets the spans skip the offset map.
+    """
     chunk = norm[start:end]
     if not chunk.strip():
         return []
+    words = _mecab_words(chunk)
     tokens: list[Token] = []
+    new_token = tuple.__new__  # Token(...) without the Python-level __new__: hot loop
+    append = tokens.append
+    if identity:
+        # Every character is its own original (no NFKC expansion) and, if the surfaces add
+        # up to the whole chunk, MeCab skipped no white space: spans are running sums.
+        pos = start
+        for surface, lemma, kind, pos2, pos3 in words:
+            begin, pos = pos, pos + len(surface)
+            append(new_token(Token, (surface, lemma, kind, begin, pos, pos2, pos3)))
+        if pos == end:
+            return tokens
+        tokens.clear()
     pos = 0
     last = len(offsets) - 1
-    features = _FEATURES
-    new_token = tuple.__new__  # Token(...) without the Python-level __new__: hot loop
-    for word in get_tagger()(chunk):
-        surface = word.surface
-        found = chunk.find(surface, pos)
+    find = chunk.find
+    for surface, lemma, kind, pos2, pos3 in words:
+        found = find(surface, pos)
         if found < 0:
             found = pos
         pos = found + len(surface)
-        raw = word.feature_raw
-        parsed = features.get(raw)
-        if parsed is None:
-            parsed = _parse_feature(raw)
-        lemma, kind, pos2, pos3 = parsed
-        if lemma is None:  # no lemma field: the surface stands in, glosses cut as below
-            lemma = surface.split("-", 1)[0] if "-" in surface[1:] else surface
-        elif not lemma:
-            lemma = surface
         a, b = start + found, min(start + pos, last)
         begin, end_ = offsets[a], offsets[b]
         if b > a and end_ <= offsets[b - 1]:  # the token ends inside an expanded character
             begin, end_ = original_span(offsets, a, b)
-        tokens.append(new_token(Token, (surface, lemma, kind, begin, end_, pos2, pos3)))
+        append(new_token(Token, (surface, lemma, kind, begin, end_, pos2, pos3)))
     return tokens
+
+
+def _mecab_words(chunk: str) -> list[tuple[str, str, str, str, str]]:
+    """(surface, lemma, pos1, pos2, pos3) of each MeCab token of ``chunk``, in order.
+
+    Reads MeCab's formatted output (one ``surface<TAB>features`` line per token, see
+    ``mecab_format.rc``) and looks each line up in a table of lines already parsed: a dump
+    repeats the same few thousand dictionary entries.  Should a line ever not split (a
+    surface holding a line break), the chunk is read node by node instead.
+    """
+    lines = get_tagger().parse(chunk).split("\n")
+    if not lines or lines[-1] != _EOS:
+        return _node_words(chunk)
+    words = []
+    append = words.append
+    table = _WORDS
+    for line in lines[:-1]:
+        word = table.get(line)
+        if word is None:
+            surface, tab, raw = line.partition("\t")
+            if not tab:
+                return _node_words(chunk)
+            word = _word(surface, raw)
+            if len(table) >= _WORDS_MAX:
+                table.clear()
+            table[line] = word
+        append(word)
+    return words
+
+
+def _node_words(chunk: str) -> list[tuple[str, str, str, str, str]]:
+    """:func:`_mecab_words` from MeCab's nodes, one Python object per token (slower)."""
+    return [_word(node.surface, node.feature_raw) for node in get_tagger()(chunk)]
+
+
+def _word(surface: str, raw: str) -> tuple[str, str, str, str, str]:
+    parsed = _FEATURES.get(raw)
+    if parsed is None:
+        parsed = _parse_feature(raw)
+    lemma, kind, pos2, pos3 = parsed
+    if lemma is None:  # no lemma field: the surface stands in, glosses cut as below
+        lemma = surface.split("-", 1)[0] if "-" in surface[1:] else surface
+    elif not lemma:
+        lemma = surface
+    return surface, lemma, kind, pos2, pos3
+
+
+# A line of MeCab's output (surface and features) -> the word it stands for.
+_WORDS: dict[str, tuple[str, str, str, str, str]] = {}
+_WORDS_MAX = 100_000  # about 40 MB at most
 
 
 # MeCab hands each token's features as one CSV string, and building fugashi's named tuple
@@ -354,14 +419,15 @@ def analyze(text: str, *, proper_nouns: str = "class", quotes: str = "mark") -> 
     True
     """
     norm, offsets = normalize_with_offsets(text)
+    identity = len(norm) == len(text) and offsets == list(range(len(offsets)))
     tokens: list[Token] = []
     cursor = 0
     for start, end, kind in _special_spans(norm):
-        tokens.extend(_mecab_tokens(norm, cursor, start, offsets))
+        tokens.extend(_mecab_tokens(norm, cursor, start, offsets, identity))
         surface = norm[start:end]
         tokens.append(Token(surface, surface, kind, *original_span(offsets, start, end)))
         cursor = end
-    tokens.extend(_mecab_tokens(norm, cursor, len(norm), offsets))
+    tokens.extend(_mecab_tokens(norm, cursor, len(norm), offsets, identity))
     terms = document_terms(tokens, proper_nouns, quotes)
     return TokenizedText(text=text, norm=norm, tokens=tokens, terms=terms, offsets=offsets)
 

@@ -3,6 +3,8 @@ point at the original characters, the feature block pickles, and the seed shows 
 
 from __future__ import annotations
 
+import re
+
 import joblib
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from classifier.ingest import Post, read_posts
+from classifier.labels import load_labels
 from classifier.markers import (
     CREDIBILITY,
     PROPAGANDA,
@@ -25,6 +28,8 @@ from classifier.markers import (
 )
 from classifier.scoring import SCORE_COLUMNS, csv_row, post_segments
 from classifier.tokens import TokenizedText, analyze
+
+from .conftest import LABELS
 
 # marker, a text where it fires, the text it must underline, a near miss where it must not fire
 MARKER_CASES = [
@@ -406,3 +411,56 @@ def test_spans_always_lie_inside_the_original_text(text):
 )
 def test_reporting_verbs_count_only_in_a_reporting_form(text, fires):
     assert bool(_fired(text, "attribution")) is fires, detect_markers(analyze(text))
+
+
+# --------------------------------------------------------------------------- regex triggers
+
+
+@pytest.mark.parametrize(
+    "pattern, expected",
+    [
+        ("許せない|言語道断", {"許せ", "言語"}),
+        ("a?b", {"b"}),
+        ("(?<!過去)最悪", {"最悪"}),
+        ("[!?]*![!?]*", {"!"}),
+        (r"\d+日", {"日"}),
+        ("(?i)abc", None),
+        (".+", None),
+        (r"\w+|x", None),
+        ("x*", None),
+    ],
+)
+def test_required_characters(pattern, expected):
+    from classifier.markers import required_characters
+
+    found = required_characters(re.compile(pattern))
+    assert (None if found is None else set(found)) == expected
+
+
+def _lexicon_alphabet() -> list[str]:
+    chars = {c for rx, _ in load_lexicon().regexes for c in rx.pattern if not c.isascii()}
+    return sorted(chars) + list("0123456789!?#=%wDS ")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_lexicon_alphabet()), min_size=1, max_size=30))
+def test_regex_triggers_never_skip_a_regex_that_matches(text):
+    """Running only the regexes whose trigger strings occur finds every match that
+    running all of them would."""
+    lexicon = load_lexicon()
+    chosen = {id(rx) for rx, _ in lexicon.regexes_for(text)}
+    for rx, entry in lexicon.regexes:
+        if rx.search(text):
+            assert id(rx) in chosen, (entry.pattern, text)
+
+
+def test_regex_triggers_never_skip_a_match_on_the_labeled_texts():
+    lexicon = load_lexicon()
+    texts = list(load_labels(LABELS).frame["text"])
+    assert len(texts) > 1000
+    skipped_matches = 0
+    for text in texts:
+        norm = analyze(text).norm
+        chosen = {id(rx) for rx, _ in lexicon.regexes_for(norm)}
+        skipped_matches += sum(1 for rx, _ in lexicon.regexes if id(rx) not in chosen and rx.search(norm))
+    assert skipped_matches == 0

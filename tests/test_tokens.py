@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classifier.tokens import JapaneseTokenizer, analyze, normalize, normalize_with_offsets
 
@@ -92,3 +94,47 @@ def test_tokens_inside_an_expanded_character_keep_a_non_empty_span(text):
     for token in doc.tokens:
         assert token.end > token.start, token
         assert normalize(token.surface) in normalize(text[token.start : token.end])
+
+
+MECAB_TRICKY = [
+    "東京都で  テストした。ｗｗ 😀 ｱｲｳ COVID-19 #タグ",
+    "x\ty\nz　全角スペース\u00a0改行\r\nあり",
+    "\u200b見えない\u200c文字\ufeffと制御\x01文字",
+    "カンマ,入り\"引用\"の,CSV風,テキスト",
+    "𠮷野家の髙橋さん①②㌔…",
+    "EOS\nEOS で終わる EOS",
+]
+
+
+@pytest.mark.parametrize("text", MECAB_TRICKY)
+def test_formatted_mecab_output_reads_as_the_nodes_do(text):
+    """The tagger's one-line-per-token output gives exactly the words MeCab's nodes give."""
+    from classifier.tokens import _mecab_words, _node_words
+
+    chunk, _ = normalize_with_offsets(text)
+    assert _mecab_words(chunk) == _node_words(chunk)
+
+
+@pytest.mark.parametrize("text", MECAB_TRICKY)
+def test_spans_are_the_same_with_and_without_the_identity_shortcut(text):
+    from classifier.tokens import _mecab_tokens
+
+    norm, offsets = normalize_with_offsets(text)
+    general = _mecab_tokens(norm, 0, len(norm), offsets, identity=False)
+    if offsets == list(range(len(offsets))):
+        assert _mecab_tokens(norm, 0, len(norm), offsets, identity=True) == general
+    for token in general:
+        assert normalize(token.surface) in normalize(text[token.start : token.end])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("あいうアイウｱｲｳﾞ漢字日本 \t\n　,\"EOS1１!！…㌔😀🇯🇵-#@/")), max_size=40))
+def test_formatted_output_and_shortcut_hold_on_any_text(text):
+    from classifier.tokens import _mecab_tokens, _mecab_words, _node_words
+
+    norm, offsets = normalize_with_offsets(text)
+    if norm.strip():
+        assert _mecab_words(norm) == _node_words(norm)
+    general = _mecab_tokens(norm, 0, len(norm), offsets, identity=False)
+    if offsets == list(range(len(offsets))):
+        assert _mecab_tokens(norm, 0, len(norm), offsets, identity=True) == general

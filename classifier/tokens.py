@@ -318,7 +318,7 @@ def _word(surface: str, raw: str) -> tuple[str, str, str, str, str]:
 
 # A line of MeCab's output (surface and features) -> the word it stands for.
 _WORDS: dict[str, tuple[str, str, str, str, str]] = {}
-_WORDS_MAX = 100_000  # about 40 MB at most
+_WORDS_MAX = 50_000  # about 20 MB at most
 
 
 # MeCab hands each token's features as one CSV string, and building fugashi's named tuple

@@ -42,21 +42,18 @@ class Segment:
         return asdict(self)
 
 
-def extract_urls(text: str) -> list[str]:
-    """URLs in ``text`` (https://..., t.co/..., pic.twitter.com/...), in order, duplicates kept."""
-    return [m.group(0) for m in URL_RE.finditer(unicodedata.normalize("NFKC", text))]
-
-
-def extract_hashtags(text: str) -> list[str]:
-    """Hashtags without the ``#``, as written (NFKC-normalized), in order."""
-    norm = _without_urls(unicodedata.normalize("NFKC", text))
-    return [m.group(0)[1:] for m in HASHTAG_RE.finditer(norm)]
-
-
-def extract_mentions(text: str) -> list[str]:
-    """@handles mentioned in ``text``, without the ``@``."""
-    norm = _without_urls(unicodedata.normalize("NFKC", text))
-    return [m.group(0)[1:] for m in MENTION_RE.finditer(norm)]
+def extract_entities(text: str) -> tuple[list[str], list[str], list[str]]:
+    """The URLs, hashtags (without ``#``) and @handles (without ``@``) of ``text``, each in
+    order with duplicates kept, matched on its NFKC form (URLs blanked out before hashtags
+    and handles are looked for: ``https://x.com/a#b`` holds no hashtag)."""
+    norm = unicodedata.normalize("NFKC", text)
+    if "/" not in norm and "#" not in norm and "@" not in norm:
+        return [], [], []  # most segments: no URL needs a slash, no hashtag, no handle
+    urls = [m.group(0) for m in URL_RE.finditer(norm)]
+    rest = _without_urls(norm) if urls else norm
+    hashtags = [m.group(0)[1:] for m in HASHTAG_RE.finditer(rest)]
+    mentions = [m.group(0)[1:] for m in MENTION_RE.finditer(rest)]
+    return urls, hashtags, mentions
 
 
 def _without_urls(norm: str) -> str:
@@ -90,6 +87,7 @@ def make_segment(
     """Build a segment and extract its URLs, hashtags and mentions."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    urls, hashtags, mentions = extract_entities(text)
     return Segment(
         id=f"{dump}:{line}",
         dump=dump,
@@ -102,8 +100,8 @@ def make_segment(
         date=date,
         role=role,
         text=text,
-        urls=extract_urls(text),
-        hashtags=extract_hashtags(text),
-        mentions=extract_mentions(text),
+        urls=urls,
+        hashtags=hashtags,
+        mentions=mentions,
         kind=kind,
     )

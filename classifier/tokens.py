@@ -241,6 +241,8 @@ def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int], identity:
     chunk = norm[start:end]
     if not chunk.strip():
         return []
+    if "\x00" in chunk:  # MeCab reads C strings and would stop at a NUL: make it a space
+        chunk = chunk.replace("\x00", " ")
     words = _mecab_words(chunk)
     tokens: list[Token] = []
     new_token = tuple.__new__  # Token(...) without the Python-level __new__: hot loop

@@ -97,3 +97,19 @@ def test_parse_attribution(line, expected):
 
 def test_text_without_attribution_yields_no_timeline_posts():
     assert list(parse_timeline("ただの文章\nもう一行", "x")) == []
+
+
+@pytest.mark.parametrize(
+    "text, urls, hashtags, mentions",
+    [
+        ("詳細は https://x.com/a#b と @nhk_news ＃拡散希望 #NHK", ["https://x.com/a#b"], ["拡散希望", "NHK"], ["nhk_news"]),
+        ("ＵＲＬ：ｈｔｔｐｓ：／／ｔ．ｃｏ／ａｂｃ　＠ｕｓｅｒ", ["https://t.co/abc"], [], ["user"]),
+        ("pic.twitter.com/9WrR7KU1kE #a #a", ["pic.twitter.com/9WrR7KU1kE"], ["a", "a"], []),
+        ("メールは a@b ではない。比率は1/2", [], [], []),
+        ("エンティティのない普通の文。", [], [], []),
+    ],
+)
+def test_extract_entities(text, urls, hashtags, mentions):
+    from classifier.segment import extract_entities
+
+    assert extract_entities(text) == (urls, hashtags, mentions)

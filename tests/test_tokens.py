@@ -138,3 +138,9 @@ def test_formatted_output_and_shortcut_hold_on_any_text(text):
     general = _mecab_tokens(norm, 0, len(norm), offsets, identity=False)
     if offsets == list(range(len(offsets))):
         assert _mecab_tokens(norm, 0, len(norm), offsets, identity=True) == general
+
+
+def test_text_after_a_nul_character_is_still_tokenized():
+    doc = analyze("前\x00後です")
+    assert [t.surface for t in doc.tokens] == ["前", "後", "です"]
+    assert [(t.start, t.end) for t in doc.tokens] == [(0, 1), (2, 3), (3, 5)]

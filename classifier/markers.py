@@ -49,7 +49,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .tokens import (
+    CLASS_TERM_POS2,
     MENTION_RE,
+    PLACEHOLDER_KINDS,
     URL_RE,
     Token,
     TokenizedText,
@@ -522,16 +524,13 @@ def _class_term(token: Token) -> str:
     return term_for(token, "class")
 
 
-#: Tokens whose class term may differ from their lemma (see :func:`classifier.tokens.term_for`).
-_PLACEHOLDER_KINDS = frozenset({"URL", "USER", "HASHTAG", "EMOJI"})
-_CLASS_POS2 = frozenset({"数詞", "固有名詞"})
 
 
 def _lemma_matches(doc: TokenizedText, lexicon: Lexicon) -> Iterable[tuple[int, int, LexiconEntry]]:
     tokens = doc.tokens
     index = lexicon.lemma_index
     classes = [
-        _class_term(t) if (t.kind in _PLACEHOLDER_KINDS or t.pos2 in _CLASS_POS2) else t.lemma for t in tokens
+        _class_term(t) if (t.kind in PLACEHOLDER_KINDS or t.pos2 in CLASS_TERM_POS2) else t.lemma for t in tokens
     ]
     for i, token in enumerate(tokens):
         candidates = index.get(token.lemma)

@@ -284,20 +284,19 @@ def _mecab_words(chunk: str) -> list[tuple[str, str, str, str, str]]:
     lines = get_tagger().parse(chunk).split("\n")
     if not lines or lines[-1] != _EOS:
         return _node_words(chunk)
-    words = []
-    append = words.append
+    lines.pop()
     table = _WORDS
-    for line in lines[:-1]:
-        word = table.get(line)
-        if word is None:
-            surface, tab, raw = line.partition("\t")
-            if not tab:
-                return _node_words(chunk)
-            word = _word(surface, raw)
-            if len(table) >= _WORDS_MAX:
-                table.clear()
-            table[line] = word
-        append(word)
+    words = list(map(table.get, lines))
+    if None in words:  # lines not seen before: parse them once
+        for k, word in enumerate(words):
+            if word is None:
+                surface, tab, raw = lines[k].partition("\t")
+                if not tab:
+                    return _node_words(chunk)
+                words[k] = word = _word(surface, raw)
+                if len(table) >= _WORDS_MAX:
+                    table.clear()
+                table[lines[k]] = word
     return words
 
 
@@ -388,19 +387,27 @@ def document_terms(tokens: list[Token], proper_nouns: str = "class", quotes: str
     quoting loaded language (「断じて許さない」と非難した) should not read like the loaded
     language itself, so quoted words become features of their own.
     """
-    terms = []
+    terms: list[str] = []
+    append = terms.append
     depth = 0
+    mark = quotes == "mark"
     for token in tokens:
-        term = term_for(token, proper_nouns)
-        surface = token.surface
+        surface, lemma, kind, _, _, pos2, _ = token
+        # Only placeholders, numerals and proper nouns have a term other than the lemma.
+        term = term_for(token, proper_nouns) if (kind in PLACEHOLDER_KINDS or pos2 in CLASS_TERM_POS2) else lemma
         if surface in QUOTE_CLOSE and depth:
             depth -= 1
-        elif quotes == "mark" and depth and not term.startswith("<") and token.kind not in ("補助記号", "空白"):
+        elif mark and depth and not term.startswith("<") and kind not in ("補助記号", "空白"):
             term = QUOTED_PREFIX + term
         if surface in QUOTE_OPEN:
             depth += 1
-        terms.append(term)
+        append(term)
     return terms
+
+
+#: Token kinds and UniDic pos2 values whose term may differ from the lemma (see term_for).
+PLACEHOLDER_KINDS = frozenset({"URL", "USER", "HASHTAG", "EMOJI"})
+CLASS_TERM_POS2 = frozenset({"数詞", "固有名詞"})
 
 
 def analyze(text: str, *, proper_nouns: str = "class", quotes: str = "mark") -> TokenizedText:

@@ -23,16 +23,18 @@ from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from .outputs import atomic_write_text
+from .outputs import atomic_open
 
 #: The most evidence features kept per segment in the report (largest |weight| first):
 #: enough to explain a score, small enough that a 50,000-segment report stays openable.
 EVIDENCE_PER_SEGMENT = 16
+#: Rows per JSON block of the page: the rows are serialized (and written) a block at a time.
+ROWS_PER_BLOCK = 2000
 #: Accounts drawn as their own histogram row; the rest are pooled as "other accounts".
 HISTOGRAM_ACCOUNTS = 8
 HISTOGRAM_BINS = 10
@@ -101,14 +103,19 @@ def model_hash(model_meta: dict | None) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def report_id(rows: list[dict], model_digest: str) -> str:
+def report_id(rows: "Iterable[dict] | ReportRows", model_digest: str) -> str:
     """A stable id for a report: the same dump scored by the same model gives the same id
-    (review decisions in the browser are kept under it, so a re-render keeps them)."""
+    (review decisions in the browser are kept under it, so a re-render keeps them).
+    Takes score rows or their compact form (the same id either way)."""
+    if isinstance(rows, ReportRows):
+        pairs = ((row[_ID], row[_TEXT]) for row in rows.rows)
+    else:
+        pairs = ((row["id"], row["text"]) for row in rows)
     h = hashlib.sha256(model_digest.encode())
-    for row in rows:
-        h.update(row["id"].encode())
+    for segment_id, text in pairs:
+        h.update(segment_id.encode())
         h.update(b"\0")
-        h.update(row["text"].encode())
+        h.update(text.encode())
         h.update(b"\0")
     return h.hexdigest()[:16]
 
@@ -189,7 +196,7 @@ def technique_table(summary: dict) -> dict:
     }
 
 
-def histograms(rows: list[dict], summary: dict, bins: int = HISTOGRAM_BINS) -> list[dict]:
+def histograms(rows: "ReportRows", summary: dict, bins: int = HISTOGRAM_BINS) -> list[dict]:
     """p_wire histograms, one per large account (the rest pooled), for the SVG chart.
 
     Each bar carries its count and its height as a fraction of that account's tallest bin.
@@ -199,9 +206,9 @@ def histograms(rows: list[dict], summary: dict, bins: int = HISTOGRAM_BINS) -> l
     named = list(dict.fromkeys(named))
     counts: dict[str, list[int]] = {name: [0] * bins for name in named}
     pooled = [0] * bins
-    for row in rows:
-        b = min(int(float(row["p_wire"]) * bins), bins - 1)
-        name = account_name(row)
+    for row in rows.rows:
+        b = min(int(row[_P_WIRE] * bins), bins - 1)
+        name = row[_ACCOUNT] or UNKNOWN_ACCOUNT
         (counts[name] if name in counts else pooled)[b] += 1
     series = [(name, counts[name]) for name in named]
     if any(pooled):
@@ -224,47 +231,86 @@ def _strength(evidence: dict) -> float:
     return -abs(evidence["weight"])
 
 
-def compact_row(row: dict) -> list:
+def compact_row(row: dict, share: Callable[[str], str] | None = None) -> list:
     """One segment as the array the report's script reads (see :data:`ROW_COLUMNS`).
 
     Evidence keeps the strongest :data:`EVIDENCE_PER_SEGMENT` features that have spans,
-    each as ``[feature, weight, [[start, end], ...]]``; markers become
+    each as ``(feature, weight, ((start, end), ...))``; markers become
     ``[start, end, technique, marker, kind, weight, text]``.  Offsets are Python character
     (code point) offsets into the text; the script indexes code points, not UTF-16 units.
+    Tuples where nothing changes them later: they take less memory than lists and are the
+    same JSON arrays.  ``share`` maps a repeated string (a feature name, an account, a
+    technique) to one shared copy, so 50,000 rows do not hold 50,000 copies of "と述べる".
     """
+    share = share or str
     evidence = row.get("evidence") or ()
     strongest = sorted((e for e in evidence if e["spans"]), key=_strength)[:EVIDENCE_PER_SEGMENT]
-    evidence = [[e["feature"], e["weight"], e["spans"]] for e in strongest]
+    evidence = [(share(e["feature"]), e["weight"], tuple(map(tuple, e["spans"]))) for e in strongest]
     markers = [
-        [int(m["start"]), int(m["end"]), str(m.get("technique") or ""), str(m.get("marker") or ""),
-         str(m.get("kind") or "propaganda"), round(float(m.get("weight") or 0.0), 4), str(m.get("text") or "")]
+        (int(m["start"]), int(m["end"]), share(str(m.get("technique") or "")), share(str(m.get("marker") or "")),
+         share(str(m.get("kind") or "propaganda")), round(float(m.get("weight") or 0.0), 4), str(m.get("text") or ""))
         for m in row.get("markers") or []
     ]
     return [
-        str(row["id"]), post_key(row), int(row.get("line") or 0), str(row.get("account") or ""),
-        str(row.get("handle") or ""), str(row.get("date") or ""), str(row.get("role") or ""),
-        str(row.get("kind") or ""), str(row["text"]), round(float(row["p_wire"]), 4), str(row["label"]),
-        evidence, markers, sorted(row_techniques(row)),
+        str(row["id"]), post_key(row), int(row.get("line") or 0), share(str(row.get("account") or "")),
+        share(str(row.get("handle") or "")), share(str(row.get("date") or "")), share(str(row.get("role") or "")),
+        share(str(row.get("kind") or "")), str(row["text"]), round(float(row["p_wire"]), 4), share(str(row["label"])),
+        evidence, markers, [share(t) for t in sorted(row_techniques(row))],
     ]
 
 
-def evidence_scale(rows: list[dict]) -> float:
+def evidence_peak(row: dict) -> float:
+    """The strongest |weight| among a score row's evidence (0 without evidence)."""
+    return max((abs(float(e["weight"])) for e in row.get("evidence") or []), default=0.0)
+
+
+class ReportRows:
+    """The segments of a report in their compact form (:func:`compact_row`), with each
+    one's strongest evidence weight.
+
+    Built one score row at a time (:meth:`add`), so that a caller holding its rows in
+    chunks (a scoring run) never has more than a chunk of full score rows in memory: the
+    compact form is several times smaller than a score row with all its evidence.
+    """
+
+    def __init__(self, rows: Iterable[dict] = ()) -> None:
+        self.rows: list[list] = []
+        self.peaks: list[float] = []
+        self._strings: dict[str, str] = {}
+        for row in rows:
+            self.add(row)
+
+    def _share(self, text: str) -> str:
+        return self._strings.setdefault(text, text)
+
+    def add(self, row: dict) -> None:
+        self.rows.append(compact_row(row, self._share))
+        self.peaks.append(evidence_peak(row))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+_ID, _ACCOUNT, _ROLE, _TEXT, _P_WIRE, _MARKERS = (
+    ROW_COLUMNS.index(name) for name in ("id", "account", "role", "text", "p_wire", "markers")
+)
+_MARKER_ID = 3  # in a compact marker: [start, end, technique, marker, kind, weight, text]
+
+
+def evidence_scale(rows: ReportRows) -> float:
     """The |weight| that gets full highlight intensity: the 90th percentile of each
     segment's strongest evidence, so intensities compare across segments and one extreme
     segment does not wash out the rest."""
-    peaks = sorted(
-        max((abs(float(e["weight"])) for e in row.get("evidence") or []), default=0.0) for row in rows
-    )
-    peaks = [p for p in peaks if p > 0]
+    peaks = sorted(p for p in rows.peaks if p > 0)
     if not peaks:
         return 1.0
     return round(peaks[min(len(peaks) - 1, int(0.9 * len(peaks)))], 4)
 
 
-def filter_options(rows: list[dict], summary: dict) -> dict:
+def filter_options(rows: ReportRows, summary: dict) -> dict:
     """The choices of the report's filter menus."""
-    roles = sorted({str(r.get("role") or "") for r in rows} - {""})
-    markers = sorted({str(m.get("marker")) for r in rows for m in r.get("markers") or [] if m.get("marker")})
+    roles = sorted({row[_ROLE] for row in rows.rows} - {""})
+    markers = sorted({m[_MARKER_ID] for row in rows.rows for m in row[_MARKERS] if m[_MARKER_ID]})
     return {
         "accounts": sorted({a["account"] for a in summary["accounts"]}),
         "roles": roles,
@@ -273,8 +319,18 @@ def filter_options(rows: list[dict], summary: dict) -> dict:
     }
 
 
+def _prepared(rows: Iterable[dict] | ReportRows, summary: dict | None) -> tuple[ReportRows, dict]:
+    """Rows in their compact form, and the summary (computed from score rows if not given)."""
+    if isinstance(rows, ReportRows):
+        if summary is None:
+            raise ValueError("compact rows need the summary of the run that scored them")
+        return rows, summary
+    rows = list(rows)
+    return ReportRows(rows), summary or summarize(rows)
+
+
 def render_report(
-    rows: list[dict],
+    rows: Iterable[dict] | ReportRows,
     *,
     title: str,
     summary: dict | None = None,
@@ -288,6 +344,7 @@ def render_report(
     ----------
     rows:
         Score rows; ``evidence``, ``markers`` and ``techniques`` are used when present.
+        Or rows already in their compact form (:class:`ReportRows`), with ``summary``.
     title:
         Usually the dump's file name.
     summary:
@@ -300,8 +357,18 @@ def render_report(
     page_size:
         Segments per page when the report opens.
     """
+    rows, summary = _prepared(rows, summary)
     model_meta = model_meta or {}
-    summary = summary or summarize(rows)
+    return "".join(_report_chunks(rows, title=title, summary=summary, model_meta=model_meta, run=run,
+                                  page_size=page_size))
+
+
+def _report_chunks(
+    rows: ReportRows, *, title: str, summary: dict, model_meta: dict, run: dict | None, page_size: int
+) -> Iterator[str]:
+    """The report's HTML, piece by piece (Jinja's ``generate``): a large report is written
+    as it renders, and its rows are serialized :data:`ROWS_PER_BLOCK` at a time into blocks
+    of their own, so no single string holds all of them."""
     script, style = asset("report.js"), asset("report.css")
     m_hash = model_hash(model_meta)
     rid = report_id(rows, m_hash or model_meta.get("labels_digest", ""))
@@ -312,16 +379,17 @@ def render_report(
         "page_size": page_size,
         "evidence_scale": evidence_scale(rows),
         "columns": list(ROW_COLUMNS),
-        "rows": [compact_row(row) for row in rows],
     }
+    row_chunks = (rows.rows[k : k + ROWS_PER_BLOCK] for k in range(0, len(rows.rows), ROWS_PER_BLOCK))
     template = environment().get_template("report.html")
-    return template.render(
+    return template.generate(
         title=title,
         csp=content_security_policy(script, style),
         # Our own code, not data: inserted verbatim so its hash matches the policy.
         script=Markup(script),
         style=Markup(style),
         payload=payload,
+        row_chunks=row_chunks,
         summary=summary,
         histograms=histograms(rows, summary),
         techniques=technique_table(summary),
@@ -337,8 +405,23 @@ def render_report(
     )
 
 
-def write_report(path: str | Path, rows: list[dict], **kwargs) -> Path:
-    """Render and write the report atomically; returns its path."""
+def write_report(
+    path: str | Path,
+    rows: Iterable[dict] | ReportRows,
+    *,
+    title: str,
+    summary: dict | None = None,
+    model_meta: dict | None = None,
+    run: dict | None = None,
+    page_size: int = 50,
+) -> Path:
+    """Render the report (see :func:`render_report`) and write it atomically, piece by
+    piece as it renders; returns its path."""
     path = Path(path)
-    atomic_write_text(path, render_report(rows, **kwargs))
+    rows, summary = _prepared(rows, summary)
+    chunks = _report_chunks(rows, title=title, summary=summary, model_meta=model_meta or {}, run=run,
+                            page_size=page_size)
+    with atomic_open(path, "w") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
     return path

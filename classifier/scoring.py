@@ -433,10 +433,17 @@ class RunCollector:
         if self.progress:
             self.progress(chunk.segments)
 
-    @property
-    def rows(self) -> list[dict]:
-        """The rows kept for the report, unpacked (call once, when writing the report)."""
-        return [row for packed, take in self._packed for row in pickle.loads(packed)[:take]]
+    def report_rows(self) -> "ReportRows":
+        """The rows kept for the report in its compact form, unpacked one chunk at a time
+        so that only one chunk of full score rows is ever in memory (call once, at the end)."""
+        from .report import ReportRows
+
+        rows = ReportRows()
+        while self._packed:
+            packed, take = self._packed.pop(0)
+            for row in pickle.loads(packed)[:take]:
+                rows.add(row)
+        return rows
 
     def label_counts(self) -> dict:
         return {"wire": self.summary.per_label.get("wire", 0), "partisan": self.summary.per_label.get("partisan", 0)}
@@ -638,7 +645,7 @@ def finish_run(*, dump: str, output: Path, model: Model, summary: ScoreSummary, 
     summary.segments = collector.segments
     if report_path is not None:
         title = "standard input" if dump == "-" else Path(dump).name
-        write_html(report_path, collector.rows, title=title, summary=collector.summary.result(),
+        write_html(report_path, collector.report_rows(), title=title, summary=collector.summary.result(),
                    model_meta=model.metadata, run={**summary.to_dict(), **collector.report_run()})
     written_rejects = None
     if summary.rejects:

@@ -29,3 +29,13 @@ def seed_rows():
 
     rows, _ = score_file(SEED)
     return rows
+
+
+def report_payload(soup) -> dict:
+    """The data a report page carries, as its script reads it: the ``report-data`` block
+    with the rows of every ``report-rows`` block, in order, under ``rows``."""
+    import json
+
+    data = json.loads(soup.find("script", id="report-data").string)
+    data["rows"] = [row for block in soup.find_all("script", class_="report-rows") for row in json.loads(block.string)]
+    return data

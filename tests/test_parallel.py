@@ -30,6 +30,8 @@ from classifier.scoring import (
     score_to_files,
 )
 
+from .conftest import report_payload
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -147,13 +149,14 @@ def test_report_lists_the_first_rows_and_summarizes_all(tmp_path, seed_path, mon
     monkeypatch.setattr(classifier.report, "write_report", spy)
     run = score_to_files(str(seed_path), output=tmp_path / "s.csv", report_max_rows=10)
     assert run.summary.segments == 43
-    assert [r["line"] for r in seen["rows"]] == [r["line"] for r in score_file(seed_path)[0][:10]]
+    line = classifier.report.ROW_COLUMNS.index("line")
+    assert [r[line] for r in seen["rows"].rows] == [r["line"] for r in score_file(seed_path)[0][:10]]
     assert seen["summary"]["total"] == 43
     assert sum(item["count"] for item in seen["summary"]["labels"]) == 43
     assert seen["run"]["report_rows"] == 10 and seen["run"]["report_rows_capped"] is True
     assert "first 10 of 43 segments" in seen["run"]["report_note"]
     soup = BeautifulSoup((tmp_path / "s.html").read_text(encoding="utf-8"), "html.parser")
-    payload = json.loads(soup.find("script", id="report-data").string)
+    payload = report_payload(soup)
     assert len(payload["rows"]) == 10
     assert "43 segments" in soup.find(id="report-meta").get_text()
     assert "first 10 of 43 segments" in soup.find(id="report-cap").get_text()
@@ -177,7 +180,7 @@ def test_cli_jobs_and_report_max_rows(tmp_path, seed_path):
     assert "segments 43 (wire" in result.output
     assert len(list(csv.DictReader(out.open(encoding="utf-8", newline="")))) == 43
     soup = BeautifulSoup((tmp_path / "seed.html").read_text(encoding="utf-8"), "html.parser")
-    assert len(json.loads(soup.find("script", id="report-data").string)["rows"]) == 5
+    assert len(report_payload(soup)["rows"]) == 5
     assert "first 5 of 43 segments" in soup.find(id="report-cap").get_text()
     uncapped = CliRunner().invoke(cli, ["score", str(seed_path), "-o", str(tmp_path / "all.csv")])
     assert uncapped.exit_code == 0, uncapped.output
@@ -280,6 +283,6 @@ def test_rows_kept_for_the_report_render_as_the_full_rows(seed_rows):
 
     def payload(rows):
         soup = BeautifulSoup(render_report(rows, title="seed"), "html.parser")
-        return json.loads(soup.find("script", id="report-data").string)
+        return report_payload(soup)
 
     assert payload(kept) == payload(full)

@@ -19,11 +19,15 @@ from classifier.report import (
     EVIDENCE_PER_SEGMENT,
     HISTOGRAM_ACCOUNTS,
     OTHER_ACCOUNTS,
+    ROW_COLUMNS,
+    ReportRows,
     compact_row,
     render_report,
     report_id,
     summarize,
 )
+
+from .conftest import report_payload
 
 HOSTILE = [
     "<script>document.title='PWNED'</script>",
@@ -59,7 +63,7 @@ def soup_of(html: str) -> BeautifulSoup:
 
 
 def payload_of(soup: BeautifulSoup) -> dict:
-    return json.loads(soup.find("script", id="report-data").string)
+    return report_payload(soup)
 
 
 def sha256_source(text: str) -> str:
@@ -124,15 +128,16 @@ def test_hostile_text_stays_inside_the_json(text):
     rows = [make_row(1, text, account=text), make_row(2, "普通の文。")]
     html = render_report(rows, title=text)
     soup = soup_of(html)
-    assert len(soup.find_all("script")) == 2  # the data block and the report's own script
+    assert len(soup.find_all("script")) == 3  # the data block, one block of rows, the report's own script
     assert not soup.find_all("img") and len(soup.find_all("style")) == 1
     assert soup.title.get_text() == f"postcred: {text}"
     data = payload_of(soup)
     assert data["rows"][0][data["columns"].index("text")] == text
     assert data["rows"][0][data["columns"].index("account")] == text
-    block = html[html.index('id="report-data">'):]
-    block = block[: block.index("</script>")]
-    assert "<" not in block.split(">", 1)[1] and "&" not in block  # tojson escaped them
+    for marker in ('id="report-data">', 'class="report-rows">'):
+        block = html[html.index(marker) + len(marker):]
+        block = block[: block.index("</script>")]
+        assert "<" not in block and "&" not in block  # tojson escaped them
 
 
 def test_markers_make_chips_data_technique_table_and_chart():
@@ -185,9 +190,21 @@ def test_evidence_keeps_the_strongest_features_with_spans():
     compact = compact_row(make_row(1, "文です。", evidence=evidence))
     kept = compact[11]
     assert len(kept) == EVIDENCE_PER_SEGMENT
-    assert kept[0] == ["f29", 1.9, [[0, 1]]]
+    assert kept[0] == ("f29", 1.9, ((0, 1),))
     assert [abs(k[1]) for k in kept] == sorted((abs(k[1]) for k in kept), reverse=True)
     assert "nospan" not in [k[0] for k in kept]
+
+
+def test_compact_rows_share_repeated_strings():
+    def evidence():  # a fresh string object each time, as rows unpickled chunk by chunk have
+        return [{"feature": "".join(["と", "述べる"]), "weight": 1.0, "spans": [[0, 1]]}]
+
+    rows = ReportRows([make_row(i, f"文{i}。", account="".join(["N", "HK"]), evidence=evidence()) for i in range(3)])
+    account = ROW_COLUMNS.index("account")
+    features = [row[ROW_COLUMNS.index("evidence")][0][0] for row in rows.rows]
+    assert features[0] == "と述べる" and all(f is features[0] for f in features)
+    assert all(row[account] is rows.rows[0][account] for row in rows.rows)
+    assert len(rows) == 3 and len(rows.peaks) == 3
 
 
 def test_small_accounts_are_pooled_in_the_histogram():
@@ -203,6 +220,7 @@ def test_report_id_is_stable_and_follows_rows_and_model():
     assert report_id(rows, "m1") == report_id([dict(r) for r in rows], "m1")
     assert report_id(rows, "m1") != report_id(rows, "m2")
     assert report_id(rows, "m1") != report_id(rows[:1], "m1")
+    assert report_id(ReportRows(rows), "m1") == report_id(rows, "m1")
     a = payload_of(soup_of(render_report(rows, title="t", model_meta={"labels_digest": "x", "created": "1"})))
     b = payload_of(soup_of(render_report(rows, title="t", model_meta={"labels_digest": "x", "created": "2"})))
     assert a["report_id"] != b["report_id"] and a["model_hash"] != b["model_hash"]
@@ -221,3 +239,16 @@ def test_summary_counts_labels_accounts_and_techniques():
         ("A", 2, 0.6, 1, 1), ("B", 1, 0.2, 0, 1),
     ]
     assert [(t["technique"], t["count"]) for t in s["techniques"]] == [("Loaded", 1)]
+
+
+def test_rows_are_written_in_blocks_and_read_back_in_order(monkeypatch, tmp_path):
+    import classifier.report
+
+    monkeypatch.setattr(classifier.report, "ROWS_PER_BLOCK", 2)
+    rows = [make_row(i, f"文{i}。") for i in range(5)]
+    path = classifier.report.write_report(tmp_path / "r.html", rows, title="blocks")
+    html = path.read_text(encoding="utf-8")
+    soup = soup_of(html)
+    assert len(soup.find_all("script", class_="report-rows")) == 3
+    data = payload_of(soup)
+    assert [r[data["columns"].index("line")] for r in data["rows"]] == [0, 1, 2, 3, 4]

@@ -8,6 +8,12 @@
   "use strict";
 
   var DATA = JSON.parse(document.getElementById("report-data").textContent);
+  // The rows come in blocks of a few thousand (so the page is written, and parsed, a
+  // block at a time), in order.
+  DATA.rows = [];
+  document.querySelectorAll("script.report-rows").forEach(function (block) {
+    Array.prototype.push.apply(DATA.rows, JSON.parse(block.textContent));
+  });
   var OTHER = { wire: "partisan", partisan: "wire" };
   var STATUS_ORDER = { "": 0, skip: 1, confirm: 2, correct: 3 };
   var collator = new Intl.Collator("ja");

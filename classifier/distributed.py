@@ -17,6 +17,7 @@ when this engine is asked for.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -32,6 +33,7 @@ from .model import Model, load_model
 from .scoring import (
     LIST_COLUMNS,
     REPORT_MAX_ROWS,
+    RejectsFile,
     RunCollector,
     ScoredChunk,
     ScoreRun,
@@ -231,24 +233,26 @@ def score_dask(
             client = distributed.Client(scheduler, timeout="30s")
         except (OSError, TimeoutError) as exc:
             raise PostcredError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
-    summary = ScoreSummary()
     name = dump_name(dump)
-    try:
-        threads = max(sum(client.nthreads().values()), 1)
-        model_ref = client.scatter(model, broadcast=True)
-        items = read_posts(dump, **read_options)
-        with _progress_bar(progress) as advance:
-            collector = RunCollector(_NoWriter(), max(report_max_rows, 0) if write_report else 0, advance)
-            for chunk in _map_partitions(client, model_ref, post_chunks(items, summary, partition_size), name,
-                                         str(folder.resolve()), fmt, collector.wants_rows,
-                                         threads * IN_FLIGHT_PER_THREAD):
-                collector.add(chunk)
-    finally:
-        if own_client:
-            client.close()
-    return finish_run(dump=dump, output=folder, model=model, summary=summary, collector=collector,
-                      report_path=report_path if write_report else None, rejects_path=rejects_path,
-                      empty_note="no partition was written")
+    with contextlib.ExitStack() as stack:
+        rejects = RejectsFile(rejects_path, stack) if read_options.get("on_error") == "skip" else None
+        summary = ScoreSummary(on_reject=rejects)
+        try:
+            threads = max(sum(client.nthreads().values()), 1)
+            model_ref = client.scatter(model, broadcast=True)
+            items = read_posts(dump, **read_options)
+            with _progress_bar(progress) as advance:
+                collector = RunCollector(_NoWriter(), max(report_max_rows, 0) if write_report else 0, advance)
+                for chunk in _map_partitions(client, model_ref, post_chunks(items, summary, partition_size), name,
+                                             str(folder.resolve()), fmt, collector.wants_rows,
+                                             threads * IN_FLIGHT_PER_THREAD):
+                    collector.add(chunk)
+        finally:
+            if own_client:
+                client.close()
+        return finish_run(dump=dump, output=folder, model=model, summary=summary, collector=collector,
+                          report_path=report_path if write_report else None, rejects=rejects,
+                          empty_note="no partition was written")
 
 
 def _map_partitions(client, model_ref, chunks, dump: str, folder: str, fmt: str,

@@ -51,7 +51,10 @@ class ScoreSummary:
     records_scored: int = 0
     records_rejected: int = 0
     segments: int = 0
+    #: The rejected records, when no ``on_reject`` takes them (in-memory runs: score_file).
     rejects: list[Reject] = field(default_factory=list)
+    #: Takes each rejected record as it is read (a :class:`RejectsFile`), instead of ``rejects``.
+    on_reject: Callable[[Reject], None] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         return {
@@ -82,6 +85,32 @@ def post_segments(post: Post, dump: str) -> list[Segment]:
     ]
 
 
+class RejectsFile:
+    """The rejects file of a run, written as rejected records are read (JSONL: record,
+    line, reason, raw), so that a dump with millions of bad records does not hold them in
+    memory.  Created on the first reject only, through a temporary file that ``stack``
+    renames into place when the run ends (or removes if it fails)."""
+
+    def __init__(self, path: Path, stack: contextlib.ExitStack) -> None:
+        self.path = path
+        self.count = 0
+        self._stack = stack
+        self._handle = None
+
+    def __call__(self, reject: Reject) -> None:
+        from .outputs import atomic_open
+
+        if self._handle is None:
+            self._handle = self._stack.enter_context(atomic_open(self.path, "w"))
+        self._handle.write(json.dumps(reject.to_dict(), ensure_ascii=False) + "\n")
+        self.count += 1
+
+    @property
+    def written(self) -> Path | None:
+        """The file's path once a reject went into it, else None."""
+        return self.path if self.count else None
+
+
 def counted_posts(items: Iterable[Post | Reject], summary: ScoreSummary) -> Iterator[Post]:
     """The posts among ``items``, counting records read, scored and rejected into ``summary``
     (rejects are kept there for the rejects file): the single place where records are counted."""
@@ -89,7 +118,10 @@ def counted_posts(items: Iterable[Post | Reject], summary: ScoreSummary) -> Iter
         summary.records_read += 1
         if isinstance(item, Reject):
             summary.records_rejected += 1
-            summary.rejects.append(item)
+            if summary.on_reject is not None:
+                summary.on_reject(item)
+            else:
+                summary.rejects.append(item)
             continue
         summary.records_scored += 1
         yield item
@@ -617,29 +649,30 @@ def score_to_files(
         check_output_path(rejects_path, inputs=[dump, output, *([report_path] if write_report else [])],
                           protected=["labels"], force=force)
     model = load_model(model_dir)
-    summary = ScoreSummary()
     items = read_posts(dump, input_format=input_format, encoding=encoding, errors=errors, on_error=on_error,
                        text_col=text_col, id_col=id_col, author_col=author_col, date_col=date_col)
-    with (
-        open_scorer(model, dump_name(dump), fmt, jobs=jobs, model_dir=model_dir) as scorer,
-        _progress_bar(progress) as advance,
-        atomic_open(output, "w", newline="") as handle,
-    ):
-        writer = ScoresWriter(handle, fmt)
-        collector = RunCollector(writer, max(report_max_rows, 0) if write_report else 0, advance)
-        for chunk in scorer.map(post_chunks(items, summary), keep=collector.wants_rows):
-            collector.add(chunk)
-        writer.close()
-    return finish_run(dump=dump, output=output, model=model, summary=summary, collector=collector,
-                      report_path=report_path if write_report else None, rejects_path=rejects_path,
-                      empty_note="the scores file has no rows")
+    with contextlib.ExitStack() as stack:
+        rejects = RejectsFile(rejects_path, stack) if on_error == "skip" else None
+        summary = ScoreSummary(on_reject=rejects)
+        with (
+            open_scorer(model, dump_name(dump), fmt, jobs=jobs, model_dir=model_dir) as scorer,
+            _progress_bar(progress) as advance,
+            atomic_open(output, "w", newline="") as handle,
+        ):
+            writer = ScoresWriter(handle, fmt)
+            collector = RunCollector(writer, max(report_max_rows, 0) if write_report else 0, advance)
+            for chunk in scorer.map(post_chunks(items, summary), keep=collector.wants_rows):
+                collector.add(chunk)
+            writer.close()
+        return finish_run(dump=dump, output=output, model=model, summary=summary, collector=collector,
+                          report_path=report_path if write_report else None, rejects=rejects,
+                          empty_note="the scores file has no rows")
 
 
 def finish_run(*, dump: str, output: Path, model: Model, summary: ScoreSummary, collector: "RunCollector",
-               report_path: Path | None, rejects_path: Path | None, empty_note: str) -> ScoreRun:
-    """Close a scoring run (local or Dask): write the report and the rejects file, and say
-    what was written and what to warn about."""
-    from .outputs import atomic_open
+               report_path: Path | None, rejects: RejectsFile | None, empty_note: str) -> ScoreRun:
+    """Close a scoring run (local or Dask): write the report, and say what was written
+    (the rejects file is in place once the caller's ExitStack closes) and what to warn about."""
     from .report import write_report as write_html
 
     summary.segments = collector.segments
@@ -647,12 +680,7 @@ def finish_run(*, dump: str, output: Path, model: Model, summary: ScoreSummary, 
         title = "standard input" if dump == "-" else Path(dump).name
         write_html(report_path, collector.report_rows(), title=title, summary=collector.summary.result(),
                    model_meta=model.metadata, run={**summary.to_dict(), **collector.report_run()})
-    written_rejects = None
-    if summary.rejects:
-        with atomic_open(rejects_path, "w") as handle:
-            for reject in summary.rejects:
-                handle.write(json.dumps(reject.to_dict(), ensure_ascii=False) + "\n")
-        written_rejects = Path(rejects_path)
+    written_rejects = rejects.written if rejects is not None else None
     warnings = []
     if summary.records_read == 0:
         warnings.append(f"{'<stdin>' if dump == '-' else dump}: no records found (an empty dump); {empty_note}")

@@ -169,6 +169,29 @@ def test_skip_writes_rejects_with_the_raw_record(tmp_path):
     assert [(r["record"], r["line"]) for r in scored] == [("1", "1"), ("4", "5")]
 
 
+def test_rejects_stream_to_their_file_not_to_memory(tmp_path):
+    from classifier.scoring import score_to_files
+
+    good = json.dumps({"id": "1", "rawContent": "政府は25日、方針を決定した。"}, ensure_ascii=False)
+    dump = write(tmp_path, "many.jsonl", "\n".join([good] + ["{broken"] * 500 + [good]) + "\n")
+    run_ = score_to_files(str(dump), output=tmp_path / "many.csv", write_report=False, on_error="skip",
+                          input_format="snscrape")
+    assert run_.summary.records_rejected == 500 and run_.summary.rejects == []  # none held in memory
+    assert run_.rejects == tmp_path / "many.rejects.jsonl"
+    rows = [json.loads(line) for line in run_.rejects.read_text(encoding="utf-8").splitlines()]
+    assert [r["line"] for r in rows] == list(range(2, 502))
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_no_rejects_file_when_nothing_is_rejected(tmp_path):
+    from classifier.scoring import score_to_files
+
+    dump = write(tmp_path, "ok.txt", "一行目の本文\n二行目の本文\n")
+    run_ = score_to_files(str(dump), output=tmp_path / "ok.csv", write_report=False, on_error="skip",
+                          input_format="lines")
+    assert run_.rejects is None and not (tmp_path / "ok.rejects.jsonl").exists()
+
+
 def test_skip_on_csv_keeps_the_rows_after_a_bad_one(tmp_path):
     dump = write(tmp_path, "t.csv", 'text,id\n一行目の本文,1\n,2\n"複数行の\n本文",3\n余計な,セル,4\n最後,5\n')
     rejects = tmp_path / "bad.jsonl"

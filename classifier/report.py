@@ -329,7 +329,22 @@ def _prepared(rows: Iterable[dict] | ReportRows, summary: dict | None) -> tuple[
     return ReportRows(rows), summary or summarize(rows)
 
 
-def render_report(
+def render_report(rows: Iterable[dict] | ReportRows, **options) -> str:
+    """The report HTML as one string (options as for :func:`report_chunks`)."""
+    return "".join(report_chunks(rows, **options))
+
+
+def write_report(path: str | Path, rows: Iterable[dict] | ReportRows, **options) -> Path:
+    """Write the report atomically, piece by piece as it renders (options as for
+    :func:`report_chunks`); returns its path."""
+    path = Path(path)
+    with atomic_open(path, "w") as handle:
+        for chunk in report_chunks(rows, **options):
+            handle.write(chunk)
+    return path
+
+
+def report_chunks(
     rows: Iterable[dict] | ReportRows,
     *,
     title: str,
@@ -337,8 +352,11 @@ def render_report(
     model_meta: dict | None = None,
     run: dict | None = None,
     page_size: int = 50,
-) -> str:
-    """Render the report HTML for score rows (as produced by :mod:`classifier.scoring`).
+) -> Iterator[str]:
+    """The report HTML for score rows (as produced by :mod:`classifier.scoring`), piece by
+    piece (Jinja's ``generate``): a large report is written as it renders, and its rows are
+    serialized :data:`ROWS_PER_BLOCK` at a time into JSON blocks of their own, so no single
+    string holds all of them.
 
     Parameters
     ----------
@@ -359,16 +377,6 @@ def render_report(
     """
     rows, summary = _prepared(rows, summary)
     model_meta = model_meta or {}
-    return "".join(_report_chunks(rows, title=title, summary=summary, model_meta=model_meta, run=run,
-                                  page_size=page_size))
-
-
-def _report_chunks(
-    rows: ReportRows, *, title: str, summary: dict, model_meta: dict, run: dict | None, page_size: int
-) -> Iterator[str]:
-    """The report's HTML, piece by piece (Jinja's ``generate``): a large report is written
-    as it renders, and its rows are serialized :data:`ROWS_PER_BLOCK` at a time into blocks
-    of their own, so no single string holds all of them."""
     script, style = asset("report.js"), asset("report.css")
     m_hash = model_hash(model_meta)
     rid = report_id(rows, m_hash or model_meta.get("labels_digest", ""))
@@ -404,24 +412,3 @@ def _report_chunks(
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
 
-
-def write_report(
-    path: str | Path,
-    rows: Iterable[dict] | ReportRows,
-    *,
-    title: str,
-    summary: dict | None = None,
-    model_meta: dict | None = None,
-    run: dict | None = None,
-    page_size: int = 50,
-) -> Path:
-    """Render the report (see :func:`render_report`) and write it atomically, piece by
-    piece as it renders; returns its path."""
-    path = Path(path)
-    rows, summary = _prepared(rows, summary)
-    chunks = _report_chunks(rows, title=title, summary=summary, model_meta=model_meta or {}, run=run,
-                            page_size=page_size)
-    with atomic_open(path, "w") as handle:
-        for chunk in chunks:
-            handle.write(chunk)
-    return path

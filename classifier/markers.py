@@ -163,11 +163,19 @@ class Lexicon:
             for key in keys or ():
                 self.regex_index.setdefault(key, []).append(k)
         self.regex_trigger_keys = frozenset(self.regex_index)
+        # The character pairs of a text worth collecting: those whose first character
+        # starts some two-character trigger (found at C speed, overlapping, by one regex).
+        firsts = sorted({key[0] for key in self.regex_index if len(key) == 2})
+        self._trigger_pairs = re.compile(f"(?=([{''.join(map(re.escape, firsts))}].))", re.S) if firsts else None
 
     def regexes_for(self, text: str) -> list[tuple[re.Pattern, LexiconEntry]]:
-        """The regexes that may match ``text``, in lexicon order (see :func:`required_characters`)."""
+        """The regexes that may match ``text``, in lexicon order: those that always run and
+        those one of whose triggers (see :func:`required_characters`) ``text`` holds."""
+        keys = set(text)
+        if self._trigger_pairs is not None:
+            keys.update(self._trigger_pairs.findall(text))
         chosen = set(self.regexes_always)
-        for key in self.regex_trigger_keys.intersection(_trigger_keys(text)):
+        for key in self.regex_trigger_keys.intersection(keys):
             chosen.update(self.regex_index[key])
         return [self.regexes[k] for k in sorted(chosen)]
 
@@ -334,8 +342,8 @@ def required_characters(pattern: re.Pattern) -> frozenset[str] | None:
 
     Most marker regexes are alternations of words (許せない|許せん|言語道断); a segment
     holding none of their character pairs (許せ, 言語...) cannot match, and one set test
-    against the characters and character pairs of the segment (:func:`_trigger_keys`) is
-    far cheaper than running the regex over it.  Derived from the parsed pattern: two
+    against the characters and character pairs of the segment (:meth:`Lexicon.regexes_for`)
+    is far cheaper than running the regex over it.  Derived from the parsed pattern: two
     literal characters in a row are required, as is one literal character; a branch
     requires the union of its alternatives' sets, a sequence the rarest set of its
     required items; lookarounds, optional parts and wide classes require nothing.  When in
@@ -352,14 +360,6 @@ def required_characters(pattern: re.Pattern) -> frozenset[str] | None:
         return _required_in_sequence(sre_parse.parse(pattern.pattern, pattern.flags), sre_parse)
     except Exception:  # an unexpected parse tree: stay safe and always run the regex
         return None
-
-
-def _trigger_keys(text: str) -> set[str]:
-    """The characters and the pairs of adjacent characters of ``text``: what the sets of
-    :func:`required_characters` are tested against."""
-    keys = set(text)
-    keys.update(map(str.__add__, text, text[1:]))
-    return keys
 
 
 def _required_in_sequence(items, sre) -> frozenset[str] | None:
@@ -490,12 +490,14 @@ def sentence_bounds(text: str) -> list[int]:
     outside brackets (a quotation 「…。…」 stays inside its sentence)."""
     starts = [0]
     depth = 0
-    for i, char in enumerate(text):
+    last = len(text) - 1
+    for m in _SENTENCE_CHARS.finditer(text):  # only the brackets and sentence ends, not every character
+        char, i = m.group(), m.start()
         if char in _OPEN_BRACKETS:
             depth += 1
         elif char in _CLOSE_BRACKETS:
             depth = max(0, depth - 1)
-        elif char in _SENTENCE_END and depth == 0 and i + 1 < len(text):
+        elif depth == 0 and i < last:
             starts.append(i + 1)
     return starts
 
@@ -506,18 +508,23 @@ def quotation_spans(text: str) -> list[tuple[int, int]]:
     spans = []
     depth = 0
     start = 0
-    for i, char in enumerate(text):
+    for m in _QUOTE_CHARS.finditer(text):
+        char, i = m.group(), m.start()
         if char in "「『":
             if depth == 0:
                 start = i
             depth += 1
-        elif char in "」』" and depth:
+        elif depth:
             depth -= 1
             if depth == 0:
                 spans.append((start, i + 1))
     if depth:
         spans.append((start, len(text) + 1))
     return spans
+
+
+_SENTENCE_CHARS = re.compile("[" + re.escape(_OPEN_BRACKETS + _CLOSE_BRACKETS + "".join(sorted(_SENTENCE_END))) + "]")
+_QUOTE_CHARS = re.compile("[「『」』]")
 
 
 def _class_term(token: Token) -> str:
@@ -558,9 +565,7 @@ def _lemma_matches(doc: TokenizedText, lexicon: Lexicon) -> Iterable[tuple[int, 
 def _adjacent_repeats(doc: TokenizedText) -> list[tuple[int, int]]:
     """The same content word, phrase (up to four tokens) or emoji twice or more in a row,
     allowing punctuation or spaces between the copies: 許さない、許さない / 😡😡."""
-    units = [
-        (k, t) for k, t in enumerate(doc.tokens) if t.kind not in ("補助記号", "空白", "URL", "USER")
-    ]
+    units = [(k, t) for k, t in enumerate(doc.tokens) if t.kind not in _NOT_REPEAT_UNITS]
     keys = [_repeat_key(t) for _, t in units]
     spans: list[tuple[int, int]] = []
     i = 0
@@ -587,19 +592,21 @@ def _adjacent_repeats(doc: TokenizedText) -> list[tuple[int, int]]:
 
 
 def _repeat_starts(keys: list[str | None], longest: int) -> list[int]:
-    """Sorted indices i with ``keys[i] == keys[i + n]`` (not None) for some n <= ``longest``."""
-    last: dict[str, list[int]] = {}
-    starts: set[int] = set()
+    """Sorted indices i with ``keys[i] == keys[i + n]`` (not None) for some n <= ``longest``:
+    exactly the i whose key comes back within ``longest`` places."""
+    last: dict[str, int] = {}
+    starts = []
     for k, key in enumerate(keys):
-        if key is None:
-            continue
-        seen = last.get(key)
-        if seen is None:
-            last[key] = [k]
-            continue
-        starts.update(j for j in seen if k - j <= longest)
-        seen.append(k)
-    return sorted(starts)
+        if key is not None:
+            j = last.get(key)
+            if j is not None and k - j <= longest:
+                starts.append(j)
+            last[key] = k
+    starts.sort()
+    return starts
+
+
+_NOT_REPEAT_UNITS = frozenset({"補助記号", "空白", "URL", "USER"})
 
 
 def _repeat_key(token: Token) -> str | None:
@@ -635,6 +642,8 @@ def _repeated_clauses(doc: TokenizedText) -> list[tuple[int, int]]:
     that occurs twice in one segment without overlapping: the message said again."""
     tokens = [t for t in doc.tokens if t.kind not in ("補助記号", "空白", "URL", "USER", "EMOJI")]
     n = REPEATED_CLAUSE_TOKENS
+    if len(tokens) < 2 * n:
+        return []
     lemmas = [t.lemma for t in tokens]
     grams = list(zip(*(lemmas[k:] for k in range(n))))
     if len(set(grams)) == len(grams):  # no run of n lemmas occurs twice: the common case

@@ -357,8 +357,8 @@ def _tfidf_counts(vectorizer, docs: list[TokenizedText], offset: int) -> tuple[s
         found: Occurrences = {}
         for n in range(min_n, max_n + 1):
             grams = terms if n == 1 else map(" ".join, zip(*(terms[s:] for s in range(n))))
-            for k, gram in enumerate(grams):
-                j = lookup(gram)
+            columns = list(map(lookup, grams))  # vocabulary lookups at C speed; None: not a feature
+            for k, j in enumerate(columns):
                 if j is None:
                     continue
                 seen = found.get(j)

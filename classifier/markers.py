@@ -531,8 +531,6 @@ def _class_term(token: Token) -> str:
     return term_for(token, "class")
 
 
-
-
 def _lemma_matches(doc: TokenizedText, lexicon: Lexicon) -> Iterable[tuple[int, int, LexiconEntry]]:
     tokens = doc.tokens
     index = lexicon.lemma_index

@@ -16,7 +16,7 @@ import pickle
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .ingest import Post, Reject, read_posts
 from .markers import (
@@ -30,6 +30,9 @@ from .markers import (
 )
 from .model import Model, explain, load_model, transform_features, wire_probability_of_features
 from .segment import Segment, make_segment
+
+if TYPE_CHECKING:
+    from .report import ReportRows
 
 CHUNK_SIZE = 1000
 #: Per-segment rows kept for the HTML report by default; the summaries count every row.
@@ -465,7 +468,7 @@ class RunCollector:
         if self.progress:
             self.progress(chunk.segments)
 
-    def report_rows(self) -> "ReportRows":
+    def report_rows(self) -> ReportRows:
         """The rows kept for the report in its compact form, unpacked one chunk at a time
         so that only one chunk of full score rows is ever in memory (call once, at the end)."""
         from .report import ReportRows

@@ -116,7 +116,8 @@ class RejectsFile:
 
 def counted_posts(items: Iterable[Post | Reject], summary: ScoreSummary) -> Iterator[Post]:
     """The posts among ``items``, counting records read, scored and rejected into ``summary``
-    (rejects are kept there for the rejects file): the single place where records are counted."""
+    (each reject goes to ``summary.on_reject``, else into ``summary.rejects``): the single
+    place where records are counted."""
     for item in items:
         summary.records_read += 1
         if isinstance(item, Reject):

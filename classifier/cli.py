@@ -97,8 +97,9 @@ def echo_err(message: str) -> None:
 @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Rejects file for --on-error skip (JSONL: record, line, reason, raw). "
                    "Default: beside the scores file, <scores stem>.rejects.jsonl.")
-@click.option("-j", "--jobs", type=click.IntRange(1, None), default=1, show_default=True,
-              help="Worker processes scoring in parallel (use the number of cores); 1 scores in this process.")
+@click.option("-j", "--jobs", type=click.IntRange(0, None), default=1, show_default=True,
+              help="Worker processes scoring in parallel (use the number of cores); 1 scores in this process, "
+                   "0 uses one process per CPU this process may run on.")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="local: this machine (with --jobs processes). dask: partitions scored across the Dask "
                    "cluster at --scheduler, written by the workers into the -o folder (needs the dask extra).")
@@ -147,8 +148,10 @@ def score(dump, output, fmt, report_path, no_report, model_dir, input_format, te
             raise click.UsageError("--format parquet is for --engine dask; use csv or jsonl")
         if output is not None and output.is_dir():
             raise click.BadParameter(f"{output} is a folder; give a scores file path", param_hint="-o/--output")
+        from .parallel import available_cpus
+
         run_scoring = score_to_files
-        options.update(fmt=fmt, jobs=jobs)
+        options.update(fmt=fmt, jobs=jobs or available_cpus())
 
     result = run_scoring(
         dump,

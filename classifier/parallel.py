@@ -30,6 +30,15 @@ IN_FLIGHT_PER_JOB = 3
 _model: Model | None = None
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on: its affinity, which a container or ``taskset``
+    may set below ``os.cpu_count()`` (``--jobs 0`` starts one worker per CPU)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # no sched_getaffinity (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 def _init_worker(model_dir: str | None) -> None:
     """Pool initializer: make sure this worker holds the model and no inherited Tagger."""
     global _model

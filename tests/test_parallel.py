@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -187,8 +188,29 @@ def test_cli_jobs_and_report_max_rows(tmp_path, seed_path):
     assert BeautifulSoup((tmp_path / "all.html").read_text(encoding="utf-8"), "html.parser").find(id="report-cap") is None
 
 
+def test_cli_jobs_0_starts_one_worker_per_cpu(tmp_path, seed_path, monkeypatch):
+    import classifier.parallel
+
+    started = []
+    real = scoring.score_to_files
+
+    def spy(*args, **kwargs):
+        started.append(kwargs["jobs"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(classifier.parallel, "available_cpus", lambda: 2)
+    monkeypatch.setattr(scoring, "score_to_files", spy)
+    auto = CliRunner().invoke(cli, ["score", str(seed_path), "-o", str(tmp_path / "auto.csv"), "-j", "0", "--no-report"])
+    one = CliRunner().invoke(cli, ["score", str(seed_path), "-o", str(tmp_path / "one.csv"), "--no-report"])
+    assert auto.exit_code == 0 and one.exit_code == 0, auto.output + one.output
+    assert started == [2, 1]
+    assert (tmp_path / "auto.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
+    monkeypatch.undo()
+    assert 1 <= classifier.parallel.available_cpus() <= (os.cpu_count() or 1)
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--jobs", "0"], "Invalid value for '-j' / '--jobs'"),
+    (["--jobs", "-1"], "Invalid value for '-j' / '--jobs'"),
     (["--scheduler", "tcp://x:1"], "--scheduler is for --engine dask"),
     (["--format", "parquet"], "--format parquet is for --engine dask"),
 ])

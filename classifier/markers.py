@@ -278,10 +278,17 @@ def load_lexicon(directory: str | Path | None = None) -> Lexicon:
     why the compiled lexicon is cached here and never stored on an estimator: it would not
     be worth pickling, and a fresh process rebuilds it in a fraction of a second.
     """
+    if directory is None and _PACKAGE_LEXICON:  # the common call, per segment: no path work
+        return _PACKAGE_LEXICON[0]
     key = str(Path(directory or LEXICON_DIR).resolve())
     if key not in _LEXICONS:
         _LEXICONS[key] = _compile(Path(key))
+    if directory is None:
+        _PACKAGE_LEXICON.append(_LEXICONS[key])
     return _LEXICONS[key]
+
+
+_PACKAGE_LEXICON: list[Lexicon] = []  # the package's own lexicon once compiled (resolving its path costs syscalls)
 
 
 def _pattern_lemmas(pattern: str) -> tuple[str, ...]:

@@ -306,10 +306,7 @@ def _node_words(chunk: str) -> list[tuple[str, str, str, str, str]]:
 
 
 def _word(surface: str, raw: str) -> tuple[str, str, str, str, str]:
-    parsed = _FEATURES.get(raw)
-    if parsed is None:
-        parsed = _parse_feature(raw)
-    lemma, kind, pos2, pos3 = parsed
+    lemma, kind, pos2, pos3 = _parse_feature(raw)
     if lemma is None:  # no lemma field: the surface stands in, glosses cut as below
         lemma = surface.split("-", 1)[0] if "-" in surface[1:] else surface
     elif not lemma:
@@ -317,16 +314,11 @@ def _word(surface: str, raw: str) -> tuple[str, str, str, str, str]:
     return surface, lemma, kind, pos2, pos3
 
 
-# A line of MeCab's output (surface and features) -> the word it stands for.
+# A line of MeCab's output (surface and features) -> the word it stands for.  Building
+# fugashi's named tuple of 29 fields for every token would cost more than the tokenization
+# itself: the four fields used here are parsed once per distinct line and remembered.
 _WORDS: dict[str, tuple[str, str, str, str, str]] = {}
 _WORDS_MAX = 50_000  # about 20 MB at most
-
-
-# MeCab hands each token's features as one CSV string, and building fugashi's named tuple
-# of 29 fields for every token costs more than the tokenization itself: parse the four
-# fields used here once per distinct string (a dictionary entry) and remember them.
-_FEATURES: dict[str, tuple[str | None, str, str, str]] = {}
-_FEATURES_MAX = 50_000  # about 20 MB at most
 
 
 def _parse_feature(raw: str) -> tuple[str | None, str, str, str]:
@@ -344,16 +336,12 @@ def _parse_feature(raw: str) -> tuple[str | None, str, str, str]:
         lemma = ""
     elif lemma is not None and "-" in lemma[1:]:
         lemma = lemma.split("-", 1)[0]  # UniDic glosses: "ガソリン-gasoline", "円-助数詞"
-    parsed = (
+    return (
         lemma,
         fields[0] or "UNK",
         fields[1] if len(fields) > 1 else "",
         fields[2] if len(fields) > 2 else "",
     )
-    if len(_FEATURES) >= _FEATURES_MAX:
-        _FEATURES.clear()
-    _FEATURES[raw] = parsed
-    return parsed
 
 
 def term_for(token: Token, proper_nouns: str = "class") -> str:

@@ -38,7 +38,7 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -151,10 +151,10 @@ class Lexicon:
     emoji: list[tuple[re.Pattern, LexiconEntry]]
     detectors: list[LexiconEntry]
     speaker_titles: frozenset[str]
-    #: Per entry of ``regexes``: strings one of which every match contains (None: unknown).
-    regex_triggers: list[frozenset[str] | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        #: Per entry of ``regexes``: strings one of which every match contains (None: unknown).
+        self.regex_triggers = [required_characters(rx) for rx, _ in self.regexes]
         #: trigger string -> indices of the regexes it may set off; regexes with no trigger
         #: set always run.
         self.regex_index: dict[str, list[int]] = {}
@@ -334,8 +334,7 @@ def _compile(directory: Path) -> Lexicon:
     titles = frozenset(
         lemma for word in read_word_list(directory / SPEAKER_TITLES_FILE) for lemma in _pattern_lemmas(word)
     )
-    triggers = [required_characters(rx) for rx, _ in regexes]
-    return Lexicon(tuple(entries), lemma_index, regexes, emoji, detectors, titles, triggers)
+    return Lexicon(tuple(entries), lemma_index, regexes, emoji, detectors, titles)
 
 
 # --------------------------------------------------------------------------- regex triggers
@@ -612,6 +611,7 @@ def _repeat_starts(keys: list[str | None], longest: int) -> list[int]:
 
 
 _NOT_REPEAT_UNITS = frozenset({"補助記号", "空白", "URL", "USER"})
+_NOT_CLAUSE_UNITS = _NOT_REPEAT_UNITS | {"EMOJI"}
 
 
 def _repeat_key(token: Token) -> str | None:
@@ -645,7 +645,7 @@ REPEATED_CLAUSE_CHARS = 10
 def _repeated_clauses(doc: TokenizedText) -> list[tuple[int, int]]:
     """A run of six or more tokens (ten or more characters, mostly not names or numbers)
     that occurs twice in one segment without overlapping: the message said again."""
-    tokens = [t for t in doc.tokens if t.kind not in ("補助記号", "空白", "URL", "USER", "EMOJI")]
+    tokens = [t for t in doc.tokens if t.kind not in _NOT_CLAUSE_UNITS]
     n = REPEATED_CLAUSE_TOKENS
     if len(tokens) < 2 * n:
         return []

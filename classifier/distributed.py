@@ -17,7 +17,6 @@ when this engine is asked for.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
@@ -33,7 +32,6 @@ from .model import Model, load_model
 from .scoring import (
     LIST_COLUMNS,
     REPORT_MAX_ROWS,
-    RejectsFile,
     RunCollector,
     ScoredChunk,
     ScoreRun,
@@ -42,6 +40,7 @@ from .scoring import (
     finish_run,
     format_rows,
     gc_paused,
+    open_rejects,
     pack_rows,
     post_chunks,
     row_digest,
@@ -234,8 +233,7 @@ def score_dask(
         except (OSError, TimeoutError) as exc:
             raise PostcredError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     name = dump_name(dump)
-    with contextlib.ExitStack() as stack:
-        rejects = RejectsFile(rejects_path, stack) if read_options.get("on_error") == "skip" else None
+    with open_rejects(rejects_path if read_options.get("on_error") == "skip" else None) as rejects:
         summary = ScoreSummary(on_reject=rejects)
         try:
             threads = max(sum(client.nthreads().values()), 1)

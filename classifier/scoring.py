@@ -88,11 +88,22 @@ def post_segments(post: Post, dump: str) -> list[Segment]:
     ]
 
 
+@contextlib.contextmanager
+def open_rejects(path: Path | None) -> Iterator[RejectsFile | None]:
+    """The rejects file of a run (None when ``path`` is None: records are not skipped),
+    put in place when the block ends, or removed if the block fails."""
+    if path is None:
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        yield RejectsFile(path, stack)
+
+
 class RejectsFile:
     """The rejects file of a run, written as rejected records are read (JSONL: record,
     line, reason, raw), so that a dump with millions of bad records does not hold them in
     memory.  Created on the first reject only, through a temporary file that ``stack``
-    renames into place when the run ends (or removes if it fails)."""
+    renames into place when the run ends (or removes if it fails); see :func:`open_rejects`."""
 
     def __init__(self, path: Path, stack: contextlib.ExitStack) -> None:
         self.path = path
@@ -655,8 +666,7 @@ def score_to_files(
     model = load_model(model_dir)
     items = read_posts(dump, input_format=input_format, encoding=encoding, errors=errors, on_error=on_error,
                        text_col=text_col, id_col=id_col, author_col=author_col, date_col=date_col)
-    with contextlib.ExitStack() as stack:
-        rejects = RejectsFile(rejects_path, stack) if on_error == "skip" else None
+    with open_rejects(rejects_path if on_error == "skip" else None) as rejects:
         summary = ScoreSummary(on_reject=rejects)
         with (
             open_scorer(model, dump_name(dump), fmt, jobs=jobs, model_dir=model_dir) as scorer,

@@ -751,10 +751,14 @@ def _detect(doc: TokenizedText, lexicon: Lexicon) -> list[MarkerSpan]:
     def sentence_of(position: int) -> int:
         return bisect.bisect_right(bounds, position) - 1
 
+    # Sentences whose claims have a source: any source marker but a reporting verb sources
+    # its whole sentence; a reporting verb (と述べた, と報じられている) only what comes before
+    # it, so "…と報じられているが、〜に決まっている" keeps the writer's own claim.
     sourced = {
         sentence_of(s) for s, _, entry in raw
         if entry.kind == CREDIBILITY and entry.marker not in SPECIFICITY_MARKERS and not entry.condition
     }
+    reported_until: dict[int, int] = {}
     kept: list[tuple[int, int, LexiconEntry]] = []
     for s, e, entry in raw:
         if entry.condition == "named_speaker":
@@ -764,12 +768,13 @@ def _detect(doc: TokenizedText, lexicon: Lexicon) -> list[MarkerSpan]:
         if entry.condition == "reported":
             if not _in_reporting_form(doc, e):
                 continue
-            sourced.add(sentence_of(s))
+            k = sentence_of(s)
+            reported_until[k] = max(reported_until.get(k, 0), e)
         kept.append((s, e, entry))
     quotes = quotation_spans(text)
     final = []
     for s, e, entry in kept:
-        if entry.condition == "unsourced" and sentence_of(s) in sourced:
+        if entry.condition == "unsourced" and (sentence_of(s) in sourced or reported_until.get(sentence_of(s), -1) > s):
             continue
         if entry.kind == PROPAGANDA and any(qs < s and e < qe for qs, qe in quotes):
             continue

@@ -56,6 +56,7 @@ MARKER_CASES = [
     ("ridicule", "また誤審で勝利ｗｗｗ", "ｗｗｗ", "雑草。"),
     ("quote_comment", "「初任給30万円に」 ←既存社員は据え置き", "←", "初任給は30万円に上がる"),
     ("rhetorical_question", "これで民主主義と言えるのでしょうか。", "のでしょうか", "これで民主主義と言えるでしょう。"),
+    ("colloquial_ending", "内閣支持率が30%を切ったとのこと。まあ、そうなるよね。", "よね", "首相は「そうなるよね」と述べた。"),
     ("opinion", "私はこの政策に反対だと思います。", "私はこの政策に反対だと思います", "「反対だと思います」と話していました。"),
     ("loaded_language", "こんな暴挙は許せない", "暴挙", "組合は「暴挙だ」と非難した。"),
     ("loaded_language", "政府の対応は最悪だ", "最悪", "過去最悪の被害が出た。"),
@@ -464,3 +465,20 @@ def test_regex_triggers_never_skip_a_match_on_the_labeled_texts():
         chosen = {id(rx) for rx, _ in lexicon.regexes_for(norm)}
         skipped_matches += sum(1 for rx, _ in lexicon.regexes if id(rx) not in chosen and rx.search(norm))
     assert skipped_matches == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        ("関係者によると、間違いないという。", False),  # 〜によると sources what follows
+        ("首相は「勝利は間違いない」と述べた。", False),  # inside a quotation
+        ("首相は、勝利は間違いないと述べた。", False),  # the reporting verb comes after the claim
+        ("捜査が進んでいると報じられているが、結局うやむやで終わるに決まっている。", True),  # the claim follows it
+        ("捜査が進んでいると報じられている。結局うやむやで終わるに決まっている。", True),  # another sentence
+    ],
+)
+def test_a_reporting_verb_sources_only_what_comes_before_it(text, fires):
+    """An `unsourced` claim in the writer's own voice after "…と報じられているが、" still counts:
+    a reporting verb covers the clause it closes, not the writer's comment that follows."""
+    fired = [s.marker for s in detect_markers(analyze(text))]
+    assert ("absolute_claim" in fired) is fires, fired

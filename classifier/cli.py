@@ -199,7 +199,7 @@ def score(dump, output, fmt, report_path, no_report, model_dir, input_format, te
               help="Where to write the model and its metadata. Default: the package's shipped model folder.")
 @click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True, help="Folds of the stratified CV.")
 @click.option("--no-search", is_flag=True,
-              help="Keep the current hyper-parameters instead of searching them by leave-one-topic-out CV.")
+              help="Keep the saved model's hyper-parameters (the defaults when there is none) instead of searching them by leave-one-topic-out CV.")
 @click.option("--card-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Where to write model-card.md and model-card.html.")
 @click.option("--accept-worse", is_flag=True,

@@ -13,10 +13,12 @@ own; words become their UniDic lemma.
 
 from __future__ import annotations
 
+import csv
 import re
 import shlex
 import unicodedata
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -326,8 +328,6 @@ def _parse_feature(raw: str) -> tuple[str | None, str, str, str]:
     UniDic writes ``*`` (use the surface) and None where there is no lemma field (unknown
     words: use the surface, glosses cut)."""
     if '"' in raw:
-        import csv
-
         fields = next(csv.reader([raw]))
     else:
         fields = raw.split(",")
@@ -342,6 +342,57 @@ def _parse_feature(raw: str) -> tuple[str | None, str, str, str]:
         fields[1] if len(fields) > 1 else "",
         fields[2] if len(fields) > 2 else "",
     )
+
+
+NAMES_FILE = Path(__file__).parent / "names.tsv"
+NAME_CLASSES = {"ORG": "組織名", "PERSON": "人名", "PLACE": "地名"}
+_names: dict[str, list[tuple[tuple[str, ...], str, str]]] | None = None
+
+
+def _name_index() -> dict[str, list[tuple[tuple[str, ...], str, str]]]:
+    """``names.tsv`` as MeCab splits each name: first surface -> [(surfaces, name, UniDic
+    pos3)], longest first.  Built once per process."""
+    global _names
+    if _names is None:
+        index: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
+        with NAMES_FILE.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+        for row in rows:
+            if not row or not row[0].strip():
+                continue
+            name = unicodedata.normalize("NFKC", row[0].strip())
+            surfaces = tuple(w[0] for w in _mecab_words(name))
+            index.setdefault(surfaces[0], []).append((surfaces, name, NAME_CLASSES[row[1].strip()]))
+        for entries in index.values():
+            entries.sort(key=lambda entry: -len(entry[0]))
+        _names = index
+    return _names
+
+
+def merge_names(tokens: list[Token]) -> list[Token]:
+    """Tokens with every name of ``names.tsv`` joined into one proper-noun token.
+
+    MeCab splits some names into common words (立憲民主党 -> 立憲 民主 党, 国民民主党 -> 国民 民主
+    党): their pieces would be features of their own, and a party's name would move a
+    score.  As one proper noun, each becomes a class term (``<ORG>``) like any other name.
+    """
+    index = _name_index()
+    if index.keys().isdisjoint(map(itemgetter(0), tokens)):  # the common case, at C speed
+        return tokens
+    out: list[Token] = []
+    i, n = 0, len(tokens)
+    while i < n:
+        token = tokens[i]
+        for surfaces, name, pos3 in index.get(token.surface, ()):
+            k = len(surfaces)
+            if tuple(t.surface for t in tokens[i : i + k]) == surfaces:
+                out.append(Token("".join(surfaces), name, "名詞", token.start, tokens[i + k - 1].end, "固有名詞", pos3))
+                i += k
+                break
+        else:
+            out.append(token)
+            i += 1
+    return out
 
 
 def term_for(token: Token, proper_nouns: str = "class") -> str:
@@ -425,6 +476,7 @@ def analyze(text: str, *, proper_nouns: str = "class", quotes: str = "mark") -> 
         tokens.append(Token(surface, surface, kind, *original_span(offsets, start, end)))
         cursor = end
     tokens.extend(_mecab_tokens(norm, cursor, len(norm), offsets, identity))
+    tokens = merge_names(tokens)
     terms = document_terms(tokens, proper_nouns, quotes)
     return TokenizedText(text=text, norm=norm, tokens=tokens, terms=terms, offsets=offsets)
 

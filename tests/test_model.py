@@ -79,4 +79,42 @@ def test_shipped_model_on_probe_texts_kept_out_of_the_labels(data_dir):
     p_wire = load_model().p_wire([r["text"] for r in rows])
     wrong = [(r["label"], round(float(p), 2), r["text"][:40])
              for r, p in zip(rows, p_wire) if (p >= 0.5) != (r["label"] == "wire")]
-    assert len(wrong) <= 18, wrong  # 7 of 462 wrong when this test was last changed
+    assert len(wrong) <= 18, wrong  # 9 of 462 wrong when this test was last changed
+
+
+SWAPPABLE_COUNTRIES = ("中国", "アメリカ", "ロシア", "ウクライナ", "韓国", "イスラエル", "イラン", "台湾")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{}がまた軍事演習を強行した。こんな国を信用する方がどうかしている。",
+        "{}の外務省は声明を発表し、周辺国に自制を求めた。",
+        "{}寄りの報道ばかり流すテレビ局には、もううんざりだ。",
+        "政府関係者によると、{}との首脳会談は来月にも開かれる見通しだ。",
+    ],
+)
+def test_a_score_does_not_depend_on_which_country_a_text_names(template):
+    """Label by register, never by side: the shipped model turns country names into one
+    placeholder, so naming another country leaves p_wire exactly where it was."""
+    p_wire = load_model().p_wire([template.format(country) for country in SWAPPABLE_COUNTRIES])
+    assert float(p_wire.max() - p_wire.min()) < 1e-9, dict(zip(SWAPPABLE_COUNTRIES, p_wire.round(3)))
+
+
+SWAPPABLE_PARTIES = ("自民党", "立憲民主党", "国民民主党", "日本維新の会", "公明党", "共産党", "参政党", "れいわ新選組")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{}は、与党との協議を続ける方針だ。",
+        "{}の支持率は伸び悩んでいる。",
+        "{}を支持する人の気が知れない。",
+        "{}の幹部は記者会見で「政府の説明は不十分だ」と述べた。",
+    ],
+)
+def test_a_score_does_not_depend_on_which_party_a_text_names(template):
+    """Every party of classifier/names.tsv is one <ORG> token: a report or a rant about one
+    party scores as it would about any other (国民民主党's 国民 used to pull it to partisan)."""
+    p_wire = load_model().p_wire([template.format(party) for party in SWAPPABLE_PARTIES])
+    assert float(p_wire.max() - p_wire.min()) < 1e-9, dict(zip(SWAPPABLE_PARTIES, p_wire.round(3)))

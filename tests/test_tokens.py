@@ -144,3 +144,23 @@ def test_text_after_a_nul_character_is_still_tokenized():
     doc = analyze("前\x00後です")
     assert [t.surface for t in doc.tokens] == ["前", "後", "です"]
     assert [(t.start, t.end) for t in doc.tokens] == [(0, 1), (2, 3), (3, 5)]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("国民民主党の代表は会見で述べた。", "国民民主党"),
+        ("立憲民主党は法案に反対した。", "立憲民主党"),
+        ("ＮＨＫ党の候補者が立候補した。", "NHK党"),
+        ("中国共産党の大会が開かれた。", "中国共産党"),
+    ],
+)
+def test_party_names_become_one_organization_token(text, name):
+    """A party MeCab splits into common words (国民 民主 党) is one <ORG> token, with its span
+    in the original text; the word 国民 on its own stays a word."""
+    doc = analyze(text)
+    [token] = [t for t in doc.tokens if t.lemma == name]
+    assert (token.pos2, token.pos3) == ("固有名詞", "組織名")
+    assert doc.terms[doc.tokens.index(token)] == "<ORG>"
+    assert doc.text[token.start : token.end] == text[: len(name)]
+    assert "国民" in analyze("国民の生活を守る政策").terms

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from classifier import training
 from classifier.cli import cli
 from classifier.errors import RegressionError
-from classifier.training import better_trial, train
+from classifier.model import DEFAULT_PARAMS
+from classifier.training import better_trial, start_params, train
 
 WIRE = [
     "{place}の当局は{n}日、新たな対策を発表した。",
@@ -148,3 +149,26 @@ def test_evaluate_prints_every_figure(tmp_path, lean):
     assert text.exit_code == 0 and "confusion" in text.output and "ECE" in text.output
     missing = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "none.jsonl"), "--model", str(model_dir)])
     assert missing.exit_code == 1 and missing.output.startswith("Error: ")
+
+
+def test_training_starts_from_the_saved_models_hyper_parameters():
+    """A retrain starts where the last one ended: --no-search keeps the saved setting, a
+    search starts from it, a value the search space no longer holds falls back to the
+    default, and parameters given explicitly win."""
+    saved = {"params": {**DEFAULT_PARAMS, "C": 16.0, "min_df": 1, "proper_nouns": "keep"}}
+    kept = start_params(saved, None, search=False)
+    assert (kept["C"], kept["min_df"], kept["proper_nouns"]) == (16.0, 1, "keep")
+    searched = start_params(saved, None, search=True)
+    assert (searched["C"], searched["min_df"]) == (16.0, 1)
+    assert searched["proper_nouns"] == DEFAULT_PARAMS["proper_nouns"] == "class"
+    assert start_params(saved, {"C": 2.0}, search=True)["C"] == 2.0
+    assert start_params({}, None, search=True) == DEFAULT_PARAMS
+
+
+def test_a_retrain_without_search_keeps_the_saved_setting(tmp_path, lean):
+    labels = tmp_path / "labels"
+    write_labels(labels)
+    model_dir = tmp_path / "model"
+    train(labels, model_dir, search=False, params={"C": 8.0}, card_dir=None)
+    again = train(labels, model_dir, force=True, search=False, card_dir=None).metadata
+    assert again["params"]["C"] == 8.0

@@ -153,14 +153,17 @@ def test_text_after_a_nul_character_is_still_tokenized():
         ("立憲民主党は法案に反対した。", "立憲民主党"),
         ("ＮＨＫ党の候補者が立候補した。", "NHK党"),
         ("中国共産党の大会が開かれた。", "中国共産党"),
+        ("習近平国家主席は演説で述べた。", "習近平"),
+        ("トランプ大統領は声明を出した。", "トランプ"),
     ],
 )
-def test_party_names_become_one_organization_token(text, name):
-    """A party MeCab splits into common words (国民 民主 党) is one <ORG> token, with its span
-    in the original text; the word 国民 on its own stays a word."""
+def test_listed_names_become_one_proper_noun_token(text, name):
+    """A name MeCab splits into common words (国民 民主 党, 習近 平) is one proper-noun token
+    and one class term, with its span in the original text; the word 国民 on its own stays
+    a word."""
     doc = analyze(text)
     [token] = [t for t in doc.tokens if t.lemma == name]
-    assert (token.pos2, token.pos3) == ("固有名詞", "組織名")
-    assert doc.terms[doc.tokens.index(token)] == "<ORG>"
+    assert token.pos2 == "固有名詞"
+    assert doc.terms[doc.tokens.index(token)] == ("<PERSON>" if token.pos3 == "人名" else "<ORG>")
     assert doc.text[token.start : token.end] == text[: len(name)]
     assert "国民" in analyze("国民の生活を守る政策").terms

@@ -774,8 +774,10 @@ def _detect(doc: TokenizedText, lexicon: Lexicon) -> list[MarkerSpan]:
     quotes = quotation_spans(text)
     final = []
     for s, e, entry in kept:
-        if entry.condition == "unsourced" and (sentence_of(s) in sourced or reported_until.get(sentence_of(s), -1) > s):
-            continue
+        if entry.condition == "unsourced":
+            k = sentence_of(s)
+            if k in sourced or reported_until.get(k, -1) > s:
+                continue
         if entry.kind == PROPAGANDA and any(qs < s and e < qe for qs, qe in quotes):
             continue
         final.append((s, e, entry))

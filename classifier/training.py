@@ -294,7 +294,8 @@ def train(
     accept_worse:
         Replace the saved model even if the new one is worse on leave-one-topic-out macro-F1.
     search:
-        Choose hyper-parameters by leave-one-topic-out CV; else use ``params`` as given.
+        Choose hyper-parameters by leave-one-topic-out CV; else keep the starting ones
+        (:func:`start_params`) as they are.
     params:
         Hyper-parameters (the search starts from them) over the saved model's and
         :data:`~classifier.model.DEFAULT_PARAMS`; see :func:`start_params`.

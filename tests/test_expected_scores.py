@@ -25,8 +25,9 @@ def test_scores_file_equals_the_expected_file(tmp_path, dump, options, expected)
     out = tmp_path / expected
     result = CliRunner().invoke(cli, ["score", str(dump), *options, "-o", str(out), "--no-report", "-q"])
     assert result.exit_code == 0, result.output
-    got, want = out.read_bytes().splitlines(), (EXPECTED / expected).read_bytes().splitlines()
-    if got != want:
+    got_bytes, want_bytes = out.read_bytes(), (EXPECTED / expected).read_bytes()
+    if got_bytes != want_bytes:
+        got, want = got_bytes.splitlines(keepends=True), want_bytes.splitlines(keepends=True)
         k = next((k for k, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
         shown = lambda lines: lines[k][:300].decode("utf-8", "replace") if k < len(lines) else "(end of file)"  # noqa: E731
         pytest.fail(f"{expected} differs from the expected file at line {k + 1}:\n"

@@ -1,8 +1,8 @@
 """Readers for exported dumps: X API v2 JSON/JSONL, snscrape JSONL, an X/Twitter archive's
 ``tweets.js`` (or the archive's zip) and CSV/TSV.
 
-Each reader takes an opened :class:`~classifier.ingest.Source` and yields
-:class:`~classifier.ingest.Post` and :class:`~classifier.ingest.Reject` objects, one per
+Each reader takes an opened :class:`~classifier.source.Source` and yields
+:class:`~classifier.source.Post` and :class:`~classifier.source.Reject` objects, one per
 input record, in input order, numbered from 1.  A post's text becomes one part (role
 ``post``).  Segment line numbers are physical lines where a record has a line of its own
 (JSONL with one post per line, CSV/TSV); in a JSON document, a JSONL file of API pages
@@ -19,10 +19,9 @@ import zipfile
 import zlib
 from typing import Callable, Iterator
 
+from .dates import normalize_date
 from .errors import InputError
-from .ingest import (
-    TEXT_COLUMNS, Part, Post, RecordError, Reject, Source, decode, normalize_date,
-)
+from .source import Part, Post, RecordError, Reject, Source
 
 YTD_PREFIX_RE = re.compile(r"\s*window\.YTD\.[A-Za-z0-9_]+\.part\d+\s*=\s*")
 ARCHIVE_TWEETS_RE = re.compile(r"(?:^|/)tweets?(?:-part(\d+))?\.js$")
@@ -32,6 +31,9 @@ SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 JSON_SPACE = " \t\r\n"
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonlines")
 
+#: CSV/TSV header names that hold a post's text, tried in this order (case-insensitive).
+TEXT_COLUMNS = ("text", "full_text", "rawcontent", "content", "tweet", "body", "message", "post",
+                "本文", "テキスト", "投稿", "内容", "ツイート")
 ID_COLUMNS = ("id", "id_str", "tweet_id", "post_id", "status_id")
 AUTHOR_COLUMNS = ("username", "screen_name", "handle", "user_screen_name", "author_username", "user.username",
                   "author", "user", "ユーザー名", "アカウント")
@@ -42,6 +44,9 @@ DATE_COLUMNS = ("created_at", "date", "datetime", "timestamp", "time", "投稿�
 Expand = Callable[[object], tuple[list[tuple[object, object]], bool]]
 #: ``convert(post object, context, record number, segment line)`` -> Post, or RecordError.
 Convert = Callable[[object, object, int, int], Post]
+#: ``decode(data, label, errors=...)``: a file's bytes as text, its encoding detected
+#: (:func:`classifier.ingest.decode`, passed in by the caller that chose this reader).
+Decode = Callable[..., str]
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -389,16 +394,16 @@ def _snscrape_post(post: object, record: int, at: int, dump: str) -> Post:
 # ---------------------------------------------------------------- X/Twitter archive
 
 
-def read_tweets_js(source: Source) -> Iterator[Post | Reject]:
+def read_tweets_js(source: Source, decode: Decode) -> Iterator[Post | Reject]:
     """An X/Twitter archive's ``data/tweets.js`` (``window.YTD.tweets.part0 = [...]``), its
-    parts (``tweets-part1.js``...), or the archive's zip.
+    parts (``tweets-part1.js``...), or the archive's zip (whose members ``decode`` reads).
 
     The account comes from ``account.js`` (inside the zip, or beside ``tweets.js``).
     Retweets are posts whose text starts ``RT @``; replies have ``in_reply_to_status_id``;
     a quote links to another post's status URL.
     """
     if source.is_zip:
-        parts, account = _archive_members(source)
+        parts, account = _archive_members(source, decode)
     else:
         parts = [(None, source.text())]
         beside = source.path.with_name("account.js") if source.path else None
@@ -417,16 +422,16 @@ def read_tweets_js(source: Source) -> Iterator[Post | Reject]:
                 yield Reject(record, line, str(exc), raw, member)
 
 
-def _archive_members(source: Source) -> tuple[list[tuple[str, str]], dict]:
+def _archive_members(source: Source, decode: Decode) -> tuple[list[tuple[str, str]], dict]:
     try:
         with zipfile.ZipFile(source.handle) as archive:
             names = [n for n in archive.namelist() if ARCHIVE_TWEETS_RE.search(n)]
             if not names:
                 raise InputError(source.label, "zip archive without a tweets.js (an X/Twitter archive has data/tweets.js)")
             names.sort(key=lambda n: int(ARCHIVE_TWEETS_RE.search(n).group(1) or 0))
-            parts = [(f"{source.label}:{n}", _member_text(archive, n, source)) for n in names]
+            parts = [(f"{source.label}:{n}", _member_text(archive, n, source, decode)) for n in names]
             account_names = [n for n in archive.namelist() if ARCHIVE_ACCOUNT_RE.search(n)]
-            account = _account(_member_text(archive, account_names[0], source)) if account_names else {}
+            account = _account(_member_text(archive, account_names[0], source, decode)) if account_names else {}
     except InputError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, NotImplementedError, RuntimeError,
@@ -435,7 +440,7 @@ def _archive_members(source: Source) -> tuple[list[tuple[str, str]], dict]:
     return parts, account
 
 
-def _member_text(archive: zipfile.ZipFile, name: str, source: Source) -> str:
+def _member_text(archive: zipfile.ZipFile, name: str, source: Source, decode: Decode) -> str:
     label = f"{source.label}:{name}"
     return decode(archive.read(name), label, errors=source.errors).replace("\r\n", "\n").replace("\r", "\n")
 

@@ -29,7 +29,6 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from .errors import ModelError
-from .evaluate import binary_metrics
 from .tokens import JapaneseTokenizer, TokenizedText, analyze, doc_terms, identity
 
 PACKAGE_MODEL_DIR = Path(__file__).parent / "models"
@@ -165,13 +164,6 @@ def out_of_fold(params: dict, docs: list, y: np.ndarray, splits: Iterable, n_job
     for (_, test), predicted in zip(splits, results):
         p_wire[test] = predicted
     return p_wire
-
-
-def stratified_cv(params: dict, docs: list, y: np.ndarray, k: int = 5, seed: int = 0) -> tuple[dict, np.ndarray]:
-    """Stratified k-fold CV: the metrics and the out-of-fold ``p_wire``."""
-    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    p_wire = out_of_fold(params, docs, y, folds.split(np.zeros(len(y)), y))
-    return binary_metrics(y, p_wire), p_wire
 
 
 def package_versions() -> dict:
@@ -500,24 +492,3 @@ def _ngram_spans(doc: TokenizedText, gram: list[str]) -> tuple[list[tuple[int, i
             if not surface:
                 surface = doc.text[start:end]
     return spans, surface or " ".join(gram)
-
-
-def _marker_spans(features: FeatureUnion, docs: Sequence[TokenizedText]) -> list[dict]:
-    """Spans per marker feature, when the Pipeline has a marker block that can give them."""
-    blocks = dict(features.transformer_list)
-    markers = blocks.get("markers")
-    if markers is None or not hasattr(markers, "feature_spans"):
-        return [{} for _ in docs]
-    return [markers.feature_spans(doc) for doc in docs]
-
-
-def token_weights(doc: TokenizedText, contributions: list[Contribution]) -> list[float]:
-    """Spread each contribution over the tokens it covers: a per-token weight for highlighting."""
-    weights = [0.0] * len(doc.tokens)
-    for c in contributions:
-        covered = [
-            k for k, t in enumerate(doc.tokens) for (s, e) in c.spans if t.start >= s and t.end <= e and t.end > t.start
-        ]
-        for k in covered:
-            weights[k] += c.weight / len(covered)
-    return weights

@@ -60,16 +60,6 @@ def _without_urls(norm: str) -> str:
     return URL_RE.sub(lambda m: " " * len(m.group(0)), norm)
 
 
-def is_hashtag_line(text: str) -> bool:
-    """True when a line holds hashtags and nothing else.
-
-    Every white-space separated word must start with ``#``: ``#NATOexpansion``,
-    ``#反ロシア#対中露戦`` and ``#露朝(崔善姫外相・訪露)`` are hashtag lines.
-    """
-    words = unicodedata.normalize("NFKC", text).split()
-    return bool(words) and all(w.startswith("#") and len(w) > 1 for w in words)
-
-
 def make_segment(
     *,
     dump: str,

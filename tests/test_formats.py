@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from classifier.cli import cli
 from classifier.errors import InputError
-from classifier.ingest import Post, decode, detect_format, normalize_date, read_posts, split_lines
+from classifier.dates import normalize_date
+from classifier.ingest import Post, decode, detect_format, read_posts, split_lines
 from classifier.scoring import ScoreSummary, iter_segments
 
 ROOT = Path(__file__).resolve().parents[1]

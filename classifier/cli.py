@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from .errors import PostcredError
-from .ingest import FORMATS
+from .source import FORMATS, ReadOptions
 
 HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -130,7 +130,7 @@ def score(dump, output, fmt, report_path, no_report, model_dir, input_format, te
 
         postcred score big.jsonl --engine dask --scheduler tcp://10.0.0.5:8786 -o /shared/big.scores
     """
-    from .scoring import REPORT_MAX_ROWS, score_to_files
+    from .run import REPORT_MAX_ROWS, score_to_files
 
     options = {"report_max_rows": REPORT_MAX_ROWS if report_max_rows is None else report_max_rows}
     if engine == "dask":
@@ -153,6 +153,8 @@ def score(dump, output, fmt, report_path, no_report, model_dir, input_format, te
         run_scoring = score_to_files
         options.update(fmt=fmt, jobs=jobs or available_cpus())
 
+    read = ReadOptions(input_format=input_format, encoding=encoding, errors=decode_errors, on_error=on_error,
+                       text_col=text_col, id_col=id_col, author_col=author_col, date_col=date_col)
     result = run_scoring(
         dump,
         **options,
@@ -160,17 +162,10 @@ def score(dump, output, fmt, report_path, no_report, model_dir, input_format, te
         report_path=None if no_report else report_path,
         write_report=not no_report,
         model_dir=model_dir,
-        input_format=input_format,
-        encoding=encoding,
-        errors=decode_errors,
+        read=read,
         force=force,
         progress=not quiet,
-        on_error=on_error,
         rejects_path=rejects_path,
-        text_col=text_col,
-        id_col=id_col,
-        author_col=author_col,
-        date_col=date_col,
     )
     for message in result.warnings:
         echo_err(f"Warning: {message}")

@@ -218,12 +218,6 @@ def _text_part(lines: Numbered) -> Part | None:
 # ---------------------------------------------------------------- plain text
 
 
-def parse_plain(text: str, dump: str) -> Iterator[Post]:
-    """Plain text: one post per blank-line separated paragraph, or per line if no blank lines."""
-    numbered = list(enumerate(split_lines(text), start=1))
-    yield from plain_posts(numbered, dump, paragraphs=has_paragraphs(numbered))
-
-
 def has_paragraphs(numbered: Iterable[tuple[int, str]]) -> bool:
     """True when a blank line separates two non-empty lines (so posts are paragraphs)."""
     seen_text = blank_after_text = False

@@ -38,7 +38,7 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -119,9 +119,6 @@ class MarkerSpan:
     kind: str
     text: str
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
 class LexiconEntry:
@@ -151,6 +148,9 @@ class Lexicon:
     emoji: list[tuple[re.Pattern, LexiconEntry]]
     detectors: list[LexiconEntry]
     speaker_titles: frozenset[str]
+    #: The folder the lexicon was compiled from: names the detection a document carries
+    #: (``TokenizedText.markers_key``).
+    key: str = ""
 
     def __post_init__(self) -> None:
         #: Per entry of ``regexes``: strings one of which every match contains (None: unknown).
@@ -183,16 +183,6 @@ class Lexicon:
     def markers(self) -> tuple[str, ...]:
         """Every marker id, sorted: the columns of :class:`MarkerVectorizer`."""
         return tuple(sorted({e.marker for e in self.entries}))
-
-    def describe(self) -> dict[str, dict]:
-        """Per marker: its techniques, kind and the notes of its entries (for docs and reports)."""
-        out: dict[str, dict] = {}
-        for e in self.entries:
-            info = out.setdefault(e.marker, {"techniques": [], "kind": e.kind, "notes": []})
-            if e.technique not in info["techniques"]:
-                info["techniques"].append(e.technique)
-            info["notes"].append(e.note)
-        return out
 
 
 # --------------------------------------------------------------------------- lexicon files
@@ -334,7 +324,7 @@ def _compile(directory: Path) -> Lexicon:
     titles = frozenset(
         lemma for word in read_word_list(directory / SPEAKER_TITLES_FILE) for lemma in _pattern_lemmas(word)
     )
-    return Lexicon(tuple(entries), lemma_index, regexes, emoji, detectors, titles)
+    return Lexicon(tuple(entries), lemma_index, regexes, emoji, detectors, titles, str(directory))
 
 
 # --------------------------------------------------------------------------- regex triggers
@@ -703,22 +693,21 @@ def detect_markers(doc: TokenizedText, lexicon: Lexicon | None = None) -> list[M
     >>> [(m.marker, m.technique, m.text) for m in detect_markers(doc)][:2]
     [('flag_emoji', 'Flag-Waving', '🇬🇪'), ('conspiracy_frame', 'Causal_Oversimplification', 'カラー革命')]
     """
+    return _detect(doc, lexicon or load_lexicon())
+
+
+def annotate_markers(doc: TokenizedText, lexicon: Lexicon | None = None) -> tuple[MarkerSpan, ...]:
+    """The markers of ``doc``, detected once and kept on it (``doc.markers``).
+
+    Scoring calls it once per segment; the model's marker block, the evidence and the
+    scores file then read the same spans, as cross-validation folds do for a labeled text
+    analyzed once.  A document annotated with another lexicon is detected again.
+    """
     lexicon = lexicon or load_lexicon()
-    key = (id(lexicon), doc.text, len(doc.tokens), doc.tokens[-1].end if doc.tokens else 0)
-    cached = _CACHE.get(key)
-    if cached is not None:
-        return list(cached)
-    found = _detect(doc, lexicon)
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.clear()
-    _CACHE[key] = tuple(found)
-    return found
-
-
-# detect_markers runs several times per segment while scoring (p_wire, explanation, score
-# row) and once per fold in cross-validation: a small per-process memo keyed by the text.
-_CACHE: dict[tuple, tuple[MarkerSpan, ...]] = {}
-_CACHE_SIZE = 20000
+    if doc.markers is None or doc.markers_key != lexicon.key:
+        doc.markers = tuple(_detect(doc, lexicon))
+        doc.markers_key = lexicon.key
+    return doc.markers
 
 
 def _detect(doc: TokenizedText, lexicon: Lexicon) -> list[MarkerSpan]:
@@ -834,21 +823,14 @@ def _merge_same_marker(spans: list[tuple[int, int, LexiconEntry]]) -> list[tuple
 # --------------------------------------------------------------------------- summaries
 
 
-def marker_counts(spans: Sequence[MarkerSpan | dict]) -> dict[str, int]:
-    """Marker id -> count, most frequent first (ties in order of first appearance).
-
-    Takes :class:`MarkerSpan` objects or their dicts (the ``markers`` of a score row).
-    """
-    return dict(Counter(_field(s, "marker") for s in spans).most_common())
+def marker_counts(spans: Iterable[MarkerSpan]) -> dict[str, int]:
+    """Marker id -> count, most frequent first (ties in order of first appearance)."""
+    return dict(Counter(s.marker for s in spans).most_common())
 
 
-def technique_counts(spans: Sequence[MarkerSpan | dict]) -> dict[str, int]:
+def technique_counts(spans: Iterable[MarkerSpan]) -> dict[str, int]:
     """Technique -> count, most frequent first (ties in order of first appearance)."""
-    return dict(Counter(_field(s, "technique") for s in spans).most_common())
-
-
-def _field(span: MarkerSpan | dict, name: str) -> str:
-    return span[name] if isinstance(span, dict) else getattr(span, name)
+    return dict(Counter(s.technique for s in spans).most_common())
 
 
 def format_marker_counts(counts: dict[str, int]) -> str:
@@ -947,7 +929,7 @@ class MarkerVectorizer(TransformerMixin, BaseEstimator):
         return sparse.csr_matrix((vals, (rows, cols)), shape=(len(docs), len(column)), dtype=float)
 
     def _row(self, doc: TokenizedText, lexicon: Lexicon) -> dict[str, float]:
-        spans = detect_markers(doc, lexicon)
+        spans = annotate_markers(doc, lexicon)
         weights: dict[str, float] = {}
         for span in spans:
             weights[span.marker] = weights.get(span.marker, 0.0) + span.weight
@@ -967,7 +949,7 @@ class MarkerVectorizer(TransformerMixin, BaseEstimator):
         Used by :func:`classifier.model.explain` to highlight a marker feature's evidence;
         the surface lists the distinct matched texts.
         """
-        spans = detect_markers(doc, self._lexicon())
+        spans = annotate_markers(doc, self._lexicon())
         grouped: dict[str, list[MarkerSpan]] = {}
         for span in spans:
             grouped.setdefault(MARKER_PREFIX + span.marker, []).append(span)

@@ -65,12 +65,19 @@ class Token(NamedTuple):
 
 @dataclass(slots=True)
 class TokenizedText:
-    """A text with its normalized form, tokens and TF-IDF terms (one term per token).
+    """A text with its normalized form, tokens and TF-IDF terms (one term per token), and
+    the annotations later stages add to it, so that each is computed once per text.
 
     ``offsets`` is the map of :func:`normalize_with_offsets` (``offsets[i]`` is the index in
     ``text`` of the character that produced ``norm[i]``), kept so that matches on ``norm``
     (the marker regexes) map back to the original text without normalizing again; it may be
     empty for texts built by hand, and is then recomputed where needed.
+
+    ``urls``, ``hashtags`` (without ``#``) and ``mentions`` (without ``@``) are the
+    entities :func:`analyze` found while it set URLs, hashtags and handles apart from
+    MeCab.  ``markers`` is set by :func:`classifier.markers.annotate_markers` (the spans
+    of the lexicon named by ``markers_key``), so that the model's marker features, the
+    evidence and the scores file share one detection.
     """
 
     text: str
@@ -78,6 +85,11 @@ class TokenizedText:
     tokens: list[Token]
     terms: list[str] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list, repr=False)
+    urls: list[str] = field(default_factory=list)
+    hashtags: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)
+    markers: tuple | None = field(default=None, repr=False)  # of MarkerSpan (classifier.markers)
+    markers_key: str = field(default="", repr=False)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -117,8 +129,8 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     whole string in practice while keeping the map exact.
     """
     n = len(text)
-    if text.isascii():
-        return text, list(range(n + 1))
+    if text.isascii() or unicodedata.is_normalized("NFKC", text):
+        return text, list(range(n + 1))  # already normalized (most posts): one C-level check
     if not text.translate(_COMBINING_CHARS):
         # No combining marks, so every character is a cluster of its own: map each through
         # a per-character NFKC table (C speed) instead of normalizing clusters one by one.
@@ -201,6 +213,19 @@ def _may_hold_emoji(norm: str) -> bool:
 def normalize(text: str) -> str:
     """NFKC-normalize and collapse runs of white space: the form used to compare texts."""
     return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def entities(norm: str) -> tuple[list[str], list[str], list[str]]:
+    """The URLs, hashtags (without ``#``) and @handles (without ``@``) of a normalized
+    text, each in order with duplicates kept; URLs are blanked out before hashtags and
+    handles are looked for (``https://x.com/a#b`` holds no hashtag)."""
+    if "/" not in norm and "#" not in norm and "@" not in norm:
+        return [], [], []  # most segments: no URL needs a slash, no hashtag, no handle
+    urls = [m.group(0) for m in URL_RE.finditer(norm)]
+    rest = URL_RE.sub(lambda m: " " * len(m.group(0)), norm) if urls else norm
+    hashtags = [m.group(0)[1:] for m in HASHTAG_RE.finditer(rest)]
+    mentions = [m.group(0)[1:] for m in MENTION_RE.finditer(rest)]
+    return urls, hashtags, mentions
 
 
 def _special_spans(norm: str) -> list[tuple[int, int, str]]:
@@ -478,7 +503,8 @@ def analyze(text: str, *, proper_nouns: str = "class", quotes: str = "mark") -> 
     tokens.extend(_mecab_tokens(norm, cursor, len(norm), offsets, identity))
     tokens = merge_names(tokens)
     terms = document_terms(tokens, proper_nouns, quotes)
-    return TokenizedText(text=text, norm=norm, tokens=tokens, terms=terms, offsets=offsets)
+    urls, hashtags, mentions = entities(norm)
+    return TokenizedText(text, norm, tokens, terms, offsets, urls, hashtags, mentions)
 
 
 def doc_terms(doc: TokenizedText) -> list[str]:

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from classifier.cli import cli
 from classifier.labels import load_labels
 from classifier.report import write_report
+from classifier.scored import from_json_row
 
 from .conftest import LABELS, ROOT
 
@@ -99,6 +100,11 @@ def seed_report(tmp_path_factory, seed_path):
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (folder / "seed.jsonl").read_text(encoding="utf-8").splitlines()]
     return folder / "seed.html", rows
+
+
+def records(rows: list[dict]) -> list:
+    """Scored records from rows written as in a JSONL scores file."""
+    return [from_json_row(row) for row in rows]
 
 
 def norm(text: str) -> str:
@@ -260,7 +266,7 @@ def hostile_rows() -> list[dict]:
 
 def test_hostile_text_is_shown_as_text_and_never_runs(page, tmp_path):
     rows = hostile_rows()
-    path = write_report(tmp_path / "hostile.html", rows, title="<script>document.title='PWNED0'</script>")
+    path = write_report(tmp_path / "hostile.html", records(rows), title="<script>document.title='PWNED0'</script>")
     page.open(path)
     p = page.page
     texts = p.eval_on_selector_all("#segment-rows div.text", "d => d.map(x => x.textContent)")
@@ -314,7 +320,7 @@ def test_evidence_is_highlighted_and_markers_underlined(page, tmp_path):
         "techniques": {"Flag-Waving": 1, "Name-Calling": 2},
     }
     plain = {**row, "id": "m:2", "line": 2, "text": "普通の文。", "evidence": [], "markers": [], "techniques": {}, "p_wire": 0.8, "label": "wire"}
-    page.open(write_report(tmp_path / "m.html", [row, plain], title="markers"))
+    page.open(write_report(tmp_path / "m.html", records([row, plain]), title="markers"))
     p = page.page
     spans = p.eval_on_selector_all(
         'tr.segment[data-id="m:1"] div.text span',
@@ -373,7 +379,7 @@ def test_fifty_thousand_segments_stay_usable(page, tmp_path, seed_report):
         rows.append({**base, "id": f"big:{i}", "line": i, "post_id": f"big:post{i // 5}",
                      "account": f"{base['account']}{i % 30}", "p_wire": p_wire,
                      "label": "wire" if p_wire >= 0.5 else "partisan"})
-    path = write_report(tmp_path / "big.html", rows, title="50k")
+    path = write_report(tmp_path / "big.html", records(rows), title="50k")
     started = time.monotonic()
     page.open(path)
     p = page.page

@@ -26,7 +26,8 @@ from classifier.markers import (
     read_lexicon_file,
     technique_counts,
 )
-from classifier.scoring import SCORE_COLUMNS, csv_row, post_segments
+from classifier.scored import COLUMNS, csv_cells, csv_columns
+from classifier.segment import post_segments
 from classifier.tokens import TokenizedText, analyze
 
 from .conftest import LABELS
@@ -191,7 +192,7 @@ def test_counts_and_their_csv_cells():
     assert list(markers)[0] == "flag_emoji"
     assert format_marker_counts({"flag_emoji": 2, "call_to_spread": 1}) == "flag_emoji×2 call_to_spread×1"
     assert format_technique_counts({"Flag-Waving": 2, "Loaded_Language": 1}) == "Flag-Waving:2; Loaded_Language:1"
-    assert technique_counts([m.to_dict() for m in spans]) == technique_counts(spans)
+    assert list(technique_counts(spans).items())[0] == ("Flag-Waving", 2)
 
 
 HEADER = "pattern\tmatch\tmarker\ttechnique\tweight\tcondition\tnote\n"
@@ -373,17 +374,17 @@ def test_seed_partisan_segments_show_techniques(seed_segments):
     assert {"Flag-Waving", "Causal_Oversimplification", "Repetition", "Slogans", "Form"} <= techniques
 
 
-def test_score_rows_and_csv_carry_the_markers(seed_rows):
-    assert SCORE_COLUMNS[-2:] == ("markers", "techniques")
-    [row] = [r for r in seed_rows if r["line"] == 51]
-    assert [(m["marker"], m["text"]) for m in row["markers"]] == [("flag_emoji", "🇬🇪"), ("conspiracy_frame", "カラー革命")]
-    assert row["techniques"] == {"Flag-Waving": 1, "Causal_Oversimplification": 1}
-    for m in row["markers"]:
-        assert row["text"][m["start"] : m["end"]] == m["text"]
-    flat = csv_row(row)
+def test_records_and_csv_carry_the_markers(seed_records):
+    assert [c.name for c in COLUMNS][-2:] == ["markers", "techniques"]
+    [record] = [r for r in seed_records if r.line == 51]
+    assert [(m.marker, m.text) for m in record.markers] == [("flag_emoji", "🇬🇪"), ("conspiracy_frame", "カラー革命")]
+    assert record.techniques == (("Flag-Waving", 1), ("Causal_Oversimplification", 1))
+    for m in record.markers:
+        assert record.text[m.start : m.end] == m.text
+    columns = csv_columns()
+    flat = dict(zip([c.name for c in columns], csv_cells(record, columns)))
     assert flat["markers"] == "flag_emoji×1 conspiracy_frame×1"
     assert flat["techniques"] == "Flag-Waving:1; Causal_Oversimplification:1"
-    assert list(flat)[: len(SCORE_COLUMNS)] == list(SCORE_COLUMNS)
 
 
 PIECES = ["🇯🇵", "😡", "🗣️", "！", "!", "？", "ｶﾞｿﾘﾝ", "ｸﾞﾛｰﾊﾞﾘｽﾄ", "㌔", "１０", "4日", "拡散希望", "によると",

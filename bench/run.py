@@ -406,7 +406,7 @@ def stage_costs(texts: list[str], work: Path) -> list[tuple[str, float]]:
         timed("  analyze: entities (URLs, hashtags, mentions)", lambda: [tokens.entities(m) for m, _ in normalized])
         found = timed("  analyze: MeCab tokens with lemma, POS, spans",
                       lambda: [tokens._mecab_tokens(m, 0, len(m), o, o == list(range(len(o)))) for m, o in normalized])
-        timed("  analyze: TF-IDF terms", lambda: [tokens.document_terms(t) for t in found])
+        timed("  analyze: TF-IDF terms", lambda: [tokens.document_terms(words) for words, _, _ in found])
         docs = timed("analyze, all of it (tokens step)", lambda: step.transform(texts))
         timed("markers, detected once onto each text", lambda: [markers.annotate_markers(d, lexicon) for d in docs])
         X, occurrences = timed("features (TF-IDF + marker block)", lambda: transform_features(model.pipeline, docs))

@@ -38,27 +38,33 @@ import json
 import math
 import re
 from collections import Counter
+from itertools import compress, repeat
+from operator import and_, eq, itemgetter, ne, not_, or_
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+import ahocorasick
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .tokens import (
-    CLASS_TERM_POS2,
+    KIND,
+    LEMMA,
     MENTION_RE,
-    PLACEHOLDER_KINDS,
+    POS2,
+    POS3,
+    SURFACE,
+    TERM,
     URL_RE,
-    Token,
     TokenizedText,
+    Word,
     analyze,
     normalize_with_offsets,
     original_span,
-    term_for,
 )
 
 LEXICON_DIR = Path(__file__).parent / "lexicons"
@@ -162,22 +168,28 @@ class Lexicon:
         for k, keys in enumerate(self.regex_triggers):
             for key in keys or ():
                 self.regex_index.setdefault(key, []).append(k)
-        self.regex_trigger_keys = frozenset(self.regex_index)
-        # The character pairs of a text worth collecting: those whose first character
-        # starts some two-character trigger (found at C speed, overlapping, by one regex).
-        firsts = sorted({key[0] for key in self.regex_index if len(key) == 2})
-        self._trigger_pairs = re.compile(f"(?=([{''.join(map(re.escape, firsts))}].))", re.S) if firsts else None
+        # One Aho-Corasick automaton finds every trigger a text holds in one pass (at C
+        # speed); each trigger stands for the regexes it may set off, as a bit mask.
+        self._triggers = ahocorasick.Automaton()
+        for key, indices in self.regex_index.items():
+            self._triggers.add_word(key, sum(1 << k for k in indices))
+        if len(self._triggers):
+            self._triggers.make_automaton()
+        self._always = sum(1 << k for k in self.regexes_always)
 
     def regexes_for(self, text: str) -> list[tuple[re.Pattern, LexiconEntry]]:
         """The regexes that may match ``text``, in lexicon order: those that always run and
         those one of whose triggers (see :func:`required_characters`) ``text`` holds."""
-        keys = set(text)
-        if self._trigger_pairs is not None:
-            keys.update(self._trigger_pairs.findall(text))
-        chosen = set(self.regexes_always)
-        for key in self.regex_trigger_keys.intersection(keys):
-            chosen.update(self.regex_index[key])
-        return [self.regexes[k] for k in sorted(chosen)]
+        mask = self._always
+        if len(self._triggers):
+            for _, bits in self._triggers.iter(text):
+                mask |= bits
+        chosen = []
+        while mask:
+            low = mask & -mask
+            chosen.append(self.regexes[low.bit_length() - 1])
+            mask ^= low
+        return chosen
 
     @property
     def markers(self) -> tuple[str, ...]:
@@ -289,7 +301,7 @@ def _pattern_lemmas(pattern: str) -> tuple[str, ...]:
         if chunk == WILDCARD or _CLASS_TERM_RE.fullmatch(chunk):
             out.append(chunk)
         else:
-            out.extend(t.lemma for t in analyze(chunk, proper_nouns="keep").tokens)
+            out.extend(word[LEMMA] for word in analyze(chunk, proper_nouns="keep").words)
     return tuple(out)
 
 
@@ -523,44 +535,56 @@ _SENTENCE_CHARS = re.compile("[" + re.escape(_OPEN_BRACKETS + _CLOSE_BRACKETS + 
 _QUOTE_CHARS = re.compile("[「『」』]")
 
 
-def _class_term(token: Token) -> str:
-    return term_for(token, "class")
-
-
-def _lemma_matches(doc: TokenizedText, lexicon: Lexicon) -> Iterable[tuple[int, int, LexiconEntry]]:
-    tokens = doc.tokens
+def _lemma_matches(doc: TokenizedText, lexicon: Lexicon) -> list[tuple[int, int, LexiconEntry]]:
+    """Lemma patterns that match a run of tokens: each token's lemma, or its class term
+    (``<NUM>``, ``<PERSON>``...), equals the pattern's item there (``*``: any token)."""
+    words = doc.words
+    n = len(words)
     index = lexicon.lemma_index
-    classes = [
-        _class_term(t) if (t.kind in PLACEHOLDER_KINDS or t.pos2 in CLASS_TERM_POS2) else t.lemma for t in tokens
-    ]
-    for i, token in enumerate(tokens):
-        candidates = index.get(token.lemma)
-        if classes[i] != token.lemma:
-            extra = index.get(classes[i])
-            if extra:
-                candidates = (candidates or []) + extra
-        if not candidates:
-            continue
-        following = tokens[i + 1].lemma if i + 1 < len(tokens) else None
-        following_class = classes[i + 1] if i + 1 < len(tokens) else None
-        for seq, entry in candidates:
+    lemmas = list(map(itemgetter(LEMMA), words))
+    classes = list(map(itemgetter(TERM), words))
+    candidates = list(map(index.get, lemmas))  # at C speed: most tokens start no pattern
+    for i in compress(range(n), map(ne, classes, lemmas)):  # placeholders, numbers, names
+        extra = index.get(classes[i])
+        if extra:
+            candidates[i] = (candidates[i] or []) + extra
+    starts, ends = doc.starts, doc.ends
+    found = []
+    for i in compress(range(n), candidates):
+        following = lemmas[i + 1] if i + 1 < n else None
+        following_class = classes[i + 1] if i + 1 < n else None
+        for seq, entry in candidates[i]:
             j = i + len(seq)
-            if j > len(tokens):
+            if j > n:
                 continue
             if len(seq) > 1 and seq[1] != following and seq[1] != following_class and seq[1] != WILDCARD:
                 continue  # most candidates fail on the second lemma: test it before the rest
-            if all(
-                want == WILDCARD or want == tokens[k].lemma or want == classes[k]
-                for want, k in zip(seq, range(i, j))
-            ):
-                yield tokens[i].start, tokens[j - 1].end, entry
+            if all(want == WILDCARD or want == lemmas[k] or want == classes[k] for want, k in zip(seq, range(i, j))):
+                found.append((starts[i], ends[j - 1], entry))
+    return found
+
+
+def _units(doc: TokenizedText, excluded: frozenset[str]) -> list[int]:
+    """Indices of the tokens whose kind is not in ``excluded`` (found at C speed)."""
+    return list(compress(range(len(doc.words)), map(not_, map(excluded.__contains__, map(itemgetter(KIND), doc.words)))))
 
 
 def _adjacent_repeats(doc: TokenizedText) -> list[tuple[int, int]]:
     """The same content word, phrase (up to four tokens) or emoji twice or more in a row,
     allowing punctuation or spaces between the copies: 許さない、許さない / 😡😡."""
-    units = [(k, t) for k, t in enumerate(doc.tokens) if t.kind not in _NOT_REPEAT_UNITS]
-    keys = [_repeat_key(t) for _, t in units]
+    words = doc.words
+    units = _units(doc, _NOT_REPEAT_UNITS)
+    if len(units) < 2:
+        return []
+    unit_words = [words[k] for k in units]
+    # The key of a unit is its lemma (an emoji's lemma is the emoji), or None for numbers
+    # and hashtags, which repeat without saying anything twice.
+    keys: list[str | None] = list(map(itemgetter(LEMMA), unit_words))
+    if not _said_twice(keys, 4):
+        return []  # no run of units is said twice in a row (most texts): decided at C speed
+    for k in compress(range(len(keys)), map(or_, map(eq, map(itemgetter(POS2), unit_words), repeat("数詞")),
+                                          map(eq, map(itemgetter(KIND), unit_words), repeat("HASHTAG")))):
+        keys[k] = None
     spans: list[tuple[int, int]] = []
     i = 0
     # A phrase of n units said twice puts the same key at i and i + n: only such i can start one.
@@ -572,17 +596,34 @@ def _adjacent_repeats(doc: TokenizedText) -> list[tuple[int, int]]:
             if i + 2 * n > len(units) or keys[i] != keys[i + n]:
                 continue
             first, second = keys[i : i + n], keys[i + n : i + 2 * n]
-            if None in first or first != second or not _has_content(units[i : i + n]):
+            if None in first or first != second or not _has_content(unit_words[i : i + n]):
                 continue
-            if not _contiguous(doc, units, i, 2 * n):
+            if not _contiguous(doc, units[i : i + 2 * n]):
                 continue
             end = i + 2 * n
-            while end + n <= len(units) and keys[end : end + n] == first and _contiguous(doc, units, end - n, 2 * n):
+            while end + n <= len(units) and keys[end : end + n] == first and _contiguous(doc, units[end - n : end + n]):
                 end += n
-            spans.append((units[i][1].start, units[end - 1][1].end))
+            spans.append((doc.starts[units[i]], doc.ends[units[end - 1]]))
             i = end
             break
     return spans
+
+
+def _said_twice(keys: list, longest: int) -> bool:
+    """True when some run of n <= ``longest`` keys is followed by the same n keys
+    (``keys[i:i+n] == keys[i+n:i+2n]``): n places where a key equals the one n places on,
+    in a row.  Element-wise compares at C speed, a run of length n tested only where one
+    key of the run came back."""
+    for n in range(1, longest + 1):
+        same = list(map(eq, keys, keys[n:]))
+        if not any(same):
+            continue
+        run = same
+        for k in range(1, n):
+            run = list(map(and_, run, same[k:]))
+        if any(run):
+            return True
+    return False
 
 
 def _repeat_starts(keys: list[str | None], longest: int) -> list[int]:
@@ -602,29 +643,21 @@ def _repeat_starts(keys: list[str | None], longest: int) -> list[int]:
 
 _NOT_REPEAT_UNITS = frozenset({"補助記号", "空白", "URL", "USER"})
 _NOT_CLAUSE_UNITS = _NOT_REPEAT_UNITS | {"EMOJI"}
+_CONTENT_KINDS = frozenset({"名詞", "動詞", "形容詞", "副詞", "感動詞", "形状詞"})
+_PUNCTUATION_KINDS = frozenset({"補助記号", "空白"})
 
 
-def _repeat_key(token: Token) -> str | None:
-    if token.kind == "EMOJI":
-        return token.surface
-    if token.pos2 == "数詞" or token.kind == "HASHTAG":
-        return None
-    return token.lemma
-
-
-def _has_content(units) -> bool:
-    tokens = [t for _, t in units]
-    if any(t.kind == "EMOJI" for t in tokens):
+def _has_content(words: list[Word]) -> bool:
+    if any(word[KIND] == "EMOJI" for word in words):
         return True
-    content = [t for t in tokens if t.kind in ("名詞", "動詞", "形容詞", "副詞", "感動詞", "形状詞")]
-    return bool(content) and sum(len(t.surface) for t in tokens) >= 2
+    return any(word[KIND] in _CONTENT_KINDS for word in words) and sum(len(word[SURFACE]) for word in words) >= 2
 
 
-def _contiguous(doc: TokenizedText, units, i: int, count: int) -> bool:
-    """True when the units i..i+count-1 sit next to each other in the token list, up to
+def _contiguous(doc: TokenizedText, indices: list[int]) -> bool:
+    """True when the tokens at ``indices`` sit next to each other in the token list, up to
     punctuation and spaces."""
-    indices = [k for k, _ in units[i : i + count]]
-    return all(b - a == 1 or all(doc.tokens[m].kind in ("補助記号", "空白") for m in range(a + 1, b))
+    words = doc.words
+    return all(b - a == 1 or all(words[m][KIND] in _PUNCTUATION_KINDS for m in range(a + 1, b))
                for a, b in zip(indices, indices[1:]))
 
 
@@ -635,25 +668,28 @@ REPEATED_CLAUSE_CHARS = 10
 def _repeated_clauses(doc: TokenizedText) -> list[tuple[int, int]]:
     """A run of six or more tokens (ten or more characters, mostly not names or numbers)
     that occurs twice in one segment without overlapping: the message said again."""
-    tokens = [t for t in doc.tokens if t.kind not in _NOT_CLAUSE_UNITS]
     n = REPEATED_CLAUSE_TOKENS
-    if len(tokens) < 2 * n:
+    if len(doc.words) < 2 * n:
         return []
-    lemmas = [t.lemma for t in tokens]
+    units = _units(doc, _NOT_CLAUSE_UNITS)
+    if len(units) < 2 * n:
+        return []
+    lemmas = [doc.words[k][LEMMA] for k in units]
     grams = list(zip(*(lemmas[k:] for k in range(n))))
     if len(set(grams)) == len(grams):  # no run of n lemmas occurs twice: the common case
         return []
+    words = [doc.words[k] for k in units]
+    starts = [doc.starts[k] for k in units]
+    ends = [doc.ends[k] for k in units]
     seen: dict[tuple[str, ...], int] = {}
     spans: list[tuple[int, int]] = []
-    for i in range(len(tokens) - n + 1):
-        window = tokens[i : i + n]
-        if 2 * sum(1 for t in window if t.pos2 in ("固有名詞", "数詞")) > n:
+    for i, gram in enumerate(grams):
+        if 2 * sum(1 for word in words[i : i + n] if word[POS2] in ("固有名詞", "数詞")) > n:
             continue
-        gram = tuple(t.lemma for t in window)
         first = seen.setdefault(gram, i)
         if first + n <= i:
-            spans.append((tokens[first].start, tokens[first + n - 1].end))
-            spans.append((window[0].start, window[-1].end))
+            spans.append((starts[first], ends[first + n - 1]))
+            spans.append((starts[i], ends[i + n - 1]))
     return [(a, b) for a, b in _merge(spans) if len(doc.text[a:b].replace(" ", "")) >= REPEATED_CLAUSE_CHARS]
 
 
@@ -722,13 +758,13 @@ def _detect(doc: TokenizedText, lexicon: Lexicon) -> list[MarkerSpan]:
                 if m.end() > m.start():
                     start, end = original_span(offsets, m.start(), m.end())
                     raw.append((start, end, entry))
-    for token in doc.tokens:
-        if token.kind != "EMOJI":
-            continue
-        for rx, entry in lexicon.emoji:
-            if rx.match(token.surface):
-                raw.append((token.start, token.end, entry))
-                break
+    if lexicon.emoji and "EMOJI" in map(itemgetter(KIND), doc.words):
+        for word, start, end in zip(doc.words, doc.starts, doc.ends):
+            if word[KIND] == "EMOJI":
+                for rx, entry in lexicon.emoji:
+                    if rx.match(word[SURFACE]):
+                        raw.append((start, end, entry))
+                        break
     for entry in lexicon.detectors:
         raw.extend((start, end, entry) for start, end in DETECTORS[entry.pattern](doc))
     raw = [(s, e, entry) for s, e, entry in raw if e > s and text[s:e].strip()]
@@ -779,12 +815,12 @@ def _names_speaker(doc: TokenizedText, lexicon: Lexicon, bounds: list[int], star
     k = bisect.bisect_right(bounds, start) - 1
     lo = bounds[k]
     hi = bounds[k + 1] if k + 1 < len(bounds) else len(doc.text)
-    for token in doc.tokens:
-        if token.start < lo or token.end > hi or (start <= token.start and token.end <= end):
+    for word, first, last in zip(doc.words, doc.starts, doc.ends):
+        if first < lo or last > hi or (start <= first and last <= end):
             continue
-        if token.pos2 == "固有名詞" and token.pos3 in ("人名", "組織名"):
+        if word[POS2] == "固有名詞" and word[POS3] in ("人名", "組織名"):
             return True
-        if token.lemma in lexicon.speaker_titles:
+        if word[LEMMA] in lexicon.speaker_titles:
             return True
     return False
 
@@ -794,13 +830,14 @@ def _in_reporting_form(doc: TokenizedText, end: int) -> bool:
     :data:`REPORTING_FORMS` within the next three tokens (と述べた, と発表しました, と指摘している),
     a comma after the continuative form (と述べ、…), or, for a verbal noun, the end of the
     sentence (agency copy: …と指摘。)."""
-    following = [t for t in doc.tokens if t.start >= end][:3]
-    if any(t.lemma in REPORTING_FORMS for t in following):
+    at = bisect.bisect_left(doc.starts, end)  # tokens are in text order
+    following = doc.words[at : at + 3]
+    if any(word[LEMMA] in REPORTING_FORMS for word in following):
         return True
-    if following and following[0].surface in ("、", ","):  # と述べ、… / と指摘、… (continuative)
+    if following and following[0][SURFACE] in ("、", ","):  # と述べ、… / と指摘、… (continuative)
         return True
-    ends_on_noun = any(t.end == end and t.kind == "名詞" for t in doc.tokens)
-    return ends_on_noun and (not following or following[0].surface in ("。", ".", "」", ")", "）"))
+    ends_on_noun = any(last == end and word[KIND] == "名詞" for word, last in zip(doc.words, doc.ends))
+    return ends_on_noun and (not following or following[0][SURFACE] in ("。", ".", "」", ")", "）"))
 
 
 def _merge_same_marker(spans: list[tuple[int, int, LexiconEntry]]) -> list[tuple[int, int, LexiconEntry]]:
@@ -936,7 +973,7 @@ class MarkerVectorizer(TransformerMixin, BaseEstimator):
         row = {MARKER_PREFIX + m: math.log1p(w) for m, w in weights.items()}
         if self.densities:
             length = max(len(doc.text), 1)
-            n_emoji = sum(1 for t in doc.tokens if t.kind == "EMOJI")
+            n_emoji = sum(1 for word in doc.words if word[KIND] == "EMOJI")
             n_exclaim = doc.norm.count("!")
             row[EMOJI_DENSITY] = math.log1p(100.0 * n_emoji / length)
             row[EXCLAMATION_DENSITY] = math.log1p(100.0 * n_exclaim / length)
@@ -954,7 +991,7 @@ class MarkerVectorizer(TransformerMixin, BaseEstimator):
         for span in spans:
             grouped.setdefault(MARKER_PREFIX + span.marker, []).append(span)
         if self.densities:
-            emoji = [t for t in doc.tokens if t.kind == "EMOJI"]
+            emoji = [t for t in doc.tokens if t.kind == "EMOJI"]  # tokens built only with densities on
             if emoji:
                 grouped[EMOJI_DENSITY] = [
                     MarkerSpan(t.start, t.end, "emoji", FORM, 0.0, PROPAGANDA, doc.text[t.start : t.end]) for t in emoji

@@ -467,12 +467,12 @@ def _occurrence_spans(doc: TokenizedText, found, feature: str, spans: bool) -> t
     """Spans and surface of one n-gram feature from its recorded occurrences."""
     if not found:
         return [], feature
-    n, starts = found
-    tokens, text = doc.tokens, doc.text
+    n, positions = found
+    starts, ends, text = doc.starts, doc.ends, doc.text
     surface = ""
     where = []
-    for k in starts:
-        start, end = tokens[k].start, tokens[k + n - 1].end
+    for k in positions:
+        start, end = starts[k], ends[k + n - 1]
         if not surface:
             surface = text[start:end]
             if not spans and surface:
@@ -487,7 +487,7 @@ def _ngram_spans(doc: TokenizedText, gram: list[str]) -> tuple[list[tuple[int, i
     n = len(gram)
     for k in range(len(doc.terms) - n + 1):
         if doc.terms[k : k + n] == gram:
-            start, end = doc.tokens[k].start, doc.tokens[k + n - 1].end
+            start, end = doc.starts[k], doc.ends[k + n - 1]
             spans.append((start, end))
             if not surface:
                 surface = doc.text[start:end]

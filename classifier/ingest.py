@@ -22,10 +22,10 @@ import shutil
 import sys
 import tempfile
 import unicodedata
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator, TextIO
 
 from . import formats
 from .dates import parse_date
@@ -399,6 +399,20 @@ def decode(data: bytes, path: str | Path, *, encoding: str | None = None, errors
     return data[start:].decode(codec, errors=errors)
 
 
+@contextmanager
+def open_text(handle: BinaryIO, label: str, *, errors: str = "strict") -> Iterator[TextIO]:
+    """A seekable byte stream (an archive member) as text, its encoding chosen as for a
+    dump (:func:`choose_codec`), read as it is used; line breaks normalized to ``\\n``."""
+    codec, start = choose_codec(handle, label, errors=errors)
+    handle.seek(start)
+    text = io.TextIOWrapper(handle, encoding=codec, errors=errors, newline=None)
+    try:
+        yield text
+    finally:
+        with suppress(ValueError):
+            text.detach()
+
+
 # ---------------------------------------------------------------- an opened dump
 
 
@@ -495,7 +509,7 @@ READERS: dict[str, Callable[[Source], Iterator[Post | Reject]]] = {
     "timeline": _read_timeline,
     "x-api": formats.read_x_api,
     "snscrape": formats.read_snscrape,
-    "tweets-js": lambda source: formats.read_tweets_js(source, decode),
+    "tweets-js": lambda source: formats.read_tweets_js(source, open_text),
     "csv": lambda source: formats.read_delimited(source, ","),
     "tsv": lambda source: formats.read_delimited(source, "\t"),
     "plain": _read_plain,

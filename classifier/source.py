@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import io
 import re
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, TextIO
 
 #: Every ``--input-format`` name, in the order the README documents them.
 FORMATS = ("timeline", "x-api", "snscrape", "tweets-js", "csv", "tsv", "plain", "lines", "paragraphs")
@@ -150,14 +150,16 @@ class Source:
             with suppress(ValueError):
                 wrapper.detach()
 
-    def text(self) -> str:
-        """The whole decoded text, line breaks normalized to ``\\n``."""
+    @contextmanager
+    def open_text(self) -> Iterator[TextIO]:
+        """The decoded text as a stream, read as it is used; line breaks normalized to ``\\n``."""
         self.handle.seek(self.start)
         wrapper = io.TextIOWrapper(self.handle, encoding=self.codec, errors=self.errors, newline=None)
         try:
-            return wrapper.read()
+            yield wrapper
         finally:
-            wrapper.detach()
+            with suppress(ValueError):
+                wrapper.detach()
 
     def head(self, size: int = _SNIFF) -> str:
         """The first ``size`` bytes decoded (a cut character at the end is replaced)."""

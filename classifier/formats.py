@@ -130,8 +130,11 @@ def _layout(source: Source) -> str:
         return "jsonl"
     first = None
     for line in _leading_lines(source):
-        if line is None:
-            return "document"  # a line too long to hold: a document, read as it is parsed
+        if line is None:  # a line too long to parse whole here
+            if first is None:
+                first = LONG_LINE_MARK  # JSONL only if the next line is a record of its own
+                continue
+            break
         line = line.strip()
         if not line:
             continue
@@ -147,6 +150,8 @@ def _layout(source: Source) -> str:
         break
     if first is None:
         return "jsonl"
+    if first is LONG_LINE_MARK:
+        return "document"  # one long line: a document (a compact response), read as it is parsed
     head = source.head()
     start = len(head) - len(head.lstrip(JSON_SPACE + "\ufeff"))
     end_of_first = head.find("\n", start)
@@ -163,23 +168,26 @@ def _layout(source: Source) -> str:
         return "jsonl"
 
 
-#: A line longer than this (characters) is not read whole to tell the layout: the file is a
-#: document (a compact X API response can be one line of gigabytes).
-LONG_LINE = 16 << 20
+#: A line longer than this (characters) is not read whole to tell the layout: a compact
+#: response saved on one line can be gigabytes; it is read as a document, as it is parsed.
+LONG_LINE = 1 << 20
+LONG_LINE_MARK = "<a long line>"
 
 
 def _leading_lines(source: Source) -> Iterator[str | None]:
     """The lines of the dump from its start, each read only up to :data:`LONG_LINE`
-    characters: None stands for a longer line (and ends the lines)."""
+    characters: None stands for a longer line (skipped, not held)."""
     with source.open_text() as text:
         while True:
             line = text.readline(LONG_LINE + 1)
             if not line:
                 return
-            if len(line) > LONG_LINE:
-                yield None
-                return
-            yield line
+            if len(line) <= LONG_LINE or line.endswith("\n"):
+                yield line
+                continue
+            while line and not line.endswith("\n"):  # the rest of the long line
+                line = text.readline(LONG_LINE)
+            yield None
 
 
 def _parses(line: str, kind: type = object) -> bool:
@@ -238,6 +246,12 @@ class JsonReader:
     def line_at(self, pos: int | None = None) -> int:
         self._advance(self.pos if pos is None else pos)
         return self._line
+
+    def ensure(self, size: int) -> str:
+        """The next ``size`` characters (fewer at the end), read in if need be."""
+        while len(self.buf) - self.pos < size and self._more():
+            pass
+        return self.buf[self.pos : self.pos + size]
 
     def skip_space(self) -> str:
         """Skip JSON white space; the next character ("" at the end)."""
@@ -631,9 +645,9 @@ def _tweets_js_records(reader: JsonReader, member: str | None, dump: str, accoun
                        counter: list[int]) -> Iterator[Post | Reject]:
     """The posts of one ``tweets.js`` file (``counter`` numbers records across the files)."""
     reader.skip_space()
-    prefix = YTD_PREFIX_RE.match(reader.buf, reader.pos)
+    prefix = YTD_PREFIX_RE.match(reader.ensure(256))
     if prefix:
-        reader.pos = prefix.end()
+        reader.pos += prefix.end()
     for line, value, raw, error in iter_json_array(reader):
         counter[0] += 1
         record = counter[0]

@@ -350,18 +350,17 @@ _TRIGGER_RANGE_MAX = 64  # a character class wider than this is no use as a trig
 
 
 def required_characters(pattern: re.Pattern) -> frozenset[str] | None:
-    """Strings (of one or two characters) of which every match of ``pattern`` contains at
-    least one, or None.
+    """Strings of which every match of ``pattern`` contains at least one, or None.
 
     Most marker regexes are alternations of words (許せない|許せん|言語道断); a segment
-    holding none of their character pairs (許せ, 言語...) cannot match, and one set test
-    against the characters and character pairs of the segment (:meth:`Lexicon.regexes_for`)
-    is far cheaper than running the regex over it.  Derived from the parsed pattern: two
-    literal characters in a row are required, as is one literal character; a branch
-    requires the union of its alternatives' sets, a sequence the rarest set of its
-    required items; lookarounds, optional parts and wide classes require nothing.  When in
-    doubt (case-insensitive patterns, a construct not handled here) the answer is None and
-    the regex always runs, so skipping never changes what matches.
+    holding none of their literal runs (許せ, 言語道断) cannot match, and one Aho-Corasick
+    pass over the segment finds which runs it holds (:meth:`Lexicon.regexes_for`), far
+    cheaper than running every regex over it.  Derived from the parsed pattern: a run of
+    literal characters in a row is required, as is a literal character; a branch requires
+    the union of its alternatives' sets, a sequence the rarest set of its required items
+    (longer runs are rarer); lookarounds, optional parts and wide classes require nothing.
+    When in doubt (case-insensitive patterns, a construct not handled here) the answer is
+    None and the regex always runs, so skipping never changes what matches.
     """
     try:
         from re import _parser as sre_parse  # Python >= 3.11
@@ -377,7 +376,7 @@ def required_characters(pattern: re.Pattern) -> frozenset[str] | None:
 
 def _required_in_sequence(items, sre) -> frozenset[str] | None:
     best: frozenset[str] | None = None
-    previous = ""  # the literal character just before, if any
+    run = ""  # the literal characters in a row just before
 
     def consider(found: frozenset[str] | None) -> None:
         nonlocal best
@@ -386,12 +385,14 @@ def _required_in_sequence(items, sre) -> frozenset[str] | None:
 
     for op, av in items:
         if op is sre.LITERAL:
-            if previous:
-                consider(frozenset((previous + chr(av),)))
-            previous = chr(av)
-        else:
-            previous = ""
+            run += chr(av)
+            continue
+        if run:
+            consider(frozenset((run,)))
+            run = ""
         consider(_required_in_item(op, av, sre))
+    if run:
+        consider(frozenset((run,)))
     return best
 
 
@@ -399,11 +400,11 @@ def _required_in_sequence(items, sre) -> frozenset[str] | None:
 _COMMON_CHARS = frozenset("のにはをたがでてといしるなかすまれらっうこ、。")
 
 
-def _trigger_cost(keys: frozenset[str]) -> int:
+def _trigger_cost(keys: frozenset[str]) -> float:
     """How often a segment can be expected to hold one of ``keys`` (lower is rarer): a
-    pair of characters is rarer than one character, a kanji rarer than a common kana."""
+    longer string is rarer than a shorter one, a kanji rarer than a common kana."""
     return sum(
-        1 if len(key) > 1 else 30 if key in _COMMON_CHARS else 8 if "\u3041" <= key <= "\u309f" else 4
+        (1 / len(key) if len(key) > 1 else 30 if key in _COMMON_CHARS else 8 if "\u3041" <= key <= "\u309f" else 4)
         for key in keys
     )
 

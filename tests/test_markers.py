@@ -423,7 +423,9 @@ def test_reporting_verbs_count_only_in_a_reporting_form(text, fires):
 @pytest.mark.parametrize(
     "pattern, expected",
     [
-        ("許せない|言語道断", {"許せ", "言語"}),
+        ("許せない|言語道断", {"許せない", "言語道断"}),
+        ("許せない|許せん", {"許せ"}),
+        ("ではないか[。?]|でしょ", {"はないか", "しょ"}),  # the parser takes the common で out
         ("a?b", {"b"}),
         ("(?<!過去)最悪", {"最悪"}),
         ("[!?]*![!?]*", {"!"}),
@@ -434,7 +436,7 @@ def test_reporting_verbs_count_only_in_a_reporting_form(text, fires):
         ("x*", None),
     ],
 )
-def test_required_characters(pattern, expected):
+def test_required_strings(pattern, expected):
     from classifier.markers import required_characters
 
     found = required_characters(re.compile(pattern))

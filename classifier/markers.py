@@ -52,10 +52,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .tokens import (
-    KEY,
     KIND,
     LEMMA,
-    NO_KEY,
     MENTION_RE,
     POS2,
     POS3,
@@ -581,7 +579,7 @@ def _units(doc: TokenizedText, excluded: frozenset[str]) -> list[int]:
 def _adjacent_repeats(doc: TokenizedText) -> list[tuple[int, int]]:
     """The same content word, phrase (up to four tokens) or emoji twice or more in a row,
     allowing punctuation or spaces between the copies: 許さない、許さない / 😡😡."""
-    if not _TWICE_IN_A_ROW.search(_lemma_keys(doc)):
+    if not _TWICE_IN_A_ROW.search(doc.lemma_keys):
         return []  # no run of up to four lemmas is said twice in a row (most texts)
     words = doc.words
     units = _units(doc, _NOT_REPEAT_UNITS)
@@ -614,12 +612,6 @@ def _adjacent_repeats(doc: TokenizedText) -> list[tuple[int, int]]:
             i = end
             break
     return spans
-
-
-def _lemma_keys(doc: TokenizedText) -> str:
-    """The lemma keys of the tokens that are repetition units (not punctuation, spaces, URLs
-    or handles), as one string: equal runs of lemmas are equal substrings."""
-    return "".join(map(itemgetter(KEY), doc.words)).replace(NO_KEY, "")
 
 
 #: A run of one to four keys followed by the same run.
@@ -665,16 +657,27 @@ REPEATED_CLAUSE_TOKENS = 6
 REPEATED_CLAUSE_CHARS = 10
 
 
+def _may_repeat_a_run(keys: str, n: int) -> bool:
+    """False when no run of ``n`` keys occurs twice without overlapping.  Two copies of a
+    run of n >= 2h keys share a run of h keys that starts in the first copy at a multiple
+    of h: such a run found again later is the test (a few C-level searches)."""
+    h = n // 2
+    find = keys.find
+    for p in range(0, len(keys) - 2 * n + h + 1, h):
+        if find(keys[p : p + h], p + 1) >= 0:
+            return True
+    return False
+
+
 def _repeated_clauses(doc: TokenizedText) -> list[tuple[int, int]]:
     """A run of six or more tokens (ten or more characters, mostly not names or numbers)
     that occurs twice in one segment without overlapping: the message said again."""
     n = REPEATED_CLAUSE_TOKENS
-    keys = _lemma_keys(doc)
+    keys = doc.lemma_keys
     if len(keys) < 2 * n:
         return []
-    if "EMOJI" not in map(itemgetter(KIND), doc.words):  # else emoji keys would sit between the units
-        if len({keys[i : i + n] for i in range(len(keys) - n + 1)}) == len(keys) - n + 1:
-            return []  # no run of n lemmas occurs twice (most texts)
+    if "EMOJI" not in map(itemgetter(KIND), doc.words) and not _may_repeat_a_run(keys, n):  # (emoji keys sit between units)
+        return []  # no run of n lemmas occurs twice (most texts)
     units = _units(doc, _NOT_CLAUSE_UNITS)
     if len(units) < 2 * n:
         return []

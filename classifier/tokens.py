@@ -114,6 +114,7 @@ class TokenizedText:
     markers: tuple | None = field(default=None, repr=False)  # of MarkerSpan (classifier.markers)
     markers_key: str = field(default="", repr=False)
     _tokens: list[Token] | None = field(default=None, init=False, repr=False, compare=False)
+    _keys: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def tokens(self) -> list[Token]:
@@ -122,6 +123,14 @@ class TokenizedText:
             new = tuple.__new__
             self._tokens = [new(Token, (*word, start, end)) for word, start, end in zip(self.words, self.starts, self.ends)]
         return self._tokens
+
+    @property
+    def lemma_keys(self) -> str:
+        """The lemma keys (see :func:`lemma_key`) of the words that carry a lemma, as one
+        string: equal runs of lemmas are equal substrings (made on first use)."""
+        if self._keys is None:
+            self._keys = "".join(map(itemgetter(KEY), self.words)).replace(NO_KEY, "")
+        return self._keys
 
     def __len__(self) -> int:
         return len(self.words)

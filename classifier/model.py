@@ -428,8 +428,9 @@ def explain(
     coef, scale, _ = _linear_parts(pipeline)
     weights = coef[X.indices] * X.data * scale
     rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    # Per row, largest |weight| first; ties keep column order, as a stable sort would.
-    order = np.lexsort((X.indices, -np.abs(weights), rows)).tolist()
+    # Per row, largest |weight| first; ties keep column order: lexsort is stable and the
+    # columns of a row are sorted.
+    order = np.lexsort((-np.abs(weights), rows)).tolist()
     columns = X.indices.tolist()
     weights = weights.tolist()
     indptr = X.indptr.tolist()

@@ -62,6 +62,22 @@ def poisson_tail(k: int, rate: float) -> float:
     return min(1.0, math.exp(log_term) * total)
 
 
+def two_proportion_p(successes_a: int, trials_a: int, successes_b: int, trials_b: int) -> float:
+    """Two-sided p-value that two proportions differ only by chance (the pooled z-test).
+
+    >>> round(two_proportion_p(2, 20, 12, 20), 4)
+    0.0009
+    """
+    if trials_a <= 0 or trials_b <= 0:
+        raise ValueError(f"trials must be positive, got {trials_a} and {trials_b}")
+    pooled = (successes_a + successes_b) / (trials_a + trials_b)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / trials_a + 1 / trials_b))
+    difference = successes_b / trials_b - successes_a / trials_a
+    if spread == 0:
+        return 1.0  # both proportions 0, or both 1
+    return math.erfc(abs(difference) / spread / math.sqrt(2))
+
+
 def median(values: Sequence[float]) -> float:
     """The median of a non-empty sequence (the mean of the middle two for an even count)."""
     if not values:

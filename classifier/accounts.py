@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Iterable, Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .account_stats import median, poisson_tail, theil_sen_slope, wilson_interval
+from .account_stats import median, poisson_tail, theil_sen_slope, two_proportion_p, wilson_interval
 from .markers import SOURCING, format_technique_counts
 from .scorefile import parse_technique_counts
 
@@ -53,11 +53,13 @@ BURST_MIN_POSTS = 5
 BURST_MIN_RATE = 1.0
 BURST_P = 0.001
 
-#: Defaults of the change flag: the partisan share moved by more than this between the
-#: first and the second half of an account's active span, each half holding at least
-#: DEFAULT_MIN_HALF_POSTS posts.
+#: The change flag: the partisan share moved by more than the threshold between the first
+#: and the second half of an account's active span, each half holding at least the minimum
+#: of posts, and a two-proportion test puts the move beyond chance (p < CHANGE_P), so that
+#: an account of a dozen posts is not flagged for a coin's swing.
 DEFAULT_CHANGE_THRESHOLD = 0.3
 DEFAULT_MIN_HALF_POSTS = 5
+CHANGE_P = 0.01
 
 #: Columns of the tables (name, type: TEXT, INTEGER, REAL or BOOLEAN): each table's schema
 #: is defined here once and used by the CSV, SQLite and Parquet writers.
@@ -68,7 +70,7 @@ ACCOUNT_COLUMNS = (
     ("partisan_share", "REAL"), ("partisan_low", "REAL"), ("partisan_high", "REAL"), ("marker_share", "REAL"),
     ("sourced_share", "REAL"), ("top_techniques", "TEXT"), ("campaigns", "TEXT"), ("bursts", "INTEGER"),
     ("trend_per_week", "REAL"), ("share_first_half", "REAL"), ("share_second_half", "REAL"),
-    ("change", "REAL"), ("changed", "BOOLEAN"),
+    ("change", "REAL"), ("change_p", "REAL"), ("changed", "BOOLEAN"),
 )
 DAY_COLUMNS = (
     ("handle", "TEXT"), ("date", "TEXT"), ("posts", "INTEGER"), ("timed_posts", "INTEGER"), ("mean_p_wire", "REAL"),
@@ -150,23 +152,18 @@ class ScoredPost:
     segments: int
     techniques: tuple[tuple[str, int], ...]
 
-    @property
-    def label(self) -> str:
-        return "partisan" if self.p_wire < PARTISAN_BELOW else "wire"
+    #: Any propaganda marker in the post's own words (credibility markers aside).
+    propaganda: bool
+    #: Any credibility (sourcing) marker in the post's own words.
+    sourced: bool
 
     @property
     def partisan(self) -> bool:
         return self.p_wire < PARTISAN_BELOW
 
     @property
-    def propaganda(self) -> bool:
-        """Any propaganda marker in the post's own words (credibility markers aside)."""
-        return any(name != SOURCING for name, _ in self.techniques)
-
-    @property
-    def sourced(self) -> bool:
-        """Any credibility (sourcing) marker in the post's own words."""
-        return any(name == SOURCING for name, _ in self.techniques)
+    def label(self) -> str:
+        return "partisan" if self.partisan else "wire"
 
     def to_row(self) -> dict:
         """The post as a row of the posts table (:data:`POST_COLUMNS`)."""
@@ -206,6 +203,8 @@ def fold_post(segments: list[Mapping], tz: ZoneInfo) -> ScoredPost:
         p_wire=p_wire,
         segments=len(segments),
         techniques=tuple(sorted(techniques.items(), key=lambda item: (-item[1], item[0]))),
+        propaganda=any(name != SOURCING for name in techniques),
+        sourced=SOURCING in techniques,
     )
 
 
@@ -225,26 +224,33 @@ def iter_posts(rows: Iterable[Mapping], tz: ZoneInfo) -> Iterator[tuple[ScoredPo
         yield fold_post(current, tz), current
 
 
-@dataclass
 class Tally:
-    """Post counts and sums of a set of posts (an account, a day, a half)."""
+    """Post counts and sums of a set of posts (an account-day, an account, a half).
 
-    posts: int = 0
-    timed: int = 0
-    p_sum: float = 0.0
-    partisan: int = 0
-    propaganda: int = 0
-    sourced: int = 0
-    techniques: Counter = field(default_factory=Counter)
+    Slotted, with the technique and hour counts made only when a post has any: an
+    account-day is the unit of memory, and a dump can hold millions of them."""
+
+    __slots__ = ("posts", "timed", "p_sum", "partisan", "propaganda", "sourced", "techniques", "hours")
+
+    def __init__(self) -> None:
+        self.posts = self.timed = self.partisan = self.propaganda = self.sourced = 0
+        self.p_sum = 0.0
+        self.techniques: dict[str, int] | None = None
+        self.hours: dict[int, int] | None = None
 
     def add(self, post: ScoredPost) -> None:
         self.posts += 1
-        self.timed += post.hour is not None
         self.p_sum += post.p_wire
         self.partisan += post.partisan
         self.propaganda += post.propaganda
         self.sourced += post.sourced
-        self.techniques.update(dict(post.techniques))
+        if post.hour is not None:
+            self.timed += 1
+            if self.hours is None:
+                self.hours = {}
+            self.hours[post.hour] = self.hours.get(post.hour, 0) + 1
+        if post.techniques:
+            self._count(post.techniques)
 
     def merge(self, other: "Tally") -> None:
         self.posts += other.posts
@@ -253,53 +259,62 @@ class Tally:
         self.partisan += other.partisan
         self.propaganda += other.propaganda
         self.sourced += other.sourced
-        self.techniques.update(other.techniques)
+        if other.techniques:
+            self._count(other.techniques.items())
+        if other.hours:
+            if self.hours is None:
+                self.hours = {}
+            for hour, count in other.hours.items():
+                self.hours[hour] = self.hours.get(hour, 0) + count
+
+    def _count(self, items: Iterable[tuple[str, int]]) -> None:
+        if self.techniques is None:
+            self.techniques = {}
+        for name, count in items:
+            self.techniques[name] = self.techniques.get(name, 0) + count
 
     def share(self, count: int) -> float | None:
         return round(count / self.posts, 4) if self.posts else None
 
-    def propaganda_techniques(self) -> dict[str, int]:
-        """Technique counts without the credibility side, most frequent first."""
-        ranked = sorted(self.techniques.items(), key=lambda item: (-item[1], item[0]))
-        return {name: count for name, count in ranked if name != SOURCING}
-
-
-@dataclass
-class DayTally(Tally):
-    hours: Counter = field(default_factory=Counter)
-
-    def add(self, post: ScoredPost) -> None:
-        super().add(post)
-        if post.hour is not None:
-            self.hours[post.hour] += 1
+    def ranked_techniques(self, *, credibility: bool = True) -> dict[str, int]:
+        """Technique counts, most frequent first (ties by name); ``credibility=False``
+        leaves the credibility side (``Sourcing``) out."""
+        ranked = sorted((self.techniques or {}).items(), key=lambda item: (-item[1], item[0]))
+        return {name: count for name, count in ranked if credibility or name != SOURCING}
 
 
 @dataclass
 class AccountTally:
-    """Everything kept of one account during the pass: totals and one tally per day."""
+    """Everything kept of one account during the pass: a tally per day (and one for its
+    undated posts); its totals are their sum, made once at the end."""
 
     handle: str
     display_name: str = ""
     name_seen: tuple = ()
     segments: int = 0
-    undated: int = 0
-    total: Tally = field(default_factory=Tally)
-    days: dict[date, DayTally] = field(default_factory=dict)
+    undated: Tally = field(default_factory=Tally)
+    days: dict[date, Tally] = field(default_factory=dict)
     campaigns: set[str] = field(default_factory=set)
 
     def add(self, post: ScoredPost) -> None:
         self.segments += post.segments
-        self.total.add(post)
         when = (post.day or date.min, -1 if post.hour is None else post.hour)
         if post.display_name and (not self.name_seen or when >= self.name_seen):
             self.display_name, self.name_seen = post.display_name, when  # the name on its latest post
         if post.day is None:
-            self.undated += 1
+            self.undated.add(post)
             return
         day = self.days.get(post.day)
         if day is None:
-            day = self.days[post.day] = DayTally()
+            day = self.days[post.day] = Tally()
         day.add(post)
+
+    def total(self) -> Tally:
+        total = Tally()
+        total.merge(self.undated)
+        for day in self.days.values():
+            total.merge(day)
+        return total
 
 
 @dataclass
@@ -396,39 +411,45 @@ class AccountsBuilder:
                 self.accounts[handle].campaigns.add(str(campaign))
 
     def finish(self) -> AccountTables:
-        """The tables: accounts by posts (most first), days by account and date."""
+        """The tables: accounts by posts (most first), days by account and date.
+
+        Each account's tallies are let go once its rows are made (the rows are what
+        stays), so the builder is spent afterwards."""
+        totals = {handle: account.total() for handle, account in self.accounts.items()}
+        ordered = sorted(self.accounts.values(), key=lambda a: (-totals[a.handle].posts, a.handle))
         account_rows, day_rows = [], []
-        ordered = sorted(self.accounts.values(), key=lambda a: (-a.total.posts, a.handle))
         for account in ordered:
             days = account_days(account)
-            account_rows.append(self._account_row(account, days))
+            account_rows.append(self._account_row(account, totals[account.handle], days))
             day_rows.extend(days)
+            account.days = {}
         return AccountTables(
             accounts=account_rows,
             days=day_rows,
-            posts=sum(a.total.posts for a in ordered),
-            timed_posts=sum(a.total.timed for a in ordered),
-            undated_posts=sum(a.undated for a in ordered),
+            posts=sum(total.posts for total in totals.values()),
+            timed_posts=sum(total.timed for total in totals.values()),
+            undated_posts=sum(a.undated.posts for a in ordered),
             tz=self.tz,
         )
 
-    def _account_row(self, account: AccountTally, days: list[dict]) -> dict:
-        total = account.total
+    def _account_row(self, account: AccountTally, total: Tally, days: list[dict]) -> dict:
         active = sorted(account.days)
         partisan_low = partisan_high = None
         if total.posts:
             partisan_low, partisan_high = (round(x, 4) for x in wilson_interval(total.partisan, total.posts))
-        dated = total.posts - account.undated
+        dated = total.posts - account.undated.posts
         first_half, second_half = halves(account)
-        change = None
+        change = change_p = None
         if first_half.posts >= self.min_half_posts and second_half.posts >= self.min_half_posts:
-            change = round(second_half.share(second_half.partisan) - first_half.share(first_half.partisan), 4)
+            change = round(second_half.partisan / second_half.posts - first_half.partisan / first_half.posts, 4)
+            change_p = two_proportion_p(first_half.partisan, first_half.posts, second_half.partisan, second_half.posts)
+        top = list(total.ranked_techniques(credibility=False).items())[:TOP_TECHNIQUES]
         return {
             "handle": account.handle,
             "display_name": account.display_name,
             "posts": total.posts,
             "segments": account.segments,
-            "undated_posts": account.undated,
+            "undated_posts": account.undated.posts,
             "timed_posts": total.timed,
             "first_date": active[0].isoformat() if active else None,
             "last_date": active[-1].isoformat() if active else None,
@@ -440,14 +461,15 @@ class AccountsBuilder:
             "partisan_high": partisan_high,
             "marker_share": total.share(total.propaganda),
             "sourced_share": total.share(total.sourced),
-            "top_techniques": format_technique_counts(dict(list(total.propaganda_techniques().items())[:TOP_TECHNIQUES])),
+            "top_techniques": format_technique_counts(dict(top)),
             "campaigns": "; ".join(sorted(account.campaigns, key=_natural)),
             "bursts": sum(row["burst"] for row in days),
             "trend_per_week": weekly_trend(account),
             "share_first_half": first_half.share(first_half.partisan),
             "share_second_half": second_half.share(second_half.partisan),
             "change": change,
-            "changed": change is not None and abs(change) > self.change_threshold,
+            "change_p": None if change_p is None else float(f"{change_p:.3g}"),
+            "changed": change is not None and abs(change) > self.change_threshold and change_p < CHANGE_P,
         }
 
 
@@ -485,8 +507,8 @@ def account_days(account: AccountTally) -> list[dict]:
             "partisan_share": tally.share(tally.partisan),
             "marker_share": tally.share(tally.propaganda),
             "sourced_share": tally.share(tally.sourced),
-            "techniques": format_technique_counts(dict(sorted(tally.techniques.items(), key=lambda i: (-i[1], i[0])))),
-            "hours": "; ".join(f"{hour:02d}:{n}" for hour, n in sorted(tally.hours.items())),
+            "techniques": format_technique_counts(tally.ranked_techniques()),
+            "hours": "; ".join(f"{hour:02d}:{n}" for hour, n in sorted((tally.hours or {}).items())),
             "baseline": baseline,
             "burst_p": None if burst_p is None else float(f"{burst_p:.3g}"),
             "burst": burst_p is not None and tally.posts >= BURST_MIN_POSTS and burst_p < BURST_P,

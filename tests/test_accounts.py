@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pytest
 
 from classifier import account_stats, accounts, scorefile
-from classifier.account_stats import poisson_tail, theil_sen_slope, wilson_interval
+from classifier.account_stats import poisson_tail, theil_sen_slope, two_proportion_p, wilson_interval
 from classifier.accounts import BURST_MIN_HISTORY, account_tables
 
 from .accounts_dumps import BURST_DAY, BURST_POSTS, DAYS, START, SWITCH_DAY, plan, read_csv, run
@@ -48,7 +48,7 @@ def test_an_account_that_turns_partisan_mid_period_is_seen_day_by_day_and_flagge
     row = tables["accounts"]["turncoat"]
     assert row["changed"] == "true"
     assert float(row["share_first_half"]) <= 0.2 and float(row["share_second_half"]) >= 0.8
-    assert float(row["change"]) > 0.6
+    assert float(row["change"]) > 0.6 and float(row["change_p"]) < 1e-6
     assert float(row["trend_per_week"]) > 0.1
     assert [name for name, r in tables["accounts"].items() if r["changed"] == "true"] == ["turncoat"]
 
@@ -146,8 +146,16 @@ def test_change_threshold_and_minimum_posts_per_half(scored, tmp_path):
     result = run("accounts", scored["timed"]["scores"], "-o", tmp_path, "--change-threshold", "0.001", "--force")
     rows = {row["handle"]: row for row in read_csv(tmp_path / "timed.accounts.csv")}
     assert {h for h, r in rows.items() if r["changed"] == "true"} == {
-        h for h, r in rows.items() if abs(float(r["change"])) > 0.001
-    }
+        h for h, r in rows.items() if abs(float(r["change"])) > 0.001 and float(r["change_p"]) < 0.01
+    } == {"turncoat"}  # the others' halves differ by chance: p well above 0.01
+
+
+def test_a_small_account_is_not_flagged_for_a_chance_swing():
+    """Six posts a half, 2 then 5 partisan: a move of 0.5, but p = 0.08 (chance)."""
+    rows = [segment(i, "a", f"2024-03-{1 + i // 2:02d}", 0.1 if flag else 0.9)
+            for i, flag in enumerate([1, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 0])]
+    (row,) = account_tables(rows).accounts
+    assert row["change"] == 0.5 and 0.01 < row["change_p"] < 0.1 and row["changed"] is False
 
 
 # ---------------------------------------------------------------- hand-made rows
@@ -215,6 +223,10 @@ def test_statistics_match_scipy():
     xs, ys = [0, 1, 2, 3, 5, 8], [0.1, 0.0, 0.4, 0.9, 0.7, 1.0]
     assert theil_sen_slope(xs, ys) == pytest.approx(stats.theilslopes(ys, xs).slope)
     assert theil_sen_slope([4], [1.0]) is None
+    for a, n, b, m in [(2, 20, 12, 20), (0, 84, 84, 84), (30, 61, 25, 65)]:
+        reference = stats.chi2_contingency([[a, n - a], [b, m - b]], correction=False).pvalue
+        assert two_proportion_p(a, n, b, m) == pytest.approx(reference, rel=1e-6, abs=1e-300)
+    assert two_proportion_p(0, 5, 0, 9) == 1.0
     for successes, trials in [(0, 5), (5, 5), (42, 100)]:
         low, high = wilson_interval(successes, trials)
         reference = stats.binomtest(successes, trials).proportion_ci(method="wilson")

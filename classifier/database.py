@@ -133,8 +133,13 @@ class SqliteWriter:
         self.db.execute("PRAGMA journal_mode = OFF")  # a temporary file, renamed into place when complete
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute("PRAGMA foreign_keys = ON")
+        # Indexes from the start: rows arrive before the rows their keys point at (deferred
+        # keys), and while any key is unresolved SQLite looks up the children of every new
+        # parent row; without an index on the child column that lookup is a full scan.
         for table in TABLES:
             self.db.execute(table.ddl())
+            for statement in table.index_ddl():
+                self.db.execute(statement)
         self.db.execute("BEGIN")
         posts = TABLE["posts"]
         self._post_sql = posts.insert_sql(' ON CONFLICT ("post_id") DO UPDATE SET "listings" = "listings" + 1')
@@ -170,11 +175,6 @@ class SqliteWriter:
     def finish(self, tables: AccountTables, campaign_members: Iterable[Mapping] = ()) -> None:
         """Write the account and campaign tables, index, check every key, commit, close."""
         self._flush()
-        # Index before the parent rows go in: inserting an account makes SQLite look up the
-        # posts pointing at it (a deferred key), a full scan per account without the index.
-        for table in TABLES:
-            for statement in table.index_ddl():
-                self.db.execute(statement)
         for name, rows in (("accounts", tables.accounts), ("account_days", tables.days)):
             self.db.executemany(TABLE[name].insert_sql(), (TABLE[name].values(row) for row in rows))
         self._write_campaigns(unique_members(campaign_members), time_zone(tables.tz))

@@ -136,6 +136,16 @@ def test_jsonl_scores_and_in_memory_rows_give_the_csv_tables(scored, tmp_path):
     as_text = [{k: ("" if v is None else ("true" if v is True else "false" if v is False else str(v)))
                 for k, v in row.items()} for row in tables.accounts]
     assert as_text == list(scored["timed"]["accounts"].values())
+    # A Dask engine's Parquet partitions (JSON text in the nested columns) read the same.
+    pq = pytest.importorskip("pyarrow.parquet")
+    from classifier.distributed import parquet_table
+
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for index, start in enumerate(range(0, len(rows), 300)):
+        pq.write_table(parquet_table(rows[start:start + 300]), folder / f"part-{index:05d}.parquet")
+    assert run("accounts", folder).exit_code == 0
+    assert read_csv(folder / "parts.account_days.csv") == scored["timed"]["days"]
 
 
 def test_change_threshold_and_minimum_posts_per_half(scored, tmp_path):

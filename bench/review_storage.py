@@ -9,7 +9,7 @@ is opened again to count them back and time the load.
 
 Usage:
 
-    python bench/review_storage.py --segments 50000 --json reports/review-storage.json
+    python bench/review_storage.py --segments 50000
 """
 
 from __future__ import annotations
@@ -95,17 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=50_000)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
-    parser.add_argument("--json", type=Path, default=None, help="Write the figures to this JSON file too.")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "review.html"
         result = render(synthetic_rows(args.segments), path)
         result.update(measure(path, args.chromium, args.segments))
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
     return 0
 
 

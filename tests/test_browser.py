@@ -58,11 +58,14 @@ def browser():
 
 
 class Page:
-    """A fresh browser context (its own localStorage) with everything bad it saw."""
+    """A page in a fresh browser context (its own localStorage), or in ``context`` (another
+    tab of that browser profile), with everything bad it saw."""
 
-    def __init__(self, browser) -> None:
-        self.context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
-        self.context.add_init_script(WATCH)
+    def __init__(self, browser, context=None) -> None:
+        if context is None:
+            context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+            context.add_init_script(WATCH)
+        self.context = context
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.dialogs: list[str] = []
@@ -352,9 +355,8 @@ def test_keyboard_only_review_of_ten_segments_ends_in_an_export(page, seed_repor
 
 def test_two_tabs_of_one_report_keep_each_others_decisions(browser, seed_report, tmp_path):
     path, rows = seed_report
-    a, b = Page(browser), Page(browser)
-    b.context.close()
-    b.context, b.page = a.context, a.context.new_page()  # the same browser profile: one localStorage
+    a = Page(browser)
+    b = Page(browser, a.context)  # another tab of the same browser profile: one localStorage
     try:
         a.open(path)
         b.open(path)
@@ -375,9 +377,7 @@ def test_two_tabs_of_one_report_keep_each_others_decisions(browser, seed_report,
             lines = export(tab.page, tmp_path, name)
             assert [(line["id"], line["decision"]) for line in lines] == [
                 (first, "correct"), (second, "confirm"), (third, "skip")]
-        fresh = Page(browser)  # a third tab opened later sees all of it
-        fresh.context.close()
-        fresh.context, fresh.page = a.context, a.context.new_page()
+        fresh = Page(browser, a.context)  # a third tab opened later sees all of it
         fresh.open(path)
         assert fresh.page.get_attribute("#progress", "data-reviewed") == "3"
         a.clean()

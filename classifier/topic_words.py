@@ -4,8 +4,8 @@ The model should learn register (attribution, reporting verbs, loaded language),
 topics.  A correction is a text the model got wrong, and training on it moves weight onto
 its words until the model gets it right; a noun that few labels rows use has nothing
 holding it back.  One correction about a tsunami warning, labeled wire, moves 津波 from
-+0.44 to +1.12 towards wire and 高台 from nothing to +0.96 (measured on labels/ of
-2,454 rows): the next post about a tsunami leans wire for its topic alone.
++0.42 to +1.13 towards wire and 高台 from nothing to +0.89 (measured on labels/ of
+3,200 rows): the next post about a tsunami leans wire for its topic alone.
 
 The check is a quick fit, so it measures what it warns about: the model's linear step
 (the saved model's hyper-parameters, without the calibration, which leaves the

@@ -2,12 +2,13 @@
 
 Eight weeks of posts (from Monday 2024-03-04, times in Japan time) by three accounts:
 
-``turncoat``  three posts a day, wire-style for the first four weeks, partisan after;
+``turncoat``  five posts a day, wire-style for the first four weeks, partisan after;
 ``burster``   one to three posts a day of either style, and BURST_POSTS on BURST_DAY;
 ``steady``    two to four posts a day of either style, every day.
 
 The texts are labeled texts of ``labels/`` (single-line, not marked hard), each used once,
-so the shipped model scores them clearly.  The same plan is written as snscrape JSONL
+so the shipped model scores them clearly (tests check that it reads at least 98% of them as
+labeled; the account figures are checked against the scores, not against the labels).  The same plan is written as snscrape JSONL
 (times in UTC, as snscrape gives them) and as a pasted timeline (day-only dates).
 """
 
@@ -32,6 +33,8 @@ DAYS = 56
 SWITCH_DAY = 28
 BURST_DAY = 40
 BURST_POSTS = 25
+#: Five a day: one text the model reads against its label still leaves the day at 0.2 or 0.8.
+TURNCOAT_PER_DAY = 5
 JST = ZoneInfo("Asia/Tokyo")
 NAMES = {"turncoat": "変わる人", "burster": "連投さん", "steady": "いつもの人"}
 
@@ -75,7 +78,7 @@ def plan(seed: int = 15) -> list[PlannedPost]:
 
     posts = []
     for day in range(DAYS):
-        posts += [post("turncoat", day, "wire" if day < SWITCH_DAY else "partisan") for _ in range(3)]
+        posts += [post("turncoat", day, "wire" if day < SWITCH_DAY else "partisan") for _ in range(TURNCOAT_PER_DAY)]
         count = BURST_POSTS if day == BURST_DAY else rng.randint(1, 3)
         posts += [post("burster", day, rng.choice(("wire", "partisan"))) for _ in range(count)]
         posts += [post("steady", day, rng.choice(("wire", "partisan"))) for _ in range(rng.choice((2, 3, 3, 4)))]

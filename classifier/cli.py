@@ -189,6 +189,57 @@ def score(dump, output, fmt, report_path, no_report, model_dir, input_format, te
             echo_err(f"report: {result.report}")
 
 
+# ---------------------------------------------------------------- accounts
+
+
+@cli.command()
+@click.argument("scores", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", "folder", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for <stem>.accounts.csv and <stem>.account_days.csv. Default: beside SCORES.")
+@click.option("--tz", default="Asia/Tokyo", show_default=True,
+              help="The dump's time zone (IANA name): posts with a time are cut into days and hours there.")
+@click.option("--sqlite", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write every table (segments, posts, accounts, account_days, campaigns) into this "
+                   "SQLite file, with keys and indexes.")
+@click.option("--parquet", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write every table as <table>.parquet into this folder (needs the dask extra's pyarrow).")
+@click.option("--campaigns", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A campaigns CSV (columns campaign, post_id, ...): list each account's campaigns and "
+                   "fill the database's campaign tables.")
+@click.option("--change-threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.3,
+              show_default=True,
+              help="Flag an account as changed when its partisan share moves by more than this between the "
+                   "first and second half of its active span.")
+@click.option("--min-half-posts", type=click.IntRange(1, None), default=5, show_default=True,
+              help="Posts each half of an account's span needs before its change is measured.")
+@click.option("--force", is_flag=True, help="Replace output files that already exist.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def accounts(scores, folder, tz, sqlite, parquet, campaigns, change_threshold, min_half_posts, force, quiet):
+    """Build the account tables of SCORES (a scores file or a Dask output folder) without rescoring.
+
+    Writes <stem>.accounts.csv (one row per account: posts, partisan share with its 95%
+    interval, techniques, bursts, trend and change) and <stem>.account_days.csv (one row
+    per account and day, with the burst test); see "Accounts" in the README.
+
+    Example:
+
+        postcred accounts reports/seed.csv -o reports --sqlite reports/seed.sqlite
+    """
+    from .accounts import time_zone
+    from .accounts_files import accounts_from_scores
+
+    try:
+        time_zone(tz)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tz") from None
+    run = accounts_from_scores(scores, folder=folder, tz=tz, sqlite=sqlite, parquet=parquet, campaigns=campaigns,
+                               change_threshold=change_threshold, min_half_posts=min_half_posts, force=force)
+    if not quiet:
+        echo_err(run.tables.note())
+        for path in run.written:
+            echo_err(f"wrote {path}")
+
+
 # ---------------------------------------------------------------- train
 
 

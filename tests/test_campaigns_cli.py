@@ -156,3 +156,22 @@ def test_a_failed_write_leaves_no_output(scored, tmp_path, monkeypatch):
     result = run("campaigns", folder / "dump.scores.csv", "-o", tmp_path)
     assert result.exit_code == 1 and "disk full" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch):
+    import re
+    import shlex
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    section = (root / "README.md").read_text(encoding="utf-8").split("## Campaigns", 1)[1].split("\n## ", 1)[0]
+    commands = [line for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S) for line in block.splitlines()]
+    assert [shlex.split(c)[1] for c in commands] == ["score", "campaigns"]
+    monkeypatch.chdir(root)
+    for command in commands:
+        args = [str(tmp_path / Path(a).name) if a.startswith("reports/") else a for a in shlex.split(command)[1:]]
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+    summary = read_csv(tmp_path / "sample-campaigns" / "sample.campaign_summary.csv")
+    assert [c["kind"] for c in summary] == ["copypasta", "copypasta", "share_template", "share_template"]
+    assert [c["posts"] for c in summary[:2]] == ["8", "8"]

@@ -189,7 +189,9 @@ class DumpGenerator:
             else:
                 text = self.fill(rng.choice(self.vocab["campaign_templates"]))
                 while len(text) < length - 10:
-                    text += "。" + self.fill(rng.choice(("{claim}", "{claim}", "{demand}", "{spread}")))
+                    piece = self.fill(rng.choice(("{claim}", "{claim}", "{demand}", "{spread}")))
+                    if piece not in text:
+                        text += "。" + piece
                 if rng.random() < 0.6:
                     text += " " + rng.choice(self.vocab["tag"])
             text += rng.choice(self.vocab["angry_emoji"]) * rng.choice((1, 1, 2))

@@ -173,5 +173,5 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
         result = run(*args)
         assert result.exit_code == 0, result.output
     summary = read_csv(tmp_path / "sample-campaigns" / "sample.campaign_summary.csv")
-    assert [c["kind"] for c in summary] == ["copypasta", "copypasta", "share_template", "share_template"]
+    assert [c["kind"] for c in summary] == ["copypasta", "copypasta", "share_template"]
     assert [c["posts"] for c in summary[:2]] == ["8", "8"]

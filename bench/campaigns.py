@@ -117,7 +117,7 @@ def scale_child(posts: int, chunk: int = 50_000) -> dict:
 
     generator = DumpGenerator(seed=2024)
     finder = CampaignFinder()
-    generating = adding = 0.0
+    generating = adding = adding_cpu = 0.0
     done = 0
     planted = 0
     while done < posts:
@@ -127,14 +127,16 @@ def scale_child(posts: int, chunk: int = 50_000) -> dict:
         records = [PostRecord.from_row(post.to_row()) for post in batch]
         planted += sum(1 for post in batch if post.planted)
         generating += time.perf_counter() - started
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         finder.add(records)
         adding += time.perf_counter() - started
+        adding_cpu += time.process_time() - started_cpu
         done += len(batch)
         del batch, records
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     result = finder.finish()
     finishing = time.perf_counter() - started
+    finishing_cpu = time.process_time() - started_cpu
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "posts": done,
@@ -143,6 +145,9 @@ def scale_child(posts: int, chunk: int = 50_000) -> dict:
         "add_s": adding,
         "finish_s": finishing,
         "detect_s": adding + finishing,
+        "add_cpu_s": adding_cpu,
+        "finish_cpu_s": finishing_cpu,
+        "detect_cpu_s": adding_cpu + finishing_cpu,
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss / 1024,
         "counts": result.counts,
@@ -259,6 +264,8 @@ def main() -> None:
              f"load average {s['load_before']:.1f} before, {s['load_after']:.1f} after", "", ""),
             ("  detection wall time (add + finish)", f"{s['detect_s']:.0f} s ({s['add_s']:.0f} + {s['finish_s']:.0f})",
              f"< 300 s: {'yes' if s['detect_s'] < TIME_TARGET_S else 'NO'}"),
+            ("  detection CPU time (add + finish)",
+             f"{s['detect_cpu_s']:.0f} s ({s['add_cpu_s']:.0f} + {s['finish_cpu_s']:.0f})", ""),
             ("  CPU time of the process (generation included)", f"{s['cpu_s']:.0f} s", ""),
             ("  generating the posts (not counted)", f"{s['generate_s']:.0f} s", ""),
             ("  peak RSS (kernel high-water mark)", f"{s['peak_rss_mb']:,.0f} MB",

@@ -350,7 +350,7 @@ def estimated_jaccard(signatures: np.ndarray, pairs: np.ndarray, batch: int = 50
         chunk = pairs[lo:lo + batch]
         left = signatures[(chunk >> _U64(32)).astype(np.int64)]
         right = signatures[(chunk & _MASK32).astype(np.int64)]
-        out[lo:lo + chunk.size] = (left == right).mean(axis=1)
+        out[lo:lo + chunk.size] = np.count_nonzero(left == right, axis=1) / signatures.shape[1]
     return out
 
 

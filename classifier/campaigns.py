@@ -471,9 +471,13 @@ def find_campaigns(records: Iterable[PostRecord], params: CampaignParams | None 
 
 
 def _pack(record: PostRecord) -> bytes:
+    """What the outputs show of a post, as one UTF-8 string of fields separated by US."""
     fields = (record.id, record.post_id, record.account, record.handle, record.date, record.kind, record.label,
               record.text, format_techniques(record.techniques))
-    return _SEP.join(f.replace(_SEP, " ") for f in fields).encode("utf-8")
+    joined = _SEP.join(fields)
+    if joined.count(_SEP) != len(fields) - 1:  # a field holding the separator itself
+        joined = _SEP.join(f.replace(_SEP, " ") for f in fields)
+    return joined.encode("utf-8")
 
 
 def _unpack(blob: bytes) -> dict:

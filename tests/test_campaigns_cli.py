@@ -175,3 +175,21 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
     summary = read_csv(tmp_path / "sample-campaigns" / "sample.campaign_summary.csv")
     assert [c["kind"] for c in summary] == ["copypasta", "copypasta", "share_template"]
     assert [c["posts"] for c in summary[:2]] == ["8", "8"]
+
+
+def test_a_dask_output_folder_gives_the_same_campaigns(scored, tmp_path):
+    folder, _ = scored
+    lines = (folder / "dump.scores.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    parts = tmp_path / "dump.scores"
+    parts.mkdir()
+    third = len(lines) // 3
+    for n, chunk in enumerate((lines[:third], lines[third:2 * third], lines[2 * third:])):
+        (parts / f"part-{n:05d}.jsonl").write_text("".join(chunk), encoding="utf-8")
+    assert run("campaigns", parts, "-o", tmp_path / "from-parts").exit_code == 0
+    assert run("campaigns", folder / "dump.scores.jsonl", "-o", tmp_path / "from-file").exit_code == 0
+    assert (tmp_path / "from-parts" / "dump.campaigns.csv").read_text() == \
+        (tmp_path / "from-file" / "dump.campaigns.csv").read_text()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("campaigns", empty, "-o", tmp_path / "x")
+    assert result.exit_code == 1 and "folder holds no part-*.jsonl" in result.output

@@ -390,26 +390,42 @@ def review() -> None:
 @click.option("--overwrite", is_flag=True,
               help="Relabel texts labels/ already has with the other label. Without it, conflicts are only listed.")
 @click.option("--dry-run", is_flag=True, help="Show what would be added, changed and skipped; write nothing.")
-def review_merge(corrections, labels_dir, overwrite, dry_run):
+@click.option("--topic", help="Topic of added rows whose correction has none (the report's Topic field sets one).")
+@click.option("--source", help="Source of added rows whose correction has none.  [default: review:<dump>]")
+def review_merge(corrections, labels_dir, overwrite, dry_run, topic, source):
     """Merge CORRECTIONS (a report's exported corrections.jsonl) into the labels folder.
 
-    New texts are appended to labels/corrections.jsonl (source "review"); texts already
+    New texts are appended to labels/corrections.jsonl with the reviewer's label, the
+    topic set in the report (or --topic; a new text without one is an error) and source
+    review:<dump> (or --source). Confirmed segments are training rows too. Texts already
     labeled the same way are skipped, so merging a file twice changes nothing. A text
     labeled the other way is a conflict: listed, and relabeled only with --overwrite.
     Every line is checked first: one bad line stops the merge and nothing is written.
-    Then run `postcred train`.
+    A warning names the nouns a merged text would make words for its label (a quick fit
+    before and after the merge). Then run `postcred train`.
 
     Example:
 
-        postcred review merge corrections.jsonl --labels labels --dry-run
+        postcred review merge corrections.jsonl --labels labels --topic disasters --dry-run
     """
     from .review import merge_corrections
 
-    result = merge_corrections(corrections, labels_dir, overwrite=overwrite, dry_run=dry_run)
+    result = merge_corrections(corrections, labels_dir, overwrite=overwrite, dry_run=dry_run, topic=topic, source=source)
     for outcome in result.outcomes:
         c = outcome.correction
         where = f" ({outcome.where})" if outcome.where else ""
         click.echo(f"{outcome.action:<8} line {c.line}: {c.id}: {outcome.reason}{where}: {excerpt(c.text)}")
+    for outcome in result.outcomes:
+        if outcome.topic_words:
+            words = ", ".join(map(str, outcome.topic_words))
+            click.echo(f"warning  line {outcome.correction.line}: {outcome.correction.id}: "
+                       f"the merge makes these nouns of it words for {outcome.correction.label}: {words}")
+    if any(outcome.topic_words for outcome in result.outcomes):
+        click.echo("a topic should not decide a label: add rows of the other label that use these nouns "
+                   "(labels/README.md), or leave the text out")
+    for name in result.new_topics:
+        click.echo(f"warning  topic {name!r} is new to labels/: leave-one-topic-out will hold it out on its own; "
+                   "check the spelling")
     click.echo(
         f"added {len(result.added)}, changed {len(result.changed)}, skipped {len(result.skipped)}, "
         f"conflicts {len(result.conflicts)}"

@@ -51,11 +51,6 @@ class MatchText:
     text: str
     had_url: bool
 
-    @property
-    def key(self) -> int:
-        """A 64-bit key of the normalized text: identical texts share it."""
-        return text_key(self.text)
-
 
 def text_key(norm: str) -> int:
     """64-bit BLAKE2b of a normalized text (stable across processes, unlike ``hash``)."""
@@ -162,15 +157,6 @@ class Shingles:
     def starts(self) -> np.ndarray:
         return np.concatenate(([0], np.cumsum(self.counts)[:-1])).astype(np.int64)
 
-    def of(self, i: int) -> np.ndarray:
-        start = int(self.counts[:i].sum())
-        return self.values[start:start + int(self.counts[i])]
-
-    def take(self, indices: np.ndarray) -> "Shingles":
-        """The sets at ``indices``, in that order."""
-        picked, _ = _tagged(self.values, self.starts[indices], self.counts[indices])
-        return Shingles((picked & _MASK32).astype(np.uint32), self.counts[indices])
-
 
 def shingle_sets(texts: list[str]) -> Shingles:
     """The character 3-gram sets of ``texts`` (each at least 3 characters long), each
@@ -241,10 +227,11 @@ class MinHasher:
 
 
 def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
-    """A ``(texts, bands)`` uint64 array: the hash of each band of ``rows = num_perm //
+    """A ``(texts, bands)`` uint32 array: a hash of each band of ``rows = num_perm //
     bands`` signature positions.  Two texts land in one LSH bucket of a band when all of
     the band's positions agree, which for Jaccard similarity ``s`` happens with
-    probability ``s ** rows``."""
+    probability ``s ** rows`` (32 bits keep unrelated texts apart: a million texts share
+    a key by chance about a hundred times per band, a few extra pairs to check)."""
     n, num_perm = signatures.shape
     rows = num_perm // bands
     if bands < 1 or rows < 1:
@@ -253,20 +240,7 @@ def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
     sig = signatures.astype(np.uint64)
     for r in range(rows):
         keys = _mix64(keys ^ sig[:, r:bands * rows:rows])
-    return keys
-
-
-def lsh_threshold(bands: int, rows: int) -> float:
-    """The similarity where LSH's S-curve is steepest, ``(1/bands) ** (1/rows)``."""
-    return (1.0 / bands) ** (1.0 / rows)
-
-
-def jaccard_of_sorted(a: np.ndarray, b: np.ndarray) -> float:
-    """Jaccard similarity of two sorted arrays of unique values."""
-    if a.size == 0 and b.size == 0:
-        return 1.0
-    inter = np.intersect1d(a, b, assume_unique=True).size
-    return inter / (a.size + b.size - inter)
+    return (keys >> _U64(32)).astype(np.uint32)
 
 
 # ---------------------------------------------------------------- LSH candidates, exact check

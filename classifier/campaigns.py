@@ -367,7 +367,7 @@ class CampaignFinder:
             signatures = self._hasher.signatures(shingle_sets(new_texts))
             self._texts.append(
                 key=np.array(new_keys, dtype=np.uint64),
-                bands=(band_keys(signatures, self.params.bands) >> np.uint64(32)).astype(np.uint32),
+                bands=band_keys(signatures, self.params.bands),
                 signature=signatures.astype(np.uint8),
                 post=np.array(new_posts, dtype=np.int64),
             )

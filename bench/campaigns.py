@@ -26,9 +26,10 @@ What it does:
    ``finish`` (pairs, exact checks, grouping, descriptions) apart from the generation, and
    reports the process's peak RSS (the kernel's high-water mark) and CPU time.  Targets:
    under 5 minutes, under 4 GB.
-3. **datasketch** (``--datasketch N``): the same N texts sketched by our numpy code and by
-   datasketch (``MinHash.update_batch`` on the 3-grams, then ``MinHashLSH.insert`` with the
-   same 25 bands of 5), time per text and the LSH index's memory per text.
+3. **datasketch** (``--datasketch N``, after ``.venv/bin/pip install datasketch``: it is no
+   dependency of postcred): the same N texts sketched by our numpy code and by datasketch
+   (``MinHash.update_batch`` on the 3-grams, then ``MinHashLSH.insert`` with the same 25
+   bands of 5), time per text and the LSH index's memory per text.
 """
 
 from __future__ import annotations

@@ -240,6 +240,95 @@ def accounts(scores, folder, tz, sqlite, parquet, campaigns, change_threshold, m
             echo_err(f"wrote {path}")
 
 
+# ---------------------------------------------------------------- campaigns
+
+
+def campaign_options(command):
+    """The campaign detection options (each a field of ``CampaignParams``, its default shown)."""
+    from .campaigns import CampaignParams
+
+    d = CampaignParams()
+    options = [
+        click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=d.threshold, show_default=True,
+                     help="Jaccard similarity of two texts' character 3-gram sets at or above which they match."),
+        click.option("--min-chars", type=click.IntRange(3, None), default=d.min_chars, show_default=True,
+                     help="Texts shorter than this after normalization are left out (too little to compare)."),
+        click.option("--min-accounts", type=click.IntRange(1, None), default=d.min_accounts, show_default=True,
+                     help="Distinct accounts a group of matching posts needs to be a campaign."),
+        click.option("--num-perm", type=click.IntRange(1, None), default=d.num_perm, show_default=True,
+                     help="MinHash signature length."),
+        click.option("--bands", type=click.IntRange(1, None), default=d.bands, show_default=True,
+                     help="LSH bands (each of num-perm // bands signature positions)."),
+        click.option("--window", type=click.IntRange(1, None), default=d.window, show_default=True,
+                     help="In an LSH bucket, each text is compared with up to this many others."),
+        click.option("--fast-seconds", type=click.IntRange(0, None), default=d.fast_seconds, show_default=True,
+                     help="Two accounts' posts this close in time are a fast pair."),
+        click.option("--share-p-wire", type=click.FloatRange(0, 1), default=d.share_p_wire, show_default=True,
+                     help="Median p_wire at or above which a campaign with links is a share template."),
+        click.option("--share-url-share", type=click.FloatRange(0, 1), default=d.share_url_share, show_default=True,
+                     help="Share of posts with a link at or above which a high-p_wire campaign is a share template."),
+        click.option("--seed", type=int, default=d.seed, show_default=True, help="Seed of the MinHash functions."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+CAMPAIGN_OPTION_NAMES = ("threshold", "min_chars", "min_accounts", "num_perm", "bands", "window", "fast_seconds",
+                         "share_p_wire", "share_url_share", "seed")
+
+
+def campaign_params(options: dict):
+    """``CampaignParams`` from the parsed campaign options (a usage error if they clash)."""
+    from .campaigns import CampaignParams
+
+    try:
+        return CampaignParams(**{name: options[name] for name in CAMPAIGN_OPTION_NAMES})
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@cli.command()
+@click.argument("scores", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the campaign files (created if missing).")
+@campaign_options
+@click.option("--network-max-accounts", type=click.IntRange(2, None), default=1000, show_default=True,
+              help="Campaigns with more accounts than this stay out of the account network.")
+@click.option("--force", is_flag=True, help="Replace campaign files that already exist.")
+@click.option("-q", "--quiet", is_flag=True, help="No summary.")
+def campaigns(scores, output_dir, network_max_accounts, force, quiet, **options):
+    """Find campaigns (the same or nearly the same text posted by many accounts) in a
+    scores file written by `postcred score`, without rescoring.
+
+    SCORES is a scores file (CSV or JSONL) or a Dask engine's output folder.  Writes into
+    the -o folder: <stem>.campaigns.csv (one row per post of a campaign),
+    <stem>.campaign_summary.csv (one row per campaign), coordination.gexf (accounts linked
+    by the campaigns they share, for Gephi), coordination_edges.csv and manifest.json
+    (parameters, the input's SHA-256, versions).
+
+    Example:
+
+        postcred campaigns reports/big.scores.csv -o reports/big-campaigns --threshold 0.7
+    """
+    from .campaign_files import campaigns_from_scores
+
+    run = campaigns_from_scores(scores, output_dir, campaign_params(options),
+                                network_max_accounts=network_max_accounts, force=force)
+    if quiet:
+        return
+    counts = run.result.counts
+    kinds = {kind: sum(1 for c in run.result.campaigns if c.kind == kind) for kind in ("copypasta", "share_template")}
+    echo_err(
+        f"rows {run.rows}; posts {counts.get('posts', 0)} (compared {counts.get('compared', 0)}, "
+        f"too short {counts.get('too_short', 0)}); campaigns {len(run.result.campaigns)} "
+        f"(copypasta {kinds['copypasta']}, share templates {kinds['share_template']}) "
+        f"holding {counts.get('posts_in_campaigns', 0)} posts; times: {run.result.time_resolution}"
+    )
+    for path in run.written:
+        echo_err(f"wrote {path}")
+
+
 # ---------------------------------------------------------------- train
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 from .markers import MarkerSpan, format_marker_counts, format_technique_counts, marker_counts
 from .model import Contribution
@@ -146,27 +146,30 @@ def csv_cells(record: ScoredSegment, columns: list[Column]) -> list:
     return [(column.cell or column.value)(record) for column in columns]
 
 
-def from_json_row(row: dict) -> ScoredSegment:
+def from_json_row(row: Mapping) -> ScoredSegment:
     """The record of one JSON row of a scores file (a JSONL line, as :func:`json_row` makes
-    it), for tools that read scores files back.
+    it), for tools that read scores files back; a column the row lacks takes an empty value.
 
     The file keeps the top tokens (feature, surface, weight) and the evidence (feature,
     weight, spans): the contributions are the top tokens, with their spans where the
     evidence has them, then the rest of the evidence (its surface taken from the text), so
     that ``json_row(from_json_row(row)) == row``.
     """
-    text = row["text"]
-    spans = {e["feature"]: tuple(tuple(s) for s in e["spans"]) for e in row.get("evidence") or ()}
+    get = row.get
+    text = get("text") or ""
+    evidence = get("evidence") or ()
+    spans = {e["feature"]: tuple(tuple(s) for s in e["spans"]) for e in evidence}
     top = [Contribution(t["feature"], t["token"], t["weight"], spans.get(t["feature"], ()))
-           for t in row.get("top_tokens") or ()]
+           for t in get("top_tokens") or ()]
     named = {c.feature for c in top}
     rest = [Contribution(e["feature"], _surface(text, e), e["weight"], spans[e["feature"]])
-            for e in row.get("evidence") or () if e["feature"] not in named]
+            for e in evidence if e["feature"] not in named]
     return ScoredSegment(
-        row["id"], row["dump"], row["line"], row["line_end"], row["record"], row["post_id"], row["account"],
-        row["handle"], row["date"], row["role"], row["kind"], text, list(row["urls"]), list(row["hashtags"]),
-        list(row["mentions"]), row["p_wire"], row["label"], tuple(top + rest),
-        tuple(MarkerSpan(**m) for m in row.get("markers") or ()), tuple((row.get("techniques") or {}).items()),
+        get("id", ""), get("dump", ""), get("line", 0), get("line_end", 0), get("record", 0), get("post_id", ""),
+        get("account", ""), get("handle", ""), get("date", ""), get("role", ""), get("kind", ""), text,
+        list(get("urls") or ()), list(get("hashtags") or ()), list(get("mentions") or ()), get("p_wire", 0.0),
+        get("label", ""), tuple(top + rest), tuple(MarkerSpan(**m) for m in get("markers") or ()),
+        tuple((get("techniques") or {}).items()),
     )
 
 

@@ -32,12 +32,7 @@ from typing import NamedTuple, Sequence
 import emoji as emoji_lib
 from sklearn.base import BaseEstimator, TransformerMixin
 
-URL_RE = re.compile(
-    r"(?:https?://|(?<![A-Za-z0-9.\-])(?:pic\.twitter\.com|t\.co|x\.com|twitter\.com)/)[^\s<>\"'「」『』（）()、。]+",
-    re.IGNORECASE,
-)
-MENTION_RE = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{1,30}")
-HASHTAG_RE = re.compile(r"(?<![A-Za-z0-9_&/])#[^\s#@.,!?;:'\"()\[\]{}<>。、！？「」『』（）【】・]+")
+from .patterns import HASHTAG_RE, MENTION_RE, URL_RE
 
 URL_TERM = "<URL>"
 PIC_TERM = "<PIC>"

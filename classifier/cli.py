@@ -52,10 +52,16 @@ def cli(debug: bool) -> None:
     """
     if not debug:
         warnings.simplefilter("ignore", category=FutureWarning)
+    warnings.showwarning = show_warning
 
 
 def echo_err(message: str) -> None:
     click.echo(message, err=True)
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Library warnings (a model's versions, a missing metadata file) as one ``Warning:`` line."""
+    echo_err(f"Warning: {message}")
 
 
 # ---------------------------------------------------------------- score
@@ -74,6 +80,9 @@ def echo_err(message: str) -> None:
 @click.option("--no-report", is_flag=True, help="Write the scores only, no HTML report.")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
               help="Folder (or .joblib file) of a model trained with `postcred train`. Default: the shipped model.")
+@click.option("--trust-model", is_flag=True,
+              help="Load --model even though this machine did not train it. A model file is code that runs "
+                   "when loaded: only for a model whose source you trust.")
 @click.option("--input-format", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True,
               help="Format of the dump. auto detects it from the content: timeline (pasted timeline), x-api "
                    "(X API v2 JSON/JSONL), snscrape (JSONL), tweets-js (an archive's tweets.js or its zip), "
@@ -110,7 +119,7 @@ def echo_err(message: str) -> None:
                    "means and technique tables always cover every segment, and it says when rows were cut.")
 @click.option("--force", is_flag=True, help="Replace output files that already exist.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
-def score(dump, output, fmt, report_path, no_report, model_dir, input_format, text_col, id_col, author_col,
+def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, input_format, text_col, id_col, author_col,
           date_col, encoding, decode_errors, on_error, rejects_path, jobs, engine, scheduler, report_max_rows,
           force, quiet):
     """Score a dump: p_wire, label and evidence for every segment, plus an HTML report.
@@ -160,6 +169,7 @@ def score(dump, output, fmt, report_path, no_report, model_dir, input_format, te
         report_path=None if no_report else report_path,
         write_report=not no_report,
         model_dir=model_dir,
+        trust_model=trust_model,
         input_format=input_format,
         encoding=encoding,
         errors=decode_errors,
@@ -251,11 +261,14 @@ def format_cv(m: dict, title: str) -> str:
 @cli.command()
 @click.argument("labeled", type=click.Path(exists=False, dir_okay=False, path_type=Path))
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
-              help="Model folder written by `postcred train --model-dir`. Default: the shipped model.")
+              help="Folder (or .joblib file) of a model trained with `postcred train`. Default: the shipped model.")
+@click.option("--trust-model", is_flag=True,
+              help="Load --model even though this machine did not train it. A model file is code that runs "
+                   "when loaded: only for a model whose source you trust.")
 @click.option("--worst", type=click.IntRange(0, 1000), default=10, show_default=True,
               help="How many of the most confident errors to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def evaluate(labeled, model_dir, worst, as_json):
+def evaluate(labeled, model_dir, trust_model, worst, as_json):
     """Score a labeled JSONL file (labels format) and print how well the model does on it.
 
     Prints accuracy, macro-F1, per-class precision/recall/F1, the confusion matrix, log loss,
@@ -269,7 +282,7 @@ def evaluate(labeled, model_dir, worst, as_json):
 
     from .evaluate import evaluate_file
 
-    report = evaluate_file(labeled, model_dir=model_dir, worst=worst)
+    report = evaluate_file(labeled, model_dir=model_dir, worst=worst, trust_model=trust_model)
     if as_json:
         click.echo(json_lib.dumps(report, ensure_ascii=False, indent=2))
         return

@@ -65,7 +65,7 @@ def test_missing_and_corrupt_models_are_clear_errors(tmp_path):
         load_model(tmp_path)
     (tmp_path / "postcred.joblib").write_bytes(b"not a pickle at all")
     with pytest.raises(ModelError, match="corrupt"):
-        load_model(tmp_path)
+        load_model(tmp_path, trust_model=True)
 
 
 def test_shipped_model_on_probe_texts_kept_out_of_the_labels(data_dir):

@@ -285,7 +285,9 @@ def _jsonl_records(source: Source, expand: Expand, convert: Convert) -> Iterator
 def _convert(convert: Convert, item: object, context: object, record: int, at: int, line: int | None,
              raw: str | None) -> Post | Reject:
     try:
-        return convert(item, context, record, at)
+        post = convert(item, context, record, at)
+        post.line = line
+        return post
     except RecordError as exc:
         return Reject(record, line, str(exc), raw if raw is not None else json.dumps(item, ensure_ascii=False))
 

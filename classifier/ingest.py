@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator
 
 from .errors import InputError
+from .limits import segment_too_long
 
 ATTRIBUTION_RE = re.compile(
     r"^\s*[—―–-]{1,2}\s*(?P<name>.*?)\s*\(@(?P<handle>[A-Za-z0-9_]{1,30})\)\s*(?P<date>.*?)\s*$"
@@ -76,7 +77,12 @@ class Part:
 
 @dataclass(slots=True)
 class Post:
-    """One input record: who posted it, when, and its parts in input order."""
+    """One input record: who posted it, when, and its parts in input order.
+
+    ``line`` is the physical line where the record starts, set by the JSON readers (whose
+    parts may be numbered by record instead), for messages about the whole record; None
+    where the parts' lines say it, or where it is unknown.
+    """
 
     record: int
     post_id: str
@@ -85,6 +91,7 @@ class Post:
     date: str
     parts: list[Part] = field(default_factory=list)
     kind: str = "post"
+    line: int | None = None
 
 
 @dataclass(slots=True)
@@ -708,8 +715,8 @@ def read_posts(
     with open_source(path, encoding=encoding, errors=errors, options=options) as source:
         fmt = _choose_format(source, input_format)
         for item in _readers()[fmt](source):
-            if isinstance(item, Post) and not item.parts:
-                item = Reject(item.record, None, "empty text", "")
+            if isinstance(item, Post):
+                item = _checked(item, fmt)
             if isinstance(item, Reject) and on_error == "stop":
                 raise InputError(
                     item.file or source.label,
@@ -718,6 +725,32 @@ def read_posts(
                     record=item.record if item.line is None else None,
                 )
             yield item
+
+
+#: Formats whose parts' ``line`` is always a physical line (in the JSON formats it may be
+#: the record number instead, see :mod:`classifier.formats`).
+_LINE_FORMATS = frozenset({"timeline", "csv", "tsv", "plain", "lines", "paragraphs"})
+
+
+def _checked(post: Post, fmt: str) -> Post | Reject:
+    """The post, or a :class:`Reject` when it cannot be scored: no text, a segment longer
+    than MeCab survives (:mod:`classifier.limits`), or a NUL byte (binary data past the
+    head of the file, where the binary check looks)."""
+    if not post.parts:
+        return Reject(post.record, None, "empty text", "")
+    reason = None
+    for part in post.parts:
+        reason = segment_too_long(part.text)
+        if reason is None and "\x00" in part.text:
+            reason = "holds a NUL byte (binary data, not text)"
+        if reason:
+            break
+    if reason is None and any("\x00" in field for field in (post.post_id, post.account, post.handle, post.date)):
+        reason = "holds a NUL byte (binary data, not text)"
+    if reason is None:
+        return post
+    line = post.line if post.line is not None else post.parts[0].line if fmt in _LINE_FORMATS else None
+    return Reject(post.record, line, reason, "\n".join(part.text for part in post.parts))
 
 
 def _choose_format(source: Source, input_format: str) -> str:

@@ -20,6 +20,10 @@ raises :class:`~classifier.errors.InputError` naming it, and nothing is written)
 Texts are compared after :func:`~classifier.tokens.normalize` (NFKC, white space
 collapsed), the same comparison the labels' duplicate check uses.  Every file is
 rewritten atomically; lines that do not change keep their bytes.
+
+A merge holds a lock on the labels folder from reading it to writing it, so two merges at
+once run one after the other (the second sees the first's rows); a labels file changed by
+anything else meanwhile stops the merge before its rename, and nothing of it is written.
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError, LabelError
-from .labels import LABELS, label_files, parse_jsonl_object, read_utf8, validate_label_row
-from .outputs import atomic_write_text
+from .labels import LABELS, jsonl_line, jsonl_lines, label_files, parse_jsonl_object, read_utf8, validate_label_row
+from .outputs import atomic_open, locked
 from .tokens import normalize
 
 CORRECTIONS_FILE = "corrections.jsonl"
@@ -168,7 +172,7 @@ def read_corrections(path: str | Path) -> list[Correction]:
     corrections: list[Correction] = []
     by_id: dict[str, Correction] = {}
     by_text: dict[str, Correction] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(jsonl_lines(text), start=1):
         if not line.strip():
             continue
         c = parse_correction(line, path, number)
@@ -192,14 +196,29 @@ def read_corrections(path: str | Path) -> list[Correction]:
 
 @dataclass
 class _LabelFile:
-    """A labels file held as its lines, so a merge can change one line and keep the rest."""
+    """A labels file held as its lines, so a merge can change one line and keep the rest.
+
+    ``original`` is the file's text as read (None: the file did not exist), to tell
+    whether anything else changed it before the merge writes it back.
+    """
 
     path: Path
     lines: list[str]
+    original: str | None = None
     dirty: bool = False
 
     def text(self) -> str:
         return "".join(line if line.endswith("\n") else line + "\n" for line in self.lines)
+
+    def check_unchanged(self) -> None:
+        """Raise :class:`LabelError` when the file on disk is no longer what was read."""
+        try:
+            now = self.path.read_bytes().decode("utf-8", "replace")
+        except FileNotFoundError:
+            now = None
+        if now != self.original:
+            raise LabelError(self.path, "changed by another program during the merge; nothing was written "
+                                        "to it: run the merge again")
 
 
 @dataclass
@@ -220,14 +239,10 @@ def _load_folder(labels_dir: Path) -> tuple[dict[str, _LabelFile], dict[str, _En
     entries: dict[str, _Entry] = {}
     ids: set[str] = set()
     for path in label_files(labels_dir):
-        try:
-            content = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise LabelError(path, f"not UTF-8 (byte {exc.start})", offset=exc.start) from None
-        lines = content.splitlines(keepends=True)
-        handle = _LabelFile(path, lines)
+        content = read_utf8(path)
+        handle = _LabelFile(path, jsonl_lines(content, keepends=True), content)
         files[path.name] = handle
-        for index, line in enumerate(lines):
+        for index, line in enumerate(handle.lines):
             if not line.strip():
                 continue
             row = validate_label_row(line, path, index + 1)
@@ -296,6 +311,13 @@ def merge_corrections(
     """
     labels_dir = Path(labels_dir)
     items = read_corrections(corrections)
+    label_files(labels_dir)  # the folder must exist before it can be locked
+    with locked(labels_dir, what="merging corrections"):
+        return _merge(items, labels_dir, overwrite=overwrite, dry_run=dry_run)
+
+
+def _merge(items: list[Correction], labels_dir: Path, *, overwrite: bool, dry_run: bool) -> MergeResult:
+    """The merge itself, with the labels folder locked."""
     files, entries, ids = _load_folder(labels_dir)
     target = files.get(CORRECTIONS_FILE) or _LabelFile(labels_dir / CORRECTIONS_FILE, [])
     if target.lines and not target.lines[-1].endswith("\n"):
@@ -318,7 +340,7 @@ def merge_corrections(
                 "notes": _notes(c),
                 "id": _unique_id(f"review:{c.id}", ids),
             }
-            target.lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+            target.lines.append(jsonl_line(row))
             target.dirty = True
             entry = _Entry(target, len(target.lines) - 1, c.label)
             entries[key] = entry
@@ -335,7 +357,7 @@ def merge_corrections(
             row["label"] = c.label
             note = f"relabeled {previous} -> {c.label} by {_notes(c)}"
             row["notes"] = f"{row['notes']} {note}".strip() if row.get("notes") else note
-            entry.file.lines[entry.index] = json.dumps(row, ensure_ascii=False) + "\n"
+            entry.file.lines[entry.index] = jsonl_line(row)
             entry.file.dirty = True
             entry.label = c.label
             result.outcomes.append(Outcome(c, "changed", f"relabeled {previous} -> {c.label}", entry.where, previous))
@@ -346,6 +368,10 @@ def merge_corrections(
                 validate_label_row(line, handle.path, index + 1)
     if not dry_run:
         for handle in dirty:
-            atomic_write_text(handle.path, handle.text())
+            handle.check_unchanged()
+        for handle in dirty:
+            with atomic_open(handle.path, "w", newline="") as out:
+                out.write(handle.text())
+                handle.check_unchanged()  # the last moment before the rename
             result.written.append(handle.path)
     return result

@@ -21,7 +21,7 @@ from classifier.cli import cli
 from classifier.labels import load_labels
 from classifier.report import write_report
 
-from .conftest import LABELS, ROOT
+from .conftest import LABELS, ROOT, jsonl_rows
 
 pytestmark = pytest.mark.browser
 
@@ -208,7 +208,7 @@ def test_review_reload_export_and_merge(page, seed_report, tmp_path):
     assert download.suggested_filename == "corrections.jsonl"
     exported = tmp_path / "corrections.jsonl"
     download.save_as(exported)
-    lines = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    lines = jsonl_rows(exported)
     assert [line["id"] for line in lines] == [r["id"] for r in rows if r["id"] in (first, second)]
     for line in lines:
         seg = by_id[line["id"]]

@@ -11,6 +11,8 @@ from classifier.cli import cli
 from classifier.labels import label_files, labels_digest, load_labels
 from classifier.review import merge_corrections, read_corrections
 
+from .conftest import jsonl_rows
+
 WIRE_TEXT = "政府は4日、新たな経済対策を閣議決定したと発表した。"
 PARTISAN_TEXT = "またマスゴミの印象操作😡 絶対に許すな！拡散希望🔥"
 
@@ -72,7 +74,7 @@ def test_merge_adds_new_texts_skips_known_and_lists_conflicts(tmp_path, labels):
     assert "rerun with --overwrite" in result.output
     assert (labels / "base.jsonl").read_bytes() == before  # the conflict was left alone
 
-    added = [json.loads(line) for line in (labels / "corrections.jsonl").read_text(encoding="utf-8").splitlines()]
+    added = jsonl_rows(labels / "corrections.jsonl")
     assert [(r["text"], r["label"], r["topic"], r["source"], r["id"]) for r in added] == [
         ("速報です！！これは陰謀だ、目を覚ませ", "partisan", "reviewed", "review", "review:d:1"),
         ("日銀は5日、政策金利を据え置くと発表した。", "wire", "economy_prices", "review", "review:d:5"),
@@ -191,5 +193,5 @@ def test_ids_stay_unique_and_blank_lines_are_ignored(tmp_path, labels):
     assert [c.line for c in read_corrections(corrections)] == [2]
     result = merge_corrections(corrections, labels)
     assert [o.action for o in result.outcomes] == ["added"]
-    rows = [json.loads(line) for line in (labels / "corrections.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = jsonl_rows(labels / "corrections.jsonl")
     assert [r["id"] for r in rows] == ["review:d:1", "review:d:1~2"]

@@ -23,6 +23,7 @@ from .errors import InputError
 from .ingest import (
     TEXT_COLUMNS, Part, Post, RecordError, Reject, Source, decode, normalize_date,
 )
+from .limits import MAX_ARCHIVE_BYTES, MAX_COMPRESSION_RATIO, RATIO_FLOOR, size_text
 
 YTD_PREFIX_RE = re.compile(r"\s*window\.YTD\.[A-Za-z0-9_]+\.part\d+\s*=\s*")
 ARCHIVE_TWEETS_RE = re.compile(r"(?:^|/)tweets?(?:-part(\d+))?\.js$")
@@ -422,13 +423,15 @@ def read_tweets_js(source: Source) -> Iterator[Post | Reject]:
 def _archive_members(source: Source) -> tuple[list[tuple[str, str]], dict]:
     try:
         with zipfile.ZipFile(source.handle) as archive:
-            names = [n for n in archive.namelist() if ARCHIVE_TWEETS_RE.search(n)]
-            if not names:
+            members = [i for i in archive.infolist() if ARCHIVE_TWEETS_RE.search(i.filename)]
+            if not members:
                 raise InputError(source.label, "zip archive without a tweets.js (an X/Twitter archive has data/tweets.js)")
-            names.sort(key=lambda n: int(ARCHIVE_TWEETS_RE.search(n).group(1) or 0))
-            parts = [(f"{source.label}:{n}", _member_text(archive, n, source)) for n in names]
-            account_names = [n for n in archive.namelist() if ARCHIVE_ACCOUNT_RE.search(n)]
-            account = _account(_member_text(archive, account_names[0], source)) if account_names else {}
+            members.sort(key=lambda i: int(ARCHIVE_TWEETS_RE.search(i.filename).group(1) or 0))
+            accounts = [i for i in archive.infolist() if ARCHIVE_ACCOUNT_RE.search(i.filename)]
+            _check_members(members + accounts, source.label)
+            budget = [MAX_ARCHIVE_BYTES]
+            parts = [(f"{source.label}:{i.filename}", _member_text(archive, i, source, budget)) for i in members]
+            account = _account(_member_text(archive, accounts[0], source, budget)) if accounts else {}
     except InputError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, NotImplementedError, RuntimeError,
@@ -437,9 +440,37 @@ def _archive_members(source: Source) -> tuple[list[tuple[str, str]], dict]:
     return parts, account
 
 
-def _member_text(archive: zipfile.ZipFile, name: str, source: Source) -> str:
-    label = f"{source.label}:{name}"
-    return decode(archive.read(name), label, errors=source.errors).replace("\r\n", "\n").replace("\r", "\n")
+def _check_members(members: list[zipfile.ZipInfo], label: str) -> None:
+    """Refuse, before unpacking anything, an archive whose members postcred reads have one
+    name twice (zip tools disagree on which one counts) or declare more than the limits."""
+    names = [i.filename for i in members]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InputError(label, f"zip archive holds {names.count(twice[0])} members named {twice[0]}; "
+                                "unzip tools disagree on which one is the archive's, so postcred reads neither")
+    total = sum(i.file_size for i in members)
+    if total > MAX_ARCHIVE_BYTES:
+        raise InputError(label, f"zip archive: its tweets.js files unpack to {total:,} bytes, more than postcred "
+                                f"unpacks ({size_text(MAX_ARCHIVE_BYTES)}); unzip it and score data/tweets.js")
+    for i in members:
+        if i.file_size > RATIO_FLOOR and i.file_size > MAX_COMPRESSION_RATIO * max(i.compress_size, 1):
+            raise InputError(label, f"zip archive: {i.filename} unpacks {i.file_size // max(i.compress_size, 1):,} "
+                                    f"times its size (more than {MAX_COMPRESSION_RATIO}: a zip bomb?)")
+
+
+def _member_text(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: Source, budget: list[int]) -> str:
+    """A member's decoded text, unpacked chunk by chunk and never past what is left of the
+    archive's byte budget, whatever its header declares."""
+    label = f"{source.label}:{info.filename}"
+    chunks = []
+    with archive.open(info) as member:
+        while chunk := member.read(1 << 20):
+            budget[0] -= len(chunk)
+            if budget[0] < 0:
+                raise InputError(source.label, f"zip archive unpacks to more than postcred unpacks "
+                                               f"({size_text(MAX_ARCHIVE_BYTES)}); unzip it and score data/tweets.js")
+            chunks.append(chunk)
+    return decode(b"".join(chunks), label, errors=source.errors).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _account(text: str) -> dict:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
 import re
-import shutil
+import stat
 import sys
 import tempfile
 from contextlib import contextmanager, suppress
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator
 
 from .errors import InputError
-from .limits import segment_too_long
+from .limits import MAX_SPOOL_BYTES, segment_too_long, size_text
 
 ATTRIBUTION_RE = re.compile(
     r"^\s*[—―–-]{1,2}\s*(?P<name>.*?)\s*\(@(?P<handle>[A-Za-z0-9_]{1,30})\)\s*(?P<date>.*?)\s*$"
@@ -460,8 +461,7 @@ def choose_codec(handle: BinaryIO, label: str, *, encoding: str | None = None, e
         if not (bom_codec and _family(forced) == _family(bom_codec)):
             # "utf-16"/"utf-32" without a BOM: little-endian, as Windows writes them.
             codec, start = {"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(forced, forced), 0
-    if not (codec or "").startswith(("utf-16", "utf-32")) and looks_binary(head):
-        raise InputError(label, "looks like a binary file (NUL or control bytes), not a text dump")
+    _refuse_binary(head, label, codec)
     if codec:
         check = _validate(handle, start, codec) if errors == "strict" else _Validation(True)
         if not check.ok:
@@ -483,6 +483,12 @@ def choose_codec(handle: BinaryIO, label: str, *, encoding: str | None = None, e
     if errors == "strict":
         raise _decode_error(label, "UTF-8" if utf8.non_ascii >= _UTF8_EVIDENCE else "UTF-8, EUC-JP or CP932", utf8)
     return "utf-8", 0
+
+
+def _refuse_binary(head: bytes, label: str, codec: str | None) -> None:
+    """Refuse a file whose first bytes no text dump holds (UTF-16 and UTF-32 hold NULs)."""
+    if not (codec or "").startswith(("utf-16", "utf-32")) and looks_binary(head):
+        raise InputError(label, "looks like a binary file (NUL or control bytes), not a text dump")
 
 
 def _has_bytes(handle: BinaryIO, values: bytes) -> bool:
@@ -573,7 +579,7 @@ def open_source(path: str | Path, *, encoding: str | None = None, errors: str = 
     if errors not in DECODE_ERRORS:
         raise ValueError(f"errors must be one of {DECODE_ERRORS}, got {errors!r}")
     label, real = ("<stdin>", None) if str(path) == "-" else (str(path), Path(path))
-    handle = _open_stdin() if real is None else _open_file(real)
+    handle = _open_stdin(encoding) if real is None else _open_file(real, encoding)
     try:
         head = handle.read(4)
         if head.startswith(_ZIP_MAGIC) and not encoding:
@@ -586,23 +592,53 @@ def open_source(path: str | Path, *, encoding: str | None = None, errors: str = 
         handle.close()
 
 
-def _open_file(path: Path) -> BinaryIO:
+def _open_file(path: Path, encoding: str | None = None) -> BinaryIO:
+    """A dump file opened for reading; a pipe, FIFO or device (``<(cmd)``, ``/dev/stdin``)
+    is copied to a temporary file first, as standard input is, because readers seek."""
     try:
-        return path.open("rb")
+        handle = path.open("rb")
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except IsADirectoryError:
         raise InputError(path, "is a directory, not a dump file") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror}") from None
+    if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        return handle
+    with handle:
+        return _spool(handle, str(path), encoding)
 
 
-def _open_stdin() -> BinaryIO:
+def _open_stdin(encoding: str | None = None) -> BinaryIO:
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None:
         raise InputError("<stdin>", "no standard input to read")
+    return _spool(stream, "<stdin>", encoding)
+
+
+def _spool(stream: BinaryIO, label: str, encoding: str | None) -> BinaryIO:
+    """Copy a stream to a temporary file, refusing binary data before copying anything but
+    its first bytes, and a stream longer than :data:`~classifier.limits.MAX_SPOOL_BYTES`."""
+    try:
+        head = stream.read(_BINARY_SAMPLE)
+    except OSError as exc:
+        raise InputError(label, f"cannot read: {exc.strerror}") from None
+    if not (head.startswith(_ZIP_MAGIC) and not encoding):
+        forced = _normalize_encoding(encoding, label) if encoding else None
+        _refuse_binary(head, label, _bom(head)[0] or forced)
     spool = tempfile.TemporaryFile()
-    shutil.copyfileobj(stream, spool)
+    try:
+        spool.write(head)
+        size = len(head)
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            if size > MAX_SPOOL_BYTES:
+                raise InputError(label, f"more than {size_text(MAX_SPOOL_BYTES)} from a pipe or standard input; "
+                                        "save it to a file and score the file")
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
     spool.seek(0)
     return spool
 

@@ -7,8 +7,11 @@ errors become one ``Error: ...`` line and exit code 1; usage errors exit 2 (clic
 
 from __future__ import annotations
 
+import logging
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -62,6 +65,33 @@ def echo_err(message: str) -> None:
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Library warnings (a model's versions, a missing metadata file) as one ``Warning:`` line."""
     echo_err(f"Warning: {message}")
+
+
+class EchoHandler(logging.Handler):
+    """The library's log lines on stderr: warnings as ``Warning: ...`` (always), the rest
+    (how a dump is read) as they are, unless ``quiet``."""
+
+    def __init__(self, quiet: bool) -> None:
+        super().__init__(logging.WARNING if quiet else logging.INFO)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        echo_err(f"Warning: {message}" if record.levelno >= logging.WARNING else message)
+
+
+@contextmanager
+def library_messages(quiet: bool) -> Iterator[None]:
+    """Show the library's log lines (see :class:`EchoHandler`) while a command runs."""
+    logger = logging.getLogger("classifier")
+    handler = EchoHandler(quiet)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 # ---------------------------------------------------------------- score
@@ -162,26 +192,27 @@ def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, inp
         run_scoring = score_to_files
         options.update(fmt=fmt, jobs=jobs or available_cpus())
 
-    result = run_scoring(
-        dump,
-        **options,
-        output=output,
-        report_path=None if no_report else report_path,
-        write_report=not no_report,
-        model_dir=model_dir,
-        trust_model=trust_model,
-        input_format=input_format,
-        encoding=encoding,
-        errors=decode_errors,
-        force=force,
-        progress=not quiet,
-        on_error=on_error,
-        rejects_path=rejects_path,
-        text_col=text_col,
-        id_col=id_col,
-        author_col=author_col,
-        date_col=date_col,
-    )
+    with library_messages(quiet):
+        result = run_scoring(
+            dump,
+            **options,
+            output=output,
+            report_path=None if no_report else report_path,
+            write_report=not no_report,
+            model_dir=model_dir,
+            trust_model=trust_model,
+            input_format=input_format,
+            encoding=encoding,
+            errors=decode_errors,
+            force=force,
+            progress=not quiet,
+            on_error=on_error,
+            rejects_path=rejects_path,
+            text_col=text_col,
+            id_col=id_col,
+            author_col=author_col,
+            date_col=date_col,
+        )
     for message in result.warnings:
         echo_err(f"Warning: {message}")
     if result.rejects:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import logging
 import os
 import re
 import stat
@@ -24,11 +25,14 @@ import tempfile
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator
 
 from .errors import InputError
 from .limits import MAX_SPOOL_BYTES, segment_too_long, size_text
+
+logger = logging.getLogger(__name__)
 
 ATTRIBUTION_RE = re.compile(
     r"^\s*[—―–-]{1,2}\s*(?P<name>.*?)\s*\(@(?P<handle>[A-Za-z0-9_]{1,30})\)\s*(?P<date>.*?)\s*$"
@@ -37,6 +41,7 @@ _DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%b. %d, %Y", "%Y年%m月%d日", "%Y-
 _DATETIME_FORMATS = (
     "%a %b %d %H:%M:%S %z %Y",  # Twitter v1.1 and archives: "Mon Nov 04 09:12:00 +0000 2024"
     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M %z", "%Y-%m-%d %H:%M:%S %z",  # X Analytics: "2024-11-04 09:12 +0000"
     "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日 %H時%M分",
     "%B %d, %Y %H:%M", "%b %d, %Y %H:%M",
 )
@@ -539,10 +544,20 @@ class Source:
     suffix: str
     path: Path | None
     options: ReadOptions = field(default_factory=ReadOptions)
+    detail: str = ""
 
     @property
     def is_zip(self) -> bool:
         return self.codec is None
+
+    @property
+    def encoding(self) -> str:
+        """The encoding as a user names it: ``utf-8-sig`` for UTF-8 with a BOM, ``zip``."""
+        if self.codec is None:
+            return "zip"
+        if self.start:
+            return "utf-8-sig" if self.codec == "utf-8" else f"{self.codec} with BOM"
+        return self.codec
 
     def lines(self) -> Iterator[tuple[int, str]]:
         """(line number, text) for every physical line, streamed; CRLF and lone CR are breaks."""
@@ -646,9 +661,30 @@ def _spool(stream: BinaryIO, label: str, encoding: str | None) -> BinaryIO:
 # ---------------------------------------------------------------- formats
 
 
-#: CSV/TSV header names that hold a post's text, tried in this order (case-insensitive).
-TEXT_COLUMNS = ("text", "full_text", "rawcontent", "content", "tweet", "body", "message", "post",
-                "本文", "テキスト", "投稿", "内容", "ツイート")
+#: The CSV/TSV header names of each role (text, id, author, name, date), in the order they are
+#: tried: ``columns.tsv``, data rather than code.
+COLUMNS_FILE = Path(__file__).parent / "columns.tsv"
+HEADER_SEPARATORS_RE = re.compile(r"[\s\-]+")
+
+
+def header_key(header: str) -> str:
+    """How header names are compared: NFKC, lower case, runs of spaces and ``-`` read as
+    ``_`` (``Tweet id``, ``tweet-id`` and ``TWEET_ID`` are one name; ``ＩＤ`` is ``id``)."""
+    import unicodedata
+
+    return HEADER_SEPARATORS_RE.sub("_", unicodedata.normalize("NFKC", header).strip().lower())
+
+
+@lru_cache(maxsize=1)
+def header_names() -> dict[str, tuple[str, ...]]:
+    """Role -> the header keys of that role, in the order ``columns.tsv`` lists them."""
+    import csv
+
+    names: dict[str, list[str]] = {}
+    with COLUMNS_FILE.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+            names.setdefault(row["role"], []).append(header_key(row["header"]))
+    return {role: tuple(keys) for role, keys in names.items()}
 
 
 def detect_format(text: str, *, suffix: str = "", columns: bool = False) -> str:
@@ -679,8 +715,8 @@ def detect_format(text: str, *, suffix: str = "", columns: bool = False) -> str:
         return "tsv" if "\t" in first else "csv"
     if any(parse_attribution(line) for line in lines):
         return "timeline"
-    cells = [c.strip().strip('"').lower() for c in first.split("\t" if "\t" in first else ",")]
-    if len(cells) >= 2 and all(0 < len(c) <= 40 for c in cells) and set(cells) & set(TEXT_COLUMNS):
+    cells = [header_key(c.strip().strip('"').lstrip("\ufeff")) for c in first.split("\t" if "\t" in first else ",")]
+    if len(cells) >= 2 and all(0 < len(c) <= 40 for c in cells) and set(cells) & set(header_names()["text"]):
         return "tsv" if "\t" in first else "csv"
     return "plain"
 
@@ -692,6 +728,7 @@ def _read_timeline(source: Source) -> Iterator[Post | Reject]:
 def _read_plain(source: Source, paragraphs: bool | None = None) -> Iterator[Post]:
     if paragraphs is None:
         paragraphs = has_paragraphs(source.lines())
+    source.detail = "one post per paragraph" if paragraphs else "one post per line"
     yield from plain_posts(source.lines(), source.name, paragraphs=paragraphs)
 
 
@@ -750,7 +787,11 @@ def read_posts(
     options = ReadOptions(on_error, text_col, id_col, author_col, date_col)
     with open_source(path, encoding=encoding, errors=errors, options=options) as source:
         fmt = _choose_format(source, input_format)
+        announced = False
         for item in _readers()[fmt](source):
+            if not announced:  # once the reader has looked at the dump (a CSV's header, a JSON layout)
+                _announce(source, fmt)
+                announced = True
             if isinstance(item, Post):
                 item = _checked(item, fmt)
             if isinstance(item, Reject) and on_error == "stop":
@@ -761,6 +802,14 @@ def read_posts(
                     record=item.record if item.line is None else None,
                 )
             yield item
+        if not announced:
+            _announce(source, fmt)
+
+
+def _announce(source: Source, fmt: str) -> None:
+    """Say, in one line, how the dump is read: ``read as csv (utf-8-sig): text=本文, ...``."""
+    detail = f": {source.detail}" if source.detail else ""
+    logger.info("read as %s (%s)%s", fmt, source.encoding, detail)
 
 
 #: Formats whose parts' ``line`` is always a physical line (in the JSON formats it may be

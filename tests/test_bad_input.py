@@ -25,10 +25,11 @@ def run(*args, input=None):
 
 
 def one_error_line(result) -> str:
-    """The single output line of a failed run (asserting there is exactly one, and no traceback)."""
+    """The single error line of a failed run (asserting there is exactly one, and no
+    traceback; the line saying how the dump is read, and warnings, may come before it)."""
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
-    lines = result.output.strip().splitlines()
+    lines = [line for line in result.output.strip().splitlines() if not line.startswith(("read as ", "Warning: "))]
     assert len(lines) == 1, result.output
     assert lines[0].startswith("Error: "), lines[0]
     return lines[0]

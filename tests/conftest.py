@@ -27,6 +27,18 @@ def machine_trust_record(tmp_path_factory) -> Path:
         os.environ["XDG_DATA_HOME"] = previous
 
 
+def error_line(result, *, only: bool = False) -> str:
+    """The one ``Error:`` line of a failed CLI run: exit code 1, no traceback, no internal
+    error; with ``only``, nothing else was printed (else the line saying how the dump was
+    read, and warnings, may come first)."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output, result.output
+    lines = result.output.strip().splitlines()
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert len(errors) == 1 and (not only or len(lines) == 1), result.output
+    return errors[0]
+
+
 def jsonl_rows(path: Path) -> list[dict]:
     """The JSON objects of a JSONL file, split at \\n only (as postcred reads JSONL: a
     U+2028 inside a text is not a line break)."""

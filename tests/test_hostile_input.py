@@ -17,6 +17,8 @@ from classifier import formats, ingest
 from classifier.cli import cli
 from classifier.ingest import Post, read_posts
 
+from .conftest import error_line
+
 ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ROOT / "tests" / "data" / "formats"
 ARCHIVE = FORMATS / "twitter-archive.zip"
@@ -26,14 +28,6 @@ ACCOUNT_JS = (FORMATS / "archive" / "data" / "account.js").read_text(encoding="u
 
 def run(*args, input=None):
     return CliRunner().invoke(cli, [str(a) for a in args], input=input)
-
-
-def error_line(result) -> str:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output and "internal error" not in result.output, result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
-    assert len(errors) == 1, result.output
-    return errors[0]
 
 
 def archive(path: Path, members: list[tuple[str, str | bytes]]) -> Path:

@@ -18,7 +18,7 @@ from classifier.labels import load_labels, read_label_file
 from classifier.limits import MAX_SEGMENT_CHARS
 from classifier.review import merge_corrections
 
-from .conftest import jsonl_rows
+from .conftest import error_line, jsonl_rows
 
 BREAKS = "一行目\u2028二行目\u2029三行目\x85四行目"
 WIRE_TEXT = "政府は4日、新たな経済対策を閣議決定したと発表した。"
@@ -49,14 +49,6 @@ def labels(tmp_path):
         {"text": "マスゴミは黙れ！拡散希望🔥", "label": "partisan", "topic": "politics", "source": "social"},
     ])
     return folder
-
-
-def error_line(result) -> str:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output and "internal error" not in result.output, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    return lines[0]
 
 
 def test_line_break_characters_inside_texts_survive_merge_train_and_evaluate(tmp_path, labels):
@@ -130,7 +122,7 @@ def test_a_labels_file_changed_during_the_merge_is_not_overwritten(tmp_path, lab
     write_jsonl(labels / "corrections.jsonl", [])
     corrections = write_jsonl(tmp_path / "c.jsonl", [correction("d:1", WIRE_TEXT, "partisan")])
     before = (labels / "base.jsonl").read_bytes()
-    line = error_line(run("review", "merge", corrections, "--labels", labels, "--overwrite"))
+    line = error_line(run("review", "merge", corrections, "--labels", labels, "--overwrite"), only=True)
     assert line == (f"Error: {labels / 'base.jsonl'}: changed by another program during the merge; "
                     "nothing was written to it: run the merge again")
     assert (labels / "base.jsonl").read_bytes().startswith(before) and "手で足した行" in (labels / "base.jsonl").read_text()
@@ -156,7 +148,7 @@ def test_hostile_corrections_lines_are_one_clean_error(tmp_path, labels, line, m
     corrections = tmp_path / "c.jsonl"
     corrections.write_text(line + "\n", encoding="utf-8")
     before = {p.name: p.read_bytes() for p in labels.iterdir()}
-    error = error_line(run("review", "merge", corrections, "--labels", labels))
+    error = error_line(run("review", "merge", corrections, "--labels", labels), only=True)
     assert error.startswith(f"Error: {corrections}, {message}"), error
     assert {p.name: p.read_bytes() for p in labels.iterdir()} == before
 
@@ -179,7 +171,7 @@ def test_hostile_labels_lines_are_one_clean_error(tmp_path, labels, line, messag
     else:
         corrections = write_jsonl(tmp_path / "c.jsonl", [correction("d:1", "新しい文。")])
         result = run("review", "merge", corrections, "--labels", labels)
-    error = error_line(result)
+    error = error_line(result, only=True)
     assert error.startswith(f"Error: {bad}, {message}"), error
 
 

@@ -22,7 +22,7 @@ from classifier.model import MODEL_FILE, PACKAGE_MODEL_DIR, Model, load_model, s
 from classifier.ingest import read_posts
 from classifier.parallel import ParallelScorer
 
-from .conftest import ROOT, report_payload
+from .conftest import ROOT, error_line, report_payload
 
 FORMATS = ROOT / "tests" / "data" / "formats"
 SHIPPED = PACKAGE_MODEL_DIR / MODEL_FILE
@@ -63,14 +63,6 @@ def foreign_copy_of_the_shipped_model(folder: Path) -> Path:
     joblib.dump(load_model().pipeline, path, compress=1)
     shutil.copy(PACKAGE_MODEL_DIR / "postcred.json", folder / "postcred.json")
     return path
-
-
-def error_line(result) -> str:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output and "internal error" not in result.output, result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
-    assert len(errors) == 1, result.output
-    return errors[0]
 
 
 def test_the_shipped_model_matches_its_trusted_record():
@@ -222,3 +214,20 @@ def test_the_machine_record_lives_in_the_users_data_folder(monkeypatch, tmp_path
     assert trust.machine_record() == tmp_path / "data" / "postcred" / "trusted-models.sha256"
     monkeypatch.delenv("XDG_DATA_HOME")
     assert trust.machine_record() == Path.home() / ".local" / "share" / "postcred" / "trusted-models.sha256"
+
+
+def test_training_into_the_package_rewrites_the_shipped_record(tmp_path, monkeypatch, machine_trust_record):
+    """`postcred train` without --model-dir writes the shipped model: its record must follow,
+    so the retrained model loads in a fresh clone (where no machine record exists)."""
+    import classifier.model as model_module
+
+    pipeline = load_model().pipeline
+    package = tmp_path / "package_models"
+    monkeypatch.setattr(model_module, "PACKAGE_MODEL_DIR", package)
+    monkeypatch.setattr(trust, "SHIPPED_RECORD", package / "postcred.sha256")
+    before = machine_trust_record.read_text() if machine_trust_record.exists() else ""
+    model_path, _ = save_model(Model(pipeline, {"labels_digest": "y" * 64}), package)
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    assert (package / "postcred.sha256").read_text() == f"{digest}  {MODEL_FILE}\n"
+    assert (machine_trust_record.read_text() if machine_trust_record.exists() else "") == before
+    assert trust.is_trusted(digest)

@@ -12,27 +12,39 @@ from .errors import OutputError
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
-    """Open a temporary file beside ``path``; on success rename it over ``path``.
-
-    A crash or an exception leaves ``path`` as it was (or absent) and removes the
-    temporary file, so a reader never sees a half-written output.
-    """
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a writer that opens files by name (SQLite,
+    Parquet); on success it is synced and renamed over ``path``, on failure removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        binary = "b" in mode
-        with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else newline) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield Path(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success rename it over ``path``.
+
+    A crash or an exception leaves ``path`` as it was (or absent) and removes the
+    temporary file, so a reader never sees a half-written output.
+    """
+    binary = "b" in mode
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, encoding=None if binary else encoding, newline=None if binary else newline) as handle:
+            yield handle
 
 
 def _mode_for(path: Path) -> int:

@@ -74,3 +74,12 @@ def report_payload(soup) -> dict:
     data = json.loads(soup.find("script", id="report-data").string)
     data["rows"] = [row for block in soup.find_all("script", class_="report-rows") for row in json.loads(block.string)]
     return data
+
+
+@pytest.fixture(scope="session")
+def account_dumps(tmp_path_factory) -> dict:
+    """Generated dumps with planted account behaviour, scored, with their account tables
+    (see ``tests/accounts_dumps.py``)."""
+    from .accounts_dumps import score_planned_dumps
+
+    return score_planned_dumps(tmp_path_factory.mktemp("account_dumps"))

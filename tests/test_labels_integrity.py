@@ -37,7 +37,8 @@ def write_jsonl(path, rows):
 
 def correction(seg_id: str, text: str, label: str = "partisan") -> dict:
     return {"id": seg_id, "text": text, "predicted_label": "wire", "p_wire": 0.6, "reviewer_label": label,
-            "decision": "correct", "note": "", "time": "2024-11-05T09:00:00Z", "report_id": "r", "model_hash": "m"}
+            "decision": "correct", "note": "", "time": "2024-11-05T09:00:00Z", "report_id": "r", "model_hash": "m",
+            "topic": "economy"}
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ in memory as one string except by the formats that are one JSON document.
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import logging
 import os
@@ -22,6 +23,7 @@ import re
 import stat
 import sys
 import tempfile
+import unicodedata
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -670,16 +672,12 @@ HEADER_SEPARATORS_RE = re.compile(r"[\s\-]+")
 def header_key(header: str) -> str:
     """How header names are compared: NFKC, lower case, runs of spaces and ``-`` read as
     ``_`` (``Tweet id``, ``tweet-id`` and ``TWEET_ID`` are one name; ``ＩＤ`` is ``id``)."""
-    import unicodedata
-
     return HEADER_SEPARATORS_RE.sub("_", unicodedata.normalize("NFKC", header).strip().lower())
 
 
 @lru_cache(maxsize=1)
 def header_names() -> dict[str, tuple[str, ...]]:
     """Role -> the header keys of that role, in the order ``columns.tsv`` lists them."""
-    import csv
-
     names: dict[str, list[str]] = {}
     with COLUMNS_FILE.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):

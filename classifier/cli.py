@@ -7,8 +7,11 @@ errors become one ``Error: ...`` line and exit code 1; usage errors exit 2 (clic
 
 from __future__ import annotations
 
+import logging
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -52,10 +55,43 @@ def cli(debug: bool) -> None:
     """
     if not debug:
         warnings.simplefilter("ignore", category=FutureWarning)
+    warnings.showwarning = show_warning
 
 
 def echo_err(message: str) -> None:
     click.echo(message, err=True)
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Library warnings (a model's versions, a missing metadata file) as one ``Warning:`` line."""
+    echo_err(f"Warning: {message}")
+
+
+class EchoHandler(logging.Handler):
+    """The library's log lines on stderr: warnings as ``Warning: ...`` (always), the rest
+    (how a dump is read) as they are, unless ``quiet``."""
+
+    def __init__(self, quiet: bool) -> None:
+        super().__init__(logging.WARNING if quiet else logging.INFO)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        echo_err(f"Warning: {message}" if record.levelno >= logging.WARNING else message)
+
+
+@contextmanager
+def library_messages(quiet: bool) -> Iterator[None]:
+    """Show the library's log lines (see :class:`EchoHandler`) while a command runs."""
+    logger = logging.getLogger("classifier")
+    handler = EchoHandler(quiet)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 # ---------------------------------------------------------------- score
@@ -74,6 +110,9 @@ def echo_err(message: str) -> None:
 @click.option("--no-report", is_flag=True, help="Write the scores only, no HTML report.")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
               help="Folder (or .joblib file) of a model trained with `postcred train`. Default: the shipped model.")
+@click.option("--trust-model", is_flag=True,
+              help="Load --model even though this machine did not train it. A model file is code that runs "
+                   "when loaded: only for a model whose source you trust.")
 @click.option("--input-format", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True,
               help="Format of the dump. auto detects it from the content: timeline (pasted timeline), x-api "
                    "(X API v2 JSON/JSONL), snscrape (JSONL), tweets-js (an archive's tweets.js or its zip), "
@@ -110,7 +149,7 @@ def echo_err(message: str) -> None:
                    "means and technique tables always cover every segment, and it says when rows were cut.")
 @click.option("--force", is_flag=True, help="Replace output files that already exist.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
-def score(dump, output, fmt, report_path, no_report, model_dir, input_format, text_col, id_col, author_col,
+def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, input_format, text_col, id_col, author_col,
           date_col, encoding, decode_errors, on_error, rejects_path, jobs, engine, scheduler, report_max_rows,
           force, quiet):
     """Score a dump: p_wire, label and evidence for every segment, plus an HTML report.
@@ -158,18 +197,20 @@ def score(dump, output, fmt, report_path, no_report, model_dir, input_format, te
 
     read = ReadOptions(input_format=input_format, encoding=encoding, errors=decode_errors, on_error=on_error,
                        text_col=text_col, id_col=id_col, author_col=author_col, date_col=date_col)
-    result = run_scoring(
-        dump,
-        **options,
-        output=output,
-        report_path=None if no_report else report_path,
-        write_report=not no_report,
-        model_dir=model_dir,
-        read=read,
-        force=force,
-        progress=not quiet,
-        rejects_path=rejects_path,
-    )
+    with library_messages(quiet):
+        result = run_scoring(
+            dump,
+            **options,
+            output=output,
+            report_path=None if no_report else report_path,
+            write_report=not no_report,
+            model_dir=model_dir,
+            trust_model=trust_model,
+            read=read,
+            force=force,
+            progress=not quiet,
+            rejects_path=rejects_path,
+        )
     for message in result.warnings:
         echo_err(f"Warning: {message}")
     if result.rejects:
@@ -389,11 +430,14 @@ def format_cv(m: dict, title: str) -> str:
 @cli.command()
 @click.argument("labeled", type=click.Path(exists=False, dir_okay=False, path_type=Path))
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
-              help="Model folder written by `postcred train --model-dir`. Default: the shipped model.")
+              help="Folder (or .joblib file) of a model trained with `postcred train`. Default: the shipped model.")
+@click.option("--trust-model", is_flag=True,
+              help="Load --model even though this machine did not train it. A model file is code that runs "
+                   "when loaded: only for a model whose source you trust.")
 @click.option("--worst", type=click.IntRange(0, 1000), default=10, show_default=True,
               help="How many of the most confident errors to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def evaluate(labeled, model_dir, worst, as_json):
+def evaluate(labeled, model_dir, trust_model, worst, as_json):
     """Score a labeled JSONL file (labels format) and print how well the model does on it.
 
     Prints accuracy, macro-F1, per-class precision/recall/F1, the confusion matrix, log loss,
@@ -407,7 +451,7 @@ def evaluate(labeled, model_dir, worst, as_json):
 
     from .evaluate import evaluate_file
 
-    report = evaluate_file(labeled, model_dir=model_dir, worst=worst)
+    report = evaluate_file(labeled, model_dir=model_dir, worst=worst, trust_model=trust_model)
     if as_json:
         click.echo(json_lib.dumps(report, ensure_ascii=False, indent=2))
         return

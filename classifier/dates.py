@@ -10,6 +10,7 @@ _DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%b. %d, %Y", "%Y年%m月%d日", "%Y-
 _DATETIME_FORMATS = (
     "%a %b %d %H:%M:%S %z %Y",  # Twitter v1.1 and archives: "Mon Nov 04 09:12:00 +0000 2024"
     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M %z", "%Y-%m-%d %H:%M:%S %z",  # X Analytics: "2024-11-04 09:12 +0000"
     "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日 %H時%M分",
     "%B %d, %Y %H:%M", "%b %d, %Y %H:%M",
 )

@@ -127,6 +127,7 @@ def score_dask(
     report_path: str | Path | None = None,
     write_report: bool = True,
     model_dir: str | Path | None = None,
+    trust_model: bool = False,
     read: ReadOptions | None = None,
     force: bool = False,
     progress: bool = False,
@@ -169,7 +170,7 @@ def score_dask(
     old_partitions = _check_folder(folder, dump=dump, force=force)
     report_path, rejects_path = side_outputs(dump, folder, report_path=report_path, write_report=write_report,
                                              rejects_path=rejects_path, skip=read.on_error == "skip", force=force)
-    model = load_model(model_dir)
+    model = load_model(model_dir, trust_model=trust_model)
     folder.mkdir(parents=True, exist_ok=True)
     for path in old_partitions:  # no partition of an older run may stay behind
         path.unlink()

@@ -11,17 +11,26 @@ input record, in input order, numbered from 1.  A post's text becomes one part (
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
+import logging
 import re
 import struct
+import unicodedata
 import zipfile
 import zlib
-from typing import Callable, ContextManager, Iterator, TextIO
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO, Callable, ContextManager, Iterator, TextIO
 
 from .dates import normalize_date
 from .errors import InputError
+from .limits import MAX_ARCHIVE_BYTES, MAX_COMPRESSION_RATIO, RATIO_FLOOR, size_text
 from .source import Part, Post, RecordError, Reject, Source
+
+logger = logging.getLogger(__name__)
 
 YTD_PREFIX_RE = re.compile(r"\s*window\.YTD\.[A-Za-z0-9_]+\.part\d+\s*=\s*")
 ARCHIVE_TWEETS_RE = re.compile(r"(?:^|/)tweets?(?:-part(\d+))?\.js$")
@@ -31,14 +40,31 @@ SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 JSON_SPACE = " \t\r\n"
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonlines")
 
-#: CSV/TSV header names that hold a post's text, tried in this order (case-insensitive).
-TEXT_COLUMNS = ("text", "full_text", "rawcontent", "content", "tweet", "body", "message", "post",
-                "本文", "テキスト", "投稿", "内容", "ツイート")
-ID_COLUMNS = ("id", "id_str", "tweet_id", "post_id", "status_id")
-AUTHOR_COLUMNS = ("username", "screen_name", "handle", "user_screen_name", "author_username", "user.username",
-                  "author", "user", "ユーザー名", "アカウント")
-NAME_COLUMNS = ("displayname", "display_name", "name", "user_name", "author_name", "user.displayname", "表示名")
-DATE_COLUMNS = ("created_at", "date", "datetime", "timestamp", "time", "投稿日時", "日時", "日付")
+#: The CSV/TSV header names of each role (text, id, author, name, date, url), in the order
+#: they are tried: ``columns.tsv``, data rather than code.
+COLUMNS_FILE = Path(__file__).parent / "columns.tsv"
+HEADER_SEPARATORS_RE = re.compile(r"[\s\-]+")
+#: Headers that only twarc-csv (``twarc2 csv``) writes: its text is the API's, with ``&amp;``,
+#: ``&lt;``, ``&gt;`` escaped and line breaks written as ``\n``.
+TWARC_CSV_HEADERS = frozenset({"__twarc.version", "referenced_tweets.retweeted.id", "author.username"})
+TWARC_KINDS = (("referenced_tweets.retweeted.id", "retweet"), ("referenced_tweets.quoted.id", "quote"),
+               ("referenced_tweets.replied_to.id", "reply"))
+
+
+def header_key(header: str) -> str:
+    """How header names are compared: NFKC, lower case, runs of spaces and ``-`` read as
+    ``_`` (``Tweet id``, ``tweet-id`` and ``TWEET_ID`` are one name; ``ＩＤ`` is ``id``)."""
+    return HEADER_SEPARATORS_RE.sub("_", unicodedata.normalize("NFKC", header).strip().lower())
+
+
+@lru_cache(maxsize=1)
+def header_names() -> dict[str, tuple[str, ...]]:
+    """Role -> the header keys of that role, in the order ``columns.tsv`` lists them."""
+    names: dict[str, list[str]] = {}
+    with COLUMNS_FILE.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+            names.setdefault(row["role"], []).append(header_key(row["header"]))
+    return {role: tuple(keys) for role, keys in names.items()}
 
 #: ``expand(value)`` -> ([(post object, context)], is a page of several posts?)
 Expand = Callable[[object], tuple[list[tuple[object, object]], bool]]
@@ -357,8 +383,10 @@ def _json_records(source: Source, expand: Expand, convert: Convert,
     parsed, one array element (or one post of a response's ``data``) at a time.
     """
     if _layout(source) == "jsonl":
+        source.detail = "JSON lines"
         yield from _jsonl_records(source, expand, convert)
         return
+    source.detail = "one JSON document"
     with source.open_text() as text:
         reader = JsonReader(text)
         if reader.skip_space() != "[" and "object" in documents:
@@ -520,7 +548,9 @@ def _jsonl_records(source: Source, expand: Expand, convert: Convert) -> Iterator
 def _convert(convert: Convert, item: object, context: object, record: int, at: int, line: int | None,
              raw: str | None) -> Post | Reject:
     try:
-        return convert(item, context, record, at)
+        post = convert(item, context, record, at)
+        post.line = line
+        return post
     except RecordError as exc:
         return Reject(record, line, str(exc), raw if raw is not None else json.dumps(item, ensure_ascii=False))
 
@@ -609,7 +639,7 @@ def _snscrape_post(post: object, record: int, at: int, dump: str) -> Post:
     name = "rawContent" if post.get("rawContent") is not None else "content"
     if post.get(name) is None:
         raise RecordError("no 'rawContent' or 'content' field: not an snscrape post")
-    text = _post_text(post.get(name), name)
+    text = _unescape(_post_text(post.get(name), name))  # snscrape keeps the API's &amp; &lt; &gt;
     user = post.get("user") if isinstance(post.get("user"), dict) else {}
     url = _string(post.get("url"), "url")
     from_url = STATUS_URL_RE.search(url)
@@ -636,9 +666,21 @@ def read_tweets_js(source: Source, open_text: OpenText) -> Iterator[Post | Rejec
         yield from _archive_records(source, open_text)
         return
     beside = source.path.with_name("account.js") if source.path else None
-    account = _account(beside.read_text(encoding="utf-8", errors="replace")) if beside and beside.is_file() else {}
+    found = beside is not None and beside.is_file()
+    account = _account(beside.read_text(encoding="utf-8", errors="replace")) if found else {}
+    _say_account(source, str(beside) if found else None)
     with source.open_text() as text:
         yield from _tweets_js_records(JsonReader(text), None, source.name, account, [0])
+
+
+def _say_account(source: Source, account_file: str | None) -> None:
+    """Name the account file in the line that says how the dump is read, or warn there is none."""
+    if account_file:
+        source.detail += f"{'; ' if source.detail else ''}account from {account_file}"
+    else:
+        logger.warning("%s: no account.js %s, so the posts' @handle and display name stay empty "
+                       "(score the archive's zip, or put its data/account.js beside tweets.js)",
+                       source.label, "in the archive" if source.is_zip else "beside it")
 
 
 def _tweets_js_records(reader: JsonReader, member: str | None, dump: str, account: dict,
@@ -662,29 +704,98 @@ def _tweets_js_records(reader: JsonReader, member: str | None, dump: str, accoun
 
 def _archive_records(source: Source, open_text: OpenText) -> Iterator[Post | Reject]:
     """The posts of an archive's zip: its ``tweets.js`` parts in order, each member read as
-    it is parsed; a damaged archive stops the run."""
+    it is parsed and never past the archive's byte budget (whatever its header declares);
+    a damaged archive stops the run."""
     try:
         with zipfile.ZipFile(source.handle) as archive:
-            names = [n for n in archive.namelist() if ARCHIVE_TWEETS_RE.search(n)]
-            if not names:
+            members = [i for i in archive.infolist() if ARCHIVE_TWEETS_RE.search(i.filename)]
+            if not members:
                 raise InputError(source.label, "zip archive without a tweets.js (an X/Twitter archive has data/tweets.js)")
-            names.sort(key=lambda n: int(ARCHIVE_TWEETS_RE.search(n).group(1) or 0))
-            account_names = [n for n in archive.namelist() if ARCHIVE_ACCOUNT_RE.search(n)]
+            members.sort(key=lambda i: int(ARCHIVE_TWEETS_RE.search(i.filename).group(1) or 0))
+            accounts = [i for i in archive.infolist() if ARCHIVE_ACCOUNT_RE.search(i.filename)]
+            _check_members(members + accounts, source.label)
+            source.detail = ", ".join(i.filename for i in members)
+            budget = [MAX_ARCHIVE_BYTES]
             account = {}
-            if account_names:
-                label = f"{source.label}:{account_names[0]}"
-                with archive.open(account_names[0]) as member, open_text(member, label, errors=source.errors) as text:
+            if accounts:
+                with _member_text(archive, accounts[0], source, budget, open_text) as text:
                     account = _account(text.read())
+            _say_account(source, accounts[0].filename if accounts else None)
             counter = [0]
-            for name in names:
-                label = f"{source.label}:{name}"
-                with archive.open(name) as member, open_text(member, label, errors=source.errors) as text:
+            for info in members:
+                label = f"{source.label}:{info.filename}"
+                with _member_text(archive, info, source, budget, open_text) as text:
                     yield from _tweets_js_records(JsonReader(text), label, source.name, account, counter)
     except InputError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, NotImplementedError, RuntimeError,
             EOFError, OSError, KeyError, ValueError) as exc:  # what a damaged or encrypted archive raises
         raise InputError(source.label, f"corrupt or unreadable zip archive ({type(exc).__name__}: {exc})") from None
+
+
+def _check_members(members: list[zipfile.ZipInfo], label: str) -> None:
+    """Refuse, before unpacking anything, an archive whose members postcred reads have one
+    name twice (zip tools disagree on which one counts) or declare more than the limits."""
+    names = [i.filename for i in members]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InputError(label, f"zip archive holds {names.count(twice[0])} members named {twice[0]}; "
+                                "unzip tools disagree on which one is the archive's, so postcred reads neither")
+    total = sum(i.file_size for i in members)
+    if total > MAX_ARCHIVE_BYTES:
+        raise InputError(label, f"zip archive: its tweets.js files unpack to {total:,} bytes, more than postcred "
+                                f"unpacks ({size_text(MAX_ARCHIVE_BYTES)}); unzip it and score data/tweets.js")
+    for i in members:
+        if i.file_size > RATIO_FLOOR and i.file_size > MAX_COMPRESSION_RATIO * max(i.compress_size, 1):
+            raise InputError(label, f"zip archive: {i.filename} unpacks {i.file_size // max(i.compress_size, 1):,} "
+                                    f"times its size (more than {MAX_COMPRESSION_RATIO}: a zip bomb?)")
+
+
+@contextlib.contextmanager
+def _member_text(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: Source, budget: list[int],
+                 open_text: OpenText) -> Iterator[TextIO]:
+    """A member as decoded text, read as it is used and counted against what is left of
+    the archive's byte budget."""
+    label = f"{source.label}:{info.filename}"
+    with archive.open(info) as member:
+        counted = io.BufferedReader(_Budgeted(member, budget, source.label))
+        with open_text(counted, label, errors=source.errors) as text:
+            yield text
+
+
+class _Budgeted(io.RawIOBase):
+    """An archive member's bytes, each unpacked byte counted once against the archive's
+    budget (its encoding is checked in a first pass and the text read in a second)."""
+
+    def __init__(self, member: BinaryIO, budget: list[int], label: str) -> None:
+        self._member = member
+        self._budget = budget
+        self._label = label
+        self._counted = 0  # how far into the member the budget has paid for
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._member.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._member.tell()
+
+    def readinto(self, buffer) -> int:
+        data = self._member.read(len(buffer))
+        buffer[: len(data)] = data
+        reached = self._member.tell()
+        if reached > self._counted:
+            self._budget[0] -= reached - self._counted
+            self._counted = reached
+            if self._budget[0] < 0:
+                raise InputError(self._label, f"zip archive unpacks to more than postcred unpacks "
+                                              f"({size_text(MAX_ARCHIVE_BYTES)}); unzip it and score data/tweets.js")
+        return len(data)
 
 
 def _account(text: str) -> dict:
@@ -728,8 +839,10 @@ def _archive_post(value: object, record: int, dump: str, account: dict) -> Post:
 def read_delimited(source: Source, delimiter: str) -> Iterator[Post | Reject]:
     """CSV (``delimiter=","``) or TSV (``"\\t"``) with a header row.
 
-    The text column is ``--text-col`` or the first header among :data:`TEXT_COLUMNS`;
-    id, author and date columns are optional (given, or found by common names).  A
+    The text column is ``--text-col`` or the first header of ``columns.tsv``'s text names;
+    id, author and date columns are optional (given, or found by the names of
+    ``columns.tsv``); a twarc-csv file's kinds come from its ``referenced_tweets.*``
+    columns, and its text is unescaped as the X API reader unescapes it.  A
     record's segment line is the physical line where its row starts (a quoted cell may
     span lines).  A row with the wrong number of cells, an empty text or a bad date is a
     malformed record; so is a quote left open to the end of the file.
@@ -782,35 +895,59 @@ def _csv_reason(message: str) -> str:
 
 
 class _Columns:
-    """Which cells of a row hold the text, id, author, display name and date."""
+    """Which cells of a row hold the text, id, author, display name, date and (twarc-csv)
+    the referenced posts that set the kind."""
 
-    def __init__(self, header: list[str], text: int, ident: int | None, author: int | None,
-                 name: int | None, date: int | None) -> None:
-        self.header, self.text, self.ident, self.author, self.name, self.date = header, text, ident, author, name, date
+    ROLES = ("text", "id", "author", "date", "name", "url")
+
+    def __init__(self, header: list[str], found: dict[str, int | None], twarc: bool) -> None:
+        self.header = header
+        self.found = found
+        self.text = found["text"]
+        self.ident, self.author, self.name, self.date = found["id"], found["author"], found["name"], found["date"]
+        self.twarc = twarc
+        keys = [header_key(h) for h in header]
+        self.kinds = [(keys.index(name), kind) for name, kind in TWARC_KINDS if name in keys] if twarc else []
 
     @classmethod
     def resolve(cls, header: list[str], source: Source, line: int) -> "_Columns":
         header = [h.strip().lstrip("\ufeff") for h in header]
+        keys = [header_key(h) for h in header]
         options = source.options
-
-        def find(given: str | None, candidates: tuple[str, ...], option: str) -> int | None:
-            lowered = [h.lower() for h in header]
-            if given is not None:
-                for names in (header, lowered):
-                    if (given if names is header else given.lower()) in names:
-                        return names.index(given if names is header else given.lower())
-                raise InputError(source.label, f"no column {given!r} for {option}; the header has: {_listing(header)}",
-                                 line=line)
-            return next((lowered.index(c) for c in candidates if c in lowered), None)
-
-        text = find(options.text_col, TEXT_COLUMNS, "--text-col")
-        if text is None:
+        given = {"text": options.text_col, "id": options.id_col, "author": options.author_col,
+                 "date": options.date_col, "name": None, "url": None}
+        found: dict[str, int | None] = {}
+        for role in cls.ROLES:
+            name = given[role]
+            if name is not None:
+                where = [k for k, h in enumerate(header) if h == name] or [k for k, key in enumerate(keys)
+                                                                           if key == header_key(name)]
+                if not where:
+                    raise InputError(source.label, f"no column {name!r} for --{role}-col; the header has: "
+                                                   f"{_listing(header)}", line=line)
+                found[role] = where[0]
+                continue
+            taken = {k for k in found.values() if k is not None}
+            found[role] = next((keys.index(c) for c in header_names()[role] if c in keys and keys.index(c) not in taken),
+                               None)
+        if found["text"] is None:
             raise InputError(source.label, f"no text column; the header has: {_listing(header)}; "
                                            "name the text column with --text-col", line=line)
-        author = find(options.author_col, AUTHOR_COLUMNS, "--author-col")
-        name = find(None, NAME_COLUMNS, "")
-        return cls(header, text, find(options.id_col, ID_COLUMNS, "--id-col"), author,
-                   None if name in (author, text) else name, find(options.date_col, DATE_COLUMNS, "--date-col"))
+        columns = cls(header, found, twarc=bool(TWARC_CSV_HEADERS & set(keys)))
+        source.detail = columns.describe()
+        return columns
+
+    def describe(self) -> str:
+        """``text=本文, id=ID, author=ユーザー名, date=投稿日時``: the columns chosen, for the
+        line that says how a dump is read (a role without a column says ``(none)``)."""
+        shown = [f"{role}={self.header[k] if k is not None else '(none)'}" for role, k in self.found.items()
+                 if k is not None or role not in ("name", "url")]
+        if self.found["url"] is not None and (self.author is None or self.ident is None):
+            shown[-1] += " (for the " + " and ".join(
+                what for what, k in (("@handle", self.author), ("id", self.ident)) if k is None) + ")"
+        if self.twarc:
+            shown.append("twarc-csv (kinds from referenced_tweets.*, text unescaped)")
+        return ", ".join(shown)
 
     def post(self, row: list[str], record: int, line: int, line_end: int, dump: str) -> Post:
         if len(row) < len(self.header) or any(cell.strip() for cell in row[len(self.header):]):
@@ -821,13 +958,18 @@ class _Columns:
             raise RecordError(f"empty text in column {self.header[self.text]!r}")
         cell = lambda index: row[index].strip() if index is not None else ""  # noqa: E731
         date = _date(cell(self.date), f"date in column {self.header[self.date]!r}") if self.date is not None else ""
+        kind = next((kind for k, kind in self.kinds if row[k].strip()), "post")
+        if self.twarc:
+            text = _unescape(text.replace("\\n", "\n"))
+        link = STATUS_URL_RE.search(cell(self.found["url"]))
         return Post(
             record=record,
-            post_id=cell(self.ident) or f"{dump}:post{record}",
+            post_id=cell(self.ident) or (link.group(2) if link else "") or f"{dump}:post{record}",
             account=cell(self.name),
-            handle=cell(self.author).lstrip("@"),
+            handle=cell(self.author).lstrip("@") or (link.group(1) if link else ""),
             date=date,
             parts=[Part(line, line_end, "post", text)],
+            kind=kind,
         )
 
 

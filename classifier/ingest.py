@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import codecs
 import io
+import logging
+import os
 import re
-import shutil
+import stat
 import sys
 import tempfile
 import unicodedata
@@ -30,7 +32,8 @@ from typing import BinaryIO, Callable, Iterable, Iterator, TextIO
 from . import formats
 from .dates import parse_date
 from .errors import InputError
-from .formats import TEXT_COLUMNS
+from .formats import header_key, header_names
+from .limits import MAX_SPOOL_BYTES, segment_too_long, size_text
 from .source import (
     DECODE_ERRORS,
     FORMATS,
@@ -41,6 +44,8 @@ from .source import (
     Reject,
     Source,
 )
+
+logger = logging.getLogger(__name__)
 
 ATTRIBUTION_RE = re.compile(
     r"^\s*[—―–-]{1,2}\s*(?P<name>.*?)\s*\(@(?P<handle>[A-Za-z0-9_]{1,30})\)\s*(?P<date>.*?)\s*$"
@@ -346,8 +351,7 @@ def choose_codec(handle: BinaryIO, label: str, *, encoding: str | None = None, e
         if not (bom_codec and _family(forced) == _family(bom_codec)):
             # "utf-16"/"utf-32" without a BOM: little-endian, as Windows writes them.
             codec, start = {"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(forced, forced), 0
-    if not (codec or "").startswith(("utf-16", "utf-32")) and looks_binary(head):
-        raise InputError(label, "looks like a binary file (NUL or control bytes), not a text dump")
+    _refuse_binary(head, label, codec)
     if codec:
         check = _validate(handle, start, codec) if errors == "strict" else _Validation(True)
         if not check.ok:
@@ -369,6 +373,12 @@ def choose_codec(handle: BinaryIO, label: str, *, encoding: str | None = None, e
     if errors == "strict":
         raise _decode_error(label, "UTF-8" if utf8.non_ascii >= _UTF8_EVIDENCE else "UTF-8, EUC-JP or CP932", utf8)
     return "utf-8", 0
+
+
+def _refuse_binary(head: bytes, label: str, codec: str | None) -> None:
+    """Refuse a file whose first bytes no text dump holds (UTF-16 and UTF-32 hold NULs)."""
+    if not (codec or "").startswith(("utf-16", "utf-32")) and looks_binary(head):
+        raise InputError(label, "looks like a binary file (NUL or control bytes), not a text dump")
 
 
 def _has_bytes(handle: BinaryIO, values: bytes) -> bool:
@@ -423,7 +433,7 @@ def open_source(path: str | Path, *, encoding: str | None = None, errors: str = 
     if errors not in DECODE_ERRORS:
         raise ValueError(f"errors must be one of {DECODE_ERRORS}, got {errors!r}")
     label, real = ("<stdin>", None) if str(path) == "-" else (str(path), Path(path))
-    handle = _open_stdin() if real is None else _open_file(real)
+    handle = _open_stdin(encoding) if real is None else _open_file(real, encoding)
     try:
         head = handle.read(4)
         if head.startswith(_ZIP_MAGIC) and not encoding:
@@ -436,23 +446,53 @@ def open_source(path: str | Path, *, encoding: str | None = None, errors: str = 
         handle.close()
 
 
-def _open_file(path: Path) -> BinaryIO:
+def _open_file(path: Path, encoding: str | None = None) -> BinaryIO:
+    """A dump file opened for reading; a pipe, FIFO or device (``<(cmd)``, ``/dev/stdin``)
+    is copied to a temporary file first, as standard input is, because readers seek."""
     try:
-        return path.open("rb")
+        handle = path.open("rb")
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except IsADirectoryError:
         raise InputError(path, "is a directory, not a dump file") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror}") from None
+    if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        return handle
+    with handle:
+        return _spool(handle, str(path), encoding)
 
 
-def _open_stdin() -> BinaryIO:
+def _open_stdin(encoding: str | None = None) -> BinaryIO:
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None:
         raise InputError("<stdin>", "no standard input to read")
+    return _spool(stream, "<stdin>", encoding)
+
+
+def _spool(stream: BinaryIO, label: str, encoding: str | None) -> BinaryIO:
+    """Copy a stream to a temporary file, refusing binary data before copying anything but
+    its first bytes, and a stream longer than :data:`~classifier.limits.MAX_SPOOL_BYTES`."""
+    try:
+        head = stream.read(_BINARY_SAMPLE)
+    except OSError as exc:
+        raise InputError(label, f"cannot read: {exc.strerror}") from None
+    if not (head.startswith(_ZIP_MAGIC) and not encoding):
+        forced = _normalize_encoding(encoding, label) if encoding else None
+        _refuse_binary(head, label, _bom(head)[0] or forced)
     spool = tempfile.TemporaryFile()
-    shutil.copyfileobj(stream, spool)
+    try:
+        spool.write(head)
+        size = len(head)
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            if size > MAX_SPOOL_BYTES:
+                raise InputError(label, f"more than {size_text(MAX_SPOOL_BYTES)} from a pipe or standard input; "
+                                        "save it to a file and score the file")
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
     spool.seek(0)
     return spool
 
@@ -488,8 +528,8 @@ def detect_format(text: str, *, suffix: str = "", columns: bool = False) -> str:
         return "tsv" if "\t" in first else "csv"
     if any(parse_attribution(line) for line in lines):
         return "timeline"
-    cells = [c.strip().strip('"').lower() for c in first.split("\t" if "\t" in first else ",")]
-    if len(cells) >= 2 and all(0 < len(c) <= 40 for c in cells) and set(cells) & set(TEXT_COLUMNS):
+    cells = [header_key(c.strip().strip('"').lstrip("\ufeff")) for c in first.split("\t" if "\t" in first else ",")]
+    if len(cells) >= 2 and all(0 < len(c) <= 40 for c in cells) and set(cells) & set(header_names()["text"]):
         return "tsv" if "\t" in first else "csv"
     return "plain"
 
@@ -501,6 +541,7 @@ def _read_timeline(source: Source) -> Iterator[Post | Reject]:
 def _read_plain(source: Source, paragraphs: bool | None = None) -> Iterator[Post]:
     if paragraphs is None:
         paragraphs = has_paragraphs(source.lines())
+    source.detail = "one post per paragraph" if paragraphs else "one post per line"
     yield from plain_posts(source.lines(), source.name, paragraphs=paragraphs)
 
 
@@ -547,9 +588,13 @@ def read_posts(path: str | Path, options: ReadOptions | None = None, **changes) 
                          f"unknown input format {options.input_format!r}; choose from {', '.join(FORMATS)}")
     with open_source(path, encoding=options.encoding, errors=options.errors, options=options) as source:
         fmt = _choose_format(source, options.input_format)
+        announced = False
         for item in READERS[fmt](source):
-            if isinstance(item, Post) and not item.parts:
-                item = Reject(item.record, None, "empty text", "")
+            if not announced:  # once the reader has looked at the dump (a CSV's header, a JSON layout)
+                _announce(source, fmt)
+                announced = True
+            if isinstance(item, Post):
+                item = _checked(item, fmt)
             if isinstance(item, Reject) and options.on_error == "stop":
                 raise InputError(
                     item.file or source.label,
@@ -558,6 +603,40 @@ def read_posts(path: str | Path, options: ReadOptions | None = None, **changes) 
                     record=item.record if item.line is None else None,
                 )
             yield item
+        if not announced:
+            _announce(source, fmt)
+
+
+def _announce(source: Source, fmt: str) -> None:
+    """Say, in one line, how the dump is read: ``read as csv (utf-8-sig): text=本文, ...``."""
+    detail = f": {source.detail}" if source.detail else ""
+    logger.info("read as %s (%s)%s", fmt, source.encoding, detail)
+
+
+#: Formats whose parts' ``line`` is always a physical line (in the JSON formats it may be
+#: the record number instead, see :mod:`classifier.formats`).
+_LINE_FORMATS = frozenset({"timeline", "csv", "tsv", "plain", "lines", "paragraphs"})
+
+
+def _checked(post: Post, fmt: str) -> Post | Reject:
+    """The post, or a :class:`Reject` when it cannot be scored: no text, a segment longer
+    than MeCab survives (:mod:`classifier.limits`), or a NUL byte (binary data past the
+    head of the file, where the binary check looks)."""
+    if not post.parts:
+        return Reject(post.record, None, "empty text", "")
+    reason = None
+    for part in post.parts:
+        reason = segment_too_long(part.text)
+        if reason is None and "\x00" in part.text:
+            reason = "holds a NUL byte (binary data, not text)"
+        if reason:
+            break
+    if reason is None and any("\x00" in field for field in (post.post_id, post.account, post.handle, post.date)):
+        reason = "holds a NUL byte (binary data, not text)"
+    if reason is None:
+        return post
+    line = post.line if post.line is not None else post.parts[0].line if fmt in _LINE_FORMATS else None
+    return Reject(post.record, line, reason, "\n".join(part.text for part in post.parts))
 
 
 def _choose_format(source: Source, input_format: str) -> str:

@@ -84,3 +84,34 @@ def check_output_path(path: str | Path, *, inputs: list[str | Path] = (), protec
     if path.exists() and not force:
         raise OutputError(f"{path}: already exists; use --force to replace it")
     return path
+
+
+@contextlib.contextmanager
+def locked(folder: str | Path, *, timeout: float = 60.0, what: str = "") -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (``flock`` on the folder itself, so no lock file
+    is left behind) while the block runs; another postcred process waits for it.
+
+    Raises :class:`OutputError` when the lock is not free within ``timeout`` seconds, so a
+    stuck process is named instead of waited for forever.
+    """
+    import fcntl
+    import time
+
+    folder = Path(folder)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise OutputError(
+                        f"{folder}: locked by another postcred process{' (' + what + ')' if what else ''} "
+                        f"for over {timeout:.0f} s; try again when it has finished"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -127,10 +127,13 @@ def content_security_policy(scripts: str | Iterable[str], style: str) -> str:
 
 
 def model_hash(model_meta: dict | None) -> str:
-    """A short fingerprint of the model that scored the rows: its metadata (labels digest,
-    parameters, creation time) hashed, so two trainings on the same labels differ."""
+    """A short fingerprint of the model that scored the rows: the SHA-256 of its model file
+    (``sha256``, which :func:`~classifier.model.load_model` sets from the bytes it loaded),
+    else its metadata hashed (a model built in memory)."""
     if not model_meta:
         return ""
+    if isinstance(model_meta.get("sha256"), str) and model_meta["sha256"]:
+        return model_meta["sha256"][:16]
     canonical = json.dumps(model_meta, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 

@@ -23,6 +23,10 @@ Texts are compared after :func:`~classifier.tokens.normalize` (NFKC, white space
 collapsed), the same comparison the labels' duplicate check uses.  Every file is
 rewritten atomically; lines that do not change keep their bytes.
 
+A merge holds a lock on the labels folder from reading it to writing it, so two merges at
+once run one after the other (the second sees the first's rows); a labels file changed by
+anything else meanwhile stops the merge before its rename, and nothing of it is written.
+
 Two warnings, which change nothing: the nouns a merged text would turn into words for its
 label (:mod:`classifier.topic_words`, a quick fit before and after the merge), and a topic
 no labels row uses yet (leave-one-topic-out evaluation would hold it out on its own).
@@ -36,8 +40,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import InputError, LabelError
-from .labels import LABELS, label_files, parse_jsonl_object, read_utf8, validate_label_row
-from .outputs import atomic_write_text
+from .labels import LABELS, jsonl_line, jsonl_lines, label_files, parse_jsonl_object, read_utf8, validate_label_row
+from .outputs import atomic_open, locked
 from .tokens import normalize
 from .topic_words import TopicWord, topic_words
 
@@ -191,7 +195,7 @@ def read_corrections(path: str | Path) -> list[Correction]:
     corrections: list[Correction] = []
     by_id: dict[str, Correction] = {}
     by_text: dict[str, Correction] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(jsonl_lines(text), start=1):
         if not line.strip():
             continue
         c = parse_correction(line, path, number)
@@ -215,14 +219,29 @@ def read_corrections(path: str | Path) -> list[Correction]:
 
 @dataclass
 class _LabelFile:
-    """A labels file held as its lines, so a merge can change one line and keep the rest."""
+    """A labels file held as its lines, so a merge can change one line and keep the rest.
+
+    ``original`` is the file's text as read (None: the file did not exist), to tell
+    whether anything else changed it before the merge writes it back.
+    """
 
     path: Path
     lines: list[str]
+    original: str | None = None
     dirty: bool = False
 
     def text(self) -> str:
         return "".join(line if line.endswith("\n") else line + "\n" for line in self.lines)
+
+    def check_unchanged(self) -> None:
+        """Raise :class:`LabelError` when the file on disk is no longer what was read."""
+        try:
+            now = self.path.read_bytes().decode("utf-8", "replace")
+        except FileNotFoundError:
+            now = None
+        if now != self.original:
+            raise LabelError(self.path, "changed by another program during the merge; nothing was written "
+                                        "to it: run the merge again")
 
 
 @dataclass
@@ -243,14 +262,10 @@ def _load_folder(labels_dir: Path) -> tuple[dict[str, _LabelFile], dict[str, _En
     entries: dict[str, _Entry] = {}
     ids: set[str] = set()
     for path in label_files(labels_dir):
-        try:
-            content = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise LabelError(path, f"not UTF-8 (byte {exc.start})", offset=exc.start) from None
-        lines = content.splitlines(keepends=True)
-        handle = _LabelFile(path, lines)
+        content = read_utf8(path)
+        handle = _LabelFile(path, jsonl_lines(content, keepends=True), content)
         files[path.name] = handle
-        for index, line in enumerate(lines):
+        for index, line in enumerate(handle.lines):
             if not line.strip():
                 continue
             row = validate_label_row(line, path, index + 1)
@@ -366,6 +381,15 @@ def merge_corrections(
     labels_dir = Path(labels_dir)
     corrections = Path(corrections)
     items = read_corrections(corrections)
+    label_files(labels_dir)  # the folder must exist before it can be locked
+    with locked(labels_dir, what="merging corrections"):
+        return _merge(items, corrections, labels_dir, overwrite=overwrite, dry_run=dry_run, topic=topic,
+                      source=source)
+
+
+def _merge(items: list[Correction], corrections: Path, labels_dir: Path, *, overwrite: bool, dry_run: bool,
+           topic: str | None, source: str | None) -> MergeResult:
+    """The merge itself, with the labels folder locked (see :func:`merge_corrections`)."""
     files, entries, ids = _load_folder(labels_dir)
     before = _rows(files.values())
     topics = {str(row["topic"]) for row in before}
@@ -392,7 +416,7 @@ def merge_corrections(
             }
             if row["topic"] not in topics and row["topic"] not in result.new_topics:
                 result.new_topics.append(row["topic"])
-            target.lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+            target.lines.append(jsonl_line(row))
             target.dirty = True
             entry = _Entry(target, len(target.lines) - 1, c.label)
             entries[key] = entry
@@ -409,7 +433,7 @@ def merge_corrections(
             row["label"] = c.label
             note = f"relabeled {previous} -> {c.label} by {_notes(c)}"
             row["notes"] = f"{row['notes']} {note}".strip() if row.get("notes") else note
-            entry.file.lines[entry.index] = json.dumps(row, ensure_ascii=False) + "\n"
+            entry.file.lines[entry.index] = jsonl_line(row)
             entry.file.dirty = True
             entry.label = c.label
             result.outcomes.append(Outcome(c, "changed", f"relabeled {previous} -> {c.label}", entry.where, previous))
@@ -422,6 +446,10 @@ def merge_corrections(
     _with_topic_words(result, before, _rows(every))
     if not dry_run:
         for handle in dirty:
-            atomic_write_text(handle.path, handle.text())
+            handle.check_unchanged()
+        for handle in dirty:
+            with atomic_open(handle.path, "w", newline="") as out:
+                out.write(handle.text())
+                handle.check_unchanged()  # the last moment before the rename
             result.written.append(handle.path)
     return result

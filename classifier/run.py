@@ -213,6 +213,7 @@ def score_to_files(
     report_path: str | Path | None = None,
     write_report: bool = True,
     model_dir: str | Path | None = None,
+    trust_model: bool = False,
     read: ReadOptions | None = None,
     force: bool = False,
     progress: bool = False,
@@ -222,6 +223,9 @@ def score_to_files(
 ) -> ScoreRun:
     """Score a dump file (``"-"``: standard input) and write the scores file and
     (optionally) the HTML report.
+
+    ``model_dir`` is a model folder or file (default: the shipped model); ``trust_model``
+    loads it even when this machine did not train it (see :mod:`classifier.trust`).
 
     Outputs are checked first (never over the input or ``labels/``, never over an existing
     file unless ``force``) and written atomically.  ``read`` says how to read the dump
@@ -247,7 +251,7 @@ def score_to_files(
     check_output_path(output, inputs=[dump], protected=PROTECTED, force=force)
     report_path, rejects_path = side_outputs(dump, output, report_path=report_path, write_report=write_report,
                                              rejects_path=rejects_path, skip=read.on_error == "skip", force=force)
-    model = load_model(model_dir)
+    model = load_model(model_dir, trust_model=trust_model)
     items = read_posts(dump, read)
     report_rows = max(report_max_rows, 0) if report_path is not None else 0
     with open_rejects(rejects_path) as rejects:

@@ -78,7 +78,12 @@ class Part:
 
 @dataclass(slots=True)
 class Post:
-    """One input record: who posted it, when, and its parts in input order."""
+    """One input record: who posted it, when, and its parts in input order.
+
+    ``line`` is the physical line where the record starts, set by the JSON readers (whose
+    parts may be numbered by record instead), for messages about the whole record; None
+    where the parts' lines say it, or where it is unknown.
+    """
 
     record: int
     post_id: str
@@ -87,6 +92,7 @@ class Post:
     date: str
     parts: list[Part] = field(default_factory=list)
     kind: str = "post"
+    line: int | None = None
 
 
 @dataclass(slots=True)
@@ -132,10 +138,21 @@ class Source:
     suffix: str
     path: Path | None
     options: ReadOptions = field(default_factory=ReadOptions)
+    #: How the reader read the dump (a CSV's columns, a JSON layout), for the line that says so.
+    detail: str = ""
 
     @property
     def is_zip(self) -> bool:
         return self.codec is None
+
+    @property
+    def encoding(self) -> str:
+        """The encoding as a user names it: ``utf-8-sig`` for UTF-8 with a BOM, ``zip``."""
+        if self.codec is None:
+            return "zip"
+        if self.start:
+            return "utf-8-sig" if self.codec == "utf-8" else f"{self.codec} with BOM"
+        return self.codec
 
     def lines(self) -> Iterator[tuple[int, str]]:
         """(line number, text) for every physical line, streamed; CRLF and lone CR are breaks."""

@@ -32,6 +32,7 @@ from typing import NamedTuple, Sequence
 import emoji as emoji_lib
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from .limits import MAX_SEGMENT_CHARS, segment_too_long
 from .patterns import HASHTAG_RE, MENTION_RE, URL_RE
 
 URL_TERM = "<URL>"
@@ -364,6 +365,8 @@ def _mecab_words(chunk: str) -> list[Word]:
     repeats the same few thousand dictionary entries.  Should a line ever not split (a
     surface holding a line break), the chunk is read node by node instead.
     """
+    if len(chunk) > MAX_SEGMENT_CHARS:  # MeCab would crash the process (see classifier.limits)
+        raise ValueError(segment_too_long(chunk) or f"a text of {len(chunk):,} characters is too long to tokenize")
     lines = get_tagger().parse(chunk).split("\n")
     if not lines or lines[-1] != _EOS:
         return _node_words(chunk)

@@ -24,7 +24,7 @@ from classifier.labels import load_labels
 from classifier.report import write_report
 from classifier.scored import from_json_row, json_row
 
-from .conftest import LABELS, ROOT
+from .conftest import LABELS, ROOT, jsonl_rows
 
 pytestmark = pytest.mark.browser
 
@@ -193,7 +193,7 @@ def export(p, folder: Path, name: str = "corrections.jsonl", key: str | None = N
     assert download.suggested_filename == "corrections.jsonl"
     path = folder / name
     download.save_as(path)
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return jsonl_rows(path)
 
 
 def focused(p) -> str | None:

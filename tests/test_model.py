@@ -15,7 +15,7 @@ from classifier.model import META_FILE, PACKAGE_MODEL_DIR, load_model
 from classifier.errors import ModelError
 from classifier.tokens import normalize
 
-from .conftest import LABELS, ROOT
+from .conftest import LABELS, ROOT, jsonl_rows
 
 WIRE_HANDLES = {"nhk_news", "ReutersJapan"}
 
@@ -63,7 +63,7 @@ def test_missing_and_corrupt_models_are_clear_errors(tmp_path):
         load_model(tmp_path)
     (tmp_path / "postcred.joblib").write_bytes(b"not a pickle at all")
     with pytest.raises(ModelError, match="corrupt"):
-        load_model(tmp_path)
+        load_model(tmp_path, trust_model=True)
 
 
 def test_shipped_model_on_probe_texts_kept_out_of_the_labels(data_dir):
@@ -71,7 +71,7 @@ def test_shipped_model_on_probe_texts_kept_out_of_the_labels(data_dir):
     narrative sentences of articles; commentary of every direction, from blogs, forums and
     reviews; relayed news with and without a comment), never added to labels/: a retrained
     model that gets more than a few of them wrong has lost something."""
-    rows = [json.loads(line) for line in (data_dir / "probes.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = jsonl_rows(data_dir / "probes.jsonl")
     labels = {normalize(text) for text in load_labels(LABELS).frame["text"]}
     assert not [r["text"] for r in rows if normalize(r["text"]) in labels]  # still held out
     p_wire = load_model().p_wire([r["text"] for r in rows])

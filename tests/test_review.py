@@ -12,7 +12,7 @@ from classifier.cli import cli
 from classifier.labels import label_files, labels_digest, load_labels
 from classifier.review import merge_corrections, read_corrections
 
-from .conftest import LABELS
+from .conftest import LABELS, jsonl_rows
 
 WIRE_TEXT = "政府は4日、新たな経済対策を閣議決定したと発表した。"
 PARTISAN_TEXT = "またマスゴミの印象操作😡 絶対に許すな！拡散希望🔥"
@@ -75,7 +75,7 @@ def test_merge_adds_new_texts_skips_known_and_lists_conflicts(tmp_path, labels):
     assert "rerun with --overwrite" in result.output
     assert (labels / "base.jsonl").read_bytes() == before  # the conflict was left alone
 
-    added = [json.loads(line) for line in (labels / "corrections.jsonl").read_text(encoding="utf-8").splitlines()]
+    added = jsonl_rows(labels / "corrections.jsonl")
     assert [(r["text"], r["label"], r["topic"], r["source"], r["id"]) for r in added] == [
         ("速報です！！これは陰謀だ、目を覚ませ", "partisan", "media_internet", "review:d", "review:d:1"),
         ("日銀は5日、政策金利を据え置くと発表した。", "wire", "economy_prices", "review:d", "review:d:5"),
@@ -194,7 +194,7 @@ def test_ids_stay_unique_and_blank_lines_are_ignored(tmp_path, labels):
     assert [c.line for c in read_corrections(corrections)] == [2]
     result = merge_corrections(corrections, labels, topic="t")
     assert [o.action for o in result.outcomes] == ["added"]
-    rows = [json.loads(line) for line in (labels / "corrections.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = jsonl_rows(labels / "corrections.jsonl")
     assert [r["id"] for r in rows] == ["review:d:1", "review:d:1~2"]
 
 
@@ -214,14 +214,14 @@ def test_new_rows_need_a_topic_and_get_their_dump_as_source(tmp_path, labels):
 
     result = run("review", "merge", corrections, "--labels", labels, "--topic", "economy_prices", "--source", "my_review")
     assert result.exit_code == 0, result.output
-    added = [json.loads(line) for line in (labels / "corrections.jsonl").read_text(encoding="utf-8").splitlines()]
+    added = jsonl_rows(labels / "corrections.jsonl")
     assert [(r["topic"], r["source"]) for r in added] == [
         ("local", "my_review"), ("economy_prices", "my_review"), ("economy_prices", "wire_newspaper")]
     assert "warning  topic 'local' is new to labels/" in result.output
 
     (labels / "corrections.jsonl").unlink()
     merge_corrections(corrections, labels, topic="economy_prices")  # without --source: the dump's name
-    added = [json.loads(line) for line in (labels / "corrections.jsonl").read_text(encoding="utf-8").splitlines()]
+    added = jsonl_rows(labels / "corrections.jsonl")
     assert [r["source"] for r in added] == ["review:tweets_2024", "review:tweets_2024", "wire_newspaper"]
 
 

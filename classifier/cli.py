@@ -169,8 +169,10 @@ def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, inp
 
         postcred score big.jsonl --engine dask --scheduler tcp://10.0.0.5:8786 -o /shared/big.scores
     """
-    from .startup import import_sklearn_lean
+    from .startup import import_sklearn_lean, pause_collector, settle_collector
 
+    pause_collector()  # until the model is loaded (run.score_to_files settles it) ...
+    click.get_current_context().call_on_close(settle_collector)  # ... or the command ends
     import_sklearn_lean()  # before anything loads scikit-learn: see classifier/startup.py
     from .run import REPORT_MAX_ROWS, score_to_files
 
@@ -284,7 +286,7 @@ def accounts(scores, folder, tz, sqlite, parquet, campaigns, change_threshold, m
 
 def campaign_options(command):
     """The campaign detection options (each a field of ``CampaignParams``, its default shown)."""
-    from .campaigns import CampaignParams
+    from .campaign_params import CampaignParams
 
     d = CampaignParams()
     options = [
@@ -319,7 +321,7 @@ CAMPAIGN_OPTION_NAMES = ("threshold", "min_chars", "min_accounts", "num_perm", "
 
 def campaign_params(options: dict):
     """``CampaignParams`` from the parsed campaign options (a usage error if they clash)."""
-    from .campaigns import CampaignParams
+    from .campaign_params import CampaignParams
 
     try:
         return CampaignParams(**{name: options[name] for name in CAMPAIGN_OPTION_NAMES})

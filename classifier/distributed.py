@@ -40,6 +40,7 @@ from .run import (
 )
 from .scoring import ChunkTask, ScoredChunk, ScoreSummary, post_chunks, process_chunk
 from .source import ReadOptions
+from .startup import settle_collector
 from .writers import FORMATS
 
 #: Segments per partition: large enough that task overhead (milliseconds) is noise next
@@ -171,6 +172,7 @@ def score_dask(
     report_path, rejects_path = side_outputs(dump, folder, report_path=report_path, write_report=write_report,
                                              rejects_path=rejects_path, skip=read.on_error == "skip", force=force)
     model = load_model(model_dir, trust_model=trust_model)
+    settle_collector()  # the start-up's pause of the collector, if any, ends here
     folder.mkdir(parents=True, exist_ok=True)
     for path in old_partitions:  # no partition of an older run may stay behind
         path.unlink()

@@ -24,6 +24,7 @@ from .model import Model, load_model
 from .outputs import atomic_open, check_output_path
 from .scoring import CHUNK_SIZE, ChunkTask, ScoredChunk, ScoreSummary, post_chunks
 from .source import Post, ReadOptions, Reject
+from .startup import settle_collector
 from .summary import Summary
 from .writers import ScoresWriter, format_for
 
@@ -252,6 +253,7 @@ def score_to_files(
     report_path, rejects_path = side_outputs(dump, output, report_path=report_path, write_report=write_report,
                                              rejects_path=rejects_path, skip=read.on_error == "skip", force=force)
     model = load_model(model_dir, trust_model=trust_model)
+    settle_collector()  # the start-up's pause of the collector, if any, ends here
     items = read_posts(dump, read)
     report_rows = max(report_max_rows, 0) if report_path is not None else 0
     with open_rejects(rejects_path) as rejects:

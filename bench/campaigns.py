@@ -62,14 +62,15 @@ RSS_TARGET_MB = 4096
 def quality(seed: int, organic: int, campaigns: int, share_button: int) -> dict:
     """Generate, score and detect one dump; the done-when figures."""
     from classifier.campaigns import CampaignFinder
-    from classifier.scoring import score_file
+    from classifier import json_row, score_file
     from tests.synthetic_campaigns import DumpGenerator, write_snscrape
 
     posts = DumpGenerator(seed).dump(organic=organic, campaigns=campaigns, share_button=share_button)
     with tempfile.TemporaryDirectory() as tmp:
         dump = write_snscrape(posts, Path(tmp) / f"campaigns-{seed}.jsonl")
         started = time.perf_counter()
-        rows, _ = score_file(dump)
+        records, _ = score_file(dump)
+        rows = [json_row(record) for record in records]
         scoring = time.perf_counter() - started
     started = time.perf_counter()
     finder = CampaignFinder()

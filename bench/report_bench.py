@@ -1,7 +1,7 @@
 """How the HTML report scales: render time and file size for N segments, and (with
 --browser) how long Debian's chromium takes to open it, filter, sort and page.
 
-The rows are the seed's score rows repeated with fresh ids, spread over 30 accounts and
+The rows are the seed's scored records repeated with fresh ids, spread over 30 accounts and
 posts of five segments, with p_wire spread over [0, 1]: realistic text and evidence per
 row, at any count.
 
@@ -27,24 +27,24 @@ CHROMIUM_ARGS = [
 ]
 
 
-def synthetic_rows(n: int) -> list[dict]:
-    """``n`` score rows built from the seed's (scored once with the shipped model)."""
-    from classifier.scoring import score_file
+def synthetic_rows(n: int) -> list:
+    """``n`` scored records built from the seed's (scored once with the shipped model)."""
+    from dataclasses import replace
 
-    seed_rows, _ = score_file(SEED)
+    from classifier import score_file
+
+    seed_records, _ = score_file(SEED)
     rows = []
     for i in range(n):
-        base = seed_rows[i % len(seed_rows)]
+        base = seed_records[i % len(seed_records)]
         p_wire = round((i * 7919 % 10_000) / 10_000, 4)
-        rows.append({
-            **base, "id": f"bench:{i}", "line": i + 1, "post_id": f"bench:post{i // 5}",
-            "account": f"{base['account']} {i % 30}", "p_wire": p_wire,
-            "label": "wire" if p_wire >= 0.5 else "partisan",
-        })
+        rows.append(replace(base, id=f"bench:{i}", line=i + 1, post_id=f"bench:post{i // 5}",
+                            account=f"{base.account} {i % 30}", p_wire=p_wire,
+                            label="wire" if p_wire >= 0.5 else "partisan"))
     return rows
 
 
-def render(rows: list[dict], path: Path) -> dict:
+def render(rows: list, path: Path) -> dict:
     from classifier.model import load_model
     from classifier.report import write_report
 

@@ -1,8 +1,9 @@
 """Accounts over time: a profile per account and per account-day, from scored segments.
 
-The input is any iterable of scored segment rows in input order: the rows
-:func:`~classifier.scoring.score_file` returns, or the rows of a scores file read back by
-:func:`~classifier.scorefile.read_scores` (CSV cells or JSONL values; both work).  One
+The input is any iterable of scored segment rows in input order: the JSON rows
+(:func:`~classifier.scored.json_row`) of the records :func:`~classifier.scoring.score_file`
+returns, or the rows of a scores file read back by :func:`~classifier.scorefile.read_scores`
+(CSV cells or JSONL values; both work).  One
 streaming pass groups the segments into posts (:class:`ScoredPost`) and adds each post to
 its account's tallies, total and per day, so memory grows with accounts x active days,
 never with segments.  :meth:`AccountsBuilder.finish` then derives, per account, the burst
@@ -557,9 +558,9 @@ def account_tables(rows: Iterable[Mapping], **options) -> AccountTables:
 
     Examples
     --------
-    >>> from classifier.scoring import score_file  # doctest: +SKIP
-    >>> rows, _ = score_file("seeds/timeline_nhk_reuters_partisan_2024-11-04.txt")  # doctest: +SKIP
-    >>> account_tables(rows).accounts[0]["handle"]  # doctest: +SKIP
+    >>> from classifier import json_row, score_file  # doctest: +SKIP
+    >>> records, _ = score_file("seeds/timeline_nhk_reuters_partisan_2024-11-04.txt")  # doctest: +SKIP
+    >>> account_tables(map(json_row, records)).accounts[0]["handle"]  # doctest: +SKIP
     'ReutersJapan'
     """
     builder = AccountsBuilder(**options)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import emoji as emoji_lib
 import numpy as np
 
-from .tokens import MENTION_RE, URL_RE
+from .patterns import MENTION_RE, URL_RE
 
 SHINGLE_SIZE = 3
 RT_PREFIX_RE = re.compile(r"^\s*rt\s*@[a-z0-9_]{1,30}\s*:?\s*", re.IGNORECASE)

@@ -16,7 +16,7 @@ from typing import Iterator
 import click
 
 from .errors import PostcredError
-from .ingest import FORMATS
+from .source import FORMATS, ReadOptions
 
 HELP_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -169,7 +169,12 @@ def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, inp
 
         postcred score big.jsonl --engine dask --scheduler tcp://10.0.0.5:8786 -o /shared/big.scores
     """
-    from .scoring import REPORT_MAX_ROWS, score_to_files
+    from .startup import import_sklearn_lean, pause_collector, settle_collector
+
+    pause_collector()  # until the model is loaded (run.score_to_files settles it) ...
+    click.get_current_context().call_on_close(settle_collector)  # ... or the command ends
+    import_sklearn_lean()  # before anything loads scikit-learn: see classifier/startup.py
+    from .run import REPORT_MAX_ROWS, score_to_files
 
     options = {"report_max_rows": REPORT_MAX_ROWS if report_max_rows is None else report_max_rows}
     if engine == "dask":
@@ -192,6 +197,8 @@ def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, inp
         run_scoring = score_to_files
         options.update(fmt=fmt, jobs=jobs or available_cpus())
 
+    read = ReadOptions(input_format=input_format, encoding=encoding, errors=decode_errors, on_error=on_error,
+                       text_col=text_col, id_col=id_col, author_col=author_col, date_col=date_col)
     with library_messages(quiet):
         result = run_scoring(
             dump,
@@ -201,17 +208,10 @@ def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, inp
             write_report=not no_report,
             model_dir=model_dir,
             trust_model=trust_model,
-            input_format=input_format,
-            encoding=encoding,
-            errors=decode_errors,
+            read=read,
             force=force,
             progress=not quiet,
-            on_error=on_error,
             rejects_path=rejects_path,
-            text_col=text_col,
-            id_col=id_col,
-            author_col=author_col,
-            date_col=date_col,
         )
     for message in result.warnings:
         echo_err(f"Warning: {message}")
@@ -286,7 +286,7 @@ def accounts(scores, folder, tz, sqlite, parquet, campaigns, change_threshold, m
 
 def campaign_options(command):
     """The campaign detection options (each a field of ``CampaignParams``, its default shown)."""
-    from .campaigns import CampaignParams
+    from .campaign_params import CampaignParams
 
     d = CampaignParams()
     options = [
@@ -321,7 +321,7 @@ CAMPAIGN_OPTION_NAMES = ("threshold", "min_chars", "min_accounts", "num_perm", "
 
 def campaign_params(options: dict):
     """``CampaignParams`` from the parsed campaign options (a usage error if they clash)."""
-    from .campaigns import CampaignParams
+    from .campaign_params import CampaignParams
 
     try:
         return CampaignParams(**{name: options[name] for name in CAMPAIGN_OPTION_NAMES})

@@ -37,11 +37,11 @@ from .accounts import (
 )
 from .errors import OutputError
 from .outputs import atomic_path
-from .scoring import SCORE_COLUMNS, csv_row
+from .scored import csv_cells, csv_columns, from_json_row
 
 #: Scores-file columns that are not text in the segments table.
 SEGMENT_TYPES = {"line": "INTEGER", "line_end": "INTEGER", "record": "INTEGER", "p_wire": "REAL"}
-SEGMENT_COLUMNS = tuple((name, SEGMENT_TYPES.get(name, "TEXT")) for name in SCORE_COLUMNS)
+SEGMENT_COLUMNS = tuple((column.name, SEGMENT_TYPES.get(column.name, "TEXT")) for column in csv_columns())
 CAMPAIGN_COLUMNS = (
     ("campaign", "TEXT"), ("posts", "INTEGER"), ("accounts", "INTEGER"), ("first_date", "TEXT"),
     ("last_date", "TEXT"), ("mean_p_wire", "REAL"), ("partisan_share", "REAL"),
@@ -120,7 +120,8 @@ def flat_segment(row: Mapping) -> Mapping:
     JSONL row flattened as the CSV writer does (lists joined, counts formatted)."""
     if all(value is None or isinstance(value, (str, int, float)) for value in row.values()):
         return row
-    return csv_row(dict(row))
+    columns = csv_columns()
+    return dict(zip((column.name for column in columns), csv_cells(from_json_row(row), columns)))
 
 
 class SqliteWriter:

@@ -1,8 +1,8 @@
 """Readers for exported dumps: X API v2 JSON/JSONL, snscrape JSONL, an X/Twitter archive's
 ``tweets.js`` (or the archive's zip) and CSV/TSV.
 
-Each reader takes an opened :class:`~classifier.ingest.Source` and yields
-:class:`~classifier.ingest.Post` and :class:`~classifier.ingest.Reject` objects, one per
+Each reader takes an opened :class:`~classifier.source.Source` and yields
+:class:`~classifier.source.Post` and :class:`~classifier.source.Reject` objects, one per
 input record, in input order, numbered from 1.  A post's text becomes one part (role
 ``post``).  Segment line numbers are physical lines where a record has a line of its own
 (JSONL with one post per line, CSV/TSV); in a JSON document, a JSONL file of API pages
@@ -11,20 +11,24 @@ input record, in input order, numbered from 1.  A post's text becomes one part (
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import logging
 import re
 import struct
+import unicodedata
 import zipfile
 import zlib
-from typing import Callable, Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO, Callable, ContextManager, Iterator, TextIO
 
+from .dates import normalize_date
 from .errors import InputError
-from .ingest import (
-    Part, Post, RecordError, Reject, Source, decode, header_key, header_names, normalize_date,
-)
 from .limits import MAX_ARCHIVE_BYTES, MAX_COMPRESSION_RATIO, RATIO_FLOOR, size_text
+from .source import Part, Post, RecordError, Reject, Source
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +40,40 @@ SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 JSON_SPACE = " \t\r\n"
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonlines")
 
+#: The CSV/TSV header names of each role (text, id, author, name, date, url), in the order
+#: they are tried: ``columns.tsv``, data rather than code.
+COLUMNS_FILE = Path(__file__).parent / "columns.tsv"
+HEADER_SEPARATORS_RE = re.compile(r"[\s\-]+")
 #: Headers that only twarc-csv (``twarc2 csv``) writes: its text is the API's, with ``&amp;``,
 #: ``&lt;``, ``&gt;`` escaped and line breaks written as ``\n``.
 TWARC_CSV_HEADERS = frozenset({"__twarc.version", "referenced_tweets.retweeted.id", "author.username"})
 TWARC_KINDS = (("referenced_tweets.retweeted.id", "retweet"), ("referenced_tweets.quoted.id", "quote"),
                ("referenced_tweets.replied_to.id", "reply"))
 
+
+def header_key(header: str) -> str:
+    """How header names are compared: NFKC, lower case, runs of spaces and ``-`` read as
+    ``_`` (``Tweet id``, ``tweet-id`` and ``TWEET_ID`` are one name; ``ＩＤ`` is ``id``)."""
+    return HEADER_SEPARATORS_RE.sub("_", unicodedata.normalize("NFKC", header).strip().lower())
+
+
+@lru_cache(maxsize=1)
+def header_names() -> dict[str, tuple[str, ...]]:
+    """Role -> the header keys of that role, in the order ``columns.tsv`` lists them."""
+    names: dict[str, list[str]] = {}
+    with COLUMNS_FILE.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+            names.setdefault(row["role"], []).append(header_key(row["header"]))
+    return {role: tuple(keys) for role, keys in names.items()}
+
 #: ``expand(value)`` -> ([(post object, context)], is a page of several posts?)
 Expand = Callable[[object], tuple[list[tuple[object, object]], bool]]
 #: ``convert(post object, context, record number, segment line)`` -> Post, or RecordError.
 Convert = Callable[[object, object, int, int], Post]
+#: ``open_text(handle, label, errors=...)``: a context manager giving a seekable byte stream
+#: (an archive member) as text, its encoding detected (:func:`classifier.ingest.open_text`,
+#: passed in by the caller that chose this reader).
+OpenText = Callable[..., ContextManager[TextIO]]
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -88,11 +116,14 @@ def _unescape(text: str) -> str:
 
 
 def _json_reason(exc: Exception, *, with_line: bool = False) -> str:
-    """One line saying why JSON did not parse (``with_line``: name the line, too)."""
+    """One line saying why JSON did not parse (``with_line``: name the line, too).  An error
+    from a :class:`JsonReader` carries its place in the whole stream as its cause."""
     if isinstance(exc, json.JSONDecodeError):
         what = exc.msg.replace(" starting at", "")
-        where = f"line {exc.lineno}, column {exc.colno}" if with_line else f"column {exc.colno}"
-        cut = "Unterminated" in exc.msg or exc.pos >= len(exc.doc.rstrip())
+        located = exc.__cause__ if isinstance(exc.__cause__, _Located) else None
+        line, column = (located.line, located.column) if located else (exc.lineno, exc.colno)
+        where = f"line {line}, column {column}" if with_line else f"column {column}"
+        cut = "Unterminated" in exc.msg or (located.cut if located else exc.pos >= len(exc.doc.rstrip()))
         return f"not valid JSON: {what[:1].lower()}{what[1:]} at {where}" + (" (cut short?)" if cut else "")
     if isinstance(exc, RecursionError):
         return "not valid JSON (nested too deeply)"
@@ -124,7 +155,12 @@ def _layout(source: Source) -> str:
     if source.suffix in JSONL_SUFFIXES:
         return "jsonl"
     first = None
-    for _, line in source.lines():
+    for line in _leading_lines(source):
+        if line is None:  # a line too long to parse whole here
+            if first is None:
+                first = LONG_LINE_MARK  # JSONL only if the next line is a record of its own
+                continue
+            break
         line = line.strip()
         if not line:
             continue
@@ -140,6 +176,8 @@ def _layout(source: Source) -> str:
         break
     if first is None:
         return "jsonl"
+    if first is LONG_LINE_MARK:
+        return "document"  # one long line: a document (a compact response), read as it is parsed
     head = source.head()
     start = len(head) - len(head.lstrip(JSON_SPACE + "\ufeff"))
     end_of_first = head.find("\n", start)
@@ -156,6 +194,28 @@ def _layout(source: Source) -> str:
         return "jsonl"
 
 
+#: A line longer than this (characters) is not read whole to tell the layout: a compact
+#: response saved on one line can be gigabytes; it is read as a document, as it is parsed.
+LONG_LINE = 1 << 20
+LONG_LINE_MARK = "<a long line>"
+
+
+def _leading_lines(source: Source) -> Iterator[str | None]:
+    """The lines of the dump from its start, each read only up to :data:`LONG_LINE`
+    characters: None stands for a longer line (skipped, not held)."""
+    with source.open_text() as text:
+        while True:
+            line = text.readline(LONG_LINE + 1)
+            if not line:
+                return
+            if len(line) <= LONG_LINE or line.endswith("\n"):
+                yield line
+                continue
+            while line and not line.endswith("\n"):  # the rest of the long line
+                line = text.readline(LONG_LINE)
+            yield None
+
+
 def _parses(line: str, kind: type = object) -> bool:
     try:
         return isinstance(json.loads(line), kind)
@@ -163,54 +223,153 @@ def _parses(line: str, kind: type = object) -> bool:
         return False
 
 
-def iter_json_array(text: str, start: int = 0) -> Iterator[tuple[int, object, str, str | None]]:
-    """Elements of the JSON array that starts at ``text[start:]``, parsed one at a time.
+class JsonReader:
+    """JSON values read one after another from a text stream (or a string), never the whole
+    stream at once: the text not read yet is held in a buffer of about :attr:`BLOCK`
+    characters, more only while one value is longer.  Keeps the line and column of the
+    read position, for error messages.
+    """
+
+    BLOCK = 1 << 20
+    #: A value still incomplete with this much text after its start is malformed, not cut
+    #: by the buffer: reading stops there instead of holding the rest of the dump.
+    MAX_VALUE = 64 << 20
+
+    def __init__(self, source: str | TextIO, start: int = 0) -> None:
+        self._stream = None if isinstance(source, str) else source
+        self.buf = source if isinstance(source, str) else ""
+        self.pos = 0
+        self._line, self._column, self._mark = 1, 1, 0  # line and column of buf[_mark]
+        self.eof = self._stream is None
+        self._decoder = json.JSONDecoder()
+        if start:
+            self.pos = start
+
+    def _more(self) -> bool:
+        """Read another block (dropping what was read before); False at the end."""
+        if self.eof:
+            return False
+        block = self._stream.read(self.BLOCK)
+        if not block:
+            self.eof = True
+            return False
+        self._advance(self.pos)
+        self.buf = self.buf[self.pos :] + block
+        self._mark -= self.pos
+        self.pos = 0
+        return True
+
+    def _advance(self, pos: int) -> None:
+        """Move the line/column mark to ``pos``."""
+        newlines = self.buf.count("\n", self._mark, pos)
+        if newlines:
+            self._line += newlines
+            self._column = pos - self.buf.rfind("\n", self._mark, pos)
+        else:
+            self._column += pos - self._mark
+        self._mark = pos
+
+    def line_at(self, pos: int | None = None) -> int:
+        self._advance(self.pos if pos is None else pos)
+        return self._line
+
+    def ensure(self, size: int) -> str:
+        """The next ``size`` characters (fewer at the end), read in if need be."""
+        while len(self.buf) - self.pos < size and self._more():
+            pass
+        return self.buf[self.pos : self.pos + size]
+
+    def skip_space(self) -> str:
+        """Skip JSON white space; the next character ("" at the end)."""
+        while True:
+            self.pos = _SPACE_RUN.match(self.buf, self.pos).end()
+            if self.pos < len(self.buf) or not self._more():
+                return self.buf[self.pos : self.pos + 1]
+
+    def take(self, char: str) -> bool:
+        """Consume ``char`` if it comes next (after white space)."""
+        if self.skip_space() == char:
+            self.pos += 1
+            return True
+        return False
+
+    def value(self) -> tuple[object, str]:
+        """Parse the value at the read position (after white space): (value, its text).
+        Raises ValueError (a ``json.JSONDecodeError`` located in the whole stream) or
+        RecursionError."""
+        self.skip_space()
+        while True:
+            try:
+                value, end = self._decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                if self._more_for_value():
+                    continue
+                line, column = self.locate(exc.pos)
+                raise json.JSONDecodeError(exc.msg, exc.doc, exc.pos) from _Located(line, column, exc.pos >= len(self.buf.rstrip()))
+            if end == len(self.buf) and not isinstance(value, (dict, list, str)) and self._more_for_value():
+                continue  # a number or literal at the end of the buffer may go on in the next block
+            raw = self.buf[self.pos : end]
+            self.pos = end
+            return value, raw
+
+    def _more_for_value(self) -> bool:
+        return len(self.buf) - self.pos < self.MAX_VALUE and self._more()
+
+    def locate(self, pos: int) -> tuple[int, int]:
+        """The line and column of ``pos`` in the whole stream."""
+        self._advance(pos)
+        return self._line, self._column
+
+    def rest(self) -> str:
+        """All the text not read yet (for a reject: everything from a break on)."""
+        rest = self.buf[self.pos :] + (self._stream.read() if self._stream is not None and not self.eof else "")
+        self.buf, self.pos, self.eof = "", 0, True
+        return rest
+
+
+class _Located(Exception):
+    """Where a JSON error is in the whole stream (attached as the error's cause)."""
+
+    def __init__(self, line: int, column: int, cut: bool) -> None:
+        super().__init__(line, column, cut)
+        self.line, self.column, self.cut = line, column, cut
+
+
+_SPACE_RUN = re.compile(r"[ \t\r\n]*")
+
+
+def iter_json_array(source: str | TextIO | JsonReader, start: int = 0) -> Iterator[tuple[int, object, str, str | None]]:
+    """Elements of the JSON array that starts at ``source[start:]`` (a string, a text
+    stream or a :class:`JsonReader`), parsed one at a time as they are read.
 
     Yields ``(line, value, raw, error)``: ``line`` is where the element starts, ``raw``
     its source text.  On a syntax error (a truncated file) the rest of the text is yielded
     once with ``error`` set and iteration stops, so nothing after a break is lost silently.
     """
-    decoder = json.JSONDecoder()
-    pos = _skip_space(text, start)
-    line = 1 + text.count("\n", 0, pos)
-    if text[pos:pos + 1] != "[":
-        yield line, None, text[pos:], "expected a JSON array"
+    reader = source if isinstance(source, JsonReader) else JsonReader(source, start)
+    if reader.skip_space() != "[":
+        yield reader.line_at(), None, reader.rest(), "expected a JSON array"
         return
-    pos = _skip_space(text, pos + 1)
-    if text[pos:pos + 1] == "]":
-        pos += 1
-    else:
+    reader.pos += 1
+    if not reader.take("]"):
         while True:
-            line += text.count("\n", start, pos)
-            start = pos
+            reader.skip_space()
+            line = reader.line_at()
             try:
-                value, end = decoder.raw_decode(text, pos)
+                value, raw = reader.value()
             except (ValueError, RecursionError) as exc:
-                yield line, None, text[pos:], _json_reason(exc, with_line=True)
+                yield line, None, reader.rest(), _json_reason(exc, with_line=True)
                 return
-            yield line, value, text[pos:end], None
-            pos = _skip_space(text, end)
-            if text[pos:pos + 1] == ",":
-                pos = _skip_space(text, pos + 1)
+            yield line, value, raw, None
+            if reader.take(","):
                 continue
-            if text[pos:pos + 1] == "]":
-                pos += 1
+            if reader.take("]"):
                 break
-            line += text.count("\n", start, pos)
-            start = pos
-            yield line, None, text[pos:], "expected ',' or ']' after an array element (a truncated file?)"
+            yield reader.line_at(), None, reader.rest(), "expected ',' or ']' after an array element (a truncated file?)"
             return
-    rest = _skip_space(text, pos)
-    if text[rest:rest + 1] == ";":
-        rest = _skip_space(text, rest + 1)
-    if rest < len(text):
-        yield 1 + text.count("\n", 0, rest), None, text[rest:], "unexpected text after the JSON array"
-
-
-def _skip_space(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in JSON_SPACE:
-        pos += 1
-    return pos
+    reader.take(";")
+    if reader.skip_space():
+        yield reader.line_at(), None, reader.rest(), "unexpected text after the JSON array"
 
 
 def _json_records(source: Source, expand: Expand, convert: Convert,
@@ -220,18 +379,21 @@ def _json_records(source: Source, expand: Expand, convert: Convert,
     ``expand(value)`` returns the posts of one JSON value (each with a context, such as
     the page's users) and whether it is a page; ``convert`` builds a post or raises
     :class:`RecordError`.  In JSONL a post's segment line is its physical line, unless the
-    file holds pages (then record numbers, as in documents).
+    file holds pages (then record numbers, as in documents).  A document is read as it is
+    parsed, one array element (or one post of a response's ``data``) at a time.
     """
     if _layout(source) == "jsonl":
         source.detail = "JSON lines"
         yield from _jsonl_records(source, expand, convert)
         return
     source.detail = "one JSON document"
-    text = source.text()
-    body = text.lstrip(JSON_SPACE)
-    record = 0
-    if body.startswith("[") or "object" not in documents:
-        for line, value, raw, error in iter_json_array(text):
+    with source.open_text() as text:
+        reader = JsonReader(text)
+        if reader.skip_space() != "[" and "object" in documents:
+            yield from _object_records(source, reader, expand, convert)
+            return
+        record = 0
+        for line, value, raw, error in iter_json_array(reader):
             if error:
                 record += 1
                 yield Reject(record, line, error, raw)
@@ -245,20 +407,115 @@ def _json_records(source: Source, expand: Expand, convert: Convert,
             for item, context in items:
                 record += 1
                 yield _convert(convert, item, context, record, record, line, raw if len(items) == 1 else None)
-        return
+
+
+def _object_records(source: Source, reader: JsonReader, expand: Expand, convert: Convert) -> Iterator[Post | Reject]:
+    """Posts of a document that is one JSON value, such as an X API response
+    (``{"data": [...], "includes": {...}, "meta": {...}}``): a value that does not parse or
+    holds no posts stops the run.  The posts of a ``data`` list are read in a second pass,
+    one at a time, once the first has checked the whole document and kept the rest of it
+    (the users of ``includes``), so a response of any size is never held in memory."""
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(source.label, _json_reason(exc), line=exc.lineno) from None
-    except (ValueError, RecursionError) as exc:
-        raise InputError(source.label, _json_reason(exc)) from None
-    try:
+        members, data_list = _document_members(reader)
+        value = dict(members, data=[_PROBE]) if data_list else members
         items, _ = expand(value)
+    except json.JSONDecodeError as exc:
+        located = exc.__cause__ if isinstance(exc.__cause__, _Located) else None
+        raise InputError(source.label, _json_reason(exc), line=located.line if located else exc.lineno) from None
     except RecordError as exc:
         raise InputError(source.label, str(exc)) from None
-    for item, context in items:
-        record += 1
+    except (ValueError, RecursionError) as exc:
+        raise InputError(source.label, _json_reason(exc)) from None
+    if data_list:
+        context = items[0][1]  # every post of the response has the same context (its users)
+        items = ((post, context) for post in _document_posts(source))
+    for record, (item, context) in enumerate(items, start=1):
         yield _convert(convert, item, context, record, record, None, None)
+
+
+#: Stands for the posts of a document's ``data`` list while the rest of it is expanded.
+_PROBE = object()
+
+
+def _document_members(reader: JsonReader) -> tuple[object, bool]:
+    """The document's value, checked to its end, with a ``data`` list of an object left out
+    (its posts parsed one at a time and dropped): (value, whether such a list was left out)."""
+    if reader.skip_space() != "{":
+        value, _ = reader.value()
+        _expect_end(reader)
+        return value, False
+    reader.pos += 1
+    members: dict = {}
+    data_list = False
+    if not reader.take("}"):
+        while True:
+            reader.skip_space()
+            key, _ = reader.value()
+            if not isinstance(key, str):
+                raise _syntax_error(reader, "Expecting property name enclosed in double quotes")
+            if not reader.take(":"):
+                raise _syntax_error(reader, "Expecting ':' delimiter")
+            if key == "data" and reader.skip_space() == "[":
+                for _ in _elements(reader):
+                    pass
+                members.pop("data", None)
+                data_list = True
+            else:
+                members[key], _ = reader.value()
+                data_list = data_list and key != "data"
+            if reader.take(","):
+                continue
+            if reader.take("}"):
+                break
+            raise _syntax_error(reader, "Expecting ',' delimiter")
+    _expect_end(reader)
+    return members, data_list
+
+
+def _document_posts(source: Source) -> Iterator[object]:
+    """The posts of the document's ``data`` list, read again one at a time (the first pass
+    checked the document)."""
+    with source.open_text() as text:
+        reader = JsonReader(text)
+        reader.take("{")
+        while True:
+            reader.skip_space()
+            key, _ = reader.value()
+            reader.take(":")
+            if key == "data" and reader.skip_space() == "[":
+                yield from _elements(reader)
+                return
+            reader.value()
+            reader.take(",")
+
+
+def _elements(reader: JsonReader) -> Iterator[object]:
+    """The elements of the array at the read position, one at a time; a syntax error raises."""
+    reader.pos += 1  # the "["
+    if reader.take("]"):
+        return
+    while True:
+        reader.skip_space()
+        value, _ = reader.value()
+        yield value
+        if reader.take(","):
+            continue
+        if reader.take("]"):
+            return
+        raise _syntax_error(reader, "Expecting ',' delimiter")
+
+
+def _expect_end(reader: JsonReader) -> None:
+    if reader.skip_space():
+        raise _syntax_error(reader, "Extra data")
+
+
+def _syntax_error(reader: JsonReader, message: str) -> json.JSONDecodeError:
+    """A JSON syntax error at the read position, located in the whole stream."""
+    error = json.JSONDecodeError(message, reader.buf, reader.pos)
+    line, column = reader.locate(reader.pos)
+    error.__cause__ = _Located(line, column, reader.pos >= len(reader.buf.rstrip()))
+    return error
 
 
 def _jsonl_records(source: Source, expand: Expand, convert: Convert) -> Iterator[Post | Reject]:
@@ -397,46 +654,58 @@ def _snscrape_post(post: object, record: int, at: int, dump: str) -> Post:
 # ---------------------------------------------------------------- X/Twitter archive
 
 
-def read_tweets_js(source: Source) -> Iterator[Post | Reject]:
+def read_tweets_js(source: Source, open_text: OpenText) -> Iterator[Post | Reject]:
     """An X/Twitter archive's ``data/tweets.js`` (``window.YTD.tweets.part0 = [...]``), its
-    parts (``tweets-part1.js``...), or the archive's zip.
+    parts (``tweets-part1.js``...), or the archive's zip (whose members ``open_text`` reads).
 
     The account comes from ``account.js`` (inside the zip, or beside ``tweets.js``).
     Retweets are posts whose text starts ``RT @``; replies have ``in_reply_to_status_id``;
-    a quote links to another post's status URL.
+    a quote links to another post's status URL.  Each file is read as it is parsed.
     """
     if source.is_zip:
-        parts, account, account_name = _archive_members(source)
-        source.detail = ", ".join(name.split(":", 1)[1] for name, _ in parts)
-    else:
-        parts = [(None, source.text())]
-        beside = source.path.with_name("account.js") if source.path else None
-        found = beside is not None and beside.is_file()
-        account = _account(beside.read_text(encoding="utf-8", errors="replace")) if found else {}
-        account_name = str(beside) if found else None
-    if account_name:
-        source.detail += f"{'; ' if source.detail else ''}account from {account_name}"
+        yield from _archive_records(source, open_text)
+        return
+    beside = source.path.with_name("account.js") if source.path else None
+    found = beside is not None and beside.is_file()
+    account = _account(beside.read_text(encoding="utf-8", errors="replace")) if found else {}
+    _say_account(source, str(beside) if found else None)
+    with source.open_text() as text:
+        yield from _tweets_js_records(JsonReader(text), None, source.name, account, [0])
+
+
+def _say_account(source: Source, account_file: str | None) -> None:
+    """Name the account file in the line that says how the dump is read, or warn there is none."""
+    if account_file:
+        source.detail += f"{'; ' if source.detail else ''}account from {account_file}"
     else:
         logger.warning("%s: no account.js %s, so the posts' @handle and display name stay empty "
                        "(score the archive's zip, or put its data/account.js beside tweets.js)",
                        source.label, "in the archive" if source.is_zip else "beside it")
-    record = 0
-    for member, text in parts:
-        prefix = YTD_PREFIX_RE.match(text)
-        for line, value, raw, error in iter_json_array(text, prefix.end() if prefix else 0):
-            record += 1
-            if error:
-                yield Reject(record, line, error, raw, member)
-                continue
-            try:
-                yield _archive_post(value, record, source.name, account)
-            except RecordError as exc:
-                yield Reject(record, line, str(exc), raw, member)
 
 
-def _archive_members(source: Source) -> tuple[list[tuple[str, str]], dict, str | None]:
-    """The archive's tweets files (label, text) in order, its account, and the account
-    file's name (None when it has none)."""
+def _tweets_js_records(reader: JsonReader, member: str | None, dump: str, account: dict,
+                       counter: list[int]) -> Iterator[Post | Reject]:
+    """The posts of one ``tweets.js`` file (``counter`` numbers records across the files)."""
+    reader.skip_space()
+    prefix = YTD_PREFIX_RE.match(reader.ensure(256))
+    if prefix:
+        reader.pos += prefix.end()
+    for line, value, raw, error in iter_json_array(reader):
+        counter[0] += 1
+        record = counter[0]
+        if error:
+            yield Reject(record, line, error, raw, member)
+            continue
+        try:
+            yield _archive_post(value, record, dump, account)
+        except RecordError as exc:
+            yield Reject(record, line, str(exc), raw, member)
+
+
+def _archive_records(source: Source, open_text: OpenText) -> Iterator[Post | Reject]:
+    """The posts of an archive's zip: its ``tweets.js`` parts in order, each member read as
+    it is parsed and never past the archive's byte budget (whatever its header declares);
+    a damaged archive stops the run."""
     try:
         with zipfile.ZipFile(source.handle) as archive:
             members = [i for i in archive.infolist() if ARCHIVE_TWEETS_RE.search(i.filename)]
@@ -445,16 +714,23 @@ def _archive_members(source: Source) -> tuple[list[tuple[str, str]], dict, str |
             members.sort(key=lambda i: int(ARCHIVE_TWEETS_RE.search(i.filename).group(1) or 0))
             accounts = [i for i in archive.infolist() if ARCHIVE_ACCOUNT_RE.search(i.filename)]
             _check_members(members + accounts, source.label)
+            source.detail = ", ".join(i.filename for i in members)
             budget = [MAX_ARCHIVE_BYTES]
-            parts = [(f"{source.label}:{i.filename}", _member_text(archive, i, source, budget)) for i in members]
-            account = _account(_member_text(archive, accounts[0], source, budget)) if accounts else {}
-            account_name = accounts[0].filename if accounts else None
+            account = {}
+            if accounts:
+                with _member_text(archive, accounts[0], source, budget, open_text) as text:
+                    account = _account(text.read())
+            _say_account(source, accounts[0].filename if accounts else None)
+            counter = [0]
+            for info in members:
+                label = f"{source.label}:{info.filename}"
+                with _member_text(archive, info, source, budget, open_text) as text:
+                    yield from _tweets_js_records(JsonReader(text), label, source.name, account, counter)
     except InputError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, NotImplementedError, RuntimeError,
             EOFError, OSError, KeyError, ValueError) as exc:  # what a damaged or encrypted archive raises
         raise InputError(source.label, f"corrupt or unreadable zip archive ({type(exc).__name__}: {exc})") from None
-    return parts, account, account_name
 
 
 def _check_members(members: list[zipfile.ZipInfo], label: str) -> None:
@@ -475,19 +751,51 @@ def _check_members(members: list[zipfile.ZipInfo], label: str) -> None:
                                     f"times its size (more than {MAX_COMPRESSION_RATIO}: a zip bomb?)")
 
 
-def _member_text(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: Source, budget: list[int]) -> str:
-    """A member's decoded text, unpacked chunk by chunk and never past what is left of the
-    archive's byte budget, whatever its header declares."""
+@contextlib.contextmanager
+def _member_text(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: Source, budget: list[int],
+                 open_text: OpenText) -> Iterator[TextIO]:
+    """A member as decoded text, read as it is used and counted against what is left of
+    the archive's byte budget."""
     label = f"{source.label}:{info.filename}"
-    chunks = []
     with archive.open(info) as member:
-        while chunk := member.read(1 << 20):
-            budget[0] -= len(chunk)
-            if budget[0] < 0:
-                raise InputError(source.label, f"zip archive unpacks to more than postcred unpacks "
-                                               f"({size_text(MAX_ARCHIVE_BYTES)}); unzip it and score data/tweets.js")
-            chunks.append(chunk)
-    return decode(b"".join(chunks), label, errors=source.errors).replace("\r\n", "\n").replace("\r", "\n")
+        counted = io.BufferedReader(_Budgeted(member, budget, source.label))
+        with open_text(counted, label, errors=source.errors) as text:
+            yield text
+
+
+class _Budgeted(io.RawIOBase):
+    """An archive member's bytes, each unpacked byte counted once against the archive's
+    budget (its encoding is checked in a first pass and the text read in a second)."""
+
+    def __init__(self, member: BinaryIO, budget: list[int], label: str) -> None:
+        self._member = member
+        self._budget = budget
+        self._label = label
+        self._counted = 0  # how far into the member the budget has paid for
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._member.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._member.tell()
+
+    def readinto(self, buffer) -> int:
+        data = self._member.read(len(buffer))
+        buffer[: len(data)] = data
+        reached = self._member.tell()
+        if reached > self._counted:
+            self._budget[0] -= reached - self._counted
+            self._counted = reached
+            if self._budget[0] < 0:
+                raise InputError(self._label, f"zip archive unpacks to more than postcred unpacks "
+                                              f"({size_text(MAX_ARCHIVE_BYTES)}); unzip it and score data/tweets.js")
+        return len(data)
 
 
 def _account(text: str) -> dict:

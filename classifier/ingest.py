@@ -1,21 +1,21 @@
 """Reading dumps: bytes on disk -> decoded text -> posts (or rejected records).
 
-A :class:`Post` is one input record (one post with its article paragraphs in a pasted
-timeline, one JSON object, one CSV row) split into :class:`Part` objects, each of which
-becomes one segment.  A record that cannot be read becomes a :class:`Reject` when the
-caller asked to skip bad records, else an :class:`~classifier.errors.InputError`.
+A :class:`~classifier.source.Post` is one input record (one post with its article
+paragraphs in a pasted timeline, one JSON object, one CSV row) split into
+:class:`~classifier.source.Part` objects, each of which becomes one segment.  A record
+that cannot be read becomes a :class:`~classifier.source.Reject` when the caller asked to
+skip bad records, else an :class:`~classifier.errors.InputError`.
 
 This module holds what every format shares (opening a file or standard input, choosing
-the text encoding, refusing binary files, detecting the format) and the two text layouts
-(pasted timeline, plain text); the JSON and CSV readers live in :mod:`classifier.formats`.
-Readers are generators and line-oriented readers stream, so a large dump is never held
-in memory as one string except by the formats that are one JSON document.
+the text encoding, refusing binary files, detecting the format), the two text layouts
+(pasted timeline, plain text) and :func:`read_posts`, which picks the reader; the JSON and
+CSV readers live in :mod:`classifier.formats`.  Readers are generators and the text
+layouts read line by line, so a large dump is never held in memory as one string.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 import io
 import logging
 import os
@@ -25,35 +25,32 @@ import sys
 import tempfile
 import unicodedata
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from functools import lru_cache
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator, TextIO
 
+from . import formats
+from .dates import parse_date
 from .errors import InputError
+from .formats import header_key, header_names
 from .limits import MAX_SPOOL_BYTES, segment_too_long, size_text
+from .source import (
+    DECODE_ERRORS,
+    FORMATS,
+    LINE_BREAK_RE,
+    Part,
+    Post,
+    ReadOptions,
+    Reject,
+    Source,
+)
 
 logger = logging.getLogger(__name__)
 
 ATTRIBUTION_RE = re.compile(
     r"^\s*[—―–-]{1,2}\s*(?P<name>.*?)\s*\(@(?P<handle>[A-Za-z0-9_]{1,30})\)\s*(?P<date>.*?)\s*$"
 )
-_DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%b. %d, %Y", "%Y年%m月%d日", "%Y-%m-%d", "%Y/%m/%d")
-_DATETIME_FORMATS = (
-    "%a %b %d %H:%M:%S %z %Y",  # Twitter v1.1 and archives: "Mon Nov 04 09:12:00 +0000 2024"
-    "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
-    "%Y-%m-%d %H:%M %z", "%Y-%m-%d %H:%M:%S %z",  # X Analytics: "2024-11-04 09:12 +0000"
-    "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日 %H時%M分",
-    "%B %d, %Y %H:%M", "%b %d, %Y %H:%M",
-)
 PIC_AT_END_RE = re.compile(r"pic\.twitter\.com/\w+\s*$", re.IGNORECASE)
-LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
-
-#: Every ``--input-format`` name, in the order the README documents them.
-FORMATS = ("timeline", "x-api", "snscrape", "tweets-js", "csv", "tsv", "plain", "lines", "paragraphs")
-ON_ERROR = ("stop", "skip")
-DECODE_ERRORS = ("strict", "replace")
 
 #: Tried in this order when no BOM and no ``encoding`` say otherwise.  EUC-JP comes before
 #: CP932 because its byte ranges are narrow: Shift_JIS text with any kana fails as EUC-JP,
@@ -67,140 +64,9 @@ _BOMS = (
 #: file, not a sign of another encoding (CP932 or EUC-JP bytes break UTF-8 at once).
 _UTF8_EVIDENCE = 8
 _CHUNK = 1 << 20
-_SNIFF = 1 << 18
 _BINARY_SAMPLE = 8192
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\v\x1b")
-
-
-@dataclass(slots=True)
-class Part:
-    """A piece of a post that becomes one segment: lines ``line``..``line_end``."""
-
-    line: int
-    line_end: int
-    role: str
-    text: str
-
-
-@dataclass(slots=True)
-class Post:
-    """One input record: who posted it, when, and its parts in input order.
-
-    ``line`` is the physical line where the record starts, set by the JSON readers (whose
-    parts may be numbered by record instead), for messages about the whole record; None
-    where the parts' lines say it, or where it is unknown.
-    """
-
-    record: int
-    post_id: str
-    account: str
-    handle: str
-    date: str
-    parts: list[Part] = field(default_factory=list)
-    kind: str = "post"
-    line: int | None = None
-
-
-@dataclass(slots=True)
-class Reject:
-    """A record that could not be read, kept so that nothing is lost silently.
-
-    ``line`` is the physical line where the record starts (None where unknown); ``file``
-    names the member of an archive the record came from (None for the dump itself).
-    """
-
-    record: int
-    line: int | None
-    reason: str
-    raw: str
-    file: str | None = None
-
-    def to_dict(self) -> dict:
-        """The rejects-file row: record, line, reason, raw (and file for archive members)."""
-        row = {"record": self.record, "line": self.line, "reason": self.reason, "raw": self.raw}
-        if self.file:
-            row["file"] = self.file
-        return row
-
-
-@dataclass(frozen=True, slots=True)
-class ReadOptions:
-    """How to read records: what to do with a bad one, and the CSV/TSV column names."""
-
-    on_error: str = "stop"
-    text_col: str | None = None
-    id_col: str | None = None
-    author_col: str | None = None
-    date_col: str | None = None
-
-    @property
-    def has_columns(self) -> bool:
-        return any((self.text_col, self.id_col, self.author_col, self.date_col))
-
-
-class RecordError(ValueError):
-    """Raised by a format's record converter: this record is malformed (message = why)."""
-
-
-# ---------------------------------------------------------------- dates
-
-
-def parse_date(text: str) -> str:
-    """Turn ``November 4, 2024`` (and a few other layouts) into ``2024-11-04``; '' if unknown."""
-    text = text.strip()
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date().isoformat()
-        except ValueError:
-            continue
-    return ""
-
-
-def normalize_date(value: object) -> str:
-    """Normalize a record's date to ISO 8601; '' when there is none.
-
-    A value with only a day becomes ``YYYY-MM-DD``; a value with a time keeps it, with its
-    UTC offset when the source gives one (``2024-11-04T09:12:00+00:00``).  Unix epoch
-    seconds or milliseconds become UTC datetimes.  Raises ``ValueError`` for anything else,
-    so that a bad date is reported instead of silently dropped.
-    """
-    if value is None or value == "":
-        return ""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError(f"not a date: {value!r}")
-    text = str(value).strip()
-    if not text:
-        return ""
-    if re.fullmatch(r"\d{10}|\d{13}|\d{10}\.\d+", text):
-        seconds = float(text) / (1000 if len(text) == 13 else 1)
-        try:
-            return _iso(datetime.fromtimestamp(seconds, timezone.utc))
-        except (OverflowError, OSError, ValueError):
-            raise ValueError(f"not a date: {value!r}") from None
-    if not _ISO_DAY_RE.fullmatch(text):
-        try:  # the common case (X API, snscrape), and fast
-            return _iso(datetime.fromisoformat(text))
-        except ValueError:
-            pass
-    # A dump uses one layout throughout: try the one that worked last time first.
-    for fmt in sorted(_ALL_FORMATS, key=lambda f: f != _last_format[0]):
-        try:
-            moment = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        _last_format[0] = fmt
-        return moment.date().isoformat() if fmt in _DATE_FORMATS else _iso(moment)
-    raise ValueError(f"not a date: {value!r}")
-
-
-_ISO_DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_ALL_FORMATS = _DATE_FORMATS + _DATETIME_FORMATS
-_last_format = [_DATE_FORMATS[0]]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
 
 
 # ---------------------------------------------------------------- the pasted timeline
@@ -230,8 +96,18 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+def is_hashtag_line(text: str) -> bool:
+    """True when a line holds hashtags and nothing else.
+
+    Every white-space separated word must start with ``#``: ``#NATOexpansion``,
+    ``#反ロシア#対中露戦`` and ``#露朝(崔善姫外相・訪露)`` are hashtag lines.
+    """
+    words = unicodedata.normalize("NFKC", text).split()
+    return bool(words) and all(w.startswith("#") and len(w) > 1 for w in words)
+
+
 def parse_timeline(text: str, dump: str) -> Iterator[Post | Reject]:
-    """Parse the pasted-timeline layout (see the seed in ``seeds/``).
+    """Parse the pasted-timeline layout (see the seed in ``seeds/``) of a whole text.
 
     Rules, in order:
 
@@ -247,50 +123,51 @@ def parse_timeline(text: str, dump: str) -> Iterator[Post | Reject]:
 
     Every non-empty line lands in exactly one part.  An attribution with no line of its
     own (two attributions in a row) is a :class:`Reject` ("empty text"), not a post
-    without segments.
+    without segments.  See :func:`timeline_posts` for the same on a stream of lines.
     """
-    lines = split_lines(text)
-    attributions = [(i, a) for i, line in enumerate(lines) if (a := parse_attribution(line))]
-    if not attributions:
-        return
-    text_starts: list[int] = []
-    previous_end = -1
-    for index, (at, _) in enumerate(attributions):
-        start = _text_start(lines, previous_end + 1, at, first=index == 0)
-        text_starts.append(start)
-        previous_end = at
-    for index, (at, (name, handle, date)) in enumerate(attributions):
-        post = Post(
-            record=index + 1,
-            post_id=f"{dump}:post{index + 1}",
-            account=name,
-            handle=handle,
-            date=date,
-        )
-        start = text_starts[index]
-        text_lines = [k for k in range(start, at) if lines[k].strip()]
-        if text_lines:
-            post.parts.append(
-                Part(text_lines[0] + 1, text_lines[-1] + 1, "post", _join(lines, text_lines))
-            )
-        stop = text_starts[index + 1] if index + 1 < len(attributions) else len(lines)
-        post.parts.extend(_continuation_parts(lines, at + 1, stop))
-        if post.parts:
-            yield post
-        else:
-            yield Reject(index + 1, at + 1, "empty text: an attribution line with no post text above it", lines[at])
+    yield from timeline_posts(enumerate(split_lines(text), start=1), dump)
 
 
-def _text_start(lines: list[str], lo: int, at: int, *, first: bool) -> int:
-    """Index of the first line of the text of the post whose attribution is at ``at``."""
-    nonempty = [k for k in range(lo, at) if lines[k].strip()]
+#: Lines as a reader sees them: (physical line number, text).
+Numbered = list[tuple[int, str]]
+
+
+def timeline_posts(numbered: Iterable[tuple[int, str]], dump: str) -> Iterator[Post | Reject]:
+    """:func:`parse_timeline` over (line number, text) pairs read one at a time.
+
+    Only the lines since the last attribution are held: which of them open the next
+    post's text, and which are the last post's hashtags, pictures and paragraphs, is known
+    when the next attribution (or the end) arrives.  So memory follows the longest post,
+    not the dump.
+    """
+    pending: tuple[int, int, str, tuple[str, str, str], Part | None] | None = None
+    region: Numbered = []  # the lines since the last attribution
+    record = 0
+    for number, line in numbered:
+        attribution = parse_attribution(line) if "(@" in line else None  # the regex needs "(@"
+        if attribution is None:
+            region.append((number, line))
+            continue
+        record += 1
+        start = _text_start(region, first=pending is None)
+        if pending is not None:
+            yield _timeline_post(pending, region[:start], dump)
+        pending = (record, number, line, attribution, _text_part([item for item in region[start:] if item[1].strip()]))
+        region = []
+    if pending is not None:
+        yield _timeline_post(pending, region, dump)
+
+
+def _text_start(region: Numbered, *, first: bool) -> int:
+    """Where in ``region`` (the lines between two attributions) the next post's text starts."""
+    nonempty = [k for k, (_, line) in enumerate(region) if line.strip()]
     if not nonempty:
-        return at
+        return len(region)
     if first:
         return nonempty[0]
     # A blank line anywhere since the previous attribution starts this post's text block
     # (before its first line too: the previous post may have no lines after its attribution).
-    blanks = [k for k in range(lo, at) if not lines[k].strip()]
+    blanks = [k for k, (_, line) in enumerate(region) if not line.strip()]
     if blanks:
         after = [k for k in nonempty if k > blanks[-1]]
         if after:
@@ -298,44 +175,52 @@ def _text_start(lines: list[str], lo: int, at: int, *, first: bool) -> int:
     return nonempty[-1]
 
 
-def _continuation_parts(lines: list[str], lo: int, hi: int) -> Iterator[Part]:
-    """Parts for the lines after an attribution: hashtags, the rest of the post, body."""
-    from .segment import is_hashtag_line  # lazily: segment pulls in the tokenizer stack
+def _timeline_post(pending: tuple[int, int, str, tuple[str, str, str], Part | None], rest: Numbered,
+                   dump: str) -> Post | Reject:
+    """The post of one attribution, its text part and the parts of the lines after it."""
+    record, at, attribution_line, (name, handle, date), text = pending
+    post = Post(record=record, post_id=f"{dump}:post{record}", account=name, handle=handle, date=date)
+    if text is not None:
+        post.parts.append(text)
+    post.parts.extend(_continuation_parts(rest))
+    if post.parts:
+        return post
+    return Reject(record, at, "empty text: an attribution line with no post text above it", attribution_line)
 
-    indexes = [k for k in range(lo, hi) if lines[k].strip()]
-    last_pic = max((k for k in indexes if PIC_AT_END_RE.search(lines[k])), default=None)
-    run: list[int] = []
-    for k in indexes:
-        if is_hashtag_line(lines[k]):
-            yield from _flush_post_run(lines, run)
+
+def _continuation_parts(lines: Numbered) -> Iterator[Part]:
+    """Parts for the lines after an attribution: hashtags, the rest of the post, body."""
+    nonempty = [(number, line) for number, line in lines if line.strip()]
+    last_pic = max((k for k, (_, line) in enumerate(nonempty) if PIC_AT_END_RE.search(line)), default=None)
+    run: Numbered = []
+    for k, (number, line) in enumerate(nonempty):
+        if is_hashtag_line(line):
+            yield from _post_run(run)
             run = []
-            yield Part(k + 1, k + 1, "hashtags", lines[k].strip())
+            yield Part(number, number, "hashtags", line.strip())
         elif last_pic is not None and k <= last_pic:
-            run.append(k)
-            if k == last_pic or PIC_AT_END_RE.search(lines[k]):
-                yield from _flush_post_run(lines, run)
+            run.append((number, line))
+            if k == last_pic or PIC_AT_END_RE.search(line):
+                yield from _post_run(run)
                 run = []
         else:
-            yield Part(k + 1, k + 1, "body", lines[k].strip())
-    yield from _flush_post_run(lines, run)
+            yield Part(number, number, "body", line.strip())
+    yield from _post_run(run)
 
 
-def _flush_post_run(lines: list[str], run: list[int]) -> Iterator[Part]:
+def _post_run(run: Numbered) -> Iterator[Part]:
     if run:
-        yield Part(run[0] + 1, run[-1] + 1, "post", _join(lines, run))
+        yield _text_part(run)
 
 
-def _join(lines: list[str], indexes: list[int]) -> str:
-    return "\n".join(lines[k].strip() for k in indexes)
+def _text_part(lines: Numbered) -> Part | None:
+    """The lines of a post's own text as one part (role ``post``), or None if there are none."""
+    if not lines:
+        return None
+    return Part(lines[0][0], lines[-1][0], "post", "\n".join(line.strip() for _, line in lines))
 
 
 # ---------------------------------------------------------------- plain text
-
-
-def parse_plain(text: str, dump: str) -> Iterator[Post]:
-    """Plain text: one post per blank-line separated paragraph, or per line if no blank lines."""
-    numbered = list(enumerate(split_lines(text), start=1))
-    yield from plain_posts(numbered, dump, paragraphs=has_paragraphs(numbered))
 
 
 def has_paragraphs(numbered: Iterable[tuple[int, str]]) -> bool:
@@ -357,8 +242,6 @@ def plain_posts(numbered: Iterable[tuple[int, str]], dump: str, *, paragraphs: b
     A post whose lines are all hashtags gets role ``hashtags``; lines are stripped and a
     paragraph's lines joined with ``\\n``.
     """
-    from .segment import is_hashtag_line  # lazily: segment pulls in the tokenizer stack
-
     number = 0
     block: list[tuple[int, str]] = []
 
@@ -526,67 +409,21 @@ def decode(data: bytes, path: str | Path, *, encoding: str | None = None, errors
     return data[start:].decode(codec, errors=errors)
 
 
+@contextmanager
+def open_text(handle: BinaryIO, label: str, *, errors: str = "strict") -> Iterator[TextIO]:
+    """A seekable byte stream (an archive member) as text, its encoding chosen as for a
+    dump (:func:`choose_codec`), read as it is used; line breaks normalized to ``\\n``."""
+    codec, start = choose_codec(handle, label, errors=errors)
+    handle.seek(start)
+    text = io.TextIOWrapper(handle, encoding=codec, errors=errors, newline=None)
+    try:
+        yield text
+    finally:
+        with suppress(ValueError):
+            text.detach()
+
+
 # ---------------------------------------------------------------- an opened dump
-
-
-@dataclass
-class Source:
-    """An opened dump: a seekable byte handle, how to decode it, and how to name it.
-
-    ``label`` names the dump in messages (its path, ``<stdin>``, ``archive.zip:member``);
-    ``name`` starts its segment ids.  ``codec`` is None for a zip archive.
-    """
-
-    label: str
-    name: str
-    handle: BinaryIO
-    codec: str | None
-    start: int
-    errors: str
-    suffix: str
-    path: Path | None
-    options: ReadOptions = field(default_factory=ReadOptions)
-    detail: str = ""
-
-    @property
-    def is_zip(self) -> bool:
-        return self.codec is None
-
-    @property
-    def encoding(self) -> str:
-        """The encoding as a user names it: ``utf-8-sig`` for UTF-8 with a BOM, ``zip``."""
-        if self.codec is None:
-            return "zip"
-        if self.start:
-            return "utf-8-sig" if self.codec == "utf-8" else f"{self.codec} with BOM"
-        return self.codec
-
-    def lines(self) -> Iterator[tuple[int, str]]:
-        """(line number, text) for every physical line, streamed; CRLF and lone CR are breaks."""
-        self.handle.seek(self.start)
-        wrapper = io.TextIOWrapper(self.handle, encoding=self.codec, errors=self.errors, newline=None)
-        try:
-            for number, line in enumerate(wrapper, start=1):
-                yield number, line[:-1] if line.endswith("\n") else line
-        finally:
-            # A reader that stops early (an error) may close this generator after the
-            # dump's handle was closed; detaching keeps the wrapper from closing it twice.
-            with suppress(ValueError):
-                wrapper.detach()
-
-    def text(self) -> str:
-        """The whole decoded text, line breaks normalized to ``\\n``."""
-        self.handle.seek(self.start)
-        wrapper = io.TextIOWrapper(self.handle, encoding=self.codec, errors=self.errors, newline=None)
-        try:
-            return wrapper.read()
-        finally:
-            wrapper.detach()
-
-    def head(self, size: int = _SNIFF) -> str:
-        """The first ``size`` bytes decoded (a cut character at the end is replaced)."""
-        self.handle.seek(self.start)
-        return LINE_BREAK_RE.sub("\n", self.handle.read(size).decode(self.codec, errors="replace"))
 
 
 @contextmanager
@@ -663,28 +500,6 @@ def _spool(stream: BinaryIO, label: str, encoding: str | None) -> BinaryIO:
 # ---------------------------------------------------------------- formats
 
 
-#: The CSV/TSV header names of each role (text, id, author, name, date), in the order they are
-#: tried: ``columns.tsv``, data rather than code.
-COLUMNS_FILE = Path(__file__).parent / "columns.tsv"
-HEADER_SEPARATORS_RE = re.compile(r"[\s\-]+")
-
-
-def header_key(header: str) -> str:
-    """How header names are compared: NFKC, lower case, runs of spaces and ``-`` read as
-    ``_`` (``Tweet id``, ``tweet-id`` and ``TWEET_ID`` are one name; ``ＩＤ`` is ``id``)."""
-    return HEADER_SEPARATORS_RE.sub("_", unicodedata.normalize("NFKC", header).strip().lower())
-
-
-@lru_cache(maxsize=1)
-def header_names() -> dict[str, tuple[str, ...]]:
-    """Role -> the header keys of that role, in the order ``columns.tsv`` lists them."""
-    names: dict[str, list[str]] = {}
-    with COLUMNS_FILE.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
-            names.setdefault(row["role"], []).append(header_key(row["header"]))
-    return {role: tuple(keys) for role, keys in names.items()}
-
-
 def detect_format(text: str, *, suffix: str = "", columns: bool = False) -> str:
     """Guess the format of decoded text (its first few hundred KiB are enough).
 
@@ -720,7 +535,7 @@ def detect_format(text: str, *, suffix: str = "", columns: bool = False) -> str:
 
 
 def _read_timeline(source: Source) -> Iterator[Post | Reject]:
-    yield from parse_timeline(source.text(), source.name)
+    yield from timeline_posts(source.lines(), source.name)
 
 
 def _read_plain(source: Source, paragraphs: bool | None = None) -> Iterator[Post]:
@@ -730,69 +545,57 @@ def _read_plain(source: Source, paragraphs: bool | None = None) -> Iterator[Post
     yield from plain_posts(source.lines(), source.name, paragraphs=paragraphs)
 
 
-def _readers() -> dict[str, Callable[[Source], Iterator[Post | Reject]]]:
-    from . import formats  # formats builds on this module's Post/Part/Reject
-
-    return {
-        "timeline": _read_timeline,
-        "x-api": formats.read_x_api,
-        "snscrape": formats.read_snscrape,
-        "tweets-js": formats.read_tweets_js,
-        "csv": lambda source: formats.read_delimited(source, ","),
-        "tsv": lambda source: formats.read_delimited(source, "\t"),
-        "plain": _read_plain,
-        "lines": lambda source: _read_plain(source, paragraphs=False),
-        "paragraphs": lambda source: _read_plain(source, paragraphs=True),
-    }
+#: The reader of each ``--input-format``.
+READERS: dict[str, Callable[[Source], Iterator[Post | Reject]]] = {
+    "timeline": _read_timeline,
+    "x-api": formats.read_x_api,
+    "snscrape": formats.read_snscrape,
+    "tweets-js": lambda source: formats.read_tweets_js(source, open_text),
+    "csv": lambda source: formats.read_delimited(source, ","),
+    "tsv": lambda source: formats.read_delimited(source, "\t"),
+    "plain": _read_plain,
+    "lines": lambda source: _read_plain(source, paragraphs=False),
+    "paragraphs": lambda source: _read_plain(source, paragraphs=True),
+}
 
 
-def read_posts(
-    path: str | Path,
-    *,
-    input_format: str = "auto",
-    encoding: str | None = None,
-    errors: str = "strict",
-    on_error: str = "stop",
-    text_col: str | None = None,
-    id_col: str | None = None,
-    author_col: str | None = None,
-    date_col: str | None = None,
-) -> Iterator[Post | Reject]:
+def read_posts(path: str | Path, options: ReadOptions | None = None, **changes) -> Iterator[Post | Reject]:
     """Read a dump file and yield its posts (and rejected records), in input order.
 
-    Every input record comes out exactly once: as a :class:`Post` with at least one part,
-    or as a :class:`Reject`.
+    Every input record comes out exactly once: as a :class:`~classifier.source.Post` with
+    at least one part, or as a :class:`~classifier.source.Reject`.
 
     Parameters
     ----------
     path:
         The dump file, or ``"-"`` for standard input.
-    input_format:
-        ``"auto"`` (detect from content) or one of :data:`FORMATS`.
-    encoding, errors:
-        See :func:`choose_codec`; ``errors`` is ``"strict"`` or ``"replace"``.
-    on_error:
-        ``"stop"``: a malformed record raises :class:`InputError` naming the file and its
-        line (or record); ``"skip"``: it is yielded as a :class:`Reject`.
-    text_col, id_col, author_col, date_col:
-        CSV/TSV header names; the text column is detected when not given.
+    options:
+        How to read it (:class:`~classifier.source.ReadOptions`: format, encoding, what to
+        do with a malformed record, CSV/TSV columns); ``on_error="stop"`` makes a
+        malformed record raise :class:`InputError` naming the file and its line (or
+        record), ``"skip"`` yields it as a :class:`~classifier.source.Reject`.
+    changes:
+        Fields of ``options`` to change, for short calls: ``read_posts(path,
+        input_format="lines")``.
+
+    Examples
+    --------
+    >>> posts = list(read_posts("seeds/timeline_nhk_reuters_partisan_2024-11-04.txt"))  # doctest: +SKIP
     """
-    if on_error not in ON_ERROR:
-        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-    if input_format != "auto" and input_format not in FORMATS:
+    options = replace(options or ReadOptions(), **changes) if changes else options or ReadOptions()
+    if options.input_format != "auto" and options.input_format not in FORMATS:
         raise InputError(path if str(path) != "-" else "<stdin>",
-                         f"unknown input format {input_format!r}; choose from {', '.join(FORMATS)}")
-    options = ReadOptions(on_error, text_col, id_col, author_col, date_col)
-    with open_source(path, encoding=encoding, errors=errors, options=options) as source:
-        fmt = _choose_format(source, input_format)
+                         f"unknown input format {options.input_format!r}; choose from {', '.join(FORMATS)}")
+    with open_source(path, encoding=options.encoding, errors=options.errors, options=options) as source:
+        fmt = _choose_format(source, options.input_format)
         announced = False
-        for item in _readers()[fmt](source):
+        for item in READERS[fmt](source):
             if not announced:  # once the reader has looked at the dump (a CSV's header, a JSON layout)
                 _announce(source, fmt)
                 announced = True
             if isinstance(item, Post):
                 item = _checked(item, fmt)
-            if isinstance(item, Reject) and on_error == "stop":
+            if isinstance(item, Reject) and options.on_error == "stop":
                 raise InputError(
                     item.file or source.label,
                     f"{item.reason} (use --on-error skip to set bad records aside)",

@@ -14,11 +14,13 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .errors import InputError, LabelError
 from .limits import segment_too_long
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LABELS = ("partisan", "wire")
 REQUIRED_FIELDS = ("text", "label", "topic", "source")
@@ -159,6 +161,8 @@ def load_labels(directory: str | Path) -> LabelSet:
     files = label_files(directory)
     if not files:
         raise LabelError(directory, "no *.jsonl labels files found")
+    import pandas as pd  # here, not at the top: the model imports LABELS, and scoring needs no pandas
+
     rows: list[dict] = []
     for path in files:
         rows.extend(read_label_file(path))

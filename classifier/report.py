@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +34,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from .outputs import atomic_open
+from .model import Contribution
+from .scored import ScoredSegment
+from .summary import UNKNOWN_ACCOUNT, summarize
 
 #: The most evidence features kept per segment in the report (largest |weight| first):
 #: enough to explain a score, small enough that a 50,000-segment report stays openable.
@@ -63,7 +66,6 @@ SECTIONS = (
 #: then the views' own scripts, which register with the core (see ``report.js``).
 SCRIPTS = ("report.js",)
 OTHER_ACCOUNTS = "(other accounts)"
-UNKNOWN_ACCOUNT = "(unknown)"
 
 
 def environment() -> Environment:
@@ -136,15 +138,15 @@ def model_hash(model_meta: dict | None) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def report_id(rows: "Iterable[dict] | ReportRows", model_digest: str) -> str:
+def report_id(rows: "Iterable[ScoredSegment] | ReportRows", model_digest: str) -> str:
     """A stable id for a report: the same dump scored by the same model gives the same id.
     Exported corrections carry it as provenance; review decisions are kept by dump and
     segment instead (:func:`review_namespace`), so that a retrained model's report of the
-    same dump keeps them.  Takes score rows or their compact form (the same id either way)."""
+    same dump keeps them.  Takes scored records or their compact form (the same id either way)."""
     if isinstance(rows, ReportRows):
         pairs = ((row[_ID], row[_TEXT]) for row in rows.rows)
     else:
-        pairs = ((row["id"], row["text"]) for row in rows)
+        pairs = ((record.id, record.text) for record in rows)
     h = hashlib.sha256(model_digest.encode())
     for segment_id, text in pairs:
         h.update(segment_id.encode())
@@ -181,63 +183,9 @@ def label_topics(model_meta: dict) -> list[str]:
     return sorted(str(topic) for topic in by_topic) if isinstance(by_topic, dict) else []
 
 
-def account_name(row: dict) -> str:
-    return row.get("account") or UNKNOWN_ACCOUNT
-
-
-def post_key(row: dict) -> str:
+def post_key(record: ScoredSegment) -> str:
     """The post a segment belongs to: its post id, else its dump and record number."""
-    return str(row.get("post_id") or f"{row.get('dump', '')}#{row.get('record', '')}")
-
-
-def row_techniques(row: dict) -> dict[str, int]:
-    """Technique counts of a segment: ``row["techniques"]`` when present, else counted
-    from its markers (none when the markers stage did not run)."""
-    techniques = row.get("techniques")
-    if isinstance(techniques, dict):
-        return {str(k): int(v) for k, v in techniques.items() if v}
-    return dict(Counter(str(m["technique"]) for m in row.get("markers") or [] if m.get("technique")))
-
-
-def summarize(rows: Iterable[dict]) -> dict:
-    """Counts per predicted label, per account (mean p_wire, labels) and per technique."""
-    per_label: dict[str, int] = defaultdict(int)
-    per_account: dict[tuple[str, str], list[float]] = defaultdict(list)
-    account_labels: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    techniques: Counter = Counter()
-    technique_accounts: dict[str, Counter] = defaultdict(Counter)
-    total = 0
-    for row in rows:
-        total += 1
-        per_label[row["label"]] += 1
-        key = (account_name(row), row.get("handle") or "")
-        per_account[key].append(float(row["p_wire"]))
-        account_labels[key][row["label"]] += 1
-        for technique, count in row_techniques(row).items():
-            techniques[technique] += count
-            technique_accounts[technique][key[0]] += count
-    accounts = [
-        {
-            "account": name,
-            "handle": handle,
-            "count": len(ps),
-            "mean_p_wire": sum(ps) / len(ps),
-            "wire": account_labels[(name, handle)]["wire"],
-            "partisan": account_labels[(name, handle)]["partisan"],
-        }
-        for (name, handle), ps in per_account.items()
-    ]
-    accounts.sort(key=lambda a: (-a["count"], a["account"]))
-    technique_rows = [
-        {"technique": t, "count": c, "accounts": technique_accounts[t]}
-        for t, c in sorted(techniques.items(), key=lambda item: (-item[1], item[0]))
-    ]
-    return {
-        "total": total,
-        "labels": [{"label": k, "count": per_label.get(k, 0)} for k in ("wire", "partisan")],
-        "accounts": accounts,
-        "techniques": technique_rows,
-    }
+    return str(record.post_id or f"{record.dump}#{record.record}")
 
 
 def technique_table(summary: dict) -> dict:
@@ -288,11 +236,11 @@ def histograms(rows: "ReportRows", summary: dict, bins: int = HISTOGRAM_BINS) ->
     return out
 
 
-def _strength(evidence: dict) -> float:
-    return -abs(evidence["weight"])
+def _strength(contribution: Contribution) -> float:
+    return -abs(round(contribution.weight, 4))
 
 
-def compact_row(row: dict, share: Callable[[str], str] | None = None) -> list:
+def compact_row(record: ScoredSegment, share: Callable[[str], str] | None = None) -> list:
     """One segment as the array the report's script reads (see :data:`ROW_COLUMNS`).
 
     Evidence keeps the strongest :data:`EVIDENCE_PER_SEGMENT` features that have spans,
@@ -304,49 +252,44 @@ def compact_row(row: dict, share: Callable[[str], str] | None = None) -> list:
     technique) to one shared copy, so 50,000 rows do not hold 50,000 copies of "と述べる".
     """
     share = share or str
-    evidence = row.get("evidence") or ()
-    strongest = sorted((e for e in evidence if e["spans"]), key=_strength)[:EVIDENCE_PER_SEGMENT]
-    evidence = [(share(e["feature"]), e["weight"], tuple(map(tuple, e["spans"]))) for e in strongest]
-    markers = [
-        (int(m["start"]), int(m["end"]), share(str(m.get("technique") or "")), share(str(m.get("marker") or "")),
-         share(str(m.get("kind") or "propaganda")), round(float(m.get("weight") or 0.0), 4), str(m.get("text") or ""))
-        for m in row.get("markers") or []
-    ]
+    strongest = sorted(record.evidence, key=_strength)[:EVIDENCE_PER_SEGMENT]
+    evidence = [(share(c.feature), round(c.weight, 4), c.spans) for c in strongest]
+    markers = [(m.start, m.end, share(m.technique), share(m.marker), share(m.kind), round(m.weight, 4), m.text)
+               for m in record.markers]
     return [
-        str(row["id"]), post_key(row), int(row.get("line") or 0), share(str(row.get("account") or "")),
-        share(str(row.get("handle") or "")), share(str(row.get("date") or "")), share(str(row.get("role") or "")),
-        share(str(row.get("kind") or "")), str(row["text"]), round(float(row["p_wire"]), 4), share(str(row["label"])),
-        evidence, markers, [share(t) for t in sorted(row_techniques(row))],
+        record.id, post_key(record), record.line, share(record.account), share(record.handle), share(record.date),
+        share(record.role), share(record.kind), record.text, record.p_wire, share(record.label), evidence, markers,
+        [share(t) for t in sorted(name for name, _ in record.techniques)],
     ]
 
 
-def evidence_peak(row: dict) -> float:
-    """The strongest |weight| among a score row's evidence (0 without evidence)."""
-    return max((abs(float(e["weight"])) for e in row.get("evidence") or []), default=0.0)
+def evidence_peak(record: ScoredSegment) -> float:
+    """The strongest |weight| among a record's evidence (0 without evidence)."""
+    return max((abs(round(c.weight, 4)) for c in record.evidence), default=0.0)
 
 
 class ReportRows:
     """The segments of a report in their compact form (:func:`compact_row`), with each
     one's strongest evidence weight.
 
-    Built one score row at a time (:meth:`add`), so that a caller holding its rows in
-    chunks (a scoring run) never has more than a chunk of full score rows in memory: the
-    compact form is several times smaller than a score row with all its evidence.
+    Built one record at a time (:meth:`add`), so that a caller holding its records in
+    chunks (a scoring run) never has more than a chunk of full records in memory: the
+    compact form is several times smaller than a record with all its evidence.
     """
 
-    def __init__(self, rows: Iterable[dict] = ()) -> None:
+    def __init__(self, records: Iterable[ScoredSegment] = ()) -> None:
         self.rows: list[list] = []
         self.peaks: list[float] = []
         self._strings: dict[str, str] = {}
-        for row in rows:
-            self.add(row)
+        for record in records:
+            self.add(record)
 
     def _share(self, text: str) -> str:
         return self._strings.setdefault(text, text)
 
-    def add(self, row: dict) -> None:
-        self.rows.append(compact_row(row, self._share))
-        self.peaks.append(evidence_peak(row))
+    def add(self, record: ScoredSegment) -> None:
+        self.rows.append(compact_row(record, self._share))
+        self.peaks.append(evidence_peak(record))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -380,22 +323,22 @@ def filter_options(rows: ReportRows, summary: dict) -> dict:
     }
 
 
-def _prepared(rows: Iterable[dict] | ReportRows, summary: dict | None) -> tuple[ReportRows, dict]:
-    """Rows in their compact form, and the summary (computed from score rows if not given)."""
+def _prepared(rows: Iterable[ScoredSegment] | ReportRows, summary: dict | None) -> tuple[ReportRows, dict]:
+    """Rows in their compact form, and the summary (computed from the records if not given)."""
     if isinstance(rows, ReportRows):
         if summary is None:
             raise ValueError("compact rows need the summary of the run that scored them")
         return rows, summary
-    rows = list(rows)
-    return ReportRows(rows), summary or summarize(rows)
+    records = list(rows)
+    return ReportRows(records), summary or summarize(records)
 
 
-def render_report(rows: Iterable[dict] | ReportRows, **options) -> str:
+def render_report(rows: Iterable[ScoredSegment] | ReportRows, **options) -> str:
     """The report HTML as one string (options as for :func:`report_chunks`)."""
     return "".join(report_chunks(rows, **options))
 
 
-def write_report(path: str | Path, rows: Iterable[dict] | ReportRows, **options) -> Path:
+def write_report(path: str | Path, rows: Iterable[ScoredSegment] | ReportRows, **options) -> Path:
     """Write the report atomically, piece by piece as it renders (options as for
     :func:`report_chunks`); returns its path."""
     path = Path(path)
@@ -406,7 +349,7 @@ def write_report(path: str | Path, rows: Iterable[dict] | ReportRows, **options)
 
 
 def report_chunks(
-    rows: Iterable[dict] | ReportRows,
+    rows: Iterable[ScoredSegment] | ReportRows,
     *,
     title: str,
     summary: dict | None = None,
@@ -414,7 +357,7 @@ def report_chunks(
     run: dict | None = None,
     page_size: int = 50,
 ) -> Iterator[str]:
-    """The report HTML for score rows (as produced by :mod:`classifier.scoring`), piece by
+    """The report HTML for scored records (as made by :mod:`classifier.scoring`), piece by
     piece (Jinja's ``generate``): a large report is written as it renders, and its rows are
     serialized :data:`ROWS_PER_BLOCK` at a time into JSON blocks of their own, so no single
     string holds all of them.
@@ -422,8 +365,8 @@ def report_chunks(
     Parameters
     ----------
     rows:
-        Score rows; ``evidence``, ``markers`` and ``techniques`` are used when present.
-        Or rows already in their compact form (:class:`ReportRows`), with ``summary``.
+        Scored records (:class:`~classifier.scored.ScoredSegment`), or rows already in
+        their compact form (:class:`ReportRows`), with ``summary``.
     title:
         Usually the dump's file name.
     summary:

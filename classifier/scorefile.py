@@ -20,7 +20,7 @@ from .errors import InputError
 
 #: Columns every consumer of a scores file needs (the rest are optional).
 REQUIRED_COLUMNS = ("id", "post_id", "account", "handle", "date", "role", "p_wire")
-#: Columns a Parquet partition stores as JSON text (see ``distributed.parquet_table``).
+#: Columns a Parquet partition stores as JSON text (see ``writers.parquet_table``).
 JSON_TEXT_COLUMNS = ("top_tokens", "evidence", "markers", "techniques")
 SCORE_EXTENSIONS = (".csv", ".jsonl", ".ndjson", ".json", ".parquet")
 

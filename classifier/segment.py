@@ -1,25 +1,27 @@
 """Segments: the unit postcred scores (one post's text, one article paragraph, one hashtag line).
 
 A :class:`Segment` is plain data with the provenance a reviewer needs (dump, line, post,
-account) and the entities extracted from its text (URLs, hashtags, mentions).
+account) and the entities of its text (URLs, hashtags, mentions).  Scoring makes its
+records (:class:`~classifier.scored.ScoredSegment`, a segment with its scores) straight
+from the posts and the analyzed texts, whose analysis found the entities already; the
+functions here give the segments of a dump without scoring it.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
-from .tokens import HASHTAG_RE, MENTION_RE, URL_RE
+from .source import Part, Post
+from .tokens import entities
 
-ROLES = ("post", "body", "hashtags")
-
-
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Segment:
     """One scored unit of a dump.
 
     ``id`` is stable across runs: ``<dump name>:<first line number>`` (or record number for
-    formats without lines).  ``line_end`` is the last input line the segment covers.
+    formats without lines).  ``line_end`` is the last input line the segment covers.  The
+    field order is the column order of the scores file.
     """
 
     id: str
@@ -32,76 +34,26 @@ class Segment:
     handle: str
     date: str
     role: str
+    kind: str
     text: str
-    urls: list[str] = field(default_factory=list)
-    hashtags: list[str] = field(default_factory=list)
-    mentions: list[str] = field(default_factory=list)
-    kind: str = "post"
+    urls: list[str]
+    hashtags: list[str]
+    mentions: list[str]
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+
+def provenance(post: Post, part: Part, dump: str) -> tuple:
+    """The fields of the segment of ``part`` up to its text (id to text, in field order):
+    the one place a segment's provenance is taken from its post."""
+    return (f"{dump}:{part.line}", dump, part.line, part.line_end, post.record, post.post_id, post.account,
+            post.handle, post.date, part.role, post.kind, part.text)
 
 
 def extract_entities(text: str) -> tuple[list[str], list[str], list[str]]:
-    """The URLs, hashtags (without ``#``) and @handles (without ``@``) of ``text``, each in
-    order with duplicates kept, matched on its NFKC form (URLs blanked out before hashtags
-    and handles are looked for: ``https://x.com/a#b`` holds no hashtag)."""
-    norm = unicodedata.normalize("NFKC", text)
-    if "/" not in norm and "#" not in norm and "@" not in norm:
-        return [], [], []  # most segments: no URL needs a slash, no hashtag, no handle
-    urls = [m.group(0) for m in URL_RE.finditer(norm)]
-    rest = _without_urls(norm) if urls else norm
-    hashtags = [m.group(0)[1:] for m in HASHTAG_RE.finditer(rest)]
-    mentions = [m.group(0)[1:] for m in MENTION_RE.finditer(rest)]
-    return urls, hashtags, mentions
+    """The URLs, hashtags (without ``#``) and @handles (without ``@``) of ``text``, matched
+    on its NFKC form (see :func:`classifier.tokens.entities`)."""
+    return entities(unicodedata.normalize("NFKC", text))
 
 
-def _without_urls(norm: str) -> str:
-    return URL_RE.sub(lambda m: " " * len(m.group(0)), norm)
-
-
-def is_hashtag_line(text: str) -> bool:
-    """True when a line holds hashtags and nothing else.
-
-    Every white-space separated word must start with ``#``: ``#NATOexpansion``,
-    ``#反ロシア#対中露戦`` and ``#露朝(崔善姫外相・訪露)`` are hashtag lines.
-    """
-    words = unicodedata.normalize("NFKC", text).split()
-    return bool(words) and all(w.startswith("#") and len(w) > 1 for w in words)
-
-
-def make_segment(
-    *,
-    dump: str,
-    line: int,
-    line_end: int | None = None,
-    record: int,
-    post_id: str,
-    account: str = "",
-    handle: str = "",
-    date: str = "",
-    role: str = "post",
-    text: str,
-    kind: str = "post",
-) -> Segment:
-    """Build a segment and extract its URLs, hashtags and mentions."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
-    urls, hashtags, mentions = extract_entities(text)
-    return Segment(
-        id=f"{dump}:{line}",
-        dump=dump,
-        line=line,
-        line_end=line if line_end is None else line_end,
-        record=record,
-        post_id=post_id,
-        account=account,
-        handle=handle,
-        date=date,
-        role=role,
-        text=text,
-        urls=urls,
-        hashtags=hashtags,
-        mentions=mentions,
-        kind=kind,
-    )
+def post_segments(post: Post, dump: str) -> list[Segment]:
+    """The segments of one post, one per part, in input order, with their entities."""
+    return [Segment(*provenance(post, part, dump), *extract_entities(part.text)) for part in post.parts]

@@ -5,6 +5,12 @@ their character spans in the *original* text, so that the model's evidence and t
 spans can be highlighted in place, and it carries the TF-IDF terms, so that the vectorizer
 and the marker detectors reuse the same analysis instead of running MeCab again.
 
+The tokens are kept as columns: ``words`` (one tuple per token, shared by every token of
+the same MeCab output line: surface, lemma, part of speech, term), ``starts`` and ``ends``.
+A dump of millions of segments makes tens of millions of tokens, and a token object for
+each would cost more than MeCab's own analysis; ``TokenizedText.tokens`` builds
+:class:`Token` objects on demand for the code that wants them.
+
 Why lemmas and placeholders: a model that must carry over to topics and outlets it never saw
 should learn register ("発表した", "と述べた", "許さない"), not names.  URLs, user handles,
 numbers and (by default) proper nouns become class placeholders; emoji stay tokens of their
@@ -18,21 +24,16 @@ import re
 import shlex
 import unicodedata
 from dataclasses import dataclass, field
+from itertools import accumulate, compress
 from operator import itemgetter
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import emoji as emoji_lib
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .limits import MAX_SEGMENT_CHARS, segment_too_long
-
-URL_RE = re.compile(
-    r"(?:https?://|(?<![A-Za-z0-9.\-])(?:pic\.twitter\.com|t\.co|x\.com|twitter\.com)/)[^\s<>\"'「」『』（）()、。]+",
-    re.IGNORECASE,
-)
-MENTION_RE = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{1,30}")
-HASHTAG_RE = re.compile(r"(?<![A-Za-z0-9_&/])#[^\s#@.,!?;:'\"()\[\]{}<>。、！？「」『』（）【】・]+")
+from .patterns import HASHTAG_RE, MENTION_RE, URL_RE
 
 URL_TERM = "<URL>"
 PIC_TERM = "<PIC>"
@@ -46,43 +47,89 @@ PROPER_OTHER_TERM = "<NAME>"
 
 
 class Token(NamedTuple):
-    """One token: its text, lemma, coarse kind and span in the original text.
+    """One token: its text, lemma, coarse kind, TF-IDF term and span in the original text.
 
     ``kind`` is the UniDic part of speech (``名詞``, ``動詞``, ``助動詞``...) for words, or
     one of ``URL``, ``USER``, ``HASHTAG``, ``EMOJI`` for the pieces that never reach MeCab.
-    ``pos2``/``pos3`` are UniDic's finer levels (``固有名詞``/``人名`` and so on).
-
-    An immutable named tuple rather than a frozen dataclass: a dump of millions of segments
-    makes tens of millions of tokens, and a tuple is built several times faster.
+    ``pos2``/``pos3`` are UniDic's finer levels (``固有名詞``/``人名`` and so on).  ``term`` is
+    the token's TF-IDF term with proper nouns as class placeholders (see :func:`term_for`).
+    ``key`` is one character standing for the lemma (see :func:`lemma_key`).  The fields
+    up to ``key`` are the token's :data:`Word`.
     """
 
     surface: str
     lemma: str
     kind: str
+    pos2: str
+    pos3: str
+    term: str
+    key: str
     start: int
     end: int
-    pos2: str = ""
-    pos3: str = ""
+
+
+#: What a token is, apart from where: (surface, lemma, kind, pos2, pos3, term, key), the
+#: fields of :class:`Token` up to ``key``.  One tuple serves every token of the same MeCab line.
+Word = tuple[str, str, str, str, str, str, str]
+SURFACE, LEMMA, KIND, POS2, POS3, TERM, KEY = range(7)
+#: The lemma key of the words that carry no lemma of their own (see :func:`lemma_key`).
+NO_KEY = "\x00"
+_KEYLESS_KINDS = frozenset({"補助記号", "空白", "URL", "USER"})
 
 
 @dataclass(slots=True)
 class TokenizedText:
-    """A text with its normalized form, tokens and TF-IDF terms (one term per token).
+    """A text with its normalized form, tokens and TF-IDF terms (one term per token), and
+    the annotations later stages add to it, so that each is computed once per text.
 
-    ``offsets`` is the map of :func:`normalize_with_offsets` (``offsets[i]`` is the index in
-    ``text`` of the character that produced ``norm[i]``), kept so that matches on ``norm``
-    (the marker regexes) map back to the original text without normalizing again; it may be
-    empty for texts built by hand, and is then recomputed where needed.
+    The tokens are three columns: ``words`` (a :data:`Word` per token), ``starts`` and
+    ``ends`` (each token's span in ``text``); :attr:`tokens` gives them as :class:`Token`
+    objects.  ``offsets`` is the map of :func:`normalize_with_offsets` (``offsets[i]`` is
+    the index in ``text`` of the character that produced ``norm[i]``), kept so that
+    matches on ``norm`` (the marker regexes) map back to the original text without
+    normalizing again; it may be empty for texts built by hand, and is then recomputed
+    where needed.
+
+    ``urls``, ``hashtags`` (without ``#``) and ``mentions`` (without ``@``) are the
+    entities :func:`analyze` found while it set URLs, hashtags and handles apart from
+    MeCab.  ``markers`` is set by :func:`classifier.markers.annotate_markers` (the spans
+    of the lexicon named by ``markers_key``), so that the model's marker features, the
+    evidence and the scores file share one detection.
     """
 
     text: str
     norm: str
-    tokens: list[Token]
+    words: list[Word]
+    starts: list[int]
+    ends: list[int]
     terms: list[str] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list, repr=False)
+    urls: list[str] = field(default_factory=list)
+    hashtags: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)
+    markers: tuple | None = field(default=None, repr=False)  # of MarkerSpan (classifier.markers)
+    markers_key: str = field(default="", repr=False)
+    _tokens: list[Token] | None = field(default=None, init=False, repr=False, compare=False)
+    _keys: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def tokens(self) -> list[Token]:
+        """The tokens as :class:`Token` objects (built on first use)."""
+        if self._tokens is None:
+            new = tuple.__new__
+            self._tokens = [new(Token, (*word, start, end)) for word, start, end in zip(self.words, self.starts, self.ends)]
+        return self._tokens
+
+    @property
+    def lemma_keys(self) -> str:
+        """The lemma keys (see :func:`lemma_key`) of the words that carry a lemma, as one
+        string: equal runs of lemmas are equal substrings (made on first use)."""
+        if self._keys is None:
+            self._keys = "".join(map(itemgetter(KEY), self.words)).replace(NO_KEY, "")
+        return self._keys
 
     def __len__(self) -> int:
-        return len(self.tokens)
+        return len(self.words)
 
 
 _tagger = None
@@ -95,7 +142,7 @@ def get_tagger():
 
     A fugashi ``GenericTagger`` over unidic-lite, with the output format of
     ``mecab_format.rc`` (one ``surface<TAB>features`` line per token), read by
-    :func:`_mecab_tokens`.  Iterating it (``tagger(text)``) gives MeCab nodes as usual.
+    :func:`_mecab_words`.  Iterating it (``tagger(text)``) gives MeCab nodes as usual.
 
     A tagger wraps a C object and cannot be pickled, so it is never stored on an estimator:
     each process (a fresh CLI run, a joblib worker, a Dask worker) makes its own once.
@@ -118,18 +165,25 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     combine with it, such as half-width voiced marks) so the result equals NFKC of the
     whole string in practice while keeping the map exact.
     """
+    norm, offsets, _ = _normalized(text)
+    return norm, offsets
+
+
+def _normalized(text: str) -> tuple[str, list[int], bool]:
+    """:func:`normalize_with_offsets`, and whether the offsets are the identity (every
+    normalized character at the index of its original)."""
     n = len(text)
-    if text.isascii():
-        return text, list(range(n + 1))
+    if text.isascii() or unicodedata.is_normalized("NFKC", text):
+        return text, list(range(n + 1)), True  # already normalized (most posts): one C-level check
     if not text.translate(_COMBINING_CHARS):
         # No combining marks, so every character is a cluster of its own: map each through
         # a per-character NFKC table (C speed) instead of normalizing clusters one by one.
         norm = text.translate(_NFKC_CHARS)
         if len(norm) == n:
-            return norm, list(range(n + 1))
+            return norm, list(range(n + 1)), True
         offsets = [i for i, char in enumerate(text) for _ in range(len(_NFKC_CHARS[ord(char)]))]
         offsets.append(n)
-        return norm, offsets
+        return norm, offsets, False
     pieces: list[str] = []
     offsets = []
     i = 0
@@ -142,7 +196,7 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
         offsets.extend([i] * len(cluster))
         i = j
     offsets.append(n)
-    return "".join(pieces), offsets
+    return "".join(pieces), offsets, offsets == list(range(n + 1))
 
 
 def original_span(offsets: list[int], a: int, b: int) -> tuple[int, int]:
@@ -205,6 +259,19 @@ def normalize(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
+def entities(norm: str) -> tuple[list[str], list[str], list[str]]:
+    """The URLs, hashtags (without ``#``) and @handles (without ``@``) of a normalized
+    text, each in order with duplicates kept; URLs are blanked out before hashtags and
+    handles are looked for (``https://x.com/a#b`` holds no hashtag)."""
+    if "/" not in norm and "#" not in norm and "@" not in norm:
+        return [], [], []  # most segments: no URL needs a slash, no hashtag, no handle
+    urls = [m.group(0) for m in URL_RE.finditer(norm)]
+    rest = URL_RE.sub(lambda m: " " * len(m.group(0)), norm) if urls else norm
+    hashtags = [m.group(0)[1:] for m in HASHTAG_RE.finditer(rest)]
+    mentions = [m.group(0)[1:] for m in MENTION_RE.finditer(rest)]
+    return urls, hashtags, mentions
+
+
 def _special_spans(norm: str) -> list[tuple[int, int, str]]:
     """Spans of the normalized text that bypass MeCab: URLs, handles, hashtags, emoji."""
     emoji = _may_hold_emoji(norm)
@@ -236,35 +303,47 @@ def _is_flag(chars: str) -> bool:
     return any(0x1F1E6 <= ord(c) <= 0x1F1FF for c in chars) or "\U0001F3F4" in chars
 
 
-def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int], identity: bool = False) -> list[Token]:
-    """The MeCab tokens of ``norm[start:end]``, with spans in the original text.
+Columns = tuple[list[Word], list[int], list[int]]
+_SPACE_RE = re.compile(r"\s+")
+_NON_SPACE_RE = re.compile(r"\S+")
+
+
+def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int], identity: bool = False) -> Columns:
+    """The MeCab tokens of ``norm[start:end]`` as columns (words, starts, ends), with spans
+    in the original text.
 
     ``identity`` says that ``offsets[i] == i`` throughout (normalization changed no
     character count), which lets the spans skip the offset map.
     """
     chunk = norm[start:end]
     if not chunk.strip():
-        return []
+        return [], [], []
     if "\x00" in chunk:  # MeCab reads C strings and would stop at a NUL: make it a space
         chunk = chunk.replace("\x00", " ")
     words = _mecab_words(chunk)
-    tokens: list[Token] = []
-    new_token = tuple.__new__  # Token(...) without the Python-level __new__: hot loop
-    append = tokens.append
     if identity:
         # Every character is its own original (no NFKC expansion) and, if the surfaces add
         # up to the whole chunk, MeCab skipped no white space: spans are running sums.
-        pos = start
-        for surface, lemma, kind, pos2, pos3 in words:
-            begin, pos = pos, pos + len(surface)
-            append(new_token(Token, (surface, lemma, kind, begin, pos, pos2, pos3)))
-        if pos == end:
-            return tokens
-        tokens.clear()
+        surfaces = list(map(itemgetter(SURFACE), words))
+        bounds = list(accumulate(map(len, surfaces), initial=start))
+        if bounds[-1] == end:
+            return words, bounds[:-1], bounds[1:]
+        if "".join(surfaces) == _SPACE_RE.sub("", chunk):
+            # MeCab skipped white space, and nothing else: the surfaces are the other
+            # characters in order, so a token's span maps through their positions.
+            kept: list[int] = []
+            for run in _NON_SPACE_RE.finditer(chunk):
+                kept.extend(range(start + run.start(), start + run.end()))
+            kept_ends = list(map((1).__add__, kept))
+            at = list(accumulate(map(len, surfaces), initial=0))
+            return words, list(map(kept.__getitem__, at[:-1])), list(map(kept_ends.__getitem__, map((-1).__add__, at[1:])))
+    starts: list[int] = []
+    ends: list[int] = []
     pos = 0
     last = len(offsets) - 1
     find = chunk.find
-    for surface, lemma, kind, pos2, pos3 in words:
+    for word in words:
+        surface = word[SURFACE]
         found = find(surface, pos)
         if found < 0:
             found = pos
@@ -273,12 +352,13 @@ def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int], identity:
         begin, end_ = offsets[a], offsets[b]
         if b > a and end_ <= offsets[b - 1]:  # the token ends inside an expanded character
             begin, end_ = original_span(offsets, a, b)
-        append(new_token(Token, (surface, lemma, kind, begin, end_, pos2, pos3)))
-    return tokens
+        starts.append(begin)
+        ends.append(end_)
+    return words, starts, ends
 
 
-def _mecab_words(chunk: str) -> list[tuple[str, str, str, str, str]]:
-    """(surface, lemma, pos1, pos2, pos3) of each MeCab token of ``chunk``, in order.
+def _mecab_words(chunk: str) -> list[Word]:
+    """The :data:`Word` of each MeCab token of ``chunk``, in order.
 
     Reads MeCab's formatted output (one ``surface<TAB>features`` line per token, see
     ``mecab_format.rc``) and looks each line up in a table of lines already parsed: a dump
@@ -293,7 +373,7 @@ def _mecab_words(chunk: str) -> list[tuple[str, str, str, str, str]]:
     lines.pop()
     table = _WORDS
     words = list(map(table.get, lines))
-    if None in words:  # lines not seen before: parse them once
+    if words.count(None):  # lines not seen before: parse them once
         for k, word in enumerate(words):
             if word is None:
                 surface, tab, raw = lines[k].partition("\t")
@@ -306,24 +386,42 @@ def _mecab_words(chunk: str) -> list[tuple[str, str, str, str, str]]:
     return words
 
 
-def _node_words(chunk: str) -> list[tuple[str, str, str, str, str]]:
+def _node_words(chunk: str) -> list[Word]:
     """:func:`_mecab_words` from MeCab's nodes, one Python object per token (slower)."""
     return [_word(node.surface, node.feature_raw) for node in get_tagger()(chunk)]
 
 
-def _word(surface: str, raw: str) -> tuple[str, str, str, str, str]:
+def _word(surface: str, raw: str) -> Word:
     lemma, kind, pos2, pos3 = _parse_feature(raw)
     if lemma is None:  # no lemma field: the surface stands in, glosses cut as below
         lemma = surface.split("-", 1)[0] if "-" in surface[1:] else surface
     elif not lemma:
         lemma = surface
-    return surface, lemma, kind, pos2, pos3
+    return make_word(surface, lemma, kind, pos2, pos3)
+
+
+def make_word(surface: str, lemma: str, kind: str, pos2: str = "", pos3: str = "") -> Word:
+    """A :data:`Word`, its class term and lemma key computed once (:func:`term_for`,
+    :func:`lemma_key`)."""
+    return (surface, lemma, kind, pos2, pos3, _class_term(surface, lemma, kind, pos2, pos3), lemma_key(lemma, kind))
+
+
+def lemma_key(lemma: str, kind: str) -> str:
+    """One character standing for a lemma, the same for every word of that lemma, so that
+    runs of lemmas compare as strings, at C speed (``"".join`` of the keys, then a regex or
+    a substring search): the repetition detectors' quick test.  Punctuation, white space,
+    URLs and handles, which carry no lemma of their own, share :data:`NO_KEY`.  Two lemmas
+    may share a key (it is taken from the lemma's hash): a test on keys can say "maybe",
+    never a wrong "no"."""
+    if kind in _KEYLESS_KINDS:
+        return NO_KEY
+    return chr(0x100 + hash(lemma) % 0xD700)
 
 
 # A line of MeCab's output (surface and features) -> the word it stands for.  Building
 # fugashi's named tuple of 29 fields for every token would cost more than the tokenization
-# itself: the four fields used here are parsed once per distinct line and remembered.
-_WORDS: dict[str, tuple[str, str, str, str, str]] = {}
+# itself: the fields used here are parsed once per distinct line and remembered.
+_WORDS: dict[str, Word] = {}
 _WORDS_MAX = 50_000  # about 20 MB at most
 
 
@@ -350,71 +448,93 @@ def _parse_feature(raw: str) -> tuple[str | None, str, str, str]:
 
 NAMES_FILE = Path(__file__).parent / "names.tsv"
 NAME_CLASSES = {"ORG": "組織名", "PERSON": "人名", "PLACE": "地名"}
-_names: dict[str, list[tuple[tuple[str, ...], str, str]]] | None = None
+_names: dict[str, list[tuple[tuple[str, ...], Word]]] | None = None
 
 
-def _name_index() -> dict[str, list[tuple[tuple[str, ...], str, str]]]:
-    """``names.tsv`` as MeCab splits each name: first surface -> [(surfaces, name, UniDic
-    pos3)], longest first.  Built once per process."""
+def _name_index() -> dict[str, list[tuple[tuple[str, ...], Word]]]:
+    """``names.tsv`` as MeCab splits each name: first surface -> [(surfaces, the name's
+    word)], longest first.  Built once per process."""
     global _names
     if _names is None:
-        index: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
+        index: dict[str, list[tuple[tuple[str, ...], Word]]] = {}
         with NAMES_FILE.open(encoding="utf-8", newline="") as handle:
             rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
         for row in rows:
             if not row or not row[0].strip():
                 continue
             name = unicodedata.normalize("NFKC", row[0].strip())
-            surfaces = tuple(w[0] for w in _mecab_words(name))
-            index.setdefault(surfaces[0], []).append((surfaces, name, NAME_CLASSES[row[1].strip()]))
+            surfaces = tuple(w[SURFACE] for w in _mecab_words(name))
+            word = make_word("".join(surfaces), name, "名詞", "固有名詞", NAME_CLASSES[row[1].strip()])
+            index.setdefault(surfaces[0], []).append((surfaces, word))
         for entries in index.values():
             entries.sort(key=lambda entry: -len(entry[0]))
         _names = index
     return _names
 
 
-def merge_names(tokens: list[Token]) -> list[Token]:
-    """Tokens with every name of ``names.tsv`` joined into one proper-noun token.
+def merge_names(words: list[Word], starts: list[int], ends: list[int]) -> Columns:
+    """Tokens (as columns) with every name of ``names.tsv`` joined into one proper-noun token.
 
     MeCab splits some names into common words (立憲民主党 -> 立憲 民主 党, 国民民主党 -> 国民 民主
     党): their pieces would be features of their own, and a party's name would move a
     score.  As one proper noun, each becomes a class term (``<ORG>``) like any other name.
     """
     index = _name_index()
-    if index.keys().isdisjoint(map(itemgetter(0), tokens)):  # the common case, at C speed
-        return tokens
-    out: list[Token] = []
-    i, n = 0, len(tokens)
-    while i < n:
-        token = tokens[i]
-        for surfaces, name, pos3 in index.get(token.surface, ()):
-            k = len(surfaces)
-            if tuple(t.surface for t in tokens[i : i + k]) == surfaces:
-                out.append(Token("".join(surfaces), name, "名詞", token.start, tokens[i + k - 1].end, "固有名詞", pos3))
-                i += k
+    surfaces = list(map(itemgetter(SURFACE), words))
+    matches: list[tuple[int, int, Word]] = []  # (first token, tokens, the name's word)
+    after = 0
+    for i in compress(range(len(words)), map(index.__contains__, surfaces)):  # a name's first word (C speed)
+        if i < after:
+            continue
+        for names, word in index[surfaces[i]]:
+            k = len(names)
+            if tuple(surfaces[i : i + k]) == names:
+                matches.append((i, k, word))
+                after = i + k
                 break
-        else:
-            out.append(token)
-            i += 1
-    return out
+    if not matches:
+        return words, starts, ends  # the common case: the columns as they are
+    out_words: list[Word] = []
+    out_starts: list[int] = []
+    out_ends: list[int] = []
+    done = 0
+    for i, k, word in matches:
+        out_words.extend(words[done:i])
+        out_starts.extend(starts[done:i])
+        out_ends.extend(ends[done:i])
+        out_words.append(word)
+        out_starts.append(starts[i])
+        out_ends.append(ends[i + k - 1])
+        done = i + k
+    out_words.extend(words[done:])
+    out_starts.extend(starts[done:])
+    out_ends.extend(ends[done:])
+    return out_words, out_starts, out_ends
 
 
-def term_for(token: Token, proper_nouns: str = "class") -> str:
-    """The TF-IDF term of a token: a placeholder for URLs, handles, numbers and emoji,
-    optionally a class placeholder for proper nouns, else the lemma."""
-    if token.kind == "URL":
-        return PIC_TERM if "pic.twitter.com" in token.surface.lower() else URL_TERM
-    if token.kind == "USER":
+def _class_term(surface: str, lemma: str, kind: str, pos2: str, pos3: str) -> str:
+    if kind == "URL":
+        return PIC_TERM if "pic.twitter.com" in surface.lower() else URL_TERM
+    if kind == "USER":
         return USER_TERM
-    if token.kind == "HASHTAG":
+    if kind == "HASHTAG":
         return HASHTAG_TERM
-    if token.kind == "EMOJI":
-        return FLAG_TERM if _is_flag(token.surface) else EMOJI_TERM
-    if token.pos2 == "数詞" and any(ch.isdigit() for ch in token.surface):
+    if kind == "EMOJI":
+        return FLAG_TERM if _is_flag(surface) else EMOJI_TERM
+    if pos2 == "数詞" and any(ch.isdigit() for ch in surface):
         return NUM_TERM
-    if proper_nouns == "class" and token.pos2 == "固有名詞":
-        return PROPER_TERMS.get(token.pos3, PROPER_OTHER_TERM)
-    return token.lemma
+    if pos2 == "固有名詞":
+        return PROPER_TERMS.get(pos3, PROPER_OTHER_TERM)
+    return lemma
+
+
+def term_for(token: Word | Token, proper_nouns: str = "class") -> str:
+    """The TF-IDF term of a token: a placeholder for URLs, handles, numbers and emoji,
+    optionally a class placeholder for proper nouns (``proper_nouns="class"``, the term a
+    :data:`Word` carries), else the lemma."""
+    if proper_nouns != "class" and token[POS2] == "固有名詞" and token[KIND] not in PLACEHOLDER_KINDS:
+        return token[LEMMA]
+    return token[TERM]
 
 
 QUOTE_OPEN = "「『“〝"
@@ -423,34 +543,36 @@ QUOTED_PREFIX = "q:"
 QUOTE_MODES = ("mark", "keep")
 
 
-def document_terms(tokens: list[Token], proper_nouns: str = "class", quotes: str = "mark") -> list[str]:
-    """The TF-IDF terms of a token sequence, one per token.
+def document_terms(words: Sequence[Word | Token], proper_nouns: str = "class", quotes: str = "mark") -> list[str]:
+    """The TF-IDF terms of a token sequence (words or tokens), one per token.
 
     With ``quotes="mark"`` the words inside 「」『』“” carry a ``q:`` prefix: a wire report
     quoting loaded language (「断じて許さない」と非難した) should not read like the loaded
     language itself, so quoted words become features of their own.
     """
-    terms: list[str] = []
-    append = terms.append
+    if proper_nouns == "class":
+        terms = list(map(itemgetter(TERM), words))
+    else:
+        terms = [term_for(word, proper_nouns) for word in words]
+    if quotes != "mark":
+        return terms
+    surfaces = "".join(map(itemgetter(SURFACE), words))
+    if not any(q in surfaces for q in QUOTE_OPEN):
+        return terms  # nothing is quoted (most texts): no pass over the tokens
     depth = 0
-    mark = quotes == "mark"
-    for token in tokens:
-        surface, lemma, kind, _, _, pos2, _ = token
-        # Only placeholders, numerals and proper nouns have a term other than the lemma.
-        term = term_for(token, proper_nouns) if (kind in PLACEHOLDER_KINDS or pos2 in CLASS_TERM_POS2) else lemma
+    for k, word in enumerate(words):
+        surface = word[SURFACE]
         if surface in QUOTE_CLOSE and depth:
             depth -= 1
-        elif mark and depth and not term.startswith("<") and kind not in ("補助記号", "空白"):
-            term = QUOTED_PREFIX + term
+        elif depth and not terms[k].startswith("<") and word[KIND] not in ("補助記号", "空白"):
+            terms[k] = QUOTED_PREFIX + terms[k]
         if surface in QUOTE_OPEN:
             depth += 1
-        append(term)
     return terms
 
 
-#: Token kinds and UniDic pos2 values whose term may differ from the lemma (see term_for).
+#: Token kinds whose term is a placeholder (see term_for).
 PLACEHOLDER_KINDS = frozenset({"URL", "USER", "HASHTAG", "EMOJI"})
-CLASS_TERM_POS2 = frozenset({"数詞", "固有名詞"})
 
 
 def analyze(text: str, *, proper_nouns: str = "class", quotes: str = "mark") -> TokenizedText:
@@ -463,6 +585,8 @@ def analyze(text: str, *, proper_nouns: str = "class", quotes: str = "mark") -> 
     proper_nouns:
         ``"class"`` to replace proper nouns by ``<PERSON>``/``<PLACE>``/``<ORG>``/``<NAME>``
         terms, ``"keep"`` to keep their lemmas.
+    quotes:
+        ``"mark"`` to give quoted words terms of their own (see :func:`document_terms`).
 
     Examples
     --------
@@ -470,19 +594,28 @@ def analyze(text: str, *, proper_nouns: str = "class", quotes: str = "mark") -> 
     >>> "<URL>" in doc.terms and "<FLAG>" in doc.terms
     True
     """
-    norm, offsets = normalize_with_offsets(text)
-    identity = len(norm) == len(text) and offsets == list(range(len(offsets)))
-    tokens: list[Token] = []
-    cursor = 0
-    for start, end, kind in _special_spans(norm):
-        tokens.extend(_mecab_tokens(norm, cursor, start, offsets, identity))
-        surface = norm[start:end]
-        tokens.append(Token(surface, surface, kind, *original_span(offsets, start, end)))
-        cursor = end
-    tokens.extend(_mecab_tokens(norm, cursor, len(norm), offsets, identity))
-    tokens = merge_names(tokens)
-    terms = document_terms(tokens, proper_nouns, quotes)
-    return TokenizedText(text=text, norm=norm, tokens=tokens, terms=terms, offsets=offsets)
+    norm, offsets, identity = _normalized(text)
+    special = _special_spans(norm)
+    if not special:
+        words, starts, ends = _mecab_tokens(norm, 0, len(norm), offsets, identity)
+    else:
+        words, starts, ends = [], [], []
+        cursor = 0
+        for start, end, kind in special:
+            for column, part in zip((words, starts, ends), _mecab_tokens(norm, cursor, start, offsets, identity)):
+                column.extend(part)
+            surface = norm[start:end]
+            begin, stop = original_span(offsets, start, end)
+            words.append(make_word(surface, surface, kind))
+            starts.append(begin)
+            ends.append(stop)
+            cursor = end
+        for column, part in zip((words, starts, ends), _mecab_tokens(norm, cursor, len(norm), offsets, identity)):
+            column.extend(part)
+    words, starts, ends = merge_names(words, starts, ends)
+    terms = document_terms(words, proper_nouns, quotes)
+    urls, hashtags, mentions = entities(norm)
+    return TokenizedText(text, norm, words, starts, ends, terms, offsets, urls, hashtags, mentions)
 
 
 def doc_terms(doc: TokenizedText) -> list[str]:

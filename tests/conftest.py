@@ -58,12 +58,12 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def seed_rows():
-    """The seed scored by the shipped model (once per test session)."""
-    from classifier.scoring import score_file
+def seed_records():
+    """The seed scored by the shipped model (once per test session): its ScoredSegment records."""
+    from classifier import score_file
 
-    rows, _ = score_file(SEED)
-    return rows
+    records, _ = score_file(SEED)
+    return records
 
 
 def report_payload(soup) -> dict:

@@ -132,7 +132,7 @@ def test_time_zone_option_moves_posts_between_days(scored, tmp_path, planned):
 
 def test_jsonl_scores_and_in_memory_rows_give_the_csv_tables(scored, tmp_path):
     """The tables are a function of the scored rows, whichever form they come in."""
-    from classifier.scoring import score_file
+    from classifier import json_row, score_file
 
     dump = scored["timed"]["dump"]
     scores = tmp_path / "again.jsonl"
@@ -140,19 +140,20 @@ def test_jsonl_scores_and_in_memory_rows_give_the_csv_tables(scored, tmp_path):
     assert run("accounts", scores, "-o", tmp_path).exit_code == 0
     from_jsonl = read_csv(tmp_path / "again.account_days.csv")
     assert from_jsonl == scored["timed"]["days"]
-    rows, _ = score_file(dump)
+    records, _ = score_file(dump)
+    rows = [json_row(record) for record in records]
     tables = account_tables(rows)
     as_text = [{k: ("" if v is None else ("true" if v is True else "false" if v is False else str(v)))
                 for k, v in row.items()} for row in tables.accounts]
     assert as_text == list(scored["timed"]["accounts"].values())
     # A Dask engine's Parquet partitions (JSON text in the nested columns) read the same.
     pq = pytest.importorskip("pyarrow.parquet")
-    from classifier.distributed import parquet_table
+    from classifier.writers import parquet_table
 
     folder = tmp_path / "parts"
     folder.mkdir()
-    for index, start in enumerate(range(0, len(rows), 300)):
-        pq.write_table(parquet_table(rows[start:start + 300]), folder / f"part-{index:05d}.parquet")
+    for index, start in enumerate(range(0, len(records), 300)):
+        pq.write_table(parquet_table(records[start:start + 300]), folder / f"part-{index:05d}.parquet")
     assert run("accounts", folder).exit_code == 0
     assert read_csv(folder / "parts.account_days.csv") == scored["timed"]["days"]
 

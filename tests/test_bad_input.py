@@ -172,12 +172,13 @@ def test_skip_writes_rejects_with_the_raw_record(tmp_path):
 
 
 def test_rejects_stream_to_their_file_not_to_memory(tmp_path):
-    from classifier.scoring import score_to_files
+    from classifier.run import score_to_files
+    from classifier.source import ReadOptions
 
     good = json.dumps({"id": "1", "rawContent": "政府は25日、方針を決定した。"}, ensure_ascii=False)
     dump = write(tmp_path, "many.jsonl", "\n".join([good] + ["{broken"] * 500 + [good]) + "\n")
-    run_ = score_to_files(str(dump), output=tmp_path / "many.csv", write_report=False, on_error="skip",
-                          input_format="snscrape")
+    run_ = score_to_files(str(dump), output=tmp_path / "many.csv", write_report=False,
+                          read=ReadOptions(on_error="skip", input_format="snscrape"))
     assert run_.summary.records_rejected == 500 and run_.summary.rejects == []  # none held in memory
     assert run_.rejects == tmp_path / "many.rejects.jsonl"
     rows = [json.loads(line) for line in run_.rejects.read_text(encoding="utf-8").splitlines()]
@@ -186,11 +187,12 @@ def test_rejects_stream_to_their_file_not_to_memory(tmp_path):
 
 
 def test_no_rejects_file_when_nothing_is_rejected(tmp_path):
-    from classifier.scoring import score_to_files
+    from classifier.run import score_to_files
+    from classifier.source import ReadOptions
 
     dump = write(tmp_path, "ok.txt", "一行目の本文\n二行目の本文\n")
-    run_ = score_to_files(str(dump), output=tmp_path / "ok.csv", write_report=False, on_error="skip",
-                          input_format="lines")
+    run_ = score_to_files(str(dump), output=tmp_path / "ok.csv", write_report=False,
+                          read=ReadOptions(on_error="skip", input_format="lines"))
     assert run_.rejects is None and not (tmp_path / "ok.rejects.jsonl").exists()
 
 

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from classifier.cli import cli
 from classifier.labels import load_labels
 from classifier.report import write_report
+from classifier.scored import from_json_row, json_row
 
 from .conftest import LABELS, ROOT, jsonl_rows
 
@@ -103,6 +104,11 @@ def seed_report(tmp_path_factory, seed_path):
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (folder / "seed.jsonl").read_text(encoding="utf-8").splitlines()]
     return folder / "seed.html", rows
+
+
+def records(rows: list[dict]) -> list:
+    """Scored records from rows written as in a JSONL scores file."""
+    return [from_json_row(row) for row in rows]
 
 
 def norm(text: str) -> str:
@@ -386,17 +392,19 @@ def test_two_tabs_of_one_report_keep_each_others_decisions(browser, seed_report,
         a.context.close()
 
 
-def test_a_retrained_models_report_keeps_the_decisions(page, seed_rows, tmp_path):
-    rows = [dict(r) for r in seed_rows[:6]]
-    old = write_report(tmp_path / "old.html", rows, title="dump", model_meta={"labels_digest": "a", "created": "1"})
+def test_a_retrained_models_report_keeps_the_decisions(page, seed_records, tmp_path):
+    rows = [json_row(r) for r in seed_records[:6]]
+    old = write_report(tmp_path / "old.html", records(rows), title="dump", model_meta={"labels_digest": "a", "created": "1"})
     flipped = rows[0]["label"]
     retrained_rows = [dict(r) for r in rows]
     retrained_rows[0]["label"] = {"wire": "partisan", "partisan": "wire"}[flipped]  # the new model changed its mind
     retrained_rows[0]["p_wire"] = 1 - retrained_rows[0]["p_wire"]
-    new = write_report(tmp_path / "new.html", retrained_rows, title="dump", model_meta={"labels_digest": "b", "created": "2"})
+    new = write_report(tmp_path / "new.html", records(retrained_rows), title="dump",
+                       model_meta={"labels_digest": "b", "created": "2"})
     edited_rows = [dict(r) for r in rows]
     edited_rows[1]["text"] += "（追記）"  # the same segment id with another text
-    edited = write_report(tmp_path / "edited.html", edited_rows, title="dump", model_meta={"labels_digest": "a", "created": "1"})
+    edited = write_report(tmp_path / "edited.html", records(edited_rows), title="dump",
+                          model_meta={"labels_digest": "a", "created": "1"})
     p = page.page
 
     page.open(old)
@@ -423,9 +431,9 @@ def test_a_retrained_models_report_keeps_the_decisions(page, seed_rows, tmp_path
     page.clean()
 
 
-def test_decisions_of_a_report_made_before_move_to_the_new_keys(page, seed_rows, tmp_path):
-    rows = [dict(r) for r in seed_rows[:3]]
-    path = write_report(tmp_path / "r.html", rows, title="dump")
+def test_decisions_of_a_report_made_before_move_to_the_new_keys(page, seed_records, tmp_path):
+    rows = [json_row(r) for r in seed_records[:3]]
+    path = write_report(tmp_path / "r.html", records(rows), title="dump")
     p = page.page
     p.goto(path.resolve().as_uri())
     p.wait_for_selector("html[data-ready=true]")
@@ -500,7 +508,7 @@ def hostile_rows() -> list[dict]:
 
 def test_hostile_text_is_shown_as_text_and_never_runs(page, tmp_path):
     rows = hostile_rows()
-    path = write_report(tmp_path / "hostile.html", rows, title="<script>document.title='PWNED0'</script>")
+    path = write_report(tmp_path / "hostile.html", records(rows), title="<script>document.title='PWNED0'</script>")
     page.open(path)
     p = page.page
     texts = p.eval_on_selector_all("#segment-rows div.text", "d => d.map(x => x.textContent)")
@@ -554,7 +562,7 @@ def test_evidence_is_highlighted_and_markers_underlined(page, tmp_path):
         "techniques": {"Flag-Waving": 1, "Name-Calling": 2},
     }
     plain = {**row, "id": "m:2", "line": 2, "text": "普通の文。", "evidence": [], "markers": [], "techniques": {}, "p_wire": 0.8, "label": "wire"}
-    page.open(write_report(tmp_path / "m.html", [row, plain], title="markers"))
+    page.open(write_report(tmp_path / "m.html", records([row, plain]), title="markers"))
     p = page.page
     spans = p.eval_on_selector_all(
         'tr.segment[data-id="m:1"] div.text span',
@@ -597,7 +605,7 @@ def test_only_the_strongest_evidence_is_highlighted_until_asked(page, tmp_path):
                      "weight": 1.0, "kind": "propaganda", "text": "国民"}],
         "techniques": {"Loaded": 1},
     }
-    page.open(write_report(tmp_path / "e.html", [row], title="evidence"))
+    page.open(write_report(tmp_path / "e.html", records([row]), title="evidence"))
     p = page.page
 
     def highlighted() -> set[str]:
@@ -615,7 +623,7 @@ def test_only_the_strongest_evidence_is_highlighted_until_asked(page, tmp_path):
 def test_a_right_to_left_override_in_a_name_stays_inside_it(page, tmp_path):
     rows = [{**r, "account": "\u202eEvil Name", "handle": "\u202eevil"} for r in hostile_rows()[:2]]
     rows = [{**r, "text": "普通の文です。", "markers": [], "techniques": {}, "evidence": []} for r in rows]
-    page.open(write_report(tmp_path / "rtl.html", rows, title="rtl"))
+    page.open(write_report(tmp_path / "rtl.html", records(rows), title="rtl"))
     p = page.page
     p.select_option("#f-view", "posts")
     summary = p.locator("details.post > summary").first
@@ -659,7 +667,7 @@ def test_a_view_in_its_own_script_joins_the_report(page, tmp_path, monkeypatch):
     monkeypatch.setattr(classifier.report, "SCRIPTS", ("report.js", "test_view.js"))
     monkeypatch.setattr(classifier.report, "asset", lambda name: view if name == "test_view.js" else real(name))
     rows = [{**r, "account": "A" if i % 2 else "B"} for i, r in enumerate(hostile_rows())]
-    page.open(write_report(tmp_path / "view.html", rows, title="views"))
+    page.open(write_report(tmp_path / "view.html", records(rows), title="views"))
     p = page.page
     assert p.text_content("#test-view bdi") == "4 rows"
     p.locator(f'tr.segment[data-id="{rows[1]["id"]}"] button.confirm').click()
@@ -690,7 +698,7 @@ def test_fifty_thousand_segments_stay_usable(page, tmp_path, seed_report):
         rows.append({**base, "id": f"big:{i}", "line": i, "post_id": f"big:post{i // 5}",
                      "account": f"{base['account']}{i % 30}", "p_wire": p_wire,
                      "label": "wire" if p_wire >= 0.5 else "partisan"})
-    path = write_report(tmp_path / "big.html", rows, title="50k")
+    path = write_report(tmp_path / "big.html", records(rows), title="50k")
     started = time.monotonic()
     page.open(path)
     p = page.page

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from classifier.cli import cli
-from classifier.scoring import score_to_files
+from classifier.run import score_to_files
+from classifier.source import ReadOptions
 
 if os.environ.get("CI"):
     import distributed  # CI installs the dask extra: there the test runs, never skips
@@ -51,9 +52,9 @@ def lines_dump(tmp_path_factory) -> Path:
     return path
 
 
-def local_rows(dump: Path, tmp_path: Path, **options) -> list[dict]:
+def local_rows(dump: Path, tmp_path: Path, read: ReadOptions | None = None) -> list[dict]:
     out = tmp_path / "local.jsonl"
-    score_to_files(str(dump), output=out, write_report=False, **options)
+    score_to_files(str(dump), output=out, write_report=False, read=read)
     return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
 
 
@@ -66,10 +67,10 @@ def test_dask_jsonl_partitions_equal_the_local_rows(tmp_path, lines_dump, client
     from classifier.distributed import score_dask
 
     folder = tmp_path / "scores"
-    run = score_dask(str(lines_dump), output=folder, client=client, partition_size=150, write_report=False,
-                     input_format="lines")
+    lines = ReadOptions(input_format="lines")
+    run = score_dask(str(lines_dump), output=folder, client=client, partition_size=150, write_report=False, read=lines)
     assert len(list(folder.glob("part-*.jsonl"))) == 4
-    assert partition_rows(folder) == local_rows(lines_dump, tmp_path, input_format="lines")
+    assert partition_rows(folder) == local_rows(lines_dump, tmp_path, lines)
     assert run.summary.segments == 600 and sum(run.label_counts.values()) == 600
 
 

@@ -31,3 +31,19 @@ def test_top_level_help_lists_commands():
     assert result.exit_code == 0
     for name in cli.commands:
         assert name in result.output
+
+
+def test_readme_python_example_runs(monkeypatch, capsys):
+    """The notebook example of the README runs as written, on the public API."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    blocks = re.findall(r"```python\n(.*?)```", (root / "README.md").read_text(encoding="utf-8"), re.S)
+    assert blocks
+    monkeypatch.chdir(root)
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("NHKニュース post ")
+    assert printed[1].startswith("9 43 [{'label': 'wire', 'count': ")

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from classifier.cli import cli
-from classifier.ingest import COLUMNS_FILE, Post, detect_format, header_names, read_posts
+from classifier.formats import COLUMNS_FILE, header_names
+from classifier.ingest import Post, detect_format, read_posts
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ROOT / "tests" / "data" / "formats"

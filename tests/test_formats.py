@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from classifier.cli import cli
 from classifier.errors import InputError
-from classifier.ingest import Post, decode, detect_format, normalize_date, read_posts, split_lines
+from classifier.dates import normalize_date
+from classifier.ingest import Post, decode, detect_format, read_posts, split_lines
 from classifier.scoring import ScoreSummary, iter_segments
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -369,3 +370,57 @@ def test_readme_examples_run(tmp_path, monkeypatch, command):
     assert result.exit_code == 0, result.output
     assert re.search(r"records read (\d+), scored (\d+), rejected (\d+)", result.output)
     assert Path(args[out]).exists()
+
+
+def _read_all(path, **options) -> list:
+    """Every post and reject of a dump, as plain values (or the error that stopped it)."""
+    try:
+        return [repr(item) for item in read_posts(path, on_error="skip", **options)]
+    except InputError as exc:
+        return [f"InputError: {exc}"]
+
+
+JSON_CASES = {
+    "x_api_search.json": lambda text: text,
+    "compact.json": lambda text: json.dumps(json.loads(text), ensure_ascii=False),
+    "pages.json": lambda text: json.dumps([json.loads(text)] * 3, ensure_ascii=False, indent=1),
+    "cut.json": lambda text: json.dumps([json.loads(text)] * 3, ensure_ascii=False, indent=1)[:-900],
+    "broken.json": lambda text: text.replace('"text":', '"text"', 1),
+}
+
+
+@pytest.mark.parametrize("name", list(JSON_CASES))
+def test_json_documents_read_the_same_in_tiny_blocks(tmp_path, monkeypatch, name):
+    """Documents are parsed as they are read, a block at a time: blocks of 7 characters
+    (every value cut across blocks) give the same posts, rejects and errors as one read."""
+    from classifier import formats
+
+    path = tmp_path / name
+    path.write_text(JSON_CASES[name]((FORMATS / "x_api_search.json").read_text(encoding="utf-8")), encoding="utf-8")
+    whole = _read_all(path)
+    monkeypatch.setattr(formats.JsonReader, "BLOCK", 7)
+    assert _read_all(path) == whole
+    assert whole and (name in ("cut.json", "broken.json")) == any("Reject(" in i or "Error" in i for i in whole)
+
+
+def test_tweets_js_and_archive_read_the_same_in_tiny_blocks(monkeypatch):
+    from classifier import formats
+
+    whole = [_read_all(FORMATS / "twitter-archive.zip"), _read_all(FORMATS / "archive" / "data" / "tweets.js")]
+    monkeypatch.setattr(formats.JsonReader, "BLOCK", 7)
+    assert [_read_all(FORMATS / "twitter-archive.zip"), _read_all(FORMATS / "archive" / "data" / "tweets.js")] == whole
+
+
+def test_a_response_on_one_long_line_is_read_as_a_document(tmp_path, monkeypatch):
+    """A compact response too long to parse whole while telling the layout is a document,
+    read post by post: the same posts as its pretty-printed form."""
+    from classifier import formats
+    from classifier.ingest import open_source
+
+    compact = tmp_path / "compact.json"
+    compact.write_text(json.dumps(json.loads((FORMATS / "x_api_search.json").read_text(encoding="utf-8")),
+                                  ensure_ascii=False), encoding="utf-8")
+    monkeypatch.setattr(formats, "LONG_LINE", 100)
+    with open_source(compact) as source:
+        assert formats._layout(source) == "document"
+    assert [repr(p) for p in posts_of(compact)] == [repr(p) for p in posts_of(FORMATS / "x_api_search.json")]

@@ -349,6 +349,16 @@ def test_every_record_is_scored_or_rejected_exactly_once(fmt):
     check()
 
 
+@pytest.mark.parametrize("fmt", ["x-api pages", "x-api document", "tweets.js", "archive zip"])
+def test_json_dumps_read_in_tiny_blocks_keep_every_record(fmt, monkeypatch):
+    """The same invariants when JSON is read 11 characters at a time, so that values, line
+    breaks and errors fall across the reader's blocks."""
+    from classifier import formats
+
+    monkeypatch.setattr(formats.JsonReader, "BLOCK", 11)
+    test_every_record_is_scored_or_rejected_exactly_once(fmt)
+
+
 def check_timeline_lines(data: bytes, items) -> None:
     """Every non-empty line that is not an attribution is in exactly one part."""
     from classifier.ingest import decode, split_lines

@@ -45,9 +45,9 @@ def test_variety(frame):
     assert lengths.min() < 30 and lengths.max() > 200
 
 
-def test_seed_is_fully_labeled(frame, seed_rows):
+def test_seed_is_fully_labeled(frame, seed_records):
     seed_texts = set(frame.loc[frame["file"] == "seed.jsonl", "text"])
-    assert {r["text"] for r in seed_rows} <= seed_texts
+    assert {r.text for r in seed_records} <= seed_texts
 
 
 def test_ids_are_unique(frame):

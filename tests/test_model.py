@@ -36,21 +36,17 @@ def test_metadata_records_what_a_reviewer_needs():
     assert meta["versions"]["scikit-learn"]
 
 
-def test_seed_wire_accounts_score_wire_and_partisan_accounts_partisan(seed_rows):
-    wrong = [
-        (r["handle"], r["line"], r["p_wire"])
-        for r in seed_rows
-        if (r["label"] == "wire") != (r["handle"] in WIRE_HANDLES)
-    ]
+def test_seed_wire_accounts_score_wire_and_partisan_accounts_partisan(seed_records):
+    wrong = [(r.handle, r.line, r.p_wire) for r in seed_records if (r.label == "wire") != (r.handle in WIRE_HANDLES)]
     assert wrong == []
-    assert len(seed_rows) == 43
+    assert len(seed_records) == 43
 
 
-def test_rows_carry_scores_and_top_tokens(seed_rows):
-    for row in seed_rows:
-        assert 0.0 <= row["p_wire"] <= 1.0
-        assert row["label"] in ("wire", "partisan")
-        assert row["top_tokens"] and all("weight" in t for t in row["top_tokens"])
+def test_records_carry_scores_and_evidence(seed_records):
+    for record in seed_records:
+        assert 0.0 <= record.p_wire <= 1.0
+        assert record.label in ("wire", "partisan")
+        assert record.contributions and all(c.spans for c in record.evidence)
 
 
 def test_model_loads_and_predicts_in_a_fresh_process():

@@ -20,7 +20,8 @@ from classifier.cli import cli
 from classifier.errors import ModelError
 from classifier.model import MODEL_FILE, PACKAGE_MODEL_DIR, Model, load_model, save_model
 from classifier.ingest import read_posts
-from classifier.parallel import ParallelScorer
+from classifier.parallel import PoolEngine
+from classifier.scoring import ChunkTask
 
 from .conftest import ROOT, error_line, report_payload
 
@@ -201,9 +202,9 @@ def test_spawned_workers_load_exactly_the_bytes_the_parent_accepted(tmp_path):
     folder = tmp_path / "foreign"
     foreign_copy_of_the_shipped_model(folder)
     model = load_model(folder, trust_model=True)
-    chunks = [list(read_posts(DUMP))]
-    with ParallelScorer(model, "d", "csv", jobs=1, model_dir=folder, start_method="spawn") as scorer:
-        assert sum(c.segments for c in scorer.map(chunks, keep=lambda n: False)) > 0
+    tasks = [ChunkTask(0, list(read_posts(DUMP)), "d", "csv")]
+    with PoolEngine(model, jobs=1, model_dir=folder, start_method="spawn") as engine:
+        assert sum(c.segments for c in engine.map(tasks)) > 0
     (folder / MODEL_FILE).write_bytes(SHIPPED.read_bytes())  # another (even trusted) file in its place
     with pytest.raises(ModelError, match="the model file changed while postcred was running"):
         load_model(folder, expected_sha256=model.sha256)  # what such a worker does

@@ -15,21 +15,20 @@ import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
-from classifier import scoring
+from classifier import run
 from classifier.cli import cli
+from classifier.engines import LocalEngine
 from classifier.ingest import read_posts
 from classifier.model import explain, load_model, transform_features, wire_probability_of_features
-from classifier.parallel import IN_FLIGHT_PER_JOB, ParallelScorer
-from classifier.report import summarize
-from classifier.scoring import (
-    LocalScorer,
-    ScoreSummary,
-    SummaryAccumulator,
-    post_chunks,
-    row_digest,
-    score_file,
-    score_to_files,
-)
+from classifier.parallel import IN_FLIGHT_PER_JOB, PoolEngine
+from classifier.run import score_to_files
+from classifier.scored import json_row
+from classifier.scoring import ChunkTask, ScoreSummary, post_chunks, score_chunk, score_file
+from classifier.source import ReadOptions
+from classifier.summary import Summary, summarize
+from classifier.writers import format_csv
+
+LINES = ReadOptions(input_format="lines")
 
 from .conftest import report_payload
 
@@ -70,9 +69,8 @@ def model():
 
 
 def test_jobs_2_writes_the_same_csv_as_jobs_1(tmp_path, lines_dump):
-    one = score_to_files(str(lines_dump), output=tmp_path / "one.csv", write_report=False, input_format="lines")
-    two = score_to_files(str(lines_dump), output=tmp_path / "two.csv", write_report=False, input_format="lines",
-                         jobs=2)
+    one = score_to_files(str(lines_dump), output=tmp_path / "one.csv", write_report=False, read=LINES)
+    two = score_to_files(str(lines_dump), output=tmp_path / "two.csv", write_report=False, read=LINES, jobs=2)
     assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
     rows = list(csv.DictReader((tmp_path / "two.csv").open(encoding="utf-8", newline="")))
     assert len(rows) == 2300 == two.summary.segments == one.summary.segments
@@ -81,39 +79,50 @@ def test_jobs_2_writes_the_same_csv_as_jobs_1(tmp_path, lines_dump):
     assert sum(two.label_counts.values()) == 2300
 
 
-def test_jobs_2_jsonl_rows_equal_the_library_rows(tmp_path, seed_path, seed_rows):
+def test_jobs_2_jsonl_rows_equal_the_library_records(tmp_path, seed_path, seed_records):
     score_to_files(str(seed_path), output=tmp_path / "seed.jsonl", write_report=False, jobs=2)
     rows = [json.loads(line) for line in (tmp_path / "seed.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert rows == seed_rows
-    assert all("evidence" in row for row in rows)
+    assert rows == [json_row(record) for record in seed_records]
+    assert all(row["evidence"] for row in rows)
+
+
+def tasks_of(posts, fmt: str, sizes=(4,)):
+    """Tasks of the seed's posts: the first chunks of ``sizes`` posts, then the rest."""
+    cuts, start = [], 0
+    for size in sizes:
+        cuts.append(posts[start:start + size])
+        start += size
+    cuts.append(posts[start:])
+    return [ChunkTask(index, chunk, "seed", fmt, report_evidence=16 if index == 0 else None)
+            for index, chunk in enumerate(cuts)]
 
 
 def test_spawned_workers_load_the_model_themselves(seed_path, model):
-    posts = list(read_posts(seed_path))
-    chunks = [posts[:4], posts[4:]]
-    local = list(LocalScorer(model, "seed", "jsonl").map(chunks, keep=lambda n: False))
-    with ParallelScorer(model, "seed", "jsonl", jobs=2, start_method="spawn") as scorer:
-        spawned = list(scorer.map(chunks, keep=lambda n: False))
+    tasks = tasks_of(list(read_posts(seed_path)), "jsonl")
+    local = list(LocalEngine(model).map(tasks))
+    with PoolEngine(model, jobs=2, start_method="spawn") as engine:
+        spawned = list(engine.map(tasks))
     assert [c.text for c in spawned] == [c.text for c in local]
-    assert [c.digest for c in spawned] == [c.digest for c in local]
+    assert [c.summary.result() for c in spawned] == [c.summary.result() for c in local]
+    assert [c.records() for c in spawned] == [c.records() for c in local] and spawned[0].records()
 
 
-def test_parallel_reads_only_a_few_chunks_ahead(seed_path, model):
+def test_pool_reads_only_a_few_chunks_ahead(seed_path, model):
     posts = list(read_posts(seed_path))
     pulled = 0
 
-    def chunks():
+    def tasks():
         nonlocal pulled
-        for _ in range(40):
+        for index in range(40):
             pulled += 1
-            yield posts[:2]
+            yield ChunkTask(index, posts[:2], "seed", "csv")
 
-    with ParallelScorer(model, "seed", "csv", jobs=2) as scorer:
-        results = scorer.map(chunks(), keep=lambda n: False)
+    with PoolEngine(model, jobs=2) as engine:
+        results = engine.map(tasks())
         next(results)
-        assert pulled == 1  # the first chunk runs alone and fixes the CSV columns
+        assert pulled == 2 * IN_FLIGHT_PER_JOB
         next(results)
-        assert pulled <= 2 + 2 * IN_FLIGHT_PER_JOB
+        assert pulled == 2 * IN_FLIGHT_PER_JOB + 1
         assert sum(1 for _ in results) == 38
     assert pulled == 40
 
@@ -127,11 +136,11 @@ def test_chunks_are_about_size_segments_and_count_every_record(seed_path):
     assert summary.records_read == summary.records_scored == 9 and summary.records_rejected == 0
 
 
-def test_summary_accumulator_equals_report_summarize(seed_rows):
-    accumulator = SummaryAccumulator()
-    for start in range(0, len(seed_rows), 7):  # chunk by chunk
-        accumulator.add(row_digest(row) for row in seed_rows[start:start + 7])
-    got, expected = accumulator.result(), summarize(seed_rows)
+def test_chunk_summaries_merged_equal_the_summary_of_all(seed_records):
+    merged = Summary()
+    for start in range(0, len(seed_records), 7):  # chunk by chunk, as engines return them
+        merged.merge(Summary().update(seed_records[start:start + 7]))
+    got, expected = merged.result(), summarize(seed_records)
     for a, b in zip(got["accounts"], expected["accounts"]):
         assert a.pop("mean_p_wire") == pytest.approx(b.pop("mean_p_wire"), rel=1e-12)
     assert got == expected
@@ -148,10 +157,10 @@ def test_report_lists_the_first_rows_and_summarizes_all(tmp_path, seed_path, mon
         return real(path, rows, **kwargs)
 
     monkeypatch.setattr(classifier.report, "write_report", spy)
-    run = score_to_files(str(seed_path), output=tmp_path / "s.csv", report_max_rows=10)
-    assert run.summary.segments == 43
+    result = score_to_files(str(seed_path), output=tmp_path / "s.csv", report_max_rows=10)
+    assert result.summary.segments == 43
     line = classifier.report.ROW_COLUMNS.index("line")
-    assert [r[line] for r in seen["rows"].rows] == [r["line"] for r in score_file(seed_path)[0][:10]]
+    assert [r[line] for r in seen["rows"].rows] == [r.line for r in score_file(seed_path)[0][:10]]
     assert seen["summary"]["total"] == 43
     assert sum(item["count"] for item in seen["summary"]["labels"]) == 43
     assert seen["run"]["report_rows"] == 10 and seen["run"]["report_rows_capped"] is True
@@ -192,14 +201,14 @@ def test_cli_jobs_0_starts_one_worker_per_cpu(tmp_path, seed_path, monkeypatch):
     import classifier.parallel
 
     started = []
-    real = scoring.score_to_files
+    real = run.score_to_files
 
     def spy(*args, **kwargs):
         started.append(kwargs["jobs"])
         return real(*args, **kwargs)
 
     monkeypatch.setattr(classifier.parallel, "available_cpus", lambda: 2)
-    monkeypatch.setattr(scoring, "score_to_files", spy)
+    monkeypatch.setattr(run, "score_to_files", spy)
     auto = CliRunner().invoke(cli, ["score", str(seed_path), "-o", str(tmp_path / "auto.csv"), "-j", "0", "--no-report"])
     one = CliRunner().invoke(cli, ["score", str(seed_path), "-o", str(tmp_path / "one.csv"), "--no-report"])
     assert auto.exit_code == 0 and one.exit_code == 0, auto.output + one.output
@@ -239,11 +248,12 @@ def test_fast_features_and_explanation_equal_the_pipeline(model):
 
 
 def test_csv_rows_equal_with_and_without_evidence(model, seed_path):
-    segments = [s for p in read_posts(seed_path) for s in scoring.post_segments(p, "seed")]
-    with_evidence = scoring.score_segments(model, segments)
-    without = scoring.score_segments(model, segments, evidence=False)
-    assert all("evidence" not in row for row in without)
-    assert scoring.format_rows(with_evidence, "csv") == scoring.format_rows(without, "csv")
+    posts = list(read_posts(seed_path))
+    with_evidence = score_chunk(model, posts, "seed")
+    without = score_chunk(model, posts, "seed", evidence=False)
+    assert all(not record.evidence for record in without)
+    assert any(len(a.contributions) > len(b.contributions) for a, b in zip(with_evidence, without))
+    assert format_csv(with_evidence, header=True) == format_csv(without, header=True)
 
 
 class _Terminal(io.StringIO):
@@ -253,17 +263,17 @@ class _Terminal(io.StringIO):
 
 def test_progress_bar_only_on_a_terminal_and_after_the_delay(monkeypatch):
     monkeypatch.setattr(sys, "stderr", io.StringIO())
-    with scoring._progress_bar(True) as advance:
+    with run.ProgressBar(True) as advance:
         advance(10)
-    assert scoring._progress_bar(True).enabled is False  # not a terminal
+    assert run.ProgressBar(True).enabled is False  # not a terminal
     monkeypatch.setattr(sys, "stderr", _Terminal())
-    quick = scoring._progress_bar(True)
+    quick = run.ProgressBar(True)
     with quick as advance:
         advance(10)
         assert quick._progress is None  # a short run shows no bar
-    assert scoring._progress_bar(False).enabled is False  # --quiet
-    monkeypatch.setattr(scoring._progress_bar, "DELAY", 0.0)
-    slow = scoring._progress_bar(True)
+    assert run.ProgressBar(False).enabled is False  # --quiet
+    monkeypatch.setattr(run.ProgressBar, "DELAY", 0.0)
+    slow = run.ProgressBar(True)
     with slow as advance:
         advance(10)
         advance(5)
@@ -292,16 +302,15 @@ def test_fast_explanation_with_a_marker_block_equals_the_plain_one():
     assert any(c.feature.startswith("marker:") and c.spans for c in fast[-1])
 
 
-def test_rows_kept_for_the_report_render_as_the_full_rows(seed_rows):
-    import copy
+def test_records_kept_for_the_report_render_as_the_full_records(seed_records):
     import pickle
 
-    from classifier.report import render_report
-    from classifier.scoring import pack_rows
+    from classifier.report import EVIDENCE_PER_SEGMENT, render_report
+    from classifier.scoring import pack_for_report
 
-    full = copy.deepcopy(seed_rows)
-    kept = pickle.loads(pack_rows(copy.deepcopy(seed_rows)))
-    assert any(len(a["evidence"]) > len(b["evidence"]) for a, b in zip(full, kept))
+    full = seed_records
+    kept = pickle.loads(pack_for_report(seed_records, EVIDENCE_PER_SEGMENT))
+    assert any(len(a.evidence) > len(b.evidence) for a, b in zip(full, kept))
 
     def payload(rows):
         soup = BeautifulSoup(render_report(rows, title="seed"), "html.parser")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from dataclasses import replace
 
 import pytest
 from bs4 import BeautifulSoup
@@ -24,8 +25,9 @@ from classifier.report import (
     compact_row,
     render_report,
     report_id,
-    summarize,
 )
+from classifier.scored import from_json_row
+from classifier.summary import summarize
 
 from .conftest import report_payload
 
@@ -39,19 +41,18 @@ HOSTILE = [
 
 
 def make_row(i: int, text: str, *, account="NHKニュース", p_wire=0.8, markers=None, evidence=None, role="post", post=None):
-    row = {
+    """A scored record, written as the JSON row of a scores file."""
+    markers = markers or []
+    counts: dict[str, int] = {}
+    for m in markers:
+        counts[m["technique"]] = counts.get(m["technique"], 0) + 1
+    return from_json_row({
         "id": f"dump:{i}", "dump": "dump", "line": i, "line_end": i, "record": i, "post_id": post or f"dump:post{i}",
         "account": account, "handle": "h", "date": "2024-11-04", "role": role, "kind": "post", "text": text,
         "urls": [], "hashtags": [], "mentions": [], "p_wire": p_wire, "label": "wire" if p_wire >= 0.5 else "partisan",
-        "top_tokens": [], "evidence": evidence if evidence is not None else [],
-    }
-    if markers is not None:
-        row["markers"] = markers
-        counts: dict[str, int] = {}
-        for m in markers:
-            counts[m["technique"]] = counts.get(m["technique"], 0) + 1
-        row["techniques"] = counts
-    return row
+        "top_tokens": [], "evidence": evidence if evidence is not None else [], "markers": markers,
+        "techniques": counts,
+    })
 
 
 def marker(start, end, technique, name, text, kind="propaganda"):
@@ -93,13 +94,13 @@ def test_policy_allows_only_the_reports_own_script_and_style(seed_report):
     assert not soup.find_all(style=True)  # inline style attributes would be blocked by the policy
 
 
-def test_seed_report_embeds_every_segment(seed_report, seed_rows):
+def test_seed_report_embeds_every_segment(seed_report, seed_records):
     soup = soup_of(seed_report)
     data = payload_of(soup)
-    assert len(data["rows"]) == len(seed_rows) == 43
+    assert len(data["rows"]) == len(seed_records) == 43
     rows = [dict(zip(data["columns"], values)) for values in data["rows"]]
-    assert [r["id"] for r in rows] == [r["id"] for r in seed_rows]
-    assert [r["text"] for r in rows] == [r["text"] for r in seed_rows]
+    assert [r["id"] for r in rows] == [r.id for r in seed_records]
+    assert [r["text"] for r in rows] == [r.text for r in seed_records]
     assert soup.find("meta", attrs={"name": "postcred-report-id"})["content"] == data["report_id"]
     assert re.fullmatch(r"[0-9a-f]{16}", data["model_hash"])
     assert soup.find("tbody", id="segment-rows") is not None
@@ -217,7 +218,7 @@ def test_small_accounts_are_pooled_in_the_histogram():
 
 def test_report_id_is_stable_and_follows_rows_and_model():
     rows = [make_row(1, "文。"), make_row(2, "別の文。")]
-    assert report_id(rows, "m1") == report_id([dict(r) for r in rows], "m1")
+    assert report_id(rows, "m1") == report_id(list(rows), "m1")
     assert report_id(rows, "m1") != report_id(rows, "m2")
     assert report_id(rows, "m1") != report_id(rows[:1], "m1")
     assert report_id(ReportRows(rows), "m1") == report_id(rows, "m1")
@@ -234,9 +235,9 @@ def test_review_state_is_keyed_by_dump_not_by_model():
     assert old["review_key"] == retrained["review_key"] and old["id_prefix"] == retrained["id_prefix"] == "dump:"
     grown = payload_of(soup_of(render_report([*rows, make_row(3, "三つ目。")], title="t")))
     assert grown["review_key"] == old["review_key"]  # the same dump with more posts: same place
-    other = payload_of(soup_of(render_report([{**r, "id": "other:" + r["id"].split(":")[1]} for r in rows], title="t")))
+    other = payload_of(soup_of(render_report([replace(r, id="other:" + r.id.split(":")[1]) for r in rows], title="t")))
     assert other["review_key"] != old["review_key"] and other["id_prefix"] == "other:"
-    mixed = payload_of(soup_of(render_report([rows[0], {**rows[1], "id": "other:2"}], title="t")))
+    mixed = payload_of(soup_of(render_report([rows[0], replace(rows[1], id="other:2")], title="t")))
     assert mixed["id_prefix"] == ""  # rows of two dumps keep their full ids
 
 

@@ -1,0 +1,319 @@
+"""A scoring run, end to end: the library call behind ``postcred score``.
+
+Checks the output paths, reads the dump (counting records; malformed ones go to the
+rejects file as they are read), hands chunks to an engine (this process, a process pool,
+a Dask cluster: :mod:`classifier.engines`), writes the scored chunks in input order,
+and at the end writes the HTML report from the summary of every segment and the records
+it lists.  Every output is written atomically: a failed run leaves all of them or none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+
+from .engines import Engine, LocalEngine
+from .errors import OutputError
+from .ingest import dump_name, read_posts
+from .model import Model, load_model
+from .outputs import atomic_open, check_output_path
+from .scoring import CHUNK_SIZE, ChunkTask, ScoredChunk, ScoreSummary, post_chunks
+from .source import Post, ReadOptions, Reject
+from .startup import settle_collector
+from .summary import Summary
+from .writers import ScoresWriter, format_for
+
+if TYPE_CHECKING:
+    from .report import ReportRows
+
+#: Per-segment rows kept for the HTML report by default; the summaries count every row.
+REPORT_MAX_ROWS = 50_000
+PROTECTED = ["labels"]
+
+
+@dataclass
+class ScoreRun:
+    """What a run wrote and counted."""
+
+    output: Path
+    report: Path | None
+    summary: ScoreSummary
+    label_counts: dict
+    rejects: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def default_output(dump: str) -> Path:
+    return Path("reports") / f"{dump_name(dump)}.scores.csv"
+
+
+def beside(output: Path, suffix: str) -> Path:
+    """``<output stem><suffix>`` beside ``output`` (``seed.scores.csv`` -> ``seed.html``)."""
+    return output.with_name(output.name.split(".")[0] + suffix)
+
+
+def side_outputs(dump: str, output: Path, *, report_path: str | Path | None, write_report: bool,
+                 rejects_path: str | Path | None, skip: bool, force: bool) -> tuple[Path | None, Path | None]:
+    """The report and rejects paths of a run (None: not written), checked: never over an
+    input or another output, never inside ``labels/``, never over a file unless ``force``."""
+    report = None
+    if write_report:
+        report = Path(report_path) if report_path else beside(output, ".html")
+        check_output_path(report, inputs=[dump, output], protected=PROTECTED, force=force)
+    rejects = None
+    if skip:
+        rejects = Path(rejects_path) if rejects_path else beside(output, ".rejects.jsonl")
+        check_output_path(rejects, inputs=[dump, output, *([report] if report else [])], protected=PROTECTED,
+                          force=force)
+    return report, rejects
+
+
+# ---------------------------------------------------------------- rejects
+
+
+@contextlib.contextmanager
+def open_rejects(path: Path | None) -> Iterator[RejectsFile | None]:
+    """The rejects file of a run (None when ``path`` is None: records are not skipped),
+    put in place when the block ends, or removed if the block fails."""
+    if path is None:
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        yield RejectsFile(path, stack)
+
+
+class RejectsFile:
+    """The rejects file of a run, written as rejected records are read (JSONL: record,
+    line, reason, raw), so that a dump with millions of bad records does not hold them in
+    memory.  Created on the first reject only, through a temporary file that ``stack``
+    renames into place when the run ends (or removes if it fails); see :func:`open_rejects`."""
+
+    def __init__(self, path: Path, stack: contextlib.ExitStack) -> None:
+        self.path = path
+        self.count = 0
+        self._stack = stack
+        self._handle = None
+
+    def __call__(self, reject: Reject) -> None:
+        if self._handle is None:
+            self._handle = self._stack.enter_context(atomic_open(self.path, "w"))
+        self._handle.write(json.dumps(reject.to_dict(), ensure_ascii=False) + "\n")
+        self.count += 1
+
+    @property
+    def written(self) -> Path | None:
+        """The file's path once a reject went into it, else None."""
+        return self.path if self.count else None
+
+
+# ---------------------------------------------------------------- chunks in, chunks out
+
+
+def chunk_tasks(chunks: Iterable[list[Post]], dump: str, fmt: str, *, report_rows: int,
+                partition: Callable[[int], str] | None = None) -> Iterator[ChunkTask]:
+    """A task per chunk of posts; the chunks that start before ``report_rows`` segments
+    have gone by keep their records for the report."""
+    evidence = None
+    if report_rows > 0:
+        from .report import EVIDENCE_PER_SEGMENT as evidence
+    dispatched = 0
+    for index, posts in enumerate(chunks):
+        task = ChunkTask(index, posts, dump, fmt, partition(index) if partition else None,
+                         evidence if dispatched < report_rows else None)
+        dispatched += task.segments
+        yield task
+
+
+class RunCollector:
+    """Takes the scored chunks in input order: writes their text to the scores file and
+    gathers what the report needs, the summary over every record and the first
+    ``max_rows`` records."""
+
+    def __init__(self, writer: ScoresWriter | None, max_rows: int, progress: Callable[[int], None] | None = None) -> None:
+        self.writer = writer
+        self.max_rows = max_rows
+        self.progress = progress
+        self.segments = 0
+        self.kept = 0
+        self.summary = Summary()
+        self._packed: list[tuple[ScoredChunk, int]] = []
+
+    def add(self, chunk: ScoredChunk) -> None:
+        if self.writer is not None:
+            self.writer.write(chunk.text)
+        self.summary.merge(chunk.summary)
+        self.segments += chunk.segments
+        if chunk.packed_records is not None and self.kept < self.max_rows:
+            take = min(chunk.segments, self.max_rows - self.kept)
+            self._packed.append((chunk, take))
+            self.kept += take
+        if self.progress:
+            self.progress(chunk.segments)
+
+    def report_rows(self) -> ReportRows:
+        """The records kept for the report in its compact form, unpacked one chunk at a
+        time so that only one chunk of records is ever in memory (call once, at the end)."""
+        from .report import ReportRows
+
+        rows = ReportRows()
+        while self._packed:
+            chunk, take = self._packed.pop(0)
+            for record in chunk.records()[:take]:
+                rows.add(record)
+        return rows
+
+    def report_run(self) -> dict:
+        """What the report's header says about the rows it shows (all, or the first N)."""
+        shown = self.kept
+        note = {"report_rows": shown, "report_rows_capped": shown < self.segments}
+        if shown < self.segments:
+            note["report_note"] = (
+                f"This report lists the first {shown:,} of {self.segments:,} segments; the counts, "
+                "per-account means and technique tables cover all of them. The scores file has every row."
+            )
+        return note
+
+
+def finish_run(*, dump: str, output: Path, model: Model, summary: ScoreSummary, collector: RunCollector,
+               report_path: Path | None, rejects: RejectsFile | None, empty_note: str) -> ScoreRun:
+    """Close a scoring run (any engine): write the report, and say what was written (the
+    rejects file is in place once :func:`open_rejects` closes) and what to warn about."""
+    summary.segments = collector.segments
+    if report_path is not None:
+        from .report import write_report
+
+        title = "standard input" if dump == "-" else Path(dump).name
+        write_report(report_path, collector.report_rows(), title=title, summary=collector.summary.result(),
+                     model_meta=model.metadata, run={**summary.to_dict(), **collector.report_run()})
+    warnings = []
+    if summary.records_read == 0:
+        warnings.append(f"{'<stdin>' if dump == '-' else dump}: no records found (an empty dump); {empty_note}")
+    return ScoreRun(output, report_path, summary, collector.summary.label_counts(),
+                    rejects.written if rejects is not None else None, warnings)
+
+
+def open_engine(model: Model, *, jobs: int = 1, model_dir: str | Path | None = None) -> Engine:
+    """The engine for ``jobs`` processes: this process, or a pool of worker processes."""
+    if jobs <= 1:
+        return LocalEngine(model)
+    from .parallel import PoolEngine
+
+    return PoolEngine(model, jobs=jobs, model_dir=model_dir)
+
+
+def score_to_files(
+    dump: str,
+    *,
+    output: str | Path | None = None,
+    fmt: str | None = None,
+    report_path: str | Path | None = None,
+    write_report: bool = True,
+    model_dir: str | Path | None = None,
+    trust_model: bool = False,
+    read: ReadOptions | None = None,
+    force: bool = False,
+    progress: bool = False,
+    rejects_path: str | Path | None = None,
+    jobs: int = 1,
+    report_max_rows: int = REPORT_MAX_ROWS,
+) -> ScoreRun:
+    """Score a dump file (``"-"``: standard input) and write the scores file and
+    (optionally) the HTML report.
+
+    ``model_dir`` is a model folder or file (default: the shipped model); ``trust_model``
+    loads it even when this machine did not train it (see :mod:`classifier.trust`).
+
+    Outputs are checked first (never over the input or ``labels/``, never over an existing
+    file unless ``force``) and written atomically.  ``read`` says how to read the dump
+    (:class:`~classifier.source.ReadOptions`); with ``on_error="skip"`` malformed records
+    go to a rejects file (JSONL: record, line, reason, raw; default
+    ``<scores stem>.rejects.jsonl`` beside the scores), written only when there are any.
+
+    The dump is read, scored and written chunk by chunk (``jobs`` processes score chunks
+    in parallel, written in input order), so memory does not grow with the dump.  The
+    report's summaries count every segment; its per-segment rows stop after
+    ``report_max_rows``, and it says so.
+
+    Examples
+    --------
+    >>> run = score_to_files("seeds/timeline_nhk_reuters_partisan_2024-11-04.txt", output="reports/seed.csv")  # doctest: +SKIP
+    """
+    read = read or ReadOptions()
+    output = Path(output) if output is not None else default_output(dump)
+    try:
+        fmt = format_for(output, fmt)
+    except ValueError as exc:
+        raise OutputError(str(exc)) from None
+    check_output_path(output, inputs=[dump], protected=PROTECTED, force=force)
+    report_path, rejects_path = side_outputs(dump, output, report_path=report_path, write_report=write_report,
+                                             rejects_path=rejects_path, skip=read.on_error == "skip", force=force)
+    model = load_model(model_dir, trust_model=trust_model)
+    settle_collector()  # the start-up's pause of the collector, if any, ends here
+    items = read_posts(dump, read)
+    report_rows = max(report_max_rows, 0) if report_path is not None else 0
+    with open_rejects(rejects_path) as rejects:
+        summary = ScoreSummary(on_reject=rejects)
+        with (
+            open_engine(model, jobs=jobs, model_dir=model_dir) as engine,
+            ProgressBar(progress) as advance,
+            atomic_open(output, "w", newline="") as handle,
+        ):
+            collector = RunCollector(ScoresWriter(handle, fmt), report_rows, advance)
+            tasks = chunk_tasks(post_chunks(items, summary, CHUNK_SIZE), dump_name(dump), fmt, report_rows=report_rows)
+            for chunk in engine.map(tasks):
+                collector.add(chunk)
+        return finish_run(dump=dump, output=output, model=model, summary=summary, collector=collector,
+                          report_path=report_path, rejects=rejects, empty_note="the scores file has no rows")
+
+
+class ProgressBar:
+    """A rich progress bar on stderr for runs that last: it appears once scoring has taken
+    more than :attr:`DELAY` seconds, only when asked (not ``--quiet``) and stderr is a
+    terminal; otherwise the returned ``advance(n)`` does nothing."""
+
+    DELAY = 2.0
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._progress = None
+        self._task = None
+        self._done = 0
+        self._started = 0.0
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not self.enabled:
+            return lambda n: None
+        self._started = time.monotonic()
+
+        def advance(n: int) -> None:
+            self._done += n
+            elapsed = time.monotonic() - self._started
+            if self._progress is None:
+                if elapsed < self.DELAY:
+                    return
+                self._start()
+            rate = f"{self._done / elapsed:,.0f} segments/s" if elapsed > 0 else ""
+            self._progress.update(self._task, completed=self._done, rate=rate)
+
+        return advance
+
+    def _start(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("scoring"), BarColumn(), TextColumn("{task.completed:,} segments"),
+            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+            console=Console(stderr=True), transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("score", total=None, rate="")
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()

@@ -1,0 +1,127 @@
+"""Start-up of ``postcred score``: import scikit-learn without what scoring never uses,
+and keep the garbage collector out of the way until the model is loaded.
+
+Importing scikit-learn imports pandas (``sklearn.utils.fixes`` does, when pandas is
+installed, and pandas imports pyarrow), rich (for a progress bar of its own) and
+scipy.stats, scipy.optimize, scipy.integrate and scipy.interpolate (modules on the way to
+``LogisticRegression`` bind ``rankdata``, ``minimize``, ``trapezoid``, ``BSpline`` or the
+module itself when they load), for functions scoring never calls: about half of the
+command's start-up.  :func:`import_sklearn_lean` imports the scikit-learn modules a saved
+model is made of with pandas and rich reported missing (scikit-learn supports that: its
+helpers for them are then unused) and the SciPy modules stood in for by modules whose
+names load the real module when they are first used.  Afterwards all of them import as
+usual: nothing is lost, only deferred.
+
+Only the score command calls it, before anything imports scikit-learn; a library user's
+process imports scikit-learn the usual way.  The same command pauses the collector for
+its start-up (:func:`pause_collector`, :func:`settle_collector`).
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import importlib.util
+import sys
+import types
+
+#: The scikit-learn modules a saved postcred model is made of (see classifier.model).
+SKLEARN_MODULES = ("sklearn.base", "sklearn.pipeline", "sklearn.feature_extraction.text", "sklearn.linear_model")
+#: Imported by scikit-learn when it loads, used by none of the code scoring runs:
+#: optional for scikit-learn (reported missing), or needed (stood in for, loaded when used).
+MISSING = ("pandas", "rich")
+DEFERRED = ("scipy.stats", "scipy.interpolate", "scipy.optimize", "scipy.integrate")
+
+
+class _DeferredModule(types.ModuleType):
+    """Stands in for a module while scikit-learn loads: each name asked of it is a
+    :class:`_DeferredName`, which loads the real module when it is first used."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _DeferredName(self.__name__, name)
+
+
+class _DeferredName:
+    """A name of a module not loaded yet: calling it, or asking it for an attribute,
+    loads the module and does the same with the real object."""
+
+    __slots__ = ("_module", "_name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module = module
+        self._name = name
+
+    def _resolve(self):
+        return getattr(importlib.import_module(self._module), self._name)
+
+    def __call__(self, *args, **kwargs):
+        return self._resolve()(*args, **kwargs)
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._resolve(), attribute)
+
+    def __repr__(self) -> str:
+        return f"<deferred {self._module}.{self._name}>"
+
+
+def _deferred_module(name: str) -> _DeferredModule:
+    """A stand-in for the package ``name``; its submodules, when scikit-learn imports one
+    by its full name, load on their own (the package's ``__init__`` stays unrun)."""
+    module = _DeferredModule(name)
+    spec = importlib.util.find_spec(name)
+    if spec is not None and spec.submodule_search_locations is not None:
+        module.__path__ = list(spec.submodule_search_locations)
+    return module
+
+
+def import_sklearn_lean() -> None:
+    """Import :data:`SKLEARN_MODULES` without loading :data:`MISSING` and :data:`DEFERRED`
+    (nothing happens when scikit-learn is already imported)."""
+    if "sklearn" in sys.modules:
+        return
+    missing = [name for name in MISSING if name not in sys.modules]
+    deferred = [name for name in DEFERRED if name not in sys.modules]
+    try:
+        for name in missing:
+            sys.modules[name] = None  # `import pandas` raises ImportError
+        for name in deferred:
+            sys.modules[name] = _deferred_module(name)
+        for module in SKLEARN_MODULES:
+            importlib.import_module(module)
+    finally:
+        for name in missing:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+        for name in deferred:
+            if isinstance(sys.modules.get(name), _DeferredModule):
+                del sys.modules[name]
+
+
+_PAUSED: list[bool] = []  # True while pause_collector's pause lasts
+
+
+def pause_collector() -> None:
+    """Pause the cyclic garbage collector for the start-up of a command.
+
+    Importing scikit-learn and SciPy and loading the model make hundreds of thousands of
+    objects that live as long as the process; the collector, counting them as they come,
+    walks them all again several times (about a tenth of ``postcred score``'s start-up)
+    while they hold no garbage.  :func:`settle_collector` ends the pause.
+    """
+    if gc.isenabled():
+        gc.disable()
+        _PAUSED.append(True)
+
+
+def settle_collector() -> None:
+    """End :func:`pause_collector`'s pause once the model is loaded: what start-up made is
+    moved out of the collector's sight for good (``gc.freeze``: it lives until the process
+    ends; forked workers then share its pages) and the collector runs again.  Does nothing
+    when no pause is on (a library call, a test)."""
+    if _PAUSED:
+        _PAUSED.clear()
+        gc.freeze()
+        gc.enable()
+

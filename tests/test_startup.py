@@ -1,0 +1,88 @@
+"""``postcred score`` imports only what scoring uses: scikit-learn loads without pandas,
+pyarrow and scipy.stats (see classifier/startup.py), and what it bound of them still
+works when asked for."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "seeds" / "timeline_nhk_reuters_partisan_2024-11-04.txt"
+
+SCORE_AND_LIST = """
+import json, sys
+from classifier.cli import cli
+cli.main(["score", sys.argv[1], "-o", sys.argv[2], "-q"], standalone_mode=False)
+print(json.dumps(sorted(m for m in ("pandas", "pyarrow", "rich", "scipy.integrate", "scipy.interpolate", "scipy.optimize",
+                                    "scipy.stats", "sklearn") if m in sys.modules)))
+"""
+
+
+def test_score_runs_without_pandas_pyarrow_or_scipy_stats(tmp_path):
+    """Nor rich (no progress bar asked for), scipy.interpolate, scipy.optimize, scipy.integrate."""
+    out = subprocess.run([sys.executable, "-c", SCORE_AND_LIST, str(SEED), str(tmp_path / "seed.csv")],
+                         capture_output=True, text=True, cwd=ROOT, check=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == ["sklearn"]
+    with (tmp_path / "seed.csv").open(encoding="utf-8", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 43
+    assert (tmp_path / "seed.html").exists()
+
+
+DEFERRED_STILL_WORK = """
+import json, sys
+from classifier.startup import import_sklearn_lean
+import_sklearn_lean()
+from sklearn.metrics._ranking import rankdata  # bound to a deferred name while sklearn loaded
+DEFERRED = ("scipy.stats", "scipy.interpolate", "scipy.optimize", "scipy.integrate")
+loaded_before = [name for name in DEFERRED if name in sys.modules]
+ranks = rankdata([30, 10, 20]).tolist()
+import numpy as np
+from sklearn.linear_model import LogisticRegression  # lbfgs: scipy.optimize.minimize
+from sklearn.metrics import auc  # scipy.integrate.trapezoid
+from sklearn.preprocessing import SplineTransformer  # scipy.interpolate.BSpline
+X = np.array([[0.0], [1.0], [2.0], [3.0]])
+fitted = LogisticRegression().fit(X, [0, 0, 1, 1]).predict([[0.0], [3.0]]).tolist()
+area = float(auc([0.0, 1.0], [1.0, 1.0]))
+splines = SplineTransformer(n_knots=3, degree=1).fit_transform(X).shape
+import pandas
+import rich.progress
+print(json.dumps([loaded_before, ranks, fitted, area, list(splines),
+                  [name for name in DEFERRED if name in sys.modules], pandas.DataFrame({"a": [1]}).shape]))
+"""
+
+
+def test_what_was_deferred_loads_when_used():
+    out = subprocess.run([sys.executable, "-c", DEFERRED_STILL_WORK], capture_output=True, text=True, cwd=ROOT,
+                         check=True)
+    loaded_before, ranks, fitted, area, splines, loaded_after, frame = json.loads(out.stdout.splitlines()[-1])
+    assert loaded_before == []
+    assert (ranks, fitted, area, splines) == ([3.0, 1.0, 2.0], [0, 1], 1.0, [4, 3])
+    assert loaded_after == ["scipy.stats", "scipy.interpolate", "scipy.optimize", "scipy.integrate"]
+    assert frame == [1, 1]
+
+
+COLLECTOR = """
+import gc, json, sys
+from classifier.cli import cli
+for output in sys.argv[2:]:
+    try:
+        cli.main(["score", sys.argv[1], "-o", output, "-q"], standalone_mode=False)
+    except Exception as exc:
+        print(type(exc).__name__)
+    print(json.dumps([gc.isenabled(), gc.get_freeze_count() > 0]))
+"""
+
+
+def test_the_collector_paused_for_start_up_runs_again_after(tmp_path):
+    """Paused while the command starts, it runs again once the model is loaded, or when
+    the command stops before that (here: the scores file exists, no --force)."""
+    existing = tmp_path / "existing.csv"
+    existing.write_text("keep\n", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-c", COLLECTOR, str(SEED), str(existing), str(tmp_path / "seed.csv")],
+                         capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["ClickException", "[true,", "true]", "[true,", "true]"]
+    assert existing.read_text(encoding="utf-8") == "keep\n"

@@ -24,6 +24,7 @@ from scipy import sparse
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -46,31 +47,58 @@ DEFAULT_PARAMS: dict = {
     "quotes": "mark",
     "markers": False,
     "marker_scale": 0.2,
+    "char_ngram_max": 0,
+    "char_min_df": 2,
+    "char_scale": 1.0,
     "calibrate": True,
 }
+#: The shortest character n-gram of the character block (``char_ngram_max`` 0: no block).
+CHAR_NGRAM_MIN = 2
 
 VERSIONED_PACKAGES = ("scikit-learn", "numpy", "scipy", "fugashi", "unidic-lite", "joblib", "emoji")
 
 
-class PlattCalibratedLogisticRegression(ClassifierMixin, BaseEstimator):
-    """Logistic regression whose decision values are re-scaled by a sigmoid fitted on
-    out-of-fold decision values (Platt scaling).
+def logistic_regression(C: float, class_weight=None, max_iter: int = 2000) -> LogisticRegression:
+    """The L2-penalized logistic regression of every postcred model.
 
-    Unlike ``CalibratedClassifierCV`` this keeps one linear model with one ``coef_``, so
-    the per-token explanation (coefficient x feature value) stays exact for the logit; the
-    calibration only stretches or shrinks it (``a * logit + b``).
+    Solved in the dual by liblinear: with far more features than texts (word and character
+    n-grams), the dual problem has one variable per text and converges in a fraction of a
+    second where lbfgs on the primal took ten (measured on ``labels/``: 0.4 s against 8.5 s
+    per fit, same predictions).  liblinear penalizes the intercept as one more feature of
+    value 1, a negligible difference at the values of ``C`` searched.
+    """
+    return LogisticRegression(C=C, class_weight=class_weight, solver="liblinear", dual=True,
+                              max_iter=max_iter, random_state=0)
+
+
+class PlattCalibratedLogisticRegression(ClassifierMixin, BaseEstimator):
+    """Logistic regression calibrated on its own out-of-fold decision values.
+
+    ``method="sigmoid"`` (Platt scaling) re-scales the logit (``a * logit + b``);
+    ``method="isotonic"`` maps it through a monotone step function fitted by isotonic
+    regression.  Unlike ``CalibratedClassifierCV`` either way keeps one linear model with
+    one ``coef_``, so the per-token explanation (coefficient x feature value) stays exact:
+    with sigmoid the contributions, times ``a``, sum to the calibrated logit minus ``b``;
+    with isotonic they sum to the logit of the linear model (minus its intercept), which
+    decides the order of the texts, and ``p_wire`` is read off that logit by the step
+    function (a contribution then says which way and how hard a feature pushed, not by how
+    much ``p_wire`` moved).
     """
 
-    def __init__(self, C: float = 1.0, class_weight=None, cv: int = 5, max_iter: int = 2000) -> None:
+    def __init__(self, C: float = 1.0, class_weight=None, cv: int = 5, max_iter: int = 2000,
+                 method: str = "sigmoid") -> None:
         self.C = C
         self.class_weight = class_weight
         self.cv = cv
         self.max_iter = max_iter
+        self.method = method
 
     def _base(self) -> LogisticRegression:
-        return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter)
+        return logistic_regression(self.C, self.class_weight, self.max_iter)
 
     def fit(self, X, y):
+        if self.method not in CALIBRATION_METHODS:
+            raise ValueError(f"method must be one of {CALIBRATION_METHODS}, got {self.method!r}")
         y = np.asarray(y)
         self.classes_ = np.unique(y)
         decision = np.zeros(len(y))
@@ -78,9 +106,14 @@ class PlattCalibratedLogisticRegression(ClassifierMixin, BaseEstimator):
                                 shuffle=True, random_state=0)
         for train, test in folds.split(X, y):
             decision[test] = self._base().fit(X[train], y[train]).decision_function(X[test])
-        scaler = LogisticRegression(C=1e6, max_iter=1000).fit(decision.reshape(-1, 1), y == self.classes_[1])
-        self.scale_ = float(scaler.coef_[0, 0])
-        self.shift_ = float(scaler.intercept_[0])
+        positive = y == self.classes_[1]
+        if self.method == "isotonic":
+            self.isotonic_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(decision, positive)
+            self.scale_, self.shift_ = 1.0, 0.0
+        else:
+            scaler = LogisticRegression(C=1e6, max_iter=1000).fit(decision.reshape(-1, 1), positive)
+            self.scale_ = float(scaler.coef_[0, 0])
+            self.shift_ = float(scaler.intercept_[0])
         self.base_ = self._base().fit(X, y)
         self.coef_ = self.base_.coef_
         self.intercept_ = self.base_.intercept_
@@ -90,11 +123,26 @@ class PlattCalibratedLogisticRegression(ClassifierMixin, BaseEstimator):
         return self.scale_ * self.base_.decision_function(X) + self.shift_
 
     def predict_proba(self, X) -> np.ndarray:
-        p = expit(self.decision_function(X))
+        if getattr(self, "method", "sigmoid") == "isotonic":
+            p = self.isotonic_.predict(self.base_.decision_function(X))
+        else:
+            p = expit(self.decision_function(X))
         return np.column_stack([1 - p, p])
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+
+
+CALIBRATION_METHODS = ("sigmoid", "isotonic")
+
+
+def _classifier(p: dict):
+    """The last step for hyper-parameters ``p``: ``calibrate`` False (plain logistic
+    regression), True or "sigmoid" (Platt scaling), or "isotonic"."""
+    if not p["calibrate"]:
+        return logistic_regression(p["C"], p["class_weight"])
+    method = "sigmoid" if p["calibrate"] is True else p["calibrate"]
+    return PlattCalibratedLogisticRegression(C=p["C"], class_weight=p["class_weight"], method=method)
 
 
 def build_pipeline(**params) -> Pipeline:
@@ -118,15 +166,17 @@ def build_pipeline(**params) -> Pipeline:
         from .markers import MarkerVectorizer
 
         blocks.append(("markers", MarkerVectorizer(scale=p["marker_scale"])))
-    if p["calibrate"]:
-        clf = PlattCalibratedLogisticRegression(C=p["C"], class_weight=p["class_weight"])
-    else:
-        clf = LogisticRegression(C=p["C"], class_weight=p["class_weight"], max_iter=2000)
+    if p["char_ngram_max"]:
+        from .chargrams import CharNgramVectorizer
+
+        blocks.append(("chars", CharNgramVectorizer(ngram_range=(CHAR_NGRAM_MIN, p["char_ngram_max"]),
+                                                    min_df=p["char_min_df"], quotes=p["quotes"],
+                                                    scale=p["char_scale"])))
     return Pipeline(
         [
             ("tokens", JapaneseTokenizer(proper_nouns=p["proper_nouns"], quotes=p["quotes"])),
             ("features", FeatureUnion(blocks)),
-            ("clf", clf),
+            ("clf", _classifier(p)),
         ]
     )
 
@@ -295,19 +345,29 @@ def _linear_parts(pipeline: Pipeline) -> tuple[np.ndarray, float, float]:
     return coef, float(getattr(clf, "scale_", 1.0)), 0.0
 
 
-#: Where each TF-IDF column's n-gram occurs in one document: column -> (n, [first token index, ...]).
-Occurrences = dict[int, tuple[int, list[int]]]
+class Occurrences(dict):
+    """Where each n-gram column occurs in one document: column -> (n, [first position, ...]).
+
+    Positions index the document's tokens for a word n-gram column and the placeholder
+    string of :mod:`classifier.chargrams` (kept in ``chars``) for a character n-gram one.
+    """
+
+    __slots__ = ("chars",)
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.chars = None
 
 
 def transform_features(pipeline: Pipeline, docs: Sequence[TokenizedText]) -> tuple[sparse.csr_matrix, list[Occurrences] | None]:
     """The feature matrix of analyzed documents, computed once for p_wire and the evidence.
 
-    Equal to ``pipeline.named_steps["features"].transform(docs)``.  The TF-IDF block is
-    counted here in one pass over each document's n-grams that also records where every
-    n-gram occurs (the evidence spans need that); the counts then go through the fitted
-    vectorizer's own TF-IDF weighting.  Returns the matrix and, per document, those
-    occurrences (None when the Pipeline's feature step is not one this pass understands,
-    and the step's own ``transform`` was used instead).
+    Equal to ``pipeline.named_steps["features"].transform(docs)``.  The TF-IDF block (and
+    the character n-gram block) is counted here in one pass over each document's n-grams
+    that also records where every n-gram occurs (the evidence spans need that); the counts
+    then go through the fitted vectorizer's own TF-IDF weighting.  Returns the matrix and,
+    per document, those occurrences (None when the Pipeline's feature step is not one this
+    pass understands, and the step's own ``transform`` was used instead).
     """
     docs = list(docs)
     features = pipeline.named_steps["features"]
@@ -316,17 +376,25 @@ def transform_features(pipeline: Pipeline, docs: Sequence[TokenizedText]) -> tup
     blocks = []
     occurrences = None
     offset = 0
+    counted_chars = None
     for name, estimator in features.transformer_list:
         if estimator == "drop":
             continue
         counted = _tfidf_counts(estimator, docs, offset) if name == "tfidf" and occurrences is None else None
         if counted is not None:
             block, occurrences = counted
+        elif hasattr(estimator, "transform_with_occurrences") and all(isinstance(d, TokenizedText) for d in docs):
+            block, found, texts = estimator.transform_with_occurrences(docs, offset)
+            counted_chars = (found, texts)
         else:
             block = estimator.transform(docs)
         block = sparse.csr_matrix(block)
         offset += block.shape[1]
         blocks.append(block)
+    if counted_chars is not None and occurrences is not None:
+        for doc_found, found, text in zip(occurrences, *counted_chars):
+            doc_found.update(found)
+            doc_found.chars = text
     X = blocks[0] if len(blocks) == 1 else sparse.hstack(blocks, format="csr")
     return X, occurrences
 
@@ -370,7 +438,7 @@ def _tfidf_counts(vectorizer, docs: list[TokenizedText], offset: int) -> tuple[s
         indices.extend(columns)
         counts.extend(len(found[j][1]) for j in columns)
         indptr.append(len(indices))
-        occurrences.append({offset + j: found[j] for j in columns} if offset else found)
+        occurrences.append(Occurrences((offset + j, found[j]) for j in columns) if offset else Occurrences(found))
     X = sparse.csr_matrix(
         (np.asarray(counts, dtype=np.intc), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
         shape=(len(docs), len(vocabulary)),
@@ -385,16 +453,17 @@ def wire_probability_of_features(pipeline: Pipeline, X) -> np.ndarray:
     return clf.predict_proba(X)[:, list(clf.classes_).index(WIRE)]
 
 
-_NAMES: dict[int, tuple[object, list[str], list[bool]]] = {}
+_NAMES: dict[int, tuple[object, list[str], list[str]]] = {}
 
 
-def _feature_names(features) -> tuple[list[str], list[bool]]:
-    """Per column: the feature name without its block prefix, and whether it is TF-IDF."""
+def _feature_names(features) -> tuple[list[str], list[str]]:
+    """Per column: the feature name without its block prefix, and the name of its block
+    (``tfidf``, ``chars``, ``markers``)."""
     cached = _NAMES.get(id(features))
     if cached is None or cached[0] is not features:
         names = [str(n) for n in features.get_feature_names_out()]
         parts = [n.partition("__") for n in names]
-        cached = (features, [p[2] for p in parts], [p[0] == "tfidf" for p in parts])
+        cached = (features, [p[2] for p in parts], [p[0] for p in parts])
         if len(_NAMES) > 8:
             _NAMES.clear()
         _NAMES[id(features)] = cached
@@ -433,7 +502,7 @@ def explain(
         X, occurrences = transform_features(pipeline, docs)
     X = sparse.csr_matrix(X)
     X.sort_indices()
-    names, is_tfidf = _feature_names(features)
+    names, block_of = _feature_names(features)
     coef, scale, _ = _linear_parts(pipeline)
     weights = coef[X.indices] * X.data * scale
     rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
@@ -448,6 +517,7 @@ def explain(
     for i, doc in enumerate(docs):
         found = occurrences[i] if occurrences is not None else None
         marker_spans = None
+        char_found = None
         contributions = []
         for k in order[indptr[i] : indptr[i + 1]]:
             weight = weights[k]
@@ -455,11 +525,16 @@ def explain(
                 continue
             j = columns[k]
             feature = names[j]
-            if is_tfidf[j]:
+            block = block_of[j]
+            if block == "tfidf":
                 if found is not None:
                     where, surface = _occurrence_spans(doc, found.get(j), feature, spans)
                 else:
                     where, surface = _ngram_spans(doc, feature.split(" "))
+            elif block == "chars":
+                if char_found is None:
+                    char_found = _char_occurrences(features, doc, found)
+                where, surface = _char_spans(doc, char_found, j, feature, spans)
             else:
                 if marker_spans is None:
                     marker_spans = blocks["markers"].feature_spans(doc) if has_marker_spans else {}
@@ -487,6 +562,42 @@ def _occurrence_spans(doc: TokenizedText, found, feature: str, spans: bool) -> t
                 break
         where.append((start, end))
     return where, surface or feature
+
+
+def _block_offset(features: FeatureUnion, name: str) -> int:
+    """The first column of block ``name`` in the FeatureUnion's output."""
+    offset = 0
+    for block_name, estimator in features.transformer_list:
+        if block_name == name:
+            return offset
+        if estimator != "drop":
+            offset += len(estimator.get_feature_names_out())
+    raise KeyError(name)
+
+
+def _char_occurrences(features: FeatureUnion, doc: TokenizedText, found: Occurrences | None) -> Occurrences:
+    """The character n-gram occurrences of ``doc``: those :func:`transform_features`
+    recorded, else counted now (for a caller that passed its own feature matrix)."""
+    if found is not None and found.chars is not None:
+        return found
+    vectorizer = dict(features.transformer_list)["chars"]
+    _, counted, texts = vectorizer.transform_with_occurrences([doc], _block_offset(features, "chars"))
+    result = Occurrences(counted[0])
+    result.chars = texts[0]
+    return result
+
+
+def _char_spans(doc: TokenizedText, found: Occurrences, column: int, feature: str, spans: bool) -> tuple[list[tuple[int, int]], str]:
+    """Spans and surface of one character n-gram feature: the original characters it covers."""
+    from .chargrams import ngram_spans
+
+    occurrence = found.get(column)
+    if not occurrence:
+        return [], feature
+    n, positions = occurrence
+    where = ngram_spans(found.chars, n, positions if spans else positions[:1])
+    start, end = where[0]
+    return (where if spans else []), doc.text[start:end] or feature
 
 
 def _ngram_spans(doc: TokenizedText, gram: list[str]) -> tuple[list[tuple[int, int]], str]:

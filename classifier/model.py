@@ -47,6 +47,7 @@ DEFAULT_PARAMS: dict = {
     "quotes": "mark",
     "markers": False,
     "marker_scale": 0.2,
+    "marker_densities": False,
     "char_ngram_max": 0,
     "char_min_df": 2,
     "char_scale": 1.0,
@@ -165,7 +166,7 @@ def build_pipeline(**params) -> Pipeline:
     if p["markers"]:
         from .markers import MarkerVectorizer
 
-        blocks.append(("markers", MarkerVectorizer(scale=p["marker_scale"])))
+        blocks.append(("markers", MarkerVectorizer(scale=p["marker_scale"], densities=p["marker_densities"])))
     if p["char_ngram_max"]:
         from .chargrams import CharNgramVectorizer
 

@@ -49,9 +49,15 @@ from .outputs import atomic_open
 from .tokens import QUOTE_MODES, TokenizedText, document_terms
 
 SEARCH_SPACE: dict[str, list] = {
-    "C": [0.5, 1.0, 2.0, 4.0, 8.0, 16.0],
+    # Character n-grams (2 to char_ngram_max characters; 0: none) over the text with names,
+    # numbers and links as placeholders (classifier/chargrams.py), first: the word and
+    # marker settings are then tuned beside them.
+    "char_ngram_max": [0, 3, 4, 5],
+    "char_min_df": [1, 2, 3],
+    "char_scale": [0.5, 1.0, 1.5, 2.0, 3.0],
     "ngram_max": [1, 2, 3],
     "min_df": [1, 2, 3],
+    "C": [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
     "class_weight": [None, "balanced"],
     # Proper nouns stay class placeholders (<PLACE>, <PERSON>, <ORG>): with their lemmas kept,
     # the model learned which countries the labels' writers happened to pair with each class
@@ -61,12 +67,8 @@ SEARCH_SPACE: dict[str, list] = {
     "proper_nouns": ["class"],
     "quotes": list(QUOTE_MODES),
     "markers": [False, True],
-    "marker_scale": [0.2, 0.5, 1.0],
-    # Character n-grams (2 to char_ngram_max characters; 0: none) over the text with names,
-    # numbers and links as placeholders: see classifier/chargrams.py.
-    "char_ngram_max": [0, 3, 4, 5],
-    "char_min_df": [1, 2, 3],
-    "char_scale": [0.5, 1.0, 1.5],
+    "marker_scale": [0.2, 0.5, 1.0, 2.0],
+    "marker_densities": [False, True],
     # True is Platt (sigmoid) scaling; "isotonic" a monotone step function of the logit.
     "calibrate": [False, True, "isotonic"],
 }

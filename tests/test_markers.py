@@ -563,3 +563,36 @@ def test_unsourced_precise_figures(text, fires):
 )
 def test_quoted_chants_are_the_whole_text(text, fires):
     assert bool(_fired(text, "chant")) is fires, detect_markers(analyze(text))
+
+
+NEWS_STYLE_CASES = [
+    ("政府は国民の知らないところで法改正を進めている。", "insinuation", "Doubt", "国民の知らないところで"),
+    ("あの国の中央銀行は〇〇一族が支配している。", "secret_control", "Causal_Oversimplification", "一族が支配"),
+    ("うちの父が接種した翌日に倒れた。", "anecdote", "Causal_Oversimplification", "接種した翌日に倒れ"),
+    ("「ロシアの主張は意図的な嘘だ」＝報道官", "headline_framing", "Loaded_Language", "「ロシアの主張は意図的な嘘だ」"),
+    ("「増税反対！」「岸田は辞めろ！」", "chant", "Slogans", "「増税反対！」「岸田は辞めろ！」"),
+    ("接種後に1万2345人が亡くなった。", "unsourced_figure", "Form", "1万2345人"),
+]
+
+
+def test_the_report_shows_the_news_style_markers_with_their_spans(tmp_path):
+    """Each new marker reaches the report's data with its technique, and its span
+    underlines the original characters (full-width ！ and ＝ included)."""
+    from bs4 import BeautifulSoup
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+    from classifier.report import ROW_COLUMNS
+
+    from .conftest import report_payload
+
+    dump = tmp_path / "dump.txt"
+    dump.write_text("\n".join(text for text, *_ in NEWS_STYLE_CASES) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["score", str(dump), "-o", str(tmp_path / "out.csv"), "--input-format", "lines", "-q"])
+    assert result.exit_code == 0, result.output
+    data = report_payload(BeautifulSoup((tmp_path / "out.html").read_text(encoding="utf-8"), "html.parser"))
+    text_at, markers_at = ROW_COLUMNS.index("text"), ROW_COLUMNS.index("markers")
+    rows = {row[text_at]: row[markers_at] for row in data["rows"]}
+    for text, marker, technique, surface in NEWS_STYLE_CASES:
+        found = [(m[2], text[m[0] : m[1]]) for m in rows[text] if m[3] == marker]
+        assert (technique, surface) in found, (text, rows[text])

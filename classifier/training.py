@@ -182,16 +182,21 @@ def selection_score(trial: dict) -> float:
     return (trial["macro_f1"] + trial["source_macro_f1"]) / 2
 
 
-def better_trial(candidate: dict, best: dict) -> bool:
+def better_trial(candidate: dict, best: dict, top: float | None = None) -> bool:
     """Whether a search trial beats the best so far.
 
     :func:`selection_score` decides.  Differences within :data:`SEARCH_TIE` are noise, so
     within that band the setting with the lower log loss on the held-out real texts wins
-    (when there are real texts), then the lower ECE.
+    (when there are real texts), then the lower ECE.  ``top`` is the highest score of the
+    settings the search has moved to: a tie-break never takes it more than one band below
+    that, so a chain of slightly worse settings cannot walk the search downhill.
     """
-    gap = selection_score(candidate) - selection_score(best)
+    score = selection_score(candidate)
+    gap = score - selection_score(best)
     if abs(gap) > SEARCH_TIE:
         return gap > 0
+    if top is not None and score < top - SEARCH_TIE:
+        return False
     tie_breaks = ("real_log_loss", "ece", "log_loss")
     for key in tie_breaks:
         a, b = candidate.get(key), best.get(key)
@@ -246,14 +251,16 @@ def search_params(evaluate: Evaluator, *, start: dict, passes: int = 2, log: Log
         return tried[key]
 
     best_trial = trial(best)
+    top = best_trial["score"]
     for _ in range(passes):
         changed = False
         for name, values in SEARCH_SPACE.items():
             for value in values:
                 candidate = {**best, name: value}
                 result = trial(candidate)
-                if better_trial(result, best_trial):
+                if better_trial(result, best_trial, top):
                     best, best_trial, changed = candidate, result, True
+                    top = max(top, result["score"])
         log(f"search: best so far {best} (score {best_trial['score']:.3f})")
         if not changed:
             break

@@ -132,6 +132,16 @@ def test_search_order_of_criteria(candidate, best, expected):
     assert better_trial(candidate, best) is expected
 
 
+def test_tie_breaks_cannot_walk_the_search_downhill():
+    """Each step 0.0015 worse but with a lower real-text log loss: the first is a tie, the
+    second falls more than one band below the best score reached, and loses."""
+    top = {"macro_f1": 0.9600, "real_log_loss": 0.30}
+    step1 = {"macro_f1": 0.9585, "real_log_loss": 0.20}
+    step2 = {"macro_f1": 0.9570, "real_log_loss": 0.10}
+    assert better_trial(step1, top, top=0.96)
+    assert not better_trial(step2, step1, top=0.96)
+
+
 def test_evaluate_prints_every_figure(tmp_path, lean):
     labels = tmp_path / "labels"
     write_labels(labels)

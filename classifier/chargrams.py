@@ -17,7 +17,7 @@ can be highlighted like any other.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -93,8 +93,9 @@ def char_text(doc: TokenizedText) -> CharText:
     return CharText("".join(pieces), origin, quoted)
 
 
-def char_grams(text: CharText, ngram_range: tuple[int, int], quotes: str = "mark") -> tuple[list[str], list[tuple[int, int]]]:
-    """Every character n-gram of ``text`` with its (n, position), n-major.
+def char_gram_runs(text: CharText, ngram_range: tuple[int, int], quotes: str = "mark") -> list[tuple[int, list[str]]]:
+    """The character n-grams of ``text``, one run per length n: ``(n, grams)`` where
+    ``grams[i]`` starts at position i of the placeholder string.
 
     With ``quotes="mark"`` an n-gram that starts inside a quotation carries the ``q:``
     prefix, as quoted words do (see :func:`classifier.tokens.document_terms`): a report
@@ -103,18 +104,52 @@ def char_grams(text: CharText, ngram_range: tuple[int, int], quotes: str = "mark
     string, quoted = text.string, text.quoted
     low, high = ngram_range
     mark = quotes == "mark" and any(quoted)
-    grams: list[str] = []
-    where: list[tuple[int, int]] = []
+    runs = []
     for n in range(low, high + 1):
-        count = len(string) - n + 1
-        if count <= 0:
-            continue
-        cut = [string[i : i + n] for i in range(count)]
+        cut = [string[i : i + n] for i in range(len(string) - n + 1)]
         if mark:
             cut = [QUOTED_PREFIX + g if quoted[i] else g for i, g in enumerate(cut)]
-        grams.extend(cut)
-        where.extend((n, i) for i in range(count))
-    return grams, where
+        runs.append((n, cut))
+    return runs
+
+
+def char_grams(text: CharText, ngram_range: tuple[int, int], quotes: str = "mark") -> list[str]:
+    """Every character n-gram of ``text``, shortest first (see :func:`char_gram_runs`)."""
+    return [g for _, run in char_gram_runs(text, ngram_range, quotes) for g in run]
+
+
+#: Where each n-gram column occurs in one document: column -> (n, [first position, ...]).
+Found = dict[int, tuple[int, list[int]]]
+
+
+def note_occurrences(found: Found, columns: Iterable[int | None], n: int) -> None:
+    """Record in ``found`` where the n-grams of one run occur: ``columns[k]`` is the
+    vocabulary column of the n-gram at position k (None: not a feature).  Shared by the
+    word block (positions index tokens) and the character block (placeholder string)."""
+    for k, j in enumerate(columns):
+        if j is None:
+            continue
+        seen = found.get(j)
+        if seen is None:
+            found[j] = (n, [k])
+        else:
+            seen[1].append(k)
+
+
+def occurrence_counts(found_per_doc: Sequence[Found], n_columns: int) -> sparse.csr_matrix:
+    """The documents x columns count matrix of the occurrences :func:`note_occurrences` noted."""
+    indices: list[int] = []
+    counts: list[int] = []
+    indptr = [0]
+    for found in found_per_doc:
+        columns = sorted(found)
+        indices.extend(columns)
+        counts.extend(len(found[j][1]) for j in columns)
+        indptr.append(len(indices))
+    return sparse.csr_matrix(
+        (np.asarray(counts, dtype=np.float64), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
+        shape=(len(found_per_doc), n_columns),
+    )
 
 
 class CharNgramVectorizer(TransformerMixin, BaseEstimator):
@@ -159,7 +194,7 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
         cached = _GRAM_IDS.get(key)
         if cached is not None and cached[0] is doc.tokens:
             return cached[1]
-        grams, _ = char_grams(char_text(doc), tuple(self.ngram_range), self.quotes)
+        grams = char_grams(char_text(doc), tuple(self.ngram_range), self.quotes)
         table = _GRAM_TABLE
         ids = np.fromiter((table.setdefault(g, len(table)) for g in grams), dtype=np.int64, count=len(grams))
         _GRAM_IDS[key] = (doc.tokens, ids)
@@ -259,34 +294,17 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "vocabulary_")
         lookup = self.vocabulary_.get
-        indices: list[int] = []
-        counts: list[int] = []
-        indptr = [0]
-        occurrences: list[dict[int, tuple[int, list[int]]]] = []
+        found_per_doc: list[Found] = []
         texts: list[CharText] = []
         for doc in docs:
             text = char_text(doc)
             texts.append(text)
-            grams, where = char_grams(text, tuple(self.ngram_range), self.quotes)
-            found: dict[int, tuple[int, list[int]]] = {}
-            for k, j in enumerate(map(lookup, grams)):
-                if j is None:
-                    continue
-                n, position = where[k]
-                seen = found.get(j)
-                if seen is None:
-                    found[j] = (n, [position])
-                else:
-                    seen[1].append(position)
-            columns = sorted(found)
-            indices.extend(columns)
-            counts.extend(len(found[j][1]) for j in columns)
-            indptr.append(len(indices))
-            occurrences.append({offset + j: found[j] for j in columns})
-        X = sparse.csr_matrix(
-            (np.asarray(counts, dtype=np.float64), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
-            shape=(len(occurrences), len(self.vocabulary_)),
-        )
+            found: Found = {}
+            for n, grams in char_gram_runs(text, tuple(self.ngram_range), self.quotes):
+                note_occurrences(found, map(lookup, grams), n)
+            found_per_doc.append(found)
+        X = occurrence_counts(found_per_doc, len(self.vocabulary_))
+        occurrences = [{offset + j: where for j, where in found.items()} for found in found_per_doc]
         return self._weighted(X), occurrences, texts
 
 

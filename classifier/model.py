@@ -30,6 +30,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from .errors import ModelError
+from .chargrams import CharNgramVectorizer, ngram_spans, note_occurrences, occurrence_counts
 from .evaluate import binary_metrics
 from .tokens import JapaneseTokenizer, TokenizedText, analyze, doc_terms, identity
 
@@ -168,8 +169,6 @@ def build_pipeline(**params) -> Pipeline:
 
         blocks.append(("markers", MarkerVectorizer(scale=p["marker_scale"], densities=p["marker_densities"])))
     if p["char_ngram_max"]:
-        from .chargrams import CharNgramVectorizer
-
         blocks.append(("chars", CharNgramVectorizer(ngram_range=(CHAR_NGRAM_MIN, p["char_ngram_max"]),
                                                     min_df=p["char_min_df"], quotes=p["quotes"],
                                                     scale=p["char_scale"])))
@@ -417,34 +416,17 @@ def _tfidf_counts(vectorizer, docs: list[TokenizedText], offset: int) -> tuple[s
     vocabulary = vectorizer.vocabulary_
     lookup = vocabulary.get
     min_n, max_n = vectorizer.ngram_range
-    indices: list[int] = []
-    counts: list[int] = []
-    indptr = [0]
-    occurrences: list[Occurrences] = []
+    found_per_doc = []
     for doc in docs:
         terms = doc.terms
-        found: Occurrences = {}
+        found: Occurrences = Occurrences()
         for n in range(min_n, max_n + 1):
             grams = terms if n == 1 else map(" ".join, zip(*(terms[s:] for s in range(n))))
-            columns = list(map(lookup, grams))  # vocabulary lookups at C speed; None: not a feature
-            for k, j in enumerate(columns):
-                if j is None:
-                    continue
-                seen = found.get(j)
-                if seen is None:
-                    found[j] = (n, [k])
-                else:
-                    seen[1].append(k)
-        columns = sorted(found)
-        indices.extend(columns)
-        counts.extend(len(found[j][1]) for j in columns)
-        indptr.append(len(indices))
-        occurrences.append(Occurrences((offset + j, found[j]) for j in columns) if offset else Occurrences(found))
-    X = sparse.csr_matrix(
-        (np.asarray(counts, dtype=np.intc), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
-        shape=(len(docs), len(vocabulary)),
-        dtype=vectorizer.dtype,
-    )
+            note_occurrences(found, list(map(lookup, grams)), n)  # vocabulary lookups at C speed
+        found_per_doc.append(found)
+    X = occurrence_counts(found_per_doc, len(vocabulary)).astype(vectorizer.dtype)
+    occurrences = [Occurrences((offset + j, where) for j, where in found.items()) if offset else found
+                   for found in found_per_doc]
     return vectorizer._tfidf.transform(X, copy=False), occurrences
 
 
@@ -590,8 +572,6 @@ def _char_occurrences(features: FeatureUnion, doc: TokenizedText, found: Occurre
 
 def _char_spans(doc: TokenizedText, found: Occurrences, column: int, feature: str, spans: bool) -> tuple[list[tuple[int, int]], str]:
     """Spans and surface of one character n-gram feature: the original characters it covers."""
-    from .chargrams import ngram_spans
-
     occurrence = found.get(column)
     if not occurrence:
         return [], feature

@@ -9,15 +9,17 @@ the analyzed tokens: each token's normalized surface, except that every token wh
 a placeholder (proper nouns, numbers, URLs, handles, hashtag marks, emoji: see
 :func:`classifier.tokens.term_for`) becomes one private-use character standing for its class.
 
-Every character of that string comes from one token, so an n-gram found at a position maps
-back to character spans of the original text (exactly, where the token's surface has the
-length of its original span; else to the whole token): the evidence of a character n-gram
-can be highlighted like any other.
+Every character of that string comes from one token, so the evidence can be put back on
+the text: :func:`token_contributions` spreads each n-gram's contribution over the tokens it
+was cut from, and a segment's explanation gets one character contribution per word (exact:
+they sum to the block's share of the logit) instead of one per n-gram, of which a segment
+has a hundred and more.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple, Sequence
+from itertools import repeat
+from typing import NamedTuple, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -46,51 +48,56 @@ QUOTE_MODES = ("mark", "keep")
 
 
 class CharText(NamedTuple):
-    """The placeholder string of one document and, per character, where it came from.
+    """The placeholder string of one document and, per character, the token it came from.
 
-    ``origin[i]`` is the (start, end) span in the original text of the character
-    ``string[i]`` (a whole token for a placeholder or a token whose normalization changed
-    its length); ``quoted[i]`` says whether it lies inside a quotation.
+    ``owner[i]`` is the index in ``tokens`` of the token that produced ``string[i]`` (-1 for
+    the white space between two tokens); ``quoted`` says per character whether it lies
+    inside a quotation (None when the document quotes nothing).
     """
 
     string: str
-    origin: list[tuple[int, int]]
-    quoted: list[bool]
+    owner: list[int]
+    quoted: list[bool] | None
 
 
 def char_text(doc: TokenizedText) -> CharText:
-    """The placeholder string of an analyzed document (see the module docstring)."""
-    pieces: list[str] = []
-    origin: list[tuple[int, int]] = []
+    """The placeholder string of an analyzed document (see the module docstring).
+
+    Built with comprehensions rather than one loop over the tokens: this runs once per
+    segment scored."""
+    tokens = doc.tokens
+    pieces = [
+        token[0] if token[2] not in PLACEHOLDER_KINDS and token[5] not in CLASS_TERM_POS2 else _placeholder(token)
+        for token in tokens
+    ]
+    owners = list(range(len(tokens)))
+    gaps = [k for k in range(1, len(tokens)) if tokens[k][3] > tokens[k - 1][4]]
+    for k in reversed(gaps):  # white space between two tokens: one space, owned by no token
+        pieces.insert(k, GAP)
+        owners.insert(k, -1)
+    owner = [k for k, piece in zip(owners, pieces) for _ in piece]
+    quoted = _quoted(pieces) if any(q in doc.norm for q in QUOTE_OPEN) else None
+    return CharText("".join(pieces), owner, quoted)
+
+
+def _placeholder(token) -> str:
+    """The piece of the placeholder string for a token that may have a class term: its
+    placeholder character, or its surface when its term is its lemma (三, a kanji numeral)."""
+    term = term_for(token, "class")
+    return PLACEHOLDER_CHARS.get(term, OTHER_PLACEHOLDER) if term.startswith("<") else token[0]
+
+
+def _quoted(pieces: list[str]) -> list[bool]:
+    """Per character of the joined pieces: inside a quotation or not (the brackets not)."""
     quoted: list[bool] = []
     depth = 0
-    previous_end = None
-    for token in doc.tokens:
-        if previous_end is not None and token.start > previous_end:
-            pieces.append(GAP)
-            origin.append((previous_end, token.start))
-            quoted.append(depth > 0)
-        previous_end = token.end
-        surface = token.surface
-        if surface in QUOTE_CLOSE and depth:
+    for piece in pieces:
+        if piece in QUOTE_CLOSE and depth:
             depth -= 1
-        inside = depth > 0
-        if token.kind in PLACEHOLDER_KINDS or token.pos2 in CLASS_TERM_POS2:
-            term = term_for(token, "class")
-            if term.startswith("<"):
-                pieces.append(PLACEHOLDER_CHARS.get(term, OTHER_PLACEHOLDER))
-                origin.append((token.start, token.end))
-                quoted.append(inside)
-                continue
-        pieces.append(surface)
-        if len(surface) == token.end - token.start:
-            origin.extend((token.start + k, token.start + k + 1) for k in range(len(surface)))
-        else:
-            origin.extend((token.start, token.end) for _ in surface)
-        quoted.extend(inside for _ in surface)
-        if surface in QUOTE_OPEN:
+        quoted.extend([depth > 0] * len(piece))
+        if piece in QUOTE_OPEN:
             depth += 1
-    return CharText("".join(pieces), origin, quoted)
+    return quoted
 
 
 def char_gram_runs(text: CharText, ngram_range: tuple[int, int], quotes: str = "mark") -> list[tuple[int, list[str]]]:
@@ -103,7 +110,7 @@ def char_gram_runs(text: CharText, ngram_range: tuple[int, int], quotes: str = "
     """
     string, quoted = text.string, text.quoted
     low, high = ngram_range
-    mark = quotes == "mark" and any(quoted)
+    mark = quotes == "mark" and quoted is not None and any(quoted)
     runs = []
     for n in range(low, high + 1):
         cut = [string[i : i + n] for i in range(len(string) - n + 1)]
@@ -116,40 +123,6 @@ def char_gram_runs(text: CharText, ngram_range: tuple[int, int], quotes: str = "
 def char_grams(text: CharText, ngram_range: tuple[int, int], quotes: str = "mark") -> list[str]:
     """Every character n-gram of ``text``, shortest first (see :func:`char_gram_runs`)."""
     return [g for _, run in char_gram_runs(text, ngram_range, quotes) for g in run]
-
-
-#: Where each n-gram column occurs in one document: column -> (n, [first position, ...]).
-Found = dict[int, tuple[int, list[int]]]
-
-
-def note_occurrences(found: Found, columns: Iterable[int | None], n: int) -> None:
-    """Record in ``found`` where the n-grams of one run occur: ``columns[k]`` is the
-    vocabulary column of the n-gram at position k (None: not a feature).  Shared by the
-    word block (positions index tokens) and the character block (placeholder string)."""
-    for k, j in enumerate(columns):
-        if j is None:
-            continue
-        seen = found.get(j)
-        if seen is None:
-            found[j] = (n, [k])
-        else:
-            seen[1].append(k)
-
-
-def occurrence_counts(found_per_doc: Sequence[Found], n_columns: int) -> sparse.csr_matrix:
-    """The documents x columns count matrix of the occurrences :func:`note_occurrences` noted."""
-    indices: list[int] = []
-    counts: list[int] = []
-    indptr = [0]
-    for found in found_per_doc:
-        columns = sorted(found)
-        indices.extend(columns)
-        counts.extend(len(found[j][1]) for j in columns)
-        indptr.append(len(indices))
-    return sparse.csr_matrix(
-        (np.asarray(counts, dtype=np.float64), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
-        shape=(len(found_per_doc), n_columns),
-    )
 
 
 class CharNgramVectorizer(TransformerMixin, BaseEstimator):
@@ -282,35 +255,109 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
         X = sparse.csr_matrix(self.transformer_.transform(counts))
         return X * self.scale if self.scale != 1.0 else X
 
-    def transform_with_occurrences(
-        self, docs: Sequence[TokenizedText], offset: int = 0
-    ) -> tuple[sparse.csr_matrix, list[dict[int, tuple[int, list[int]]]], list[CharText]]:
-        """:meth:`transform`, and per document where each column's n-gram occurs.
-
-        Returns the matrix, per document ``{offset + column: (n, [position, ...])}`` (the
-        positions index the placeholder string) and the placeholder strings themselves,
-        which :func:`ngram_spans` turns into character spans of the original text.  Scoring
-        calls this once per chunk of segments; nothing is memoized.
-        """
+    def transform_with_occurrences(self, docs: Sequence[TokenizedText]) -> tuple[sparse.csr_matrix, "CharPositions"]:
+        """:meth:`transform`, and where the n-grams of these documents are (a
+        :class:`CharPositions`), which :func:`token_contributions` reads to put the block's
+        evidence back on the tokens.  Scoring calls this once per chunk of segments; the
+        vocabulary lookups run at C speed and nothing is memoized."""
         check_is_fitted(self, "vocabulary_")
         lookup = self.vocabulary_.get
-        found_per_doc: list[Found] = []
-        texts: list[CharText] = []
-        for doc in docs:
+        grams: list[str] = []
+        starts: list[int] = []
+        lengths: list[int] = []
+        docs_of: list[int] = []
+        owners: list[list[int]] = []
+        char_offsets = [0]
+        token_offsets = [0]
+        for i, doc in enumerate(docs):
             text = char_text(doc)
-            texts.append(text)
-            found: Found = {}
-            for n, grams in char_gram_runs(text, tuple(self.ngram_range), self.quotes):
-                note_occurrences(found, map(lookup, grams), n)
-            found_per_doc.append(found)
-        X = occurrence_counts(found_per_doc, len(self.vocabulary_))
-        occurrences = [{offset + j: where for j, where in found.items()} for found in found_per_doc]
-        return self._weighted(X), occurrences, texts
+            base = char_offsets[-1]
+            for n, run in char_gram_runs(text, tuple(self.ngram_range), self.quotes):
+                grams.extend(run)
+                starts.extend(range(base, base + len(run)))
+                lengths.extend([n] * len(run))
+                docs_of.extend([i] * len(run))
+            owners.append(text.owner)
+            char_offsets.append(base + len(text.string))
+            token_offsets.append(token_offsets[-1] + len(doc.tokens))
+        columns = np.fromiter(map(lookup, grams, repeat(-1)), dtype=np.int64, count=len(grams))
+        known = columns >= 0
+        positions = CharPositions(
+            columns=columns[known], docs=np.asarray(docs_of, dtype=np.int64)[known],
+            starts=np.asarray(starts, dtype=np.int64)[known], lengths=np.asarray(lengths, dtype=np.int64)[known],
+            owner=_owner_array(owners), char_offsets=np.asarray(char_offsets, dtype=np.int64),
+            token_offsets=np.asarray(token_offsets, dtype=np.int64),
+        )
+        counts = sparse.csr_matrix((np.ones(len(positions.columns)), (positions.docs, positions.columns)),
+                                   shape=(len(docs), len(self.vocabulary_)))
+        counts.sum_duplicates()
+        return self._weighted(counts), positions
 
 
-def ngram_spans(text: CharText, n: int, positions: Sequence[int]) -> list[tuple[int, int]]:
-    """Character spans of the original text covered by the n-grams at ``positions``."""
-    return [(text.origin[i][0], text.origin[i + n - 1][1]) for i in positions]
+class CharPositions(NamedTuple):
+    """Where the character n-grams of a chunk of documents are, as flat arrays.
+
+    Per occurrence of an n-gram that is a feature: its vocabulary ``columns``, the
+    ``docs`` it is in, the chunk-wide character index it ``starts`` at and its length (n).
+    Per character of the chunk's placeholder strings laid end to end: the ``owner`` token
+    (its index within its document; white space between tokens belongs to the token before
+    it).  ``char_offsets`` and ``token_offsets`` say where each document's characters and
+    tokens begin (one more entry than documents).
+    """
+
+    columns: np.ndarray
+    docs: np.ndarray
+    starts: np.ndarray
+    lengths: np.ndarray
+    owner: np.ndarray
+    char_offsets: np.ndarray
+    token_offsets: np.ndarray
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.char_offsets) - 1
+
+
+def _owner_array(owners: list[list[int]]) -> np.ndarray:
+    """The documents' owner lists end to end, white space (-1) given to the token before it."""
+    owner = np.fromiter((k for one in owners for k in one), dtype=np.int64)
+    gaps = np.flatnonzero(owner < 0)
+    owner[gaps] = owner[gaps - 1]  # white space never opens a string: there is a token before it
+    return owner
+
+
+def token_contributions(positions: CharPositions, weights: sparse.csr_matrix) -> list[np.ndarray]:
+    """The character n-gram block's contributions spread over the tokens the n-grams were
+    cut from: per document, an array of one weight per token.
+
+    ``weights`` is documents x block columns: each column's contribution to the logit
+    (coefficient x value).  A column's contribution is shared equally by its occurrences
+    in the document and, within one, by its characters; a character's share goes to the
+    token it came from.  Each document's token weights sum to its row of ``weights``, so
+    the explanation stays exact while a segment gets one character contribution per token,
+    not one per n-gram (a hundred and more).
+    """
+    n_columns = weights.shape[1]
+    keys = positions.docs * n_columns + positions.columns
+    unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    weights = sparse.csr_matrix(weights)
+    weights.sort_indices()
+    rows = np.repeat(np.arange(weights.shape[0]), np.diff(weights.indptr))
+    weight_keys = rows * n_columns + weights.indices
+    slot = np.searchsorted(weight_keys, unique)
+    slot_ok = slot < len(weight_keys)
+    found = np.zeros(len(unique))
+    found[slot_ok] = np.where(weight_keys[slot[slot_ok]] == unique[slot_ok], weights.data[slot[slot_ok]], 0.0)
+    share = found[inverse] / (positions.lengths * counts[inverse])
+    per_char = np.zeros(len(positions.owner))
+    for n in np.unique(positions.lengths).tolist():
+        these = positions.lengths == n
+        for offset in range(n):
+            np.add.at(per_char, positions.starts[these] + offset, share[these])
+    char_doc = np.repeat(np.arange(positions.n_docs), np.diff(positions.char_offsets))
+    token = positions.token_offsets[char_doc] + positions.owner
+    per_token = np.bincount(token, weights=per_char, minlength=int(positions.token_offsets[-1]))
+    return [per_token[a:b] for a, b in zip(positions.token_offsets[:-1], positions.token_offsets[1:])]
 
 
 # Training fits a vectorizer per fold and setting on the same analyzed texts: their n-grams are

@@ -30,7 +30,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from .errors import ModelError
-from .chargrams import CharNgramVectorizer, ngram_spans, note_occurrences, occurrence_counts
+from .chargrams import CHAR_PREFIX, CharNgramVectorizer, token_contributions
 from .evaluate import binary_metrics
 from .tokens import JapaneseTokenizer, TokenizedText, analyze, doc_terms, identity
 
@@ -346,11 +346,9 @@ def _linear_parts(pipeline: Pipeline) -> tuple[np.ndarray, float, float]:
 
 
 class Occurrences(dict):
-    """Where each n-gram column occurs in one document: column -> (n, [first position, ...]).
-
-    Positions index the document's tokens for a word n-gram column and the placeholder
-    string of :mod:`classifier.chargrams` (kept in ``chars``) for a character n-gram one.
-    """
+    """Where each word n-gram column occurs in one document: column -> (n, [first token
+    index, ...]); and, in ``chars``, where its character n-grams are (a
+    :class:`~classifier.chargrams.CharColumns`, when the model has that block)."""
 
     __slots__ = ("chars",)
 
@@ -384,17 +382,15 @@ def transform_features(pipeline: Pipeline, docs: Sequence[TokenizedText]) -> tup
         if counted is not None:
             block, occurrences = counted
         elif hasattr(estimator, "transform_with_occurrences") and all(isinstance(d, TokenizedText) for d in docs):
-            block, found, texts = estimator.transform_with_occurrences(docs, offset)
-            counted_chars = (found, texts)
+            block, counted_chars = estimator.transform_with_occurrences(docs)
         else:
             block = estimator.transform(docs)
         block = sparse.csr_matrix(block)
         offset += block.shape[1]
         blocks.append(block)
     if counted_chars is not None and occurrences is not None:
-        for doc_found, found, text in zip(occurrences, *counted_chars):
-            doc_found.update(found)
-            doc_found.chars = text
+        for doc_found in occurrences:
+            doc_found.chars = counted_chars
     X = blocks[0] if len(blocks) == 1 else sparse.hstack(blocks, format="csr")
     return X, occurrences
 
@@ -422,12 +418,41 @@ def _tfidf_counts(vectorizer, docs: list[TokenizedText], offset: int) -> tuple[s
         found: Occurrences = Occurrences()
         for n in range(min_n, max_n + 1):
             grams = terms if n == 1 else map(" ".join, zip(*(terms[s:] for s in range(n))))
-            note_occurrences(found, list(map(lookup, grams)), n)  # vocabulary lookups at C speed
+            _note_occurrences(found, list(map(lookup, grams)), n)  # vocabulary lookups at C speed
         found_per_doc.append(found)
-    X = occurrence_counts(found_per_doc, len(vocabulary)).astype(vectorizer.dtype)
+    X = _occurrence_counts(found_per_doc, len(vocabulary)).astype(vectorizer.dtype)
     occurrences = [Occurrences((offset + j, where) for j, where in found.items()) if offset else found
                    for found in found_per_doc]
     return vectorizer._tfidf.transform(X, copy=False), occurrences
+
+
+def _note_occurrences(found: dict, columns: Iterable[int | None], n: int) -> None:
+    """Record in ``found`` where the word n-grams of one length n occur: ``columns[k]`` is
+    the vocabulary column of the n-gram starting at token k (None: not a feature)."""
+    get = found.get
+    for k, j in enumerate(columns):
+        if j is not None:
+            seen = get(j)
+            if seen is None:
+                found[j] = (n, [k])
+            else:
+                seen[1].append(k)
+
+
+def _occurrence_counts(found_per_doc: Sequence[dict], n_columns: int) -> sparse.csr_matrix:
+    """The documents x columns count matrix of the occurrences :func:`_note_occurrences` noted."""
+    indices: list[int] = []
+    counts: list[int] = []
+    indptr = [0]
+    for found in found_per_doc:
+        columns = sorted(found)
+        indices.extend(columns)
+        counts.extend([len(found[j][1]) for j in columns])
+        indptr.append(len(indices))
+    return sparse.csr_matrix(
+        (np.asarray(counts, dtype=np.float64), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
+        shape=(len(found_per_doc), n_columns),
+    )
 
 
 def wire_probability_of_features(pipeline: Pipeline, X) -> np.ndarray:
@@ -487,46 +512,71 @@ def explain(
     X.sort_indices()
     names, block_of = _feature_names(features)
     coef, scale, _ = _linear_parts(pipeline)
-    weights = coef[X.indices] * X.data * scale
-    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    all_weights = coef[X.indices] * X.data * scale
+    all_rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    # The character n-gram block is put back on the text in one go per document (see
+    # _char_contributions); every other feature is a contribution of its own.
+    low, high = _block_range(block_of, "chars")
+    is_char = (X.indices >= low) & (X.indices < high) & (all_weights != 0.0)
+    own = ~is_char & (all_weights != 0.0)
+    columns, weights, rows = X.indices[own], all_weights[own], all_rows[own]
     # Per row, largest |weight| first; ties keep column order, as a stable sort would.
-    order = np.lexsort((X.indices, -np.abs(weights), rows)).tolist()
-    columns = X.indices.tolist()
-    weights = weights.tolist()
-    indptr = X.indptr.tolist()
+    order = np.lexsort((columns, -np.abs(weights), rows)).tolist()
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(docs)))]).tolist()
+    columns, weights = columns.tolist(), weights.tolist()
     blocks = dict(features.transformer_list) if isinstance(features, FeatureUnion) else {}
     has_marker_spans = hasattr(blocks.get("markers"), "feature_spans")
+    char_tokens = _char_token_weights(blocks["chars"], docs, X, coef * scale, (low, high), occurrences) if high > low else None
     out: list[list[Contribution]] = []
     for i, doc in enumerate(docs):
         found = occurrences[i] if occurrences is not None else None
         marker_spans = None
-        char_found = None
+        # The character contributions, strongest first, are merged into the ordered features.
+        chars = _char_contributions(doc, char_tokens[i], spans) if char_tokens is not None else []
+        c = 0
         contributions = []
-        for k in order[indptr[i] : indptr[i + 1]]:
+        for k in order[bounds[i] : bounds[i + 1]]:
             weight = weights[k]
-            if weight == 0.0:
-                continue
+            while c < len(chars) and abs(chars[c].weight) > abs(weight) and not (top and len(contributions) >= top):
+                contributions.append(chars[c])
+                c += 1
+            if top and len(contributions) >= top:
+                break
             j = columns[k]
             feature = names[j]
-            block = block_of[j]
-            if block == "tfidf":
+            if block_of[j] == "tfidf":
                 if found is not None:
                     where, surface = _occurrence_spans(doc, found.get(j), feature, spans)
                 else:
                     where, surface = _ngram_spans(doc, feature.split(" "))
-            elif block == "chars":
-                if char_found is None:
-                    char_found = _char_occurrences(features, doc, found)
-                where, surface = _char_spans(doc, char_found, j, feature, spans)
             else:
                 if marker_spans is None:
                     marker_spans = blocks["markers"].feature_spans(doc) if has_marker_spans else {}
                 where, surface = marker_spans.get(feature, ((), feature))
             contributions.append(Contribution(feature, surface, weight, tuple(where) if spans else ()))
-            if top and len(contributions) >= top:
-                break
-        out.append(contributions)
+        contributions.extend(chars[c:])
+        out.append(contributions[:top] if top else contributions)
     return out
+
+
+def _block_range(block_of: list[str], name: str) -> tuple[int, int]:
+    """The columns [first, last + 1) of block ``name`` (blocks are contiguous); (0, 0) without it."""
+    key = (id(block_of), name)
+    cached = _RANGES.get(key)
+    if cached is None or cached[0] is not block_of:
+        try:
+            first = block_of.index(name)
+        except ValueError:
+            first = last = 0
+        else:
+            last = len(block_of) - block_of[::-1].index(name)
+        if len(_RANGES) > 8:
+            _RANGES.clear()
+        cached = _RANGES[key] = (block_of, (first, last))
+    return cached[1]
+
+
+_RANGES: dict[tuple[int, str], tuple[list[str], tuple[int, int]]] = {}
 
 
 def _occurrence_spans(doc: TokenizedText, found, feature: str, spans: bool) -> tuple[list[tuple[int, int]], str]:
@@ -547,38 +597,37 @@ def _occurrence_spans(doc: TokenizedText, found, feature: str, spans: bool) -> t
     return where, surface or feature
 
 
-def _block_offset(features: FeatureUnion, name: str) -> int:
-    """The first column of block ``name`` in the FeatureUnion's output."""
-    offset = 0
-    for block_name, estimator in features.transformer_list:
-        if block_name == name:
-            return offset
-        if estimator != "drop":
-            offset += len(estimator.get_feature_names_out())
-    raise KeyError(name)
+def _char_token_weights(vectorizer, docs: list[TokenizedText], X: sparse.csr_matrix, coef: np.ndarray,
+                        block: tuple[int, int], occurrences: list[Occurrences] | None) -> list[np.ndarray]:
+    """Per document, the character n-gram block's contribution to the logit on each token
+    (see :func:`classifier.chargrams.token_contributions`), for the whole chunk at once."""
+    low, high = block
+    positions = occurrences[0].chars if occurrences else None
+    if positions is None or positions.n_docs != len(docs) or any(o.chars is not positions for o in occurrences):
+        _, positions = vectorizer.transform_with_occurrences(docs)  # a caller that passed its own matrix
+    contributions = sparse.csr_matrix(X[:, low:high].multiply(coef[low:high]))
+    return token_contributions(positions, contributions)
 
 
-def _char_occurrences(features: FeatureUnion, doc: TokenizedText, found: Occurrences | None) -> Occurrences:
-    """The character n-gram occurrences of ``doc``: those :func:`transform_features`
-    recorded, else counted now (for a caller that passed its own feature matrix)."""
-    if found is not None and found.chars is not None:
-        return found
-    vectorizer = dict(features.transformer_list)["chars"]
-    _, counted, texts = vectorizer.transform_with_occurrences([doc], _block_offset(features, "chars"))
-    result = Occurrences(counted[0])
-    result.chars = texts[0]
-    return result
-
-
-def _char_spans(doc: TokenizedText, found: Occurrences, column: int, feature: str, spans: bool) -> tuple[list[tuple[int, int]], str]:
-    """Spans and surface of one character n-gram feature: the original characters it covers."""
-    occurrence = found.get(column)
-    if not occurrence:
-        return [], feature
-    n, positions = occurrence
-    where = ngram_spans(found.chars, n, positions if spans else positions[:1])
-    start, end = where[0]
-    return (where if spans else []), doc.text[start:end] or feature
+def _char_contributions(doc: TokenizedText, per_token: np.ndarray, spans: bool) -> list[Contribution]:
+    """A document's character n-gram evidence as one contribution per word: the tokens
+    with a weight, those of the same text together.  The feature reads ``char:`` and that
+    text (``char:しました``)."""
+    grouped: dict[str, list] = {}
+    tokens, text = doc.tokens, doc.text
+    for k in np.flatnonzero(per_token).tolist():
+        token = tokens[k]
+        surface = text[token.start : token.end]
+        entry = grouped.get(surface)
+        if entry is None:
+            grouped[surface] = [float(per_token[k]), [(token.start, token.end)]]
+        else:
+            entry[0] += float(per_token[k])
+            entry[1].append((token.start, token.end))
+    out = [Contribution(CHAR_PREFIX + surface, surface, weight, tuple(where) if spans else ())
+           for surface, (weight, where) in grouped.items()]
+    out.sort(key=lambda c: -abs(c.weight))
+    return out
 
 
 def _ngram_spans(doc: TokenizedText, gram: list[str]) -> tuple[list[tuple[int, int]], str]:

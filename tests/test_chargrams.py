@@ -51,7 +51,7 @@ def test_the_vectorizer_computes_what_tfidf_vectorizer_would():
     reference = TfidfVectorizer(analyzer=lambda g: g, lowercase=False, min_df=2, sublinear_tf=True).fit(grams[:6])
     assert ours.vocabulary_ == reference.vocabulary_
     assert abs(ours.transform(docs[6:]) - reference.transform(grams[6:])).max() < 1e-12
-    counted, _, _ = ours.transform_with_occurrences(docs[6:])
+    counted, _ = ours.transform_with_occurrences(docs[6:])
     assert abs(counted - ours.transform(docs[6:])).max() < 1e-12
 
 
@@ -68,16 +68,32 @@ def pipeline():
     return build_pipeline(char_ngram_max=4, char_min_df=1, min_df=1, markers=True).fit(docs, y)
 
 
-def test_character_evidence_points_at_the_characters_it_was_cut_from(pipeline):
+def test_character_evidence_is_one_contribution_per_word_with_its_span(pipeline):
     doc = analyze("気象庁は、大雨への警戒を呼びかけています。")
     contributions = explain(pipeline, [doc])[0]
     chars = [c for c in contributions if c.feature.startswith("char:")]
     assert chars
+    assert len({c.feature for c in chars}) == len(chars)  # one entry per word, its places together
     for c in chars:
-        assert c.spans and all(doc.text[s:e] == c.surface for s, e in c.spans[:1])
-        gram = c.feature.removeprefix("char:")
-        if "<" not in gram and not gram.startswith("q:"):
-            assert c.surface == gram, (c.feature, c.surface)
+        assert c.feature == "char:" + c.surface
+        assert c.spans and all(doc.text[s:e] == c.surface for s, e in c.spans)
+    assert len(chars) <= len(doc.tokens)
+
+
+def test_the_character_block_is_spread_over_words_exactly(pipeline):
+    """The per-word character contributions add up to what the character n-grams
+    contribute to the logit, n-gram by n-gram."""
+    doc = analyze("政府は国民の知らないところで増税を決めたんだよ！許せない")
+    X, _ = transform_features(pipeline, [doc])
+    features = pipeline.named_steps["features"]
+    names = list(features.get_feature_names_out())
+    clf = pipeline.named_steps["clf"]
+    wire = list(clf.classes_).index("wire")
+    coef = clf.coef_[0] if wire == 1 else -clf.coef_[0]
+    row = X.tocsr()[0]
+    block = sum(coef[j] * v * clf.scale_ for j, v in zip(row.indices, row.data) if names[j].startswith("chars__"))
+    spread = sum(c.weight for c in explain(pipeline, [doc])[0] if c.feature.startswith("char:"))
+    assert spread == pytest.approx(block)
 
 
 def test_explanations_sum_to_the_logit_and_agree_with_and_without_the_fast_path(pipeline):

@@ -7,8 +7,11 @@ errors become one ``Error: ...`` line and exit code 1; usage errors exit 2 (clic
 
 from __future__ import annotations
 
+import logging
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -52,10 +55,43 @@ def cli(debug: bool) -> None:
     """
     if not debug:
         warnings.simplefilter("ignore", category=FutureWarning)
+    warnings.showwarning = show_warning
 
 
 def echo_err(message: str) -> None:
     click.echo(message, err=True)
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Library warnings (a model's versions, a missing metadata file) as one ``Warning:`` line."""
+    echo_err(f"Warning: {message}")
+
+
+class EchoHandler(logging.Handler):
+    """The library's log lines on stderr: warnings as ``Warning: ...`` (always), the rest
+    (how a dump is read) as they are, unless ``quiet``."""
+
+    def __init__(self, quiet: bool) -> None:
+        super().__init__(logging.WARNING if quiet else logging.INFO)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        echo_err(f"Warning: {message}" if record.levelno >= logging.WARNING else message)
+
+
+@contextmanager
+def library_messages(quiet: bool) -> Iterator[None]:
+    """Show the library's log lines (see :class:`EchoHandler`) while a command runs."""
+    logger = logging.getLogger("classifier")
+    handler = EchoHandler(quiet)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 # ---------------------------------------------------------------- score
@@ -74,6 +110,9 @@ def echo_err(message: str) -> None:
 @click.option("--no-report", is_flag=True, help="Write the scores only, no HTML report.")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
               help="Folder (or .joblib file) of a model trained with `postcred train`. Default: the shipped model.")
+@click.option("--trust-model", is_flag=True,
+              help="Load --model even though this machine did not train it. A model file is code that runs "
+                   "when loaded: only for a model whose source you trust.")
 @click.option("--input-format", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True,
               help="Format of the dump. auto detects it from the content: timeline (pasted timeline), x-api "
                    "(X API v2 JSON/JSONL), snscrape (JSONL), tweets-js (an archive's tweets.js or its zip), "
@@ -110,7 +149,7 @@ def echo_err(message: str) -> None:
                    "means and technique tables always cover every segment, and it says when rows were cut.")
 @click.option("--force", is_flag=True, help="Replace output files that already exist.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
-def score(dump, output, fmt, report_path, no_report, model_dir, input_format, text_col, id_col, author_col,
+def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, input_format, text_col, id_col, author_col,
           date_col, encoding, decode_errors, on_error, rejects_path, jobs, engine, scheduler, report_max_rows,
           force, quiet):
     """Score a dump: p_wire, label and evidence for every segment, plus an HTML report.
@@ -153,25 +192,27 @@ def score(dump, output, fmt, report_path, no_report, model_dir, input_format, te
         run_scoring = score_to_files
         options.update(fmt=fmt, jobs=jobs or available_cpus())
 
-    result = run_scoring(
-        dump,
-        **options,
-        output=output,
-        report_path=None if no_report else report_path,
-        write_report=not no_report,
-        model_dir=model_dir,
-        input_format=input_format,
-        encoding=encoding,
-        errors=decode_errors,
-        force=force,
-        progress=not quiet,
-        on_error=on_error,
-        rejects_path=rejects_path,
-        text_col=text_col,
-        id_col=id_col,
-        author_col=author_col,
-        date_col=date_col,
-    )
+    with library_messages(quiet):
+        result = run_scoring(
+            dump,
+            **options,
+            output=output,
+            report_path=None if no_report else report_path,
+            write_report=not no_report,
+            model_dir=model_dir,
+            trust_model=trust_model,
+            input_format=input_format,
+            encoding=encoding,
+            errors=decode_errors,
+            force=force,
+            progress=not quiet,
+            on_error=on_error,
+            rejects_path=rejects_path,
+            text_col=text_col,
+            id_col=id_col,
+            author_col=author_col,
+            date_col=date_col,
+        )
     for message in result.warnings:
         echo_err(f"Warning: {message}")
     if result.rejects:
@@ -187,6 +228,146 @@ def score(dump, output, fmt, report_path, no_report, model_dir, input_format, te
         echo_err(f"scores: {result.output}")
         if result.report:
             echo_err(f"report: {result.report}")
+
+
+# ---------------------------------------------------------------- accounts
+
+
+@cli.command()
+@click.argument("scores", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", "folder", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for <stem>.accounts.csv and <stem>.account_days.csv. Default: beside SCORES.")
+@click.option("--tz", default="Asia/Tokyo", show_default=True,
+              help="The dump's time zone (IANA name): posts with a time are cut into days and hours there.")
+@click.option("--sqlite", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write every table (segments, posts, accounts, account_days, campaigns) into this "
+                   "SQLite file, with keys and indexes.")
+@click.option("--parquet", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write every table as <table>.parquet into this folder (needs the dask extra's pyarrow).")
+@click.option("--campaigns", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A campaigns CSV (columns campaign, post_id, ...): list each account's campaigns and "
+                   "fill the database's campaign tables.")
+@click.option("--change-threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.3,
+              show_default=True,
+              help="Flag an account as changed when its partisan share moves by more than this between the "
+                   "first and second half of its active span.")
+@click.option("--min-half-posts", type=click.IntRange(1, None), default=5, show_default=True,
+              help="Posts each half of an account's span needs before its change is measured.")
+@click.option("--force", is_flag=True, help="Replace output files that already exist.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def accounts(scores, folder, tz, sqlite, parquet, campaigns, change_threshold, min_half_posts, force, quiet):
+    """Build the account tables of SCORES (a scores file or a Dask output folder) without rescoring.
+
+    Writes <stem>.accounts.csv (one row per account: posts, partisan share with its 95%
+    interval, techniques, bursts, trend and change) and <stem>.account_days.csv (one row
+    per account and day, with the burst test); see "Accounts" in the README.
+
+    Example:
+
+        postcred accounts reports/seed.csv -o reports --sqlite reports/seed.sqlite
+    """
+    from .accounts import time_zone
+    from .accounts_files import accounts_from_scores
+
+    try:
+        time_zone(tz)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tz") from None
+    run = accounts_from_scores(scores, folder=folder, tz=tz, sqlite=sqlite, parquet=parquet, campaigns=campaigns,
+                               change_threshold=change_threshold, min_half_posts=min_half_posts, force=force)
+    if not quiet:
+        echo_err(run.tables.note())
+        for path in run.written:
+            echo_err(f"wrote {path}")
+
+
+# ---------------------------------------------------------------- campaigns
+
+
+def campaign_options(command):
+    """The campaign detection options (each a field of ``CampaignParams``, its default shown)."""
+    from .campaigns import CampaignParams
+
+    d = CampaignParams()
+    options = [
+        click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=d.threshold, show_default=True,
+                     help="Jaccard similarity of two texts' character 3-gram sets at or above which they match."),
+        click.option("--min-chars", type=click.IntRange(3, None), default=d.min_chars, show_default=True,
+                     help="Texts shorter than this after normalization are left out (too little to compare)."),
+        click.option("--min-accounts", type=click.IntRange(1, None), default=d.min_accounts, show_default=True,
+                     help="Distinct accounts a group of matching posts needs to be a campaign."),
+        click.option("--num-perm", type=click.IntRange(1, None), default=d.num_perm, show_default=True,
+                     help="MinHash signature length."),
+        click.option("--bands", type=click.IntRange(1, None), default=d.bands, show_default=True,
+                     help="LSH bands (each of num-perm // bands signature positions)."),
+        click.option("--window", type=click.IntRange(1, None), default=d.window, show_default=True,
+                     help="In an LSH bucket, each text is compared with up to this many others."),
+        click.option("--fast-seconds", type=click.IntRange(0, None), default=d.fast_seconds, show_default=True,
+                     help="Two accounts' posts this close in time are a fast pair."),
+        click.option("--share-p-wire", type=click.FloatRange(0, 1), default=d.share_p_wire, show_default=True,
+                     help="Median p_wire at or above which a campaign with links is a share template."),
+        click.option("--share-url-share", type=click.FloatRange(0, 1), default=d.share_url_share, show_default=True,
+                     help="Share of posts with a link at or above which a high-p_wire campaign is a share template."),
+        click.option("--seed", type=int, default=d.seed, show_default=True, help="Seed of the MinHash functions."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+CAMPAIGN_OPTION_NAMES = ("threshold", "min_chars", "min_accounts", "num_perm", "bands", "window", "fast_seconds",
+                         "share_p_wire", "share_url_share", "seed")
+
+
+def campaign_params(options: dict):
+    """``CampaignParams`` from the parsed campaign options (a usage error if they clash)."""
+    from .campaigns import CampaignParams
+
+    try:
+        return CampaignParams(**{name: options[name] for name in CAMPAIGN_OPTION_NAMES})
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@cli.command()
+@click.argument("scores", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the campaign files (created if missing).")
+@campaign_options
+@click.option("--network-max-accounts", type=click.IntRange(2, None), default=1000, show_default=True,
+              help="Campaigns with more accounts than this stay out of the account network.")
+@click.option("--force", is_flag=True, help="Replace campaign files that already exist.")
+@click.option("-q", "--quiet", is_flag=True, help="No summary.")
+def campaigns(scores, output_dir, network_max_accounts, force, quiet, **options):
+    """Find campaigns (the same or nearly the same text posted by many accounts) in a
+    scores file written by `postcred score`, without rescoring.
+
+    SCORES is a scores file (CSV or JSONL) or a Dask engine's output folder.  Writes into
+    the -o folder: <stem>.campaigns.csv (one row per post of a campaign),
+    <stem>.campaign_summary.csv (one row per campaign), coordination.gexf (accounts linked
+    by the campaigns they share, for Gephi), coordination_edges.csv and manifest.json
+    (parameters, the input's SHA-256, versions).
+
+    Example:
+
+        postcred campaigns reports/big.scores.csv -o reports/big-campaigns --threshold 0.7
+    """
+    from .campaign_files import campaigns_from_scores
+
+    run = campaigns_from_scores(scores, output_dir, campaign_params(options),
+                                network_max_accounts=network_max_accounts, force=force)
+    if quiet:
+        return
+    counts = run.result.counts
+    kinds = {kind: sum(1 for c in run.result.campaigns if c.kind == kind) for kind in ("copypasta", "share_template")}
+    echo_err(
+        f"rows {run.rows}; posts {counts.get('posts', 0)} (compared {counts.get('compared', 0)}, "
+        f"too short {counts.get('too_short', 0)}); campaigns {len(run.result.campaigns)} "
+        f"(copypasta {kinds['copypasta']}, share templates {kinds['share_template']}) "
+        f"holding {counts.get('posts_in_campaigns', 0)} posts; times: {run.result.time_resolution}"
+    )
+    for path in run.written:
+        echo_err(f"wrote {path}")
 
 
 # ---------------------------------------------------------------- train
@@ -251,11 +432,14 @@ def format_cv(m: dict, title: str) -> str:
 @cli.command()
 @click.argument("labeled", type=click.Path(exists=False, dir_okay=False, path_type=Path))
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
-              help="Model folder written by `postcred train --model-dir`. Default: the shipped model.")
+              help="Folder (or .joblib file) of a model trained with `postcred train`. Default: the shipped model.")
+@click.option("--trust-model", is_flag=True,
+              help="Load --model even though this machine did not train it. A model file is code that runs "
+                   "when loaded: only for a model whose source you trust.")
 @click.option("--worst", type=click.IntRange(0, 1000), default=10, show_default=True,
               help="How many of the most confident errors to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def evaluate(labeled, model_dir, worst, as_json):
+def evaluate(labeled, model_dir, trust_model, worst, as_json):
     """Score a labeled JSONL file (labels format) and print how well the model does on it.
 
     Prints accuracy, macro-F1, per-class precision/recall/F1, the confusion matrix, log loss,
@@ -269,7 +453,7 @@ def evaluate(labeled, model_dir, worst, as_json):
 
     from .evaluate import evaluate_file
 
-    report = evaluate_file(labeled, model_dir=model_dir, worst=worst)
+    report = evaluate_file(labeled, model_dir=model_dir, worst=worst, trust_model=trust_model)
     if as_json:
         click.echo(json_lib.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -301,26 +485,42 @@ def review() -> None:
 @click.option("--overwrite", is_flag=True,
               help="Relabel texts labels/ already has with the other label. Without it, conflicts are only listed.")
 @click.option("--dry-run", is_flag=True, help="Show what would be added, changed and skipped; write nothing.")
-def review_merge(corrections, labels_dir, overwrite, dry_run):
+@click.option("--topic", help="Topic of added rows whose correction has none (the report's Topic field sets one).")
+@click.option("--source", help="Source of added rows whose correction has none.  [default: review:<dump>]")
+def review_merge(corrections, labels_dir, overwrite, dry_run, topic, source):
     """Merge CORRECTIONS (a report's exported corrections.jsonl) into the labels folder.
 
-    New texts are appended to labels/corrections.jsonl (source "review"); texts already
+    New texts are appended to labels/corrections.jsonl with the reviewer's label, the
+    topic set in the report (or --topic; a new text without one is an error) and source
+    review:<dump> (or --source). Confirmed segments are training rows too. Texts already
     labeled the same way are skipped, so merging a file twice changes nothing. A text
     labeled the other way is a conflict: listed, and relabeled only with --overwrite.
     Every line is checked first: one bad line stops the merge and nothing is written.
-    Then run `postcred train`.
+    A warning names the nouns a merged text would make words for its label (a quick fit
+    before and after the merge). Then run `postcred train`.
 
     Example:
 
-        postcred review merge corrections.jsonl --labels labels --dry-run
+        postcred review merge corrections.jsonl --labels labels --topic disasters --dry-run
     """
     from .review import merge_corrections
 
-    result = merge_corrections(corrections, labels_dir, overwrite=overwrite, dry_run=dry_run)
+    result = merge_corrections(corrections, labels_dir, overwrite=overwrite, dry_run=dry_run, topic=topic, source=source)
     for outcome in result.outcomes:
         c = outcome.correction
         where = f" ({outcome.where})" if outcome.where else ""
         click.echo(f"{outcome.action:<8} line {c.line}: {c.id}: {outcome.reason}{where}: {excerpt(c.text)}")
+    for outcome in result.outcomes:
+        if outcome.topic_words:
+            words = ", ".join(map(str, outcome.topic_words))
+            click.echo(f"warning  line {outcome.correction.line}: {outcome.correction.id}: "
+                       f"the merge makes these nouns of it words for {outcome.correction.label}: {words}")
+    if any(outcome.topic_words for outcome in result.outcomes):
+        click.echo("a topic should not decide a label: add rows of the other label that use these nouns "
+                   "(labels/README.md), or leave the text out")
+    for name in result.new_topics:
+        click.echo(f"warning  topic {name!r} is new to labels/: leave-one-topic-out will hold it out on its own; "
+                   "check the spelling")
     click.echo(
         f"added {len(result.added)}, changed {len(result.changed)}, skipped {len(result.skipped)}, "
         f"conflicts {len(result.conflicts)}"

@@ -172,6 +172,7 @@ def score_dask(
     report_path: str | Path | None = None,
     write_report: bool = True,
     model_dir: str | Path | None = None,
+    trust_model: bool = False,
     force: bool = False,
     progress: bool = False,
     report_max_rows: int = REPORT_MAX_ROWS,
@@ -220,7 +221,7 @@ def score_dask(
     if read_options.get("on_error") == "skip":
         rejects_path = Path(rejects_path) if rejects_path else folder.with_name(folder.name.split(".")[0] + ".rejects.jsonl")
         check_output_path(rejects_path, inputs=[dump], protected=["labels"], force=force)
-    model = load_model(model_dir)
+    model = load_model(model_dir, trust_model=trust_model)
     folder.mkdir(parents=True, exist_ok=True)
     for path in old_partitions:  # no partition of an older run may stay behind
         path.unlink()

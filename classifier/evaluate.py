@@ -85,8 +85,11 @@ def binary_metrics(y_true: list[str] | np.ndarray, p_wire: np.ndarray, threshold
     }
 
 
-def evaluate_file(path, *, model_dir=None, worst: int = 10) -> dict:
+def evaluate_file(path, *, model_dir=None, worst: int = 10, trust_model: bool = False) -> dict:
     """Score a labeled JSONL file with a saved model: metrics and the worst errors.
+
+    ``model_dir`` is a model folder or file (default: the shipped model); ``trust_model``
+    loads it even when this machine did not train it (see :mod:`classifier.trust`).
 
     The worst errors are the rows whose predicted probability is furthest on the wrong side.
     """
@@ -102,7 +105,7 @@ def evaluate_file(path, *, model_dir=None, worst: int = 10) -> dict:
     rows = read_label_file(path)
     if not rows:
         raise LabelError(path, "no labeled rows to evaluate")
-    model = load_model(model_dir)
+    model = load_model(model_dir, trust_model=trust_model)
     p_wire = model.p_wire([r["text"] for r in rows])
     y = np.array([r["label"] for r in rows])
     metrics = binary_metrics(y, p_wire)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 import struct
 import zipfile
@@ -21,8 +22,11 @@ from typing import Callable, Iterator
 
 from .errors import InputError
 from .ingest import (
-    TEXT_COLUMNS, Part, Post, RecordError, Reject, Source, decode, normalize_date,
+    Part, Post, RecordError, Reject, Source, decode, header_key, header_names, normalize_date,
 )
+from .limits import MAX_ARCHIVE_BYTES, MAX_COMPRESSION_RATIO, RATIO_FLOOR, size_text
+
+logger = logging.getLogger(__name__)
 
 YTD_PREFIX_RE = re.compile(r"\s*window\.YTD\.[A-Za-z0-9_]+\.part\d+\s*=\s*")
 ARCHIVE_TWEETS_RE = re.compile(r"(?:^|/)tweets?(?:-part(\d+))?\.js$")
@@ -32,11 +36,11 @@ SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 JSON_SPACE = " \t\r\n"
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonlines")
 
-ID_COLUMNS = ("id", "id_str", "tweet_id", "post_id", "status_id")
-AUTHOR_COLUMNS = ("username", "screen_name", "handle", "user_screen_name", "author_username", "user.username",
-                  "author", "user", "ユーザー名", "アカウント")
-NAME_COLUMNS = ("displayname", "display_name", "name", "user_name", "author_name", "user.displayname", "表示名")
-DATE_COLUMNS = ("created_at", "date", "datetime", "timestamp", "time", "投稿日時", "日時", "日付")
+#: Headers that only twarc-csv (``twarc2 csv``) writes: its text is the API's, with ``&amp;``,
+#: ``&lt;``, ``&gt;`` escaped and line breaks written as ``\n``.
+TWARC_CSV_HEADERS = frozenset({"__twarc.version", "referenced_tweets.retweeted.id", "author.username"})
+TWARC_KINDS = (("referenced_tweets.retweeted.id", "retweet"), ("referenced_tweets.quoted.id", "quote"),
+               ("referenced_tweets.replied_to.id", "reply"))
 
 #: ``expand(value)`` -> ([(post object, context)], is a page of several posts?)
 Expand = Callable[[object], tuple[list[tuple[object, object]], bool]]
@@ -219,8 +223,10 @@ def _json_records(source: Source, expand: Expand, convert: Convert,
     file holds pages (then record numbers, as in documents).
     """
     if _layout(source) == "jsonl":
+        source.detail = "JSON lines"
         yield from _jsonl_records(source, expand, convert)
         return
+    source.detail = "one JSON document"
     text = source.text()
     body = text.lstrip(JSON_SPACE)
     record = 0
@@ -285,7 +291,9 @@ def _jsonl_records(source: Source, expand: Expand, convert: Convert) -> Iterator
 def _convert(convert: Convert, item: object, context: object, record: int, at: int, line: int | None,
              raw: str | None) -> Post | Reject:
     try:
-        return convert(item, context, record, at)
+        post = convert(item, context, record, at)
+        post.line = line
+        return post
     except RecordError as exc:
         return Reject(record, line, str(exc), raw if raw is not None else json.dumps(item, ensure_ascii=False))
 
@@ -374,7 +382,7 @@ def _snscrape_post(post: object, record: int, at: int, dump: str) -> Post:
     name = "rawContent" if post.get("rawContent") is not None else "content"
     if post.get(name) is None:
         raise RecordError("no 'rawContent' or 'content' field: not an snscrape post")
-    text = _post_text(post.get(name), name)
+    text = _unescape(_post_text(post.get(name), name))  # snscrape keeps the API's &amp; &lt; &gt;
     user = post.get("user") if isinstance(post.get("user"), dict) else {}
     url = _string(post.get("url"), "url")
     from_url = STATUS_URL_RE.search(url)
@@ -398,11 +406,20 @@ def read_tweets_js(source: Source) -> Iterator[Post | Reject]:
     a quote links to another post's status URL.
     """
     if source.is_zip:
-        parts, account = _archive_members(source)
+        parts, account, account_name = _archive_members(source)
+        source.detail = ", ".join(name.split(":", 1)[1] for name, _ in parts)
     else:
         parts = [(None, source.text())]
         beside = source.path.with_name("account.js") if source.path else None
-        account = _account(beside.read_text(encoding="utf-8", errors="replace")) if beside and beside.is_file() else {}
+        found = beside is not None and beside.is_file()
+        account = _account(beside.read_text(encoding="utf-8", errors="replace")) if found else {}
+        account_name = str(beside) if found else None
+    if account_name:
+        source.detail += f"{'; ' if source.detail else ''}account from {account_name}"
+    else:
+        logger.warning("%s: no account.js %s, so the posts' @handle and display name stay empty "
+                       "(score the archive's zip, or put its data/account.js beside tweets.js)",
+                       source.label, "in the archive" if source.is_zip else "beside it")
     record = 0
     for member, text in parts:
         prefix = YTD_PREFIX_RE.match(text)
@@ -417,27 +434,60 @@ def read_tweets_js(source: Source) -> Iterator[Post | Reject]:
                 yield Reject(record, line, str(exc), raw, member)
 
 
-def _archive_members(source: Source) -> tuple[list[tuple[str, str]], dict]:
+def _archive_members(source: Source) -> tuple[list[tuple[str, str]], dict, str | None]:
+    """The archive's tweets files (label, text) in order, its account, and the account
+    file's name (None when it has none)."""
     try:
         with zipfile.ZipFile(source.handle) as archive:
-            names = [n for n in archive.namelist() if ARCHIVE_TWEETS_RE.search(n)]
-            if not names:
+            members = [i for i in archive.infolist() if ARCHIVE_TWEETS_RE.search(i.filename)]
+            if not members:
                 raise InputError(source.label, "zip archive without a tweets.js (an X/Twitter archive has data/tweets.js)")
-            names.sort(key=lambda n: int(ARCHIVE_TWEETS_RE.search(n).group(1) or 0))
-            parts = [(f"{source.label}:{n}", _member_text(archive, n, source)) for n in names]
-            account_names = [n for n in archive.namelist() if ARCHIVE_ACCOUNT_RE.search(n)]
-            account = _account(_member_text(archive, account_names[0], source)) if account_names else {}
+            members.sort(key=lambda i: int(ARCHIVE_TWEETS_RE.search(i.filename).group(1) or 0))
+            accounts = [i for i in archive.infolist() if ARCHIVE_ACCOUNT_RE.search(i.filename)]
+            _check_members(members + accounts, source.label)
+            budget = [MAX_ARCHIVE_BYTES]
+            parts = [(f"{source.label}:{i.filename}", _member_text(archive, i, source, budget)) for i in members]
+            account = _account(_member_text(archive, accounts[0], source, budget)) if accounts else {}
+            account_name = accounts[0].filename if accounts else None
     except InputError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, NotImplementedError, RuntimeError,
             EOFError, OSError, KeyError, ValueError) as exc:  # what a damaged or encrypted archive raises
         raise InputError(source.label, f"corrupt or unreadable zip archive ({type(exc).__name__}: {exc})") from None
-    return parts, account
+    return parts, account, account_name
 
 
-def _member_text(archive: zipfile.ZipFile, name: str, source: Source) -> str:
-    label = f"{source.label}:{name}"
-    return decode(archive.read(name), label, errors=source.errors).replace("\r\n", "\n").replace("\r", "\n")
+def _check_members(members: list[zipfile.ZipInfo], label: str) -> None:
+    """Refuse, before unpacking anything, an archive whose members postcred reads have one
+    name twice (zip tools disagree on which one counts) or declare more than the limits."""
+    names = [i.filename for i in members]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InputError(label, f"zip archive holds {names.count(twice[0])} members named {twice[0]}; "
+                                "unzip tools disagree on which one is the archive's, so postcred reads neither")
+    total = sum(i.file_size for i in members)
+    if total > MAX_ARCHIVE_BYTES:
+        raise InputError(label, f"zip archive: its tweets.js files unpack to {total:,} bytes, more than postcred "
+                                f"unpacks ({size_text(MAX_ARCHIVE_BYTES)}); unzip it and score data/tweets.js")
+    for i in members:
+        if i.file_size > RATIO_FLOOR and i.file_size > MAX_COMPRESSION_RATIO * max(i.compress_size, 1):
+            raise InputError(label, f"zip archive: {i.filename} unpacks {i.file_size // max(i.compress_size, 1):,} "
+                                    f"times its size (more than {MAX_COMPRESSION_RATIO}: a zip bomb?)")
+
+
+def _member_text(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: Source, budget: list[int]) -> str:
+    """A member's decoded text, unpacked chunk by chunk and never past what is left of the
+    archive's byte budget, whatever its header declares."""
+    label = f"{source.label}:{info.filename}"
+    chunks = []
+    with archive.open(info) as member:
+        while chunk := member.read(1 << 20):
+            budget[0] -= len(chunk)
+            if budget[0] < 0:
+                raise InputError(source.label, f"zip archive unpacks to more than postcred unpacks "
+                                               f"({size_text(MAX_ARCHIVE_BYTES)}); unzip it and score data/tweets.js")
+            chunks.append(chunk)
+    return decode(b"".join(chunks), label, errors=source.errors).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _account(text: str) -> dict:
@@ -481,8 +531,10 @@ def _archive_post(value: object, record: int, dump: str, account: dict) -> Post:
 def read_delimited(source: Source, delimiter: str) -> Iterator[Post | Reject]:
     """CSV (``delimiter=","``) or TSV (``"\\t"``) with a header row.
 
-    The text column is ``--text-col`` or the first header among :data:`TEXT_COLUMNS`;
-    id, author and date columns are optional (given, or found by common names).  A
+    The text column is ``--text-col`` or the first header of ``columns.tsv``'s text names;
+    id, author and date columns are optional (given, or found by the names of
+    ``columns.tsv``); a twarc-csv file's kinds come from its ``referenced_tweets.*``
+    columns, and its text is unescaped as the X API reader unescapes it.  A
     record's segment line is the physical line where its row starts (a quoted cell may
     span lines).  A row with the wrong number of cells, an empty text or a bad date is a
     malformed record; so is a quote left open to the end of the file.
@@ -535,35 +587,59 @@ def _csv_reason(message: str) -> str:
 
 
 class _Columns:
-    """Which cells of a row hold the text, id, author, display name and date."""
+    """Which cells of a row hold the text, id, author, display name, date and (twarc-csv)
+    the referenced posts that set the kind."""
 
-    def __init__(self, header: list[str], text: int, ident: int | None, author: int | None,
-                 name: int | None, date: int | None) -> None:
-        self.header, self.text, self.ident, self.author, self.name, self.date = header, text, ident, author, name, date
+    ROLES = ("text", "id", "author", "date", "name", "url")
+
+    def __init__(self, header: list[str], found: dict[str, int | None], twarc: bool) -> None:
+        self.header = header
+        self.found = found
+        self.text = found["text"]
+        self.ident, self.author, self.name, self.date = found["id"], found["author"], found["name"], found["date"]
+        self.twarc = twarc
+        keys = [header_key(h) for h in header]
+        self.kinds = [(keys.index(name), kind) for name, kind in TWARC_KINDS if name in keys] if twarc else []
 
     @classmethod
     def resolve(cls, header: list[str], source: Source, line: int) -> "_Columns":
         header = [h.strip().lstrip("\ufeff") for h in header]
+        keys = [header_key(h) for h in header]
         options = source.options
-
-        def find(given: str | None, candidates: tuple[str, ...], option: str) -> int | None:
-            lowered = [h.lower() for h in header]
-            if given is not None:
-                for names in (header, lowered):
-                    if (given if names is header else given.lower()) in names:
-                        return names.index(given if names is header else given.lower())
-                raise InputError(source.label, f"no column {given!r} for {option}; the header has: {_listing(header)}",
-                                 line=line)
-            return next((lowered.index(c) for c in candidates if c in lowered), None)
-
-        text = find(options.text_col, TEXT_COLUMNS, "--text-col")
-        if text is None:
+        given = {"text": options.text_col, "id": options.id_col, "author": options.author_col,
+                 "date": options.date_col, "name": None, "url": None}
+        found: dict[str, int | None] = {}
+        for role in cls.ROLES:
+            name = given[role]
+            if name is not None:
+                where = [k for k, h in enumerate(header) if h == name] or [k for k, key in enumerate(keys)
+                                                                           if key == header_key(name)]
+                if not where:
+                    raise InputError(source.label, f"no column {name!r} for --{role}-col; the header has: "
+                                                   f"{_listing(header)}", line=line)
+                found[role] = where[0]
+                continue
+            taken = {k for k in found.values() if k is not None}
+            found[role] = next((keys.index(c) for c in header_names()[role] if c in keys and keys.index(c) not in taken),
+                               None)
+        if found["text"] is None:
             raise InputError(source.label, f"no text column; the header has: {_listing(header)}; "
                                            "name the text column with --text-col", line=line)
-        author = find(options.author_col, AUTHOR_COLUMNS, "--author-col")
-        name = find(None, NAME_COLUMNS, "")
-        return cls(header, text, find(options.id_col, ID_COLUMNS, "--id-col"), author,
-                   None if name in (author, text) else name, find(options.date_col, DATE_COLUMNS, "--date-col"))
+        columns = cls(header, found, twarc=bool(TWARC_CSV_HEADERS & set(keys)))
+        source.detail = columns.describe()
+        return columns
+
+    def describe(self) -> str:
+        """``text=本文, id=ID, author=ユーザー名, date=投稿日時``: the columns chosen, for the
+        line that says how a dump is read (a role without a column says ``(none)``)."""
+        shown = [f"{role}={self.header[k] if k is not None else '(none)'}" for role, k in self.found.items()
+                 if k is not None or role not in ("name", "url")]
+        if self.found["url"] is not None and (self.author is None or self.ident is None):
+            shown[-1] += " (for the " + " and ".join(
+                what for what, k in (("@handle", self.author), ("id", self.ident)) if k is None) + ")"
+        if self.twarc:
+            shown.append("twarc-csv (kinds from referenced_tweets.*, text unescaped)")
+        return ", ".join(shown)
 
     def post(self, row: list[str], record: int, line: int, line_end: int, dump: str) -> Post:
         if len(row) < len(self.header) or any(cell.strip() for cell in row[len(self.header):]):
@@ -574,13 +650,18 @@ class _Columns:
             raise RecordError(f"empty text in column {self.header[self.text]!r}")
         cell = lambda index: row[index].strip() if index is not None else ""  # noqa: E731
         date = _date(cell(self.date), f"date in column {self.header[self.date]!r}") if self.date is not None else ""
+        kind = next((kind for k, kind in self.kinds if row[k].strip()), "post")
+        if self.twarc:
+            text = _unescape(text.replace("\\n", "\n"))
+        link = STATUS_URL_RE.search(cell(self.found["url"]))
         return Post(
             record=record,
-            post_id=cell(self.ident) or f"{dump}:post{record}",
+            post_id=cell(self.ident) or (link.group(2) if link else "") or f"{dump}:post{record}",
             account=cell(self.name),
-            handle=cell(self.author).lstrip("@"),
+            handle=cell(self.author).lstrip("@") or (link.group(1) if link else ""),
             date=date,
             parts=[Part(line, line_end, "post", text)],
+            kind=kind,
         )
 
 

@@ -15,18 +15,26 @@ in memory as one string except by the formats that are one JSON document.
 from __future__ import annotations
 
 import codecs
+import csv
 import io
+import logging
+import os
 import re
-import shutil
+import stat
 import sys
 import tempfile
+import unicodedata
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator
 
 from .errors import InputError
+from .limits import MAX_SPOOL_BYTES, segment_too_long, size_text
+
+logger = logging.getLogger(__name__)
 
 ATTRIBUTION_RE = re.compile(
     r"^\s*[—―–-]{1,2}\s*(?P<name>.*?)\s*\(@(?P<handle>[A-Za-z0-9_]{1,30})\)\s*(?P<date>.*?)\s*$"
@@ -35,6 +43,7 @@ _DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%b. %d, %Y", "%Y年%m月%d日", "%Y-
 _DATETIME_FORMATS = (
     "%a %b %d %H:%M:%S %z %Y",  # Twitter v1.1 and archives: "Mon Nov 04 09:12:00 +0000 2024"
     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M %z", "%Y-%m-%d %H:%M:%S %z",  # X Analytics: "2024-11-04 09:12 +0000"
     "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日 %H時%M分",
     "%B %d, %Y %H:%M", "%b %d, %Y %H:%M",
 )
@@ -76,7 +85,12 @@ class Part:
 
 @dataclass(slots=True)
 class Post:
-    """One input record: who posted it, when, and its parts in input order."""
+    """One input record: who posted it, when, and its parts in input order.
+
+    ``line`` is the physical line where the record starts, set by the JSON readers (whose
+    parts may be numbered by record instead), for messages about the whole record; None
+    where the parts' lines say it, or where it is unknown.
+    """
 
     record: int
     post_id: str
@@ -85,6 +99,7 @@ class Post:
     date: str
     parts: list[Part] = field(default_factory=list)
     kind: str = "post"
+    line: int | None = None
 
 
 @dataclass(slots=True)
@@ -453,8 +468,7 @@ def choose_codec(handle: BinaryIO, label: str, *, encoding: str | None = None, e
         if not (bom_codec and _family(forced) == _family(bom_codec)):
             # "utf-16"/"utf-32" without a BOM: little-endian, as Windows writes them.
             codec, start = {"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(forced, forced), 0
-    if not (codec or "").startswith(("utf-16", "utf-32")) and looks_binary(head):
-        raise InputError(label, "looks like a binary file (NUL or control bytes), not a text dump")
+    _refuse_binary(head, label, codec)
     if codec:
         check = _validate(handle, start, codec) if errors == "strict" else _Validation(True)
         if not check.ok:
@@ -476,6 +490,12 @@ def choose_codec(handle: BinaryIO, label: str, *, encoding: str | None = None, e
     if errors == "strict":
         raise _decode_error(label, "UTF-8" if utf8.non_ascii >= _UTF8_EVIDENCE else "UTF-8, EUC-JP or CP932", utf8)
     return "utf-8", 0
+
+
+def _refuse_binary(head: bytes, label: str, codec: str | None) -> None:
+    """Refuse a file whose first bytes no text dump holds (UTF-16 and UTF-32 hold NULs)."""
+    if not (codec or "").startswith(("utf-16", "utf-32")) and looks_binary(head):
+        raise InputError(label, "looks like a binary file (NUL or control bytes), not a text dump")
 
 
 def _has_bytes(handle: BinaryIO, values: bytes) -> bool:
@@ -526,10 +546,20 @@ class Source:
     suffix: str
     path: Path | None
     options: ReadOptions = field(default_factory=ReadOptions)
+    detail: str = ""
 
     @property
     def is_zip(self) -> bool:
         return self.codec is None
+
+    @property
+    def encoding(self) -> str:
+        """The encoding as a user names it: ``utf-8-sig`` for UTF-8 with a BOM, ``zip``."""
+        if self.codec is None:
+            return "zip"
+        if self.start:
+            return "utf-8-sig" if self.codec == "utf-8" else f"{self.codec} with BOM"
+        return self.codec
 
     def lines(self) -> Iterator[tuple[int, str]]:
         """(line number, text) for every physical line, streamed; CRLF and lone CR are breaks."""
@@ -566,7 +596,7 @@ def open_source(path: str | Path, *, encoding: str | None = None, errors: str = 
     if errors not in DECODE_ERRORS:
         raise ValueError(f"errors must be one of {DECODE_ERRORS}, got {errors!r}")
     label, real = ("<stdin>", None) if str(path) == "-" else (str(path), Path(path))
-    handle = _open_stdin() if real is None else _open_file(real)
+    handle = _open_stdin(encoding) if real is None else _open_file(real, encoding)
     try:
         head = handle.read(4)
         if head.startswith(_ZIP_MAGIC) and not encoding:
@@ -579,23 +609,53 @@ def open_source(path: str | Path, *, encoding: str | None = None, errors: str = 
         handle.close()
 
 
-def _open_file(path: Path) -> BinaryIO:
+def _open_file(path: Path, encoding: str | None = None) -> BinaryIO:
+    """A dump file opened for reading; a pipe, FIFO or device (``<(cmd)``, ``/dev/stdin``)
+    is copied to a temporary file first, as standard input is, because readers seek."""
     try:
-        return path.open("rb")
+        handle = path.open("rb")
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except IsADirectoryError:
         raise InputError(path, "is a directory, not a dump file") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror}") from None
+    if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        return handle
+    with handle:
+        return _spool(handle, str(path), encoding)
 
 
-def _open_stdin() -> BinaryIO:
+def _open_stdin(encoding: str | None = None) -> BinaryIO:
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None:
         raise InputError("<stdin>", "no standard input to read")
+    return _spool(stream, "<stdin>", encoding)
+
+
+def _spool(stream: BinaryIO, label: str, encoding: str | None) -> BinaryIO:
+    """Copy a stream to a temporary file, refusing binary data before copying anything but
+    its first bytes, and a stream longer than :data:`~classifier.limits.MAX_SPOOL_BYTES`."""
+    try:
+        head = stream.read(_BINARY_SAMPLE)
+    except OSError as exc:
+        raise InputError(label, f"cannot read: {exc.strerror}") from None
+    if not (head.startswith(_ZIP_MAGIC) and not encoding):
+        forced = _normalize_encoding(encoding, label) if encoding else None
+        _refuse_binary(head, label, _bom(head)[0] or forced)
     spool = tempfile.TemporaryFile()
-    shutil.copyfileobj(stream, spool)
+    try:
+        spool.write(head)
+        size = len(head)
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            if size > MAX_SPOOL_BYTES:
+                raise InputError(label, f"more than {size_text(MAX_SPOOL_BYTES)} from a pipe or standard input; "
+                                        "save it to a file and score the file")
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
     spool.seek(0)
     return spool
 
@@ -603,9 +663,26 @@ def _open_stdin() -> BinaryIO:
 # ---------------------------------------------------------------- formats
 
 
-#: CSV/TSV header names that hold a post's text, tried in this order (case-insensitive).
-TEXT_COLUMNS = ("text", "full_text", "rawcontent", "content", "tweet", "body", "message", "post",
-                "本文", "テキスト", "投稿", "内容", "ツイート")
+#: The CSV/TSV header names of each role (text, id, author, name, date), in the order they are
+#: tried: ``columns.tsv``, data rather than code.
+COLUMNS_FILE = Path(__file__).parent / "columns.tsv"
+HEADER_SEPARATORS_RE = re.compile(r"[\s\-]+")
+
+
+def header_key(header: str) -> str:
+    """How header names are compared: NFKC, lower case, runs of spaces and ``-`` read as
+    ``_`` (``Tweet id``, ``tweet-id`` and ``TWEET_ID`` are one name; ``ＩＤ`` is ``id``)."""
+    return HEADER_SEPARATORS_RE.sub("_", unicodedata.normalize("NFKC", header).strip().lower())
+
+
+@lru_cache(maxsize=1)
+def header_names() -> dict[str, tuple[str, ...]]:
+    """Role -> the header keys of that role, in the order ``columns.tsv`` lists them."""
+    names: dict[str, list[str]] = {}
+    with COLUMNS_FILE.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+            names.setdefault(row["role"], []).append(header_key(row["header"]))
+    return {role: tuple(keys) for role, keys in names.items()}
 
 
 def detect_format(text: str, *, suffix: str = "", columns: bool = False) -> str:
@@ -636,8 +713,8 @@ def detect_format(text: str, *, suffix: str = "", columns: bool = False) -> str:
         return "tsv" if "\t" in first else "csv"
     if any(parse_attribution(line) for line in lines):
         return "timeline"
-    cells = [c.strip().strip('"').lower() for c in first.split("\t" if "\t" in first else ",")]
-    if len(cells) >= 2 and all(0 < len(c) <= 40 for c in cells) and set(cells) & set(TEXT_COLUMNS):
+    cells = [header_key(c.strip().strip('"').lstrip("\ufeff")) for c in first.split("\t" if "\t" in first else ",")]
+    if len(cells) >= 2 and all(0 < len(c) <= 40 for c in cells) and set(cells) & set(header_names()["text"]):
         return "tsv" if "\t" in first else "csv"
     return "plain"
 
@@ -649,6 +726,7 @@ def _read_timeline(source: Source) -> Iterator[Post | Reject]:
 def _read_plain(source: Source, paragraphs: bool | None = None) -> Iterator[Post]:
     if paragraphs is None:
         paragraphs = has_paragraphs(source.lines())
+    source.detail = "one post per paragraph" if paragraphs else "one post per line"
     yield from plain_posts(source.lines(), source.name, paragraphs=paragraphs)
 
 
@@ -707,9 +785,13 @@ def read_posts(
     options = ReadOptions(on_error, text_col, id_col, author_col, date_col)
     with open_source(path, encoding=encoding, errors=errors, options=options) as source:
         fmt = _choose_format(source, input_format)
+        announced = False
         for item in _readers()[fmt](source):
-            if isinstance(item, Post) and not item.parts:
-                item = Reject(item.record, None, "empty text", "")
+            if not announced:  # once the reader has looked at the dump (a CSV's header, a JSON layout)
+                _announce(source, fmt)
+                announced = True
+            if isinstance(item, Post):
+                item = _checked(item, fmt)
             if isinstance(item, Reject) and on_error == "stop":
                 raise InputError(
                     item.file or source.label,
@@ -718,6 +800,40 @@ def read_posts(
                     record=item.record if item.line is None else None,
                 )
             yield item
+        if not announced:
+            _announce(source, fmt)
+
+
+def _announce(source: Source, fmt: str) -> None:
+    """Say, in one line, how the dump is read: ``read as csv (utf-8-sig): text=本文, ...``."""
+    detail = f": {source.detail}" if source.detail else ""
+    logger.info("read as %s (%s)%s", fmt, source.encoding, detail)
+
+
+#: Formats whose parts' ``line`` is always a physical line (in the JSON formats it may be
+#: the record number instead, see :mod:`classifier.formats`).
+_LINE_FORMATS = frozenset({"timeline", "csv", "tsv", "plain", "lines", "paragraphs"})
+
+
+def _checked(post: Post, fmt: str) -> Post | Reject:
+    """The post, or a :class:`Reject` when it cannot be scored: no text, a segment longer
+    than MeCab survives (:mod:`classifier.limits`), or a NUL byte (binary data past the
+    head of the file, where the binary check looks)."""
+    if not post.parts:
+        return Reject(post.record, None, "empty text", "")
+    reason = None
+    for part in post.parts:
+        reason = segment_too_long(part.text)
+        if reason is None and "\x00" in part.text:
+            reason = "holds a NUL byte (binary data, not text)"
+        if reason:
+            break
+    if reason is None and any("\x00" in field for field in (post.post_id, post.account, post.handle, post.date)):
+        reason = "holds a NUL byte (binary data, not text)"
+    if reason is None:
+        return post
+    line = post.line if post.line is not None else post.parts[0].line if fmt in _LINE_FORMATS else None
+    return Reject(post.record, line, reason, "\n".join(part.text for part in post.parts))
 
 
 def _choose_format(source: Source, input_format: str) -> str:

@@ -1,15 +1,24 @@
-"""The labeled set: reading, validating and fingerprinting ``labels/*.jsonl``."""
+"""The labeled set: reading, validating and fingerprinting ``labels/*.jsonl``.
+
+JSONL here means one JSON value per ``\\n``-terminated line.  Lines are split at ``\\n``
+only: ``str.splitlines`` also splits at U+2028, U+2029 and U+0085, which are ordinary
+characters inside a JSON string, so a text holding one would be cut in two.  Lines this
+package writes escape those characters (:func:`jsonl_line`), so other tools that split
+lines like ``splitlines`` read them too.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import InputError, LabelError
+from .limits import segment_too_long
 
 LABELS = ("partisan", "wire")
 REQUIRED_FIELDS = ("text", "label", "topic", "source")
@@ -36,14 +45,38 @@ def label_files(directory: str | Path) -> list[Path]:
     return sorted(directory.glob("*.jsonl"))
 
 
+#: Characters ``str.splitlines`` (and JavaScript's line terminators, for U+2028/9) take for
+#: line breaks that ``json.dumps`` leaves raw: escaped in the lines this package writes.
+_RAW_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+_RAW_BREAKS_TABLE = str.maketrans(_RAW_BREAKS)
+SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+
+
 def read_utf8(path: Path, *, error: type[InputError] = LabelError) -> str:
-    """A JSONL file's text, or ``error`` naming the file (and the byte that is not UTF-8)."""
+    """A JSONL file's text exactly as stored (no line-break translation), or ``error``
+    naming the file (and the byte that is not UTF-8)."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise error(path, f"not UTF-8 (byte {exc.start})", offset=exc.start) from None
     except OSError as exc:
         raise error(path, f"cannot read: {exc.strerror}") from None
+
+
+def jsonl_lines(text: str, *, keepends: bool = False) -> list[str]:
+    """The lines of a JSONL text, split at ``\\n`` only (never at U+2028, U+2029, U+0085)."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+        return [line + "\n" for line in lines] if keepends else lines
+    if keepends:
+        return [line + "\n" for line in lines[:-1]] + lines[-1:]
+    return lines
+
+
+def jsonl_line(obj: dict) -> str:
+    """One JSONL line (with its ``\\n``): UTF-8 text as is, line-break characters escaped."""
+    return json.dumps(obj, ensure_ascii=False).translate(_RAW_BREAKS_TABLE) + "\n"
 
 
 def read_label_file(path: str | Path) -> list[dict]:
@@ -51,7 +84,7 @@ def read_label_file(path: str | Path) -> list[dict]:
     path = Path(path)
     rows: list[dict] = []
     text = read_utf8(path)
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(jsonl_lines(text), start=1):
         if not line.strip():
             continue
         rows.append(validate_label_row(line, path, number))
@@ -67,12 +100,39 @@ def parse_jsonl_object(
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise error(path, f"not valid JSON ({exc.msg})", line=number) from None
+    except RecursionError:
+        raise error(path, "not valid JSON (nested too deeply)", line=number) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise error(path, f"not valid JSON ({exc})", line=number) from None
     if not isinstance(obj, dict):
         raise error(path, "expected a JSON object", line=number)
     for name in required:
         if not isinstance(obj.get(name), str) or not obj[name].strip():
             raise error(path, f"field {name!r} is missing or empty", line=number)
+    bad = _surrogate_field(obj)
+    if bad is not None:
+        raise error(path, f"field {bad!r} holds an unpaired surrogate (a \\ud800-\\udfff escape alone), "
+                          "which no UTF-8 file can hold", line=number)
+    if isinstance(obj.get("text"), str) and (reason := segment_too_long(obj["text"])):
+        raise error(path, f"field 'text': {reason}", line=number)
     return obj
+
+
+def _surrogate_field(obj: dict) -> str | None:
+    """The first top-level field whose value holds an unpaired surrogate anywhere in it."""
+    for name, value in obj.items():
+        stack = [name, value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                if SURROGATE_RE.search(item):
+                    return name if isinstance(name, str) and not SURROGATE_RE.search(name) else "(a field name)"
+            elif isinstance(item, dict):
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+    return None
 
 
 def validate_label_row(line: str, path: str | Path, number: int) -> dict:

@@ -32,12 +32,16 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from .errors import ModelError
 from .chargrams import CHAR_PREFIX, CharNgramVectorizer, token_contributions
 from .evaluate import binary_metrics
+from .labels import LABELS as LABEL_CLASSES
 from .tokens import JapaneseTokenizer, TokenizedText, analyze, doc_terms, identity
+from .trust import MODELS_DIR, is_trusted, sha256_hex, trust
 
-PACKAGE_MODEL_DIR = Path(__file__).parent / "models"
+PACKAGE_MODEL_DIR = MODELS_DIR
 MODEL_FILE = "postcred.joblib"
 META_FILE = "postcred.json"
 WIRE = "wire"
+#: A text every loaded model scores once, so that one which cannot fails at load time.
+SHAPE_PROBE = "政府は4日、新たな方針を発表したと明らかにした。"
 
 DEFAULT_PARAMS: dict = {
     "ngram_max": 1,
@@ -246,12 +250,21 @@ class Model:
     def digest(self) -> str:
         return self.metadata.get("labels_digest", "")
 
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of the model file it was loaded from or saved to ('' if neither)."""
+        return self.metadata.get("sha256", "")
+
     def p_wire(self, docs: Sequence) -> np.ndarray:
         return wire_probability(self.pipeline, docs)
 
 
 def save_model(model: Model, directory: str | Path) -> tuple[Path, Path]:
-    """Write the Pipeline (joblib) and its metadata (JSON) atomically into ``directory``."""
+    """Write the Pipeline (joblib) and its metadata (JSON) atomically into ``directory``,
+    and record the model file's SHA-256 as trusted (see :mod:`classifier.trust`): in the
+    package's record when ``directory`` is the shipped model's folder, else in this
+    machine's record, so that a model trained here loads here without ``--trust-model``.
+    """
     from .outputs import atomic_write_bytes, atomic_write_text
 
     directory = Path(directory)
@@ -259,51 +272,158 @@ def save_model(model: Model, directory: str | Path) -> tuple[Path, Path]:
     model_path, meta_path = directory / MODEL_FILE, directory / META_FILE
     buffer = io.BytesIO()
     joblib.dump(model.pipeline, buffer, compress=3)
-    atomic_write_bytes(model_path, buffer.getvalue())
+    data = buffer.getvalue()
+    model.metadata["sha256"] = sha256_hex(data)
+    atomic_write_bytes(model_path, data)
     atomic_write_text(meta_path, json.dumps(model.metadata, ensure_ascii=False, indent=2) + "\n")
+    trust(model.metadata["sha256"], model_path, shipped=directory.resolve() == PACKAGE_MODEL_DIR.resolve())
     return model_path, meta_path
 
 
-def load_model(directory: str | Path | None = None) -> Model:
-    """Load a saved model (the shipped one when ``directory`` is None).
+def model_paths(location: str | Path | None = None) -> tuple[Path, Path]:
+    """The model file and its metadata file for ``--model``: the shipped model (None), a
+    folder (its ``postcred.joblib`` and ``postcred.json``) or a model file (``other.joblib``
+    and ``other.json`` beside it)."""
+    if location is None:
+        return PACKAGE_MODEL_DIR / MODEL_FILE, PACKAGE_MODEL_DIR / META_FILE
+    location = Path(location)
+    if location.is_dir() or (not location.exists() and not location.suffix):
+        return location / MODEL_FILE, location / META_FILE
+    return location, location.with_suffix(".json")
 
-    Raises :class:`ModelError` when the file is missing, unreadable or not a postcred
-    model; warns when it was saved with other package versions than those installed.
+
+def load_model(location: str | Path | None = None, *, trust_model: bool = False,
+               expected_sha256: str | None = None) -> Model:
+    """Load a saved model: the shipped one (``location`` None), a model folder, or a model file.
+
+    A model file is code (see :mod:`classifier.trust`): it is unpickled only when the
+    SHA-256 of its bytes is the shipped model's or one trained on this machine, unless
+    ``trust_model``; ``expected_sha256`` instead demands exactly those bytes (a worker
+    process loading the model its parent already accepted).  The bytes are read once, so
+    what was checked is what is loaded.  The loaded model's ``metadata["sha256"]`` is that
+    hash, whatever the metadata file says.
+
+    Raises :class:`ModelError` when the file is missing, untrusted, unreadable, not a
+    postcred model or cannot score; warns when its metadata is missing or it was saved
+    with other package versions than those installed.
     """
-    directory = Path(directory) if directory is not None else PACKAGE_MODEL_DIR
-    if directory.is_file():
-        directory = directory.parent
-    model_path, meta_path = directory / MODEL_FILE, directory / META_FILE
-    if not model_path.exists():
-        raise ModelError(f"{model_path}: model file not found; run `postcred train` to build it")
+    model_path, meta_path = model_paths(location)
+    data = _read_model_file(model_path)
+    digest = sha256_hex(data)
+    if expected_sha256 is not None:
+        if digest != expected_sha256:
+            raise ModelError(f"{model_path}: the model file changed while postcred was running; run again")
+    elif not trust_model and not is_trusted(digest):
+        raise ModelError(
+            f"{model_path}: refusing to load a model this machine did not train and postcred did not ship "
+            f"(sha256 {digest[:16]}...): a model file is code that runs when loaded; "
+            "pass --trust-model only if you trust where it came from"
+        )
+    metadata = _read_metadata(meta_path)
+    pipeline, sklearn_warning = _unpickle(data, model_path)
+    _check_shape(pipeline, model_path)
+    if metadata is None:
+        warnings.warn(f"{model_path} has no metadata file ({meta_path.name}): the labels it was trained on, "
+                      "its figures and package versions are unknown", stacklevel=2)
+    _warn_versions(model_path, metadata or {}, sklearn_warning)
+    return Model(pipeline=pipeline, metadata={**(metadata or {}), "sha256": digest})
+
+
+def _read_model_file(model_path: Path) -> bytes:
     try:
-        metadata = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
-    except (OSError, ValueError) as exc:
+        return model_path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{model_path}: model file not found; run `postcred train` to build it") from None
+    except IsADirectoryError:
+        raise ModelError(f"{model_path}: is a folder, not a model file") from None
+    except OSError as exc:
+        raise ModelError(f"{model_path}: cannot read the model file ({exc.strerror})") from None
+
+
+#: Metadata fields other code reads, and the type each must have.
+_METADATA_TYPES = {"created": str, "labels_digest": str, "versions": dict, "params": dict, "cv": dict}
+
+
+def _read_metadata(meta_path: Path) -> dict | None:
+    """The metadata beside a model (None when there is none)."""
+    try:
+        text = meta_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{meta_path}: cannot read the model's metadata ({exc}); run `postcred train`") from None
+    try:
+        metadata = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise ModelError(f"{meta_path}: metadata is not valid JSON ({exc}); run `postcred train`") from None
+    if not isinstance(metadata, dict):
+        raise ModelError(f"{meta_path}: metadata is not a JSON object; run `postcred train`")
+    for name, kind in _METADATA_TYPES.items():
+        if name in metadata and not isinstance(metadata[name], kind):
+            raise ModelError(f"{meta_path}: metadata field {name!r} is not a JSON "
+                             f"{'string' if kind is str else 'object'}; run `postcred train`")
+    return metadata
+
+
+def _unpickle(data: bytes, model_path: Path):
+    """The object a (trusted) model file holds, and scikit-learn's version warning if any."""
+    from sklearn.exceptions import InconsistentVersionWarning
+
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pipeline = joblib.load(model_path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pipeline = joblib.load(io.BytesIO(data))
     except Exception as exc:  # joblib/pickle raise many kinds on a corrupt file
         raise ModelError(
             f"{model_path}: cannot load the model ({type(exc).__name__}); it is corrupt or from "
             "an incompatible version: run `postcred train`"
         ) from None
-    if not isinstance(pipeline, Pipeline) or not hasattr(pipeline, "classes_"):
-        raise ModelError(f"{model_path}: not a fitted postcred model; run `postcred train`")
+    version = next((w.message for w in caught if isinstance(w.message, InconsistentVersionWarning)), None)
+    return pipeline, version
+
+
+#: The Pipeline steps scoring reads by name.
+REQUIRED_STEPS = ("tokens", "features", "clf")
+
+
+def _check_shape(pipeline, model_path: Path) -> None:
+    """Refuse what is not a fitted postcred Pipeline, and one that cannot score a text."""
+    if not isinstance(pipeline, Pipeline):
+        raise ModelError(f"{model_path}: not a fitted postcred model (it holds a {type(pipeline).__name__}); "
+                         "run `postcred train`")
+    steps = list(pipeline.named_steps)
+    if any(step not in steps for step in REQUIRED_STEPS):
+        raise ModelError(f"{model_path}: not a postcred model: its Pipeline has the steps {', '.join(steps)}, "
+                         f"not {', '.join(REQUIRED_STEPS)}; run `postcred train`")
+    classes = sorted(str(c) for c in getattr(pipeline, "classes_", ()))  # unfitted: no classes_
+    if classes != sorted(LABEL_CLASSES):
+        raise ModelError(f"{model_path}: not a fitted postcred model: it predicts "
+                         f"{', '.join(classes) or 'nothing'}, not {' and '.join(LABEL_CLASSES)}; run `postcred train`")
+    try:
+        docs = pipeline.named_steps["tokens"].transform([SHAPE_PROBE])
+        X, occurrences = transform_features(pipeline, docs)
+        wire_probability_of_features(pipeline, X)
+        explain(pipeline, docs, top=3, X=X, occurrences=occurrences)
+    except Exception as exc:  # noqa: BLE001 - any failure here means the model cannot score
+        raise ModelError(f"{model_path}: this model cannot score a text ({type(exc).__name__}: {exc}); "
+                         "it is from an incompatible version or not a postcred model: run `postcred train`") from None
+
+
+def _warn_versions(model_path: Path, metadata: dict, sklearn_warning) -> None:
+    """Warn when the model was saved with other package versions than those installed."""
     saved = metadata.get("versions", {})
     current = package_versions()
     stale = [k for k in ("scikit-learn", "numpy") if saved.get(k) and saved.get(k) != current.get(k)]
     if stale:
-        warnings.warn(
-            f"{model_path} was saved with "
-            + ", ".join(f"{k} {saved[k]}" for k in stale)
-            + "; installed: "
-            + ", ".join(f"{k} {current[k]}" for k in stale)
-            + ". Retrain with `postcred train` if scores look wrong.",
-            stacklevel=2,
-        )
-    return Model(pipeline=pipeline, metadata=metadata)
+        found = ", ".join(f"{k} {saved[k]}" for k in stale)
+        installed = ", ".join(f"{k} {current[k]}" for k in stale)
+    elif sklearn_warning is not None and not saved:
+        found = f"scikit-learn {sklearn_warning.original_sklearn_version}"
+        installed = f"scikit-learn {sklearn_warning.current_sklearn_version}"
+    else:
+        return
+    warnings.warn(f"{model_path} was saved with {found}; installed: {installed}. "
+                  "Retrain with `postcred train` if scores look wrong.", stacklevel=3)
 
 
 def make_metadata(*, labelset, params: dict, cv: dict, extra: dict | None = None) -> dict:

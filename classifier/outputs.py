@@ -12,27 +12,39 @@ from .errors import OutputError
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
-    """Open a temporary file beside ``path``; on success rename it over ``path``.
-
-    A crash or an exception leaves ``path`` as it was (or absent) and removes the
-    temporary file, so a reader never sees a half-written output.
-    """
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a writer that opens files by name (SQLite,
+    Parquet); on success it is synced and renamed over ``path``, on failure removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        binary = "b" in mode
-        with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else newline) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield Path(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success rename it over ``path``.
+
+    A crash or an exception leaves ``path`` as it was (or absent) and removes the
+    temporary file, so a reader never sees a half-written output.
+    """
+    binary = "b" in mode
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, encoding=None if binary else encoding, newline=None if binary else newline) as handle:
+            yield handle
 
 
 def _mode_for(path: Path) -> int:
@@ -72,3 +84,34 @@ def check_output_path(path: str | Path, *, inputs: list[str | Path] = (), protec
     if path.exists() and not force:
         raise OutputError(f"{path}: already exists; use --force to replace it")
     return path
+
+
+@contextlib.contextmanager
+def locked(folder: str | Path, *, timeout: float = 60.0, what: str = "") -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (``flock`` on the folder itself, so no lock file
+    is left behind) while the block runs; another postcred process waits for it.
+
+    Raises :class:`OutputError` when the lock is not free within ``timeout`` seconds, so a
+    stuck process is named instead of waited for forever.
+    """
+    import fcntl
+    import time
+
+    folder = Path(folder)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise OutputError(
+                        f"{folder}: locked by another postcred process{' (' + what + ')' if what else ''} "
+                        f"for over {timeout:.0f} s; try again when it has finished"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

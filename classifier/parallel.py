@@ -39,8 +39,11 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _init_worker(model_dir: str | None) -> None:
-    """Pool initializer: make sure this worker holds the model and no inherited Tagger."""
+def _init_worker(model_dir: str | None, sha256: str | None) -> None:
+    """Pool initializer: make sure this worker holds the model and no inherited Tagger.
+
+    Under ``spawn`` the worker loads the model file again, and accepts only the bytes the
+    parent loaded (``sha256``): the parent already decided to trust them."""
     global _model
     import warnings
 
@@ -49,7 +52,7 @@ def _init_worker(model_dir: str | None) -> None:
     warnings.simplefilter("ignore", category=FutureWarning)
     tokens._tagger = None  # a MeCab tagger is per process; never reuse the parent's
     if _model is None:  # under "fork" the parent's loaded model is already here
-        _model = load_model(model_dir)
+        _model = load_model(model_dir, expected_sha256=sha256 or None)
 
 
 def _ready() -> int:
@@ -115,7 +118,8 @@ class ParallelScorer:
         _model = self.model if self.start_method == "fork" else None
         try:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.jobs, mp_context=context, initializer=_init_worker, initargs=(self.model_dir,)
+                max_workers=self.jobs, mp_context=context, initializer=_init_worker,
+                initargs=(self.model_dir, self.model.sha256)
             )
             # Start every worker now (one task each), so the pool never forks later from
             # a process that has started other threads by then.

@@ -10,8 +10,13 @@ SHA-256), and ``data:`` images: no network, no other script.
 
 The script filters, searches, sorts and pages the segments (so a 50,000-segment report
 stays usable), groups them by post, highlights the model's evidence and the propaganda
-markers, and runs the review mode: decisions kept in ``localStorage`` under the report id,
-exported as ``corrections.jsonl`` for ``postcred review merge``.
+markers, and runs the review mode: decisions kept in ``localStorage`` per dump and segment
+(:func:`review_namespace`), exported as ``corrections.jsonl`` for ``postcred review merge``.
+
+The page is assembled from a registry: :data:`SECTIONS` (each a template partial with its
+navigation entry) and :data:`SCRIPTS` (the core script first, then any view's own script),
+so a new view is a partial and a script added to these lists; the policy allows every
+listed script by its hash.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ from .outputs import atomic_open
 #: The most evidence features kept per segment in the report (largest |weight| first):
 #: enough to explain a score, small enough that a 50,000-segment report stays openable.
 EVIDENCE_PER_SEGMENT = 16
+#: Evidence features highlighted in each direction by default (the report's "all evidence"
+#: switch shows the rest): on the seed the 3 strongest each way carry 53% of a segment's
+#: total |weight| (5 each way: 66%), and six spans stay readable where sixteen do not.
+EVIDENCE_HIGHLIGHTED = 3
 #: Rows per JSON block of the page: the rows are serialized (and written) a block at a time.
 ROWS_PER_BLOCK = 2000
 #: Accounts drawn as their own histogram row; the rest are pooled as "other accounts".
@@ -43,6 +52,16 @@ ROW_COLUMNS = (
     "id", "post", "line", "account", "handle", "date", "role", "kind", "text",
     "p_wire", "label", "evidence", "markers", "techniques",
 )
+#: The report's sections in page order: (anchor id, navigation title, template partial).
+SECTIONS = (
+    ("overview", "Overview", "_report_overview.html"),
+    ("charts", "Charts", "_report_charts.html"),
+    ("techniques", "Techniques", "_report_techniques.html"),
+    ("review", "Segments and review", "_report_review.html"),
+)
+#: The report's scripts in page order: the core (data, segment list, review mode) first,
+#: then the views' own scripts, which register with the core (see ``report.js``).
+SCRIPTS = ("report.js",)
 OTHER_ACCOUNTS = "(other accounts)"
 UNKNOWN_ACCOUNT = "(unknown)"
 
@@ -65,7 +84,15 @@ def environment() -> Environment:
     env.filters["pct"] = lambda value: f"{100 * float(value):.0f}%"
     env.filters["signed"] = lambda value: f"{float(value):+.2f}"
     env.filters["num"] = lambda value: f"{int(value):,}"
+    env.filters["isolate"] = isolate
     return env
+
+
+def isolate(text: object) -> str:
+    """User text wrapped in Unicode's first-strong isolate (U+2068 ... U+2069), for places
+    markup cannot isolate (tooltips, the page title): a right-to-left override in a display
+    name then cannot reverse the text around it."""
+    return f"\u2068{text}\u2069"
 
 
 @lru_cache(maxsize=None)
@@ -82,31 +109,38 @@ def csp_hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
-def content_security_policy(script: str, style: str) -> str:
-    """Nothing but the report's own script and style, and ``data:`` images.
+def content_security_policy(scripts: str | Iterable[str], style: str) -> str:
+    """Nothing but the report's own scripts (each by its hash) and style, and ``data:`` images.
 
     ``frame-ancestors`` is left out: browsers ignore it in a ``<meta>`` policy and say so
     on the console.
     """
+    if isinstance(scripts, str):
+        scripts = [scripts]
+    allowed = " ".join(dict.fromkeys(csp_hash(script) for script in scripts))
     return (
-        f"default-src 'none'; script-src {csp_hash(script)}; style-src {csp_hash(style)}; "
+        f"default-src 'none'; script-src {allowed}; style-src {csp_hash(style)}; "
         "img-src data:; base-uri 'none'; form-action 'none'"
     )
 
 
 def model_hash(model_meta: dict | None) -> str:
-    """A short fingerprint of the model that scored the rows: its metadata (labels digest,
-    parameters, creation time) hashed, so two trainings on the same labels differ."""
+    """A short fingerprint of the model that scored the rows: the SHA-256 of its model file
+    (``sha256``, which :func:`~classifier.model.load_model` sets from the bytes it loaded),
+    else its metadata hashed (a model built in memory)."""
     if not model_meta:
         return ""
+    if isinstance(model_meta.get("sha256"), str) and model_meta["sha256"]:
+        return model_meta["sha256"][:16]
     canonical = json.dumps(model_meta, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def report_id(rows: "Iterable[dict] | ReportRows", model_digest: str) -> str:
-    """A stable id for a report: the same dump scored by the same model gives the same id
-    (review decisions in the browser are kept under it, so a re-render keeps them).
-    Takes score rows or their compact form (the same id either way)."""
+    """A stable id for a report: the same dump scored by the same model gives the same id.
+    Exported corrections carry it as provenance; review decisions are kept by dump and
+    segment instead (:func:`review_namespace`), so that a retrained model's report of the
+    same dump keeps them.  Takes score rows or their compact form (the same id either way)."""
     if isinstance(rows, ReportRows):
         pairs = ((row[_ID], row[_TEXT]) for row in rows.rows)
     else:
@@ -118,6 +152,33 @@ def report_id(rows: "Iterable[dict] | ReportRows", model_digest: str) -> str:
         h.update(text.encode())
         h.update(b"\0")
     return h.hexdigest()[:16]
+
+
+def segment_dump(segment_id: str) -> str:
+    """The dump part of a segment id (``<dump>:<line>``); empty for an id without one."""
+    return segment_id.rpartition(":")[0]
+
+
+def review_namespace(rows: "ReportRows") -> tuple[str, str]:
+    """Where the browser keeps a report's review decisions: ``(key, id_prefix)``.
+
+    Every ``file://`` report shares one ``localStorage`` of about 5 M characters, and a
+    retrained model re-scoring the same dump must find the reviewer's decisions again, so
+    decisions are keyed by dump and segment, not by model: ``key`` is a short hash of the
+    dump's name, and each decision is stored under its segment id less ``id_prefix`` (the
+    ``<dump>:`` every id starts with) and a hash of the segment's text (the script adds
+    that), so an edited dump never shows a decision on a text the reviewer did not see.
+    Rows of several dumps share one namespace and keep their full ids.
+    """
+    dumps = {segment_dump(row[_ID]) for row in rows.rows}
+    prefix = f"{dumps.pop()}:" if len(dumps) == 1 and "" not in dumps else ""
+    return hashlib.sha256(f"postcred-review\0{prefix}".encode()).hexdigest()[:8], prefix
+
+
+def label_topics(model_meta: dict) -> list[str]:
+    """The topics of the labels the model was trained on (the report's topic suggestions)."""
+    by_topic = (model_meta.get("data") or {}).get("by_topic") or {}
+    return sorted(str(topic) for topic in by_topic) if isinstance(by_topic, dict) else []
 
 
 def account_name(row: dict) -> str:
@@ -377,25 +438,32 @@ def report_chunks(
     """
     rows, summary = _prepared(rows, summary)
     model_meta = model_meta or {}
-    script, style = asset("report.js"), asset("report.css")
+    scripts, style = [asset(name) for name in SCRIPTS], asset("report.css")
     m_hash = model_hash(model_meta)
     rid = report_id(rows, m_hash or model_meta.get("labels_digest", ""))
+    review_key, id_prefix = review_namespace(rows)
+    topics = label_topics(model_meta)
     payload = {
         "report_id": rid,
         "model_hash": m_hash,
+        "review_key": review_key,
+        "id_prefix": id_prefix,
         "title": title,
         "page_size": page_size,
         "evidence_scale": evidence_scale(rows),
+        "evidence_top": EVIDENCE_HIGHLIGHTED,
         "columns": list(ROW_COLUMNS),
     }
     row_chunks = (rows.rows[k : k + ROWS_PER_BLOCK] for k in range(0, len(rows.rows), ROWS_PER_BLOCK))
     template = environment().get_template("report.html")
     return template.generate(
         title=title,
-        csp=content_security_policy(script, style),
+        csp=content_security_policy(scripts, style),
         # Our own code, not data: inserted verbatim so its hash matches the policy.
-        script=Markup(script),
+        scripts=[Markup(script) for script in scripts],
         style=Markup(style),
+        sections=[{"id": anchor, "title": name, "template": partial} for anchor, name, partial in SECTIONS],
+        topics=topics,
         payload=payload,
         row_chunks=row_chunks,
         summary=summary,

@@ -10,8 +10,10 @@ The report's review mode exports one JSON object per reviewed segment (see
 :func:`merge_corrections` validates every line before it touches anything (a bad line
 raises :class:`~classifier.errors.InputError` naming it, and nothing is written), then:
 
-- a text not in ``labels/`` yet is appended to ``labels/corrections.jsonl`` (topic from the
-  correction, else ``reviewed``; source ``review``);
+- a text not in ``labels/`` yet is appended to ``labels/corrections.jsonl``: topic from the
+  correction (the report's Topic field), else the merge's ``topic``, else an error naming
+  the line; source from the correction, else the merge's ``source``, else
+  ``review:<dump>`` (the dump the segment came from);
 - a text already labeled the same way is skipped, so merging a file twice changes nothing;
 - a text labeled the other way is a conflict: listed and left alone, or relabeled in the
   file where it lives when ``overwrite`` is given;
@@ -20,23 +22,31 @@ raises :class:`~classifier.errors.InputError` naming it, and nothing is written)
 Texts are compared after :func:`~classifier.tokens.normalize` (NFKC, white space
 collapsed), the same comparison the labels' duplicate check uses.  Every file is
 rewritten atomically; lines that do not change keep their bytes.
+
+A merge holds a lock on the labels folder from reading it to writing it, so two merges at
+once run one after the other (the second sees the first's rows); a labels file changed by
+anything else meanwhile stops the merge before its rename, and nothing of it is written.
+
+Two warnings, which change nothing: the nouns a merged text would turn into words for its
+label (:mod:`classifier.topic_words`, a quick fit before and after the merge), and a topic
+no labels row uses yet (leave-one-topic-out evaluation would hold it out on its own).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import InputError, LabelError
-from .labels import LABELS, label_files, parse_jsonl_object, read_utf8, validate_label_row
-from .outputs import atomic_write_text
+from .labels import LABELS, jsonl_line, jsonl_lines, label_files, parse_jsonl_object, read_utf8, validate_label_row
+from .outputs import atomic_open, locked
 from .tokens import normalize
+from .topic_words import TopicWord, topic_words
 
 CORRECTIONS_FILE = "corrections.jsonl"
 REVIEW_SOURCE = "review"
-DEFAULT_TOPIC = "reviewed"
 DECISIONS = ("confirm", "correct", "skip")
 
 
@@ -57,6 +67,8 @@ class Correction:
     report_id: str = ""
     model_hash: str = ""
     topic: str | None = None
+    source: str | None = None
+    dump: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,8 @@ class Outcome:
     """What the merge did with one correction.
 
     ``where`` is ``file:line`` of the labels row it matched or was written to;
-    ``previous`` the label that row had before.
+    ``previous`` the label that row had before; ``topic_words`` the nouns the merge makes
+    words for its label (added and changed rows only).
     """
 
     correction: Correction
@@ -72,6 +85,7 @@ class Outcome:
     reason: str
     where: str = ""
     previous: str | None = None
+    topic_words: tuple[TopicWord, ...] = ()
 
 
 @dataclass
@@ -81,6 +95,8 @@ class MergeResult:
     outcomes: list[Outcome] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     dry_run: bool = False
+    #: Topics given to added rows that no labels row used before.
+    new_topics: list[str] = field(default_factory=list)
 
     def of(self, action: str) -> list[Outcome]:
         return [o for o in self.outcomes if o.action == action]
@@ -138,9 +154,8 @@ def parse_correction(line: str, path: str | Path, number: int) -> Correction:
         if isinstance(p_wire, bool) or not isinstance(p_wire, (int, float)) or not (0.0 <= p_wire <= 1.0) or math.isnan(p_wire):
             raise InputError(path, f"p_wire must be a number from 0 to 1, got {p_wire!r}", line=number)
         p_wire = float(p_wire)
-    topic = obj.get("topic")
-    if topic is not None and (not isinstance(topic, str) or not topic.strip()):
-        raise InputError(path, "field 'topic' must be a non-empty string when given", line=number)
+    topic = _optional_name(obj, "topic", path, number)
+    source = _optional_name(obj, "source", path, number)
     return Correction(
         line=number,
         id=obj["id"],
@@ -153,8 +168,20 @@ def parse_correction(line: str, path: str | Path, number: int) -> Correction:
         time=_optional_str(obj, "time", path, number),
         report_id=_optional_str(obj, "report_id", path, number),
         model_hash=_optional_str(obj, "model_hash", path, number),
-        topic=topic.strip() if topic else None,
+        topic=topic,
+        source=source,
+        dump=_optional_str(obj, "dump", path, number),
     )
+
+
+def _optional_name(obj: dict, name: str, path: Path, number: int) -> str | None:
+    """A topic or source: a non-empty string when given (an empty one means not given)."""
+    value = obj.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(path, f"field {name!r} must be a non-empty string when given", line=number)
+    return value.strip()
 
 
 def read_corrections(path: str | Path) -> list[Correction]:
@@ -168,7 +195,7 @@ def read_corrections(path: str | Path) -> list[Correction]:
     corrections: list[Correction] = []
     by_id: dict[str, Correction] = {}
     by_text: dict[str, Correction] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(jsonl_lines(text), start=1):
         if not line.strip():
             continue
         c = parse_correction(line, path, number)
@@ -192,14 +219,29 @@ def read_corrections(path: str | Path) -> list[Correction]:
 
 @dataclass
 class _LabelFile:
-    """A labels file held as its lines, so a merge can change one line and keep the rest."""
+    """A labels file held as its lines, so a merge can change one line and keep the rest.
+
+    ``original`` is the file's text as read (None: the file did not exist), to tell
+    whether anything else changed it before the merge writes it back.
+    """
 
     path: Path
     lines: list[str]
+    original: str | None = None
     dirty: bool = False
 
     def text(self) -> str:
         return "".join(line if line.endswith("\n") else line + "\n" for line in self.lines)
+
+    def check_unchanged(self) -> None:
+        """Raise :class:`LabelError` when the file on disk is no longer what was read."""
+        try:
+            now = self.path.read_bytes().decode("utf-8", "replace")
+        except FileNotFoundError:
+            now = None
+        if now != self.original:
+            raise LabelError(self.path, "changed by another program during the merge; nothing was written "
+                                        "to it: run the merge again")
 
 
 @dataclass
@@ -220,14 +262,10 @@ def _load_folder(labels_dir: Path) -> tuple[dict[str, _LabelFile], dict[str, _En
     entries: dict[str, _Entry] = {}
     ids: set[str] = set()
     for path in label_files(labels_dir):
-        try:
-            content = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise LabelError(path, f"not UTF-8 (byte {exc.start})", offset=exc.start) from None
-        lines = content.splitlines(keepends=True)
-        handle = _LabelFile(path, lines)
+        content = read_utf8(path)
+        handle = _LabelFile(path, jsonl_lines(content, keepends=True), content)
         files[path.name] = handle
-        for index, line in enumerate(lines):
+        for index, line in enumerate(handle.lines):
             if not line.strip():
                 continue
             row = validate_label_row(line, path, index + 1)
@@ -258,6 +296,45 @@ def _notes(c: Correction) -> str:
     return f"{c.note} [{_provenance(c)}]" if c.note else f"[{_provenance(c)}]"
 
 
+def _rows(files) -> list[dict]:
+    """The labels rows of these files as they stand (lines already validated)."""
+    return [json.loads(line) for handle in files for line in handle.lines if line.strip()]
+
+
+def review_source(c: Correction) -> str:
+    """The default source of a reviewed row: ``review:<dump>``, the dump it was reviewed in
+    (from the export, else the segment id ``<dump>:<line>``), so that leave-one-source-out
+    evaluation holds out one reviewed dump at a time."""
+    dump = c.dump or c.id.rpartition(":")[0]
+    return f"{REVIEW_SOURCE}:{dump}" if dump else REVIEW_SOURCE
+
+
+def _topic_of(c: Correction, default: str | None, path: Path, topics: set[str]) -> str:
+    """The topic of a row a correction adds, or an error naming its line and the fix."""
+    topic = c.topic or default
+    if topic:
+        return topic
+    known = ", ".join(sorted(topics)) or "none yet"
+    raise InputError(
+        path, "no topic for a new labels row: set the Topic field in the report before exporting, "
+        f"or pass --topic (the labels use: {known})", line=c.line,
+    )
+
+
+def _with_topic_words(result: MergeResult, before: list[dict], after: list[dict]) -> None:
+    """Attach to each added or changed outcome the nouns the merge makes words for its label."""
+    merged = [(i, o) for i, o in enumerate(result.outcomes) if o.action in ("added", "changed")]
+    if not merged:
+        return
+    found = topic_words(
+        [(r["text"], r["label"]) for r in before],
+        [(r["text"], r["label"]) for r in after],
+        [(o.correction.text, o.correction.label) for _, o in merged],
+    )
+    for (i, outcome), words in zip(merged, found):
+        result.outcomes[i] = replace(outcome, topic_words=tuple(words))
+
+
 def _unique_id(base: str, ids: set[str]) -> str:
     candidate, n = base, 2
     while candidate in ids:
@@ -272,6 +349,8 @@ def merge_corrections(
     *,
     overwrite: bool = False,
     dry_run: bool = False,
+    topic: str | None = None,
+    source: str | None = None,
 ) -> MergeResult:
     """Merge a report's corrections into a labels folder.
 
@@ -286,6 +365,11 @@ def merge_corrections(
         where they live).  Without it such conflicts are listed and left alone.
     dry_run:
         Work out and return every outcome, but write nothing.
+    topic:
+        The topic of added rows whose correction has none.  Without it, such a row is an
+        error (nothing is written).
+    source:
+        The source of added rows whose correction has none (default ``review:<dump>``).
 
     Raises
     ------
@@ -295,8 +379,20 @@ def merge_corrections(
         A labels file is malformed (nothing is written).
     """
     labels_dir = Path(labels_dir)
+    corrections = Path(corrections)
     items = read_corrections(corrections)
+    label_files(labels_dir)  # the folder must exist before it can be locked
+    with locked(labels_dir, what="merging corrections"):
+        return _merge(items, corrections, labels_dir, overwrite=overwrite, dry_run=dry_run, topic=topic,
+                      source=source)
+
+
+def _merge(items: list[Correction], corrections: Path, labels_dir: Path, *, overwrite: bool, dry_run: bool,
+           topic: str | None, source: str | None) -> MergeResult:
+    """The merge itself, with the labels folder locked (see :func:`merge_corrections`)."""
     files, entries, ids = _load_folder(labels_dir)
+    before = _rows(files.values())
+    topics = {str(row["topic"]) for row in before}
     target = files.get(CORRECTIONS_FILE) or _LabelFile(labels_dir / CORRECTIONS_FILE, [])
     if target.lines and not target.lines[-1].endswith("\n"):
         target.lines[-1] += "\n"
@@ -312,13 +408,15 @@ def merge_corrections(
             row = {
                 "text": c.text,
                 "label": c.label,
-                "topic": c.topic or DEFAULT_TOPIC,
-                "source": REVIEW_SOURCE,
+                "topic": _topic_of(c, topic, corrections, topics),
+                "source": c.source or source or review_source(c),
                 "hard": False,
                 "notes": _notes(c),
                 "id": _unique_id(f"review:{c.id}", ids),
             }
-            target.lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+            if row["topic"] not in topics and row["topic"] not in result.new_topics:
+                result.new_topics.append(row["topic"])
+            target.lines.append(jsonl_line(row))
             target.dirty = True
             entry = _Entry(target, len(target.lines) - 1, c.label)
             entries[key] = entry
@@ -335,17 +433,23 @@ def merge_corrections(
             row["label"] = c.label
             note = f"relabeled {previous} -> {c.label} by {_notes(c)}"
             row["notes"] = f"{row['notes']} {note}".strip() if row.get("notes") else note
-            entry.file.lines[entry.index] = json.dumps(row, ensure_ascii=False) + "\n"
+            entry.file.lines[entry.index] = jsonl_line(row)
             entry.file.dirty = True
             entry.label = c.label
             result.outcomes.append(Outcome(c, "changed", f"relabeled {previous} -> {c.label}", entry.where, previous))
-    dirty = [f for f in {id(f): f for f in [*files.values(), target]}.values() if f.dirty]
+    every = list({id(f): f for f in [*files.values(), target]}.values())
+    dirty = [f for f in every if f.dirty]
     for handle in dirty:  # what we are about to write must read back as valid labels
         for index, line in enumerate(handle.lines):
             if line.strip():
                 validate_label_row(line, handle.path, index + 1)
+    _with_topic_words(result, before, _rows(every))
     if not dry_run:
         for handle in dirty:
-            atomic_write_text(handle.path, handle.text())
+            handle.check_unchanged()
+        for handle in dirty:
+            with atomic_open(handle.path, "w", newline="") as out:
+                out.write(handle.text())
+                handle.check_unchanged()  # the last moment before the rename
             result.written.append(handle.path)
     return result

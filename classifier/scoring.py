@@ -619,6 +619,7 @@ def score_to_files(
     report_path: str | Path | None = None,
     write_report: bool = True,
     model_dir: str | Path | None = None,
+    trust_model: bool = False,
     input_format: str = "auto",
     encoding: str | None = None,
     errors: str = "strict",
@@ -635,6 +636,9 @@ def score_to_files(
 ) -> ScoreRun:
     """Score a dump file (``"-"``: standard input) and write the scores file and
     (optionally) the HTML report.
+
+    ``model_dir`` is a model folder or file (default: the shipped model); ``trust_model``
+    loads it even when this machine did not train it (see :mod:`classifier.trust`).
 
     Outputs are checked first (never over the input or ``labels/``, never over an existing
     file unless ``force``) and written atomically.  With ``on_error="skip"`` malformed
@@ -663,7 +667,7 @@ def score_to_files(
         rejects_path = Path(rejects_path) if rejects_path else output.with_name(output.name.split(".")[0] + ".rejects.jsonl")
         check_output_path(rejects_path, inputs=[dump, output, *([report_path] if write_report else [])],
                           protected=["labels"], force=force)
-    model = load_model(model_dir)
+    model = load_model(model_dir, trust_model=trust_model)
     items = read_posts(dump, input_format=input_format, encoding=encoding, errors=errors, on_error=on_error,
                        text_col=text_col, id_col=id_col, author_col=author_col, date_col=date_col)
     with open_rejects(rejects_path if on_error == "skip" else None) as rejects:

@@ -25,6 +25,8 @@ from typing import NamedTuple
 import emoji as emoji_lib
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from .limits import MAX_SEGMENT_CHARS, segment_too_long
+
 URL_RE = re.compile(
     r"(?:https?://|(?<![A-Za-z0-9.\-])(?:pic\.twitter\.com|t\.co|x\.com|twitter\.com)/)[^\s<>\"'「」『』（）()、。]+",
     re.IGNORECASE,
@@ -283,6 +285,8 @@ def _mecab_words(chunk: str) -> list[tuple[str, str, str, str, str]]:
     repeats the same few thousand dictionary entries.  Should a line ever not split (a
     surface holding a line break), the chunk is read node by node instead.
     """
+    if len(chunk) > MAX_SEGMENT_CHARS:  # MeCab would crash the process (see classifier.limits)
+        raise ValueError(segment_too_long(chunk) or f"a text of {len(chunk):,} characters is too long to tokenize")
     lines = get_tagger().parse(chunk).split("\n")
     if not lines or lines[-1] != _EOS:
         return _node_words(chunk)

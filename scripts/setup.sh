@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up postcred in ./.venv: the package with its test, training and Dask extras.
-# With --browser, also install Debian's chromium for the browser tests when it is missing.
+# With --browser, also install Debian's chromium and the Japanese and emoji fonts, each when
+# it is missing (scripts/browser_deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,10 +12,6 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install --quiet -e ".[test,train,dask]"
 
-if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
-  SUDO=""
-  if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-  echo "installing Debian's chromium for the browser tests" >&2
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-ipafont-gothic fonts-noto-color-emoji >/dev/null
+if [ "${1:-}" = "--browser" ]; then
+  bash scripts/browser_deps.sh
 fi

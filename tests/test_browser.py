@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 import unicodedata
 from pathlib import Path
@@ -21,7 +23,7 @@ from classifier.cli import cli
 from classifier.labels import load_labels
 from classifier.report import write_report
 
-from .conftest import LABELS, ROOT
+from .conftest import LABELS, ROOT, jsonl_rows
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +32,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
 ]
-SCREENSHOT = ROOT / "reports" / "report-screenshot.png"
 
 # Records what must never happen on a report page: a script, handler or style the policy
 # had to block (an injection that reached the DOM), or a dialog.  Installed before any page
@@ -57,11 +58,14 @@ def browser():
 
 
 class Page:
-    """A fresh browser context (its own localStorage) with everything bad it saw."""
+    """A page in a fresh browser context (its own localStorage), or in ``context`` (another
+    tab of that browser profile), with everything bad it saw."""
 
-    def __init__(self, browser) -> None:
-        self.context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
-        self.context.add_init_script(WATCH)
+    def __init__(self, browser, context=None) -> None:
+        if context is None:
+            context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+            context.add_init_script(WATCH)
+        self.context = context
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.dialogs: list[str] = []
@@ -150,18 +154,18 @@ def test_filters_search_sort_and_posts(page, seed_report):
     p.click("#b-queue")
     certainty = sorted(rows, key=lambda r: (abs(r["p_wire"] - 0.5), rows.index(r)))
     assert page.ids() == [r["id"] for r in certainty]
+    p.click("#b-reset")  # the queue's order goes too
+    assert page.ids() == [r["id"] for r in rows]
+    assert p.input_value("#f-sort") == "line" and p.input_value("#f-status") == ""
 
     techniques = {t for r in rows for t in r.get("techniques", {})}
     if techniques:
         technique = sorted(techniques)[0]
-        p.click("#b-reset")  # clears the filters, not the order: put the input order back
-        p.select_option("#f-sort", "line")
         p.select_option("#f-marker", f"t:{technique}")
         assert page.ids() == [r["id"] for r in rows if technique in r.get("techniques", {})]
 
     # a body paragraph opens its whole post, article paragraphs included
     p.click("#b-reset")
-    p.select_option("#f-sort", "line")
     body = next(r for r in rows if r["role"] == "body")
     p.locator(f'tr.segment[data-id="{body["id"]}"] button.open-post').click()
     post = p.locator("details.post[open]")
@@ -170,6 +174,24 @@ def test_filters_search_sort_and_posts(page, seed_report):
     assert post.locator("tr.segment").evaluate_all("rows => rows.map(r => r.dataset.id)") == siblings
     assert len(siblings) > 2
     page.clean()
+
+
+def export(p, folder: Path, name: str = "corrections.jsonl", key: str | None = None) -> list[dict]:
+    """Press the export button (or a key) and read the downloaded file."""
+    with p.expect_download() as info:
+        if key:
+            p.keyboard.press(key)
+        else:
+            p.click("#b-export")
+    download = info.value
+    assert download.suggested_filename == "corrections.jsonl"
+    path = folder / name
+    download.save_as(path)
+    return jsonl_rows(path)
+
+
+def focused(p) -> str | None:
+    return p.evaluate("(document.querySelector('tr.segment.focused') || {dataset: {}}).dataset.id || null")
 
 
 def test_review_reload_export_and_merge(page, seed_report, tmp_path):
@@ -183,11 +205,13 @@ def test_review_reload_export_and_merge(page, seed_report, tmp_path):
     first, second, third = page.ids()[:3]
     by_id = {r["id"]: r for r in rows}
     other = {"wire": "partisan", "partisan": "wire"}
+    p.locator(f'tr.segment[data-id="{second}"] input.note').fill("見出しだが煽り")  # a note keeps it in the queue
     p.locator(f'tr.segment[data-id="{first}"] button.correct').click()
     p.locator(f'tr.segment[data-id="{second}"] button.correct').click()
-    p.locator(f'tr.segment[data-id="{second}"] input.note').fill("見出しだが煽り")
     p.locator(f'tr.segment[data-id="{third}"] button.skip').click()
-    p.locator(f'tr.segment[data-id="{third}"] button.skip').click()  # pressed again: undone
+    assert third not in page.ids()
+    p.click("#b-undo")  # the toast's undo brings it back, undecided
+    assert page.ids()[0] == third and page.count() == 41
     assert p.text_content("#progress").startswith("Reviewed 2 of 43 segments: 0 confirmed, 2 corrected, 0 skipped · 1 notes")
 
     p.reload()
@@ -202,13 +226,8 @@ def test_review_reload_export_and_merge(page, seed_report, tmp_path):
     p.select_option("#f-status", "correct")
     assert sorted(page.ids()) == sorted([first, second])
 
-    with p.expect_download() as info:
-        p.click("#b-export")
-    download = info.value
-    assert download.suggested_filename == "corrections.jsonl"
+    lines = export(p, tmp_path)
     exported = tmp_path / "corrections.jsonl"
-    download.save_as(exported)
-    lines = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
     assert [line["id"] for line in lines] == [r["id"] for r in rows if r["id"] in (first, second)]
     for line in lines:
         seg = by_id[line["id"]]
@@ -216,7 +235,8 @@ def test_review_reload_export_and_merge(page, seed_report, tmp_path):
         assert line["predicted_label"] == seg["label"] and line["p_wire"] == seg["p_wire"]
         assert line["reviewer_label"] == other[seg["label"]] and line["decision"] == "correct"
         assert line["report_id"] == report_id and line["model_hash"] == model_hash
-        assert line["time"].endswith("Z")
+        assert line["time"].endswith("Z") and line["dump"] == seg["dump"]
+        assert "topic" not in line
     assert {line["id"]: line["note"] for line in lines}[second] == "見出しだが煽り"
 
     # merge the export into a copy of labels/: the seed is labeled already, so a
@@ -233,6 +253,226 @@ def test_review_reload_export_and_merge(page, seed_report, tmp_path):
         assert frame.loc[frame["text"] == line["text"], "label"].tolist() == [line["reviewer_label"]]
     again = runner.invoke(cli, ["review", "merge", str(exported), "--labels", str(labels), "--overwrite"])
     assert "added 0, changed 0, skipped 2, conflicts 0" in again.output
+    page.clean()
+
+
+def test_the_queue_moves_with_its_counts(page, seed_report):
+    path, rows = seed_report
+    page.open(path)
+    p = page.page
+    p.select_option("#f-pagesize", "25")
+    p.click("#b-queue")
+    queue = [r["id"] for r in sorted(rows, key=lambda r: (abs(r["p_wire"] - 0.5), rows.index(r)))]
+    assert page.ids() == queue[:25] and focused(p) == queue[0]
+    assert p.text_content("#match-count").startswith("Showing 1–25 of 43 matching segments")
+
+    p.locator(f'tr.segment[data-id="{queue[0]}"] button.confirm').click()  # a click: the row leaves
+    assert page.ids() == queue[1:26] and page.count() == 42
+    assert p.text_content("#match-count").startswith("Showing 1–25 of 42 matching segments")
+    assert focused(p) == queue[1]
+    assert "left the list" in p.text_content("#toast")
+
+    for expected_left in (41, 40, 39):  # keys: each decision takes the focused row out, the next takes its place
+        p.keyboard.press("p")
+        assert page.count() == expected_left
+    assert page.ids()[0] == queue[4] and focused(p) == queue[4]
+    assert p.get_attribute("#progress", "data-reviewed") == "4"
+
+    p.keyboard.press("u")  # undo: the last one comes back, focused
+    assert page.count() == 40 and page.ids()[0] == queue[3] and focused(p) == queue[3]
+    assert p.get_attribute(f'tr.segment[data-id="{queue[3]}"]', "data-status") == "unreviewed"
+
+    for _ in range(24):  # to the last row of the page, then on to the next page
+        p.keyboard.press("j")
+    assert focused(p) == queue[27] and page.ids()[-1] == queue[27]
+    p.keyboard.press("j")
+    assert p.text_content("#match-count").startswith("Showing 26–40 of 40 matching segments")
+    assert focused(p) == queue[28] and page.ids()[0] == queue[28]
+    p.keyboard.press("s")  # the last page's first row leaves; the page keeps its place
+    assert page.count() == 39 and focused(p) == queue[29]
+    assert p.text_content("#match-count").startswith("Showing 26–39 of 39 matching segments")
+
+    p.click("#b-reset")  # clears the queue too: every segment, input order
+    assert page.count() == 43 and p.input_value("#f-sort") == "line"
+    page.clean()
+
+
+def test_keyboard_only_review_of_ten_segments_ends_in_an_export(page, seed_report, tmp_path):
+    path, rows = seed_report
+    page.open(path)
+    p = page.page
+    by_id = {r["id"]: r for r in rows}
+    ten = [r["id"] for r in rows[:10]]
+    keys = ["w", "p", "s", "p", "w", "w", "p", "s", "w", "p"]
+
+    p.keyboard.press("?")
+    assert p.is_visible("#help") and "j / k" in p.text_content("#help-keys")
+    p.keyboard.press("w")  # the help is open: keys do nothing but close it
+    p.keyboard.press("Escape")
+    assert not p.is_visible("#help") and p.get_attribute("#progress", "data-reviewed") == "0"
+
+    p.keyboard.press("j")
+    assert focused(p) == ten[0]
+    p.keyboard.press("j")
+    p.keyboard.press("k")
+    assert focused(p) == ten[0]
+    style = p.eval_on_selector("tr.segment.focused", "tr => getComputedStyle(tr).outlineStyle")
+    assert style == "solid"
+    for i, key in enumerate(keys):
+        assert focused(p) == ten[i]
+        if i == 4:  # a note, typed after n; Escape leaves it, and typing in it decided nothing
+            p.keyboard.press("n")
+            p.keyboard.type("wps 速報の体裁")
+            p.keyboard.press("Escape")
+            assert p.get_attribute("#progress", "data-reviewed") == "4"
+        p.keyboard.press(key)
+        box = p.eval_on_selector("tr.segment.focused", "tr => { const r = tr.getBoundingClientRect(); return [r.top, r.bottom, innerHeight]; }")
+        assert box[0] >= 0 and box[1] <= box[2], box  # the focused row is scrolled into view
+    assert focused(p) == rows[10]["id"]
+    assert p.get_attribute("#progress", "data-reviewed") == "10"
+
+    p.focus("#f-topic")  # keys do nothing while typing in a field
+    p.keyboard.type("disasters")
+    p.keyboard.press("Tab")
+    assert p.get_attribute("#progress", "data-reviewed") == "10" and focused(p) == rows[10]["id"]
+    p.focus("#segments th button.sort")  # a button is no field: keys act again
+    lines = export(p, tmp_path, key="e")
+    assert [line["id"] for line in lines] == ten
+    wanted = {"w": "wire", "p": "partisan", "s": None}
+    for line, key in zip(lines, keys):
+        predicted = by_id[line["id"]]["label"]
+        assert line["reviewer_label"] == wanted[key]
+        assert line["decision"] == ("skip" if key == "s" else "confirm" if wanted[key] == predicted else "correct")
+        assert line["topic"] == "disasters"
+    assert [line["note"] for line in lines] == [""] * 4 + ["wps 速報の体裁"] + [""] * 5
+    assert p.get_attribute("#progress", "data-training") == "8"
+
+    p.reload()  # the topic is remembered with the decisions
+    p.wait_for_selector("html[data-ready=true]")
+    assert p.input_value("#f-topic") == "disasters" and p.get_attribute("#progress", "data-reviewed") == "10"
+    page.clean()
+
+
+def test_two_tabs_of_one_report_keep_each_others_decisions(browser, seed_report, tmp_path):
+    path, rows = seed_report
+    a = Page(browser)
+    b = Page(browser, a.context)  # another tab of the same browser profile: one localStorage
+    try:
+        a.open(path)
+        b.open(path)
+        first, second, third = (r["id"] for r in rows[:3])
+        a.page.locator(f'tr.segment[data-id="{first}"] button.correct').click()
+        b.page.locator(f'tr.segment[data-id="{second}"] button.confirm').click()
+        b.page.locator(f'tr.segment[data-id="{second}"] input.note').fill("tab B")
+        a.page.locator(f'tr.segment[data-id="{third}"] button.skip').click()  # A again, after B
+        # each tab shows the other's decisions as they happen (the storage event)
+        a.page.wait_for_selector(f'tr.segment[data-id="{second}"][data-status="confirm"]')
+        b.page.wait_for_selector(f'tr.segment[data-id="{third}"][data-status="skip"]')
+        assert a.page.locator(f'tr.segment[data-id="{second}"] input.note').input_value() == "tab B"
+        for tab in (a, b):
+            assert tab.page.get_attribute("#progress", "data-reviewed") == "3"
+        stored = a.page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('pc:')).length")
+        assert stored == 3
+        for name, tab in (("a.jsonl", a), ("b.jsonl", b)):
+            lines = export(tab.page, tmp_path, name)
+            assert [(line["id"], line["decision"]) for line in lines] == [
+                (first, "correct"), (second, "confirm"), (third, "skip")]
+        fresh = Page(browser, a.context)  # a third tab opened later sees all of it
+        fresh.open(path)
+        assert fresh.page.get_attribute("#progress", "data-reviewed") == "3"
+        a.clean()
+        b.clean()
+    finally:
+        a.context.close()
+
+
+def test_a_retrained_models_report_keeps_the_decisions(page, seed_rows, tmp_path):
+    rows = [dict(r) for r in seed_rows[:6]]
+    old = write_report(tmp_path / "old.html", rows, title="dump", model_meta={"labels_digest": "a", "created": "1"})
+    flipped = rows[0]["label"]
+    retrained_rows = [dict(r) for r in rows]
+    retrained_rows[0]["label"] = {"wire": "partisan", "partisan": "wire"}[flipped]  # the new model changed its mind
+    retrained_rows[0]["p_wire"] = 1 - retrained_rows[0]["p_wire"]
+    new = write_report(tmp_path / "new.html", retrained_rows, title="dump", model_meta={"labels_digest": "b", "created": "2"})
+    edited_rows = [dict(r) for r in rows]
+    edited_rows[1]["text"] += "（追記）"  # the same segment id with another text
+    edited = write_report(tmp_path / "edited.html", edited_rows, title="dump", model_meta={"labels_digest": "a", "created": "1"})
+    p = page.page
+
+    page.open(old)
+    other = {"wire": "partisan", "partisan": "wire"}[flipped]
+    p.locator(f'tr.segment[data-id="{rows[0]["id"]}"] button.correct').click()  # the reviewer says: the other label
+    p.locator(f'tr.segment[data-id="{rows[1]["id"]}"] button.confirm').click()
+    p.locator(f'tr.segment[data-id="{rows[2]["id"]}"] input.note').fill("要確認")
+    old_id = p.get_attribute("meta[name=postcred-report-id]", "content")
+
+    page.open(new)
+    assert p.get_attribute("meta[name=postcred-report-id]", "content") != old_id
+    assert p.get_attribute("#progress", "data-reviewed") == "2"
+    # the reviewer's label holds: the new model now agrees with it, so it reads as a confirmation
+    assert p.get_attribute(f'tr.segment[data-id="{rows[0]["id"]}"]', "data-status") == "confirm"
+    assert p.get_attribute(f'tr.segment[data-id="{rows[1]["id"]}"]', "data-status") == "confirm"
+    assert p.locator(f'tr.segment[data-id="{rows[2]["id"]}"] input.note').input_value() == "要確認"
+    lines = export(p, tmp_path)
+    assert [(line["id"], line["reviewer_label"]) for line in lines] == [
+        (rows[0]["id"], other), (rows[1]["id"], rows[1]["label"]), (rows[2]["id"], None)]
+
+    page.open(edited)  # a decision never shows on a text the reviewer did not see
+    assert p.get_attribute(f'tr.segment[data-id="{rows[1]["id"]}"]', "data-status") == "unreviewed"
+    assert p.get_attribute(f'tr.segment[data-id="{rows[0]["id"]}"]', "data-status") == "correct"
+    page.clean()
+
+
+def test_decisions_of_a_report_made_before_move_to_the_new_keys(page, seed_rows, tmp_path):
+    rows = [dict(r) for r in seed_rows[:3]]
+    path = write_report(tmp_path / "r.html", rows, title="dump")
+    p = page.page
+    p.goto(path.resolve().as_uri())
+    p.wait_for_selector("html[data-ready=true]")
+    report_id = p.get_attribute("meta[name=postcred-report-id]", "content")
+    old = {rows[0]["id"]: {"decision": "correct", "label": {"wire": "partisan", "partisan": "wire"}[rows[0]["label"]],
+                           "note": "前の形式", "time": "2024-11-05T09:00:00.000Z"},
+           "gone:1": {"decision": "skip", "label": None, "note": "", "time": "2024-11-05T09:00:00.000Z"}}
+    p.evaluate("([key, value]) => localStorage.setItem(key, value)", [f"postcred-review:{report_id}", json.dumps(old)])
+    page.open(path)
+    assert p.get_attribute(f'tr.segment[data-id="{rows[0]["id"]}"]', "data-status") == "correct"
+    assert p.locator(f'tr.segment[data-id="{rows[0]["id"]}"] input.note').input_value() == "前の形式"
+    assert p.evaluate("Object.keys(localStorage).filter(k => k.startsWith('postcred-review:')).length") == 0
+    lines = export(p, tmp_path)
+    assert [(line["id"], line["time"]) for line in lines] == [(rows[0]["id"], "2024-11-05T09:00:00Z")]
+    page.clean()
+
+
+def test_storage_near_its_limit_offers_the_export(page, seed_report, tmp_path):
+    path, rows = seed_report
+    p = page.page
+    p.goto(path.resolve().as_uri())
+    p.wait_for_selector("html[data-ready=true]")
+    assert not p.is_visible("#storage-full")
+    p.evaluate("localStorage.setItem('other-report', 'x'.repeat(4400000))")  # other reports' decisions
+    page.open(path)
+    p.locator(f'tr.segment[data-id="{rows[0]["id"]}"] button.skip').click()
+    assert p.is_visible("#storage-full") and "% full" in p.text_content("#storage-full")
+    assert not p.is_visible("#storage-warning")
+    with p.expect_download() as info:
+        p.click("#b-export-now")
+    assert info.value.suggested_filename == "corrections.jsonl"
+
+    # and now it is full: 10 characters left, too few for a decision (about 32)
+    p.evaluate("""() => {
+      localStorage.removeItem('other-report');
+      let used = 0;
+      for (const key of Object.keys(localStorage)) used += key.length + localStorage.getItem(key).length;
+      localStorage.setItem('other-report', 'x'.repeat(5242880 - used - 'other-report'.length - 10));
+    }""")
+    page.open(path)
+    p.locator(f'tr.segment[data-id="{rows[1]["id"]}"] button.skip').click()
+    assert p.is_visible("#storage-warning")  # not saved: say so; the export still has it
+    lines = export(p, tmp_path)
+    assert [line["id"] for line in lines] == [rows[0]["id"], rows[1]["id"]]
+    p.reload()
+    p.wait_for_selector("html[data-ready=true]")
+    assert p.get_attribute("#progress", "data-reviewed") == "1"  # only the first was kept
     page.clean()
 
 
@@ -276,7 +516,7 @@ def test_hostile_text_is_shown_as_text_and_never_runs(page, tmp_path):
     p.select_option("#f-marker", "t:<i>Loaded</i>")
     assert page.count() == 1  # posts view: the one post
 
-    assert p.title() == "postcred: <script>document.title='PWNED0'</script>"
+    assert p.title() == "postcred: \u2068<script>document.title='PWNED0'</script>\u2069"
     assert p.locator("body img, body svg[onload], body b, body i").count() == 0
     assert p.locator("script").count() == 3  # the data block, one block of rows, the report's script
     page.clean()
@@ -345,21 +585,98 @@ def test_evidence_is_highlighted_and_markers_underlined(page, tmp_path):
     page.clean()
 
 
-def test_screenshot_of_the_seed_report(page, seed_report):
-    path, rows = seed_report
-    page.open(path)
+def test_only_the_strongest_evidence_is_highlighted_until_asked(page, tmp_path):
+    text = "政府は4日、新たな対策を発表したが、ふざけるな、国民を馬鹿にするな、また嘘だ"
+    weights = {"ふざけ": -1.5, "発表": 1.2, "馬鹿": -1.1, "政府": 0.9, "嘘": -0.8, "4日": 0.5, "また": -0.3, "対策": 0.2, "国民": -0.1}
+    evidence = [{"feature": w, "weight": wt, "spans": [[text.index(w), text.index(w) + len(w)]]} for w, wt in weights.items()]
+    row = {
+        "id": "e:1", "dump": "e", "line": 1, "line_end": 1, "record": 1, "post_id": "e:p1", "account": "A", "handle": "",
+        "date": "", "role": "post", "kind": "post", "text": text, "urls": [], "hashtags": [], "mentions": [],
+        "p_wire": 0.4, "label": "partisan", "top_tokens": [], "evidence": evidence,
+        "markers": [{"start": text.index("国民"), "end": text.index("国民") + 2, "marker": "m", "technique": "Loaded",
+                     "weight": 1.0, "kind": "propaganda", "text": "国民"}],
+        "techniques": {"Loaded": 1},
+    }
+    page.open(write_report(tmp_path / "e.html", [row], title="evidence"))
     p = page.page
-    p.click("#b-queue")
-    ids = page.ids()
-    p.locator(f'tr.segment[data-id="{ids[0]}"] button.correct').click()
-    p.locator(f'tr.segment[data-id="{ids[1]}"] button.confirm').click()
-    p.locator(f'tr.segment[data-id="{ids[1]}"] input.note').fill("attributed, factual")
-    p.select_option("#f-status", "")
-    p.evaluate("window.scrollTo(0, document.getElementById('review').offsetTop)")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    p.screenshot(path=str(SCREENSHOT))
-    assert SCREENSHOT.stat().st_size > 10_000
+
+    def highlighted() -> set[str]:
+        return set(p.eval_on_selector_all("div.text span.ev", "s => s.map(x => x.textContent)"))
+
+    strongest = {"発表", "政府", "4日", "ふざけ", "馬鹿", "嘘"}  # the 3 strongest each way
+    assert highlighted() == strongest
+    assert p.eval_on_selector_all("div.text span.marker", "s => s.map(x => x.textContent + ' ' + x.className)") == ["国民 marker"]
+    p.check("#f-allev")
+    assert highlighted() == strongest | {"対策", "国民", "また"}
+    assert p.eval_on_selector("div.text span.marker", "x => x.className") == "ev ev-partisan marker"  # still underlined
     page.clean()
+
+
+def test_a_right_to_left_override_in_a_name_stays_inside_it(page, tmp_path):
+    rows = [{**r, "account": "\u202eEvil Name", "handle": "\u202eevil"} for r in hostile_rows()[:2]]
+    rows = [{**r, "text": "普通の文です。", "markers": [], "techniques": {}, "evidence": []} for r in rows]
+    page.open(write_report(tmp_path / "rtl.html", rows, title="rtl"))
+    p = page.page
+    p.select_option("#f-view", "posts")
+    summary = p.locator("details.post > summary").first
+    assert summary.text_content().startswith("\u202eEvil Name @\u202eevil · 2024-11-04 · 2 segments (2 matching)")
+    # laid out left to right after the name: "segments" reads forwards and starts right of the name
+    where = summary.evaluate("""s => {
+      const name = s.querySelector('bdi.who').getBoundingClientRect();
+      const node = [...s.childNodes].find(n => n.nodeType === 3 && n.textContent.includes('segments'));
+      const at = node.textContent.indexOf('segments');
+      const box = i => { const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1); return r.getBoundingClientRect(); };
+      return {nameRight: name.right, s: box(at).left, t: box(at + 7).left};
+    }""")
+    assert where["nameRight"] <= where["s"] < where["t"], where
+    p.select_option("#f-view", "segments")
+    p.locator("button.open-post").first.click()
+    assert p.locator("#post-filter-text bdi").first.text_content() == "\u202eEvil Name"
+    overview = p.eval_on_selector_all("#account-summary td bdi", "b => b.map(x => x.textContent)")
+    assert overview == ["\u202eEvil Name", "\u202eevil"]
+    page.clean()
+
+
+def test_a_view_in_its_own_script_joins_the_report(page, tmp_path, monkeypatch):
+    import classifier.report
+
+    view = """(window.postcredViews = window.postcredViews || []).push({
+      id: "test-view",
+      init: function (api) {
+        var box = api.el("p", {id: "test-view"});
+        box.appendChild(api.bdi(api.rows.length + " rows"));
+        document.getElementById("overview").appendChild(box);
+        var button = api.el("button", {id: "test-view-show", type: "button"}, "show B");
+        button.addEventListener("click", function () { api.showSegments({account: "B"}); });
+        box.appendChild(button);
+      },
+      update: function (api) {
+        document.getElementById("test-view").setAttribute("data-decided",
+          api.rows.filter(function (row) { return api.status(row); }).length);
+      }
+    });"""
+    real = classifier.report.asset
+    monkeypatch.setattr(classifier.report, "SCRIPTS", ("report.js", "test_view.js"))
+    monkeypatch.setattr(classifier.report, "asset", lambda name: view if name == "test_view.js" else real(name))
+    rows = [{**r, "account": "A" if i % 2 else "B"} for i, r in enumerate(hostile_rows())]
+    page.open(write_report(tmp_path / "view.html", rows, title="views"))
+    p = page.page
+    assert p.text_content("#test-view bdi") == "4 rows"
+    p.locator(f'tr.segment[data-id="{rows[1]["id"]}"] button.confirm').click()
+    assert p.get_attribute("#test-view", "data-decided") == "1"
+    p.click("#test-view-show")
+    assert page.ids() == [rows[0]["id"], rows[2]["id"]] and p.input_value("#f-account") == "B"
+    page.clean()  # both scripts ran under the policy
+
+
+def test_screenshot_script_shows_keyboard_review(seed_report, tmp_path):
+    path, _ = seed_report
+    out = tmp_path / "shot.png"
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "report_screenshot.py"), "--report", str(path), "--out", str(out)],
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_size > 10_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "focused" in done.stdout
 
 
 def test_fifty_thousand_segments_stay_usable(page, tmp_path, seed_report):
@@ -394,4 +711,12 @@ def test_fifty_thousand_segments_stay_usable(page, tmp_path, seed_report):
     assert page.ids()[0] == min((r for r in rows if r["label"] == "partisan"), key=lambda r: abs(r["p_wire"] - 0.5))["id"]
     assert timed(lambda: p.locator("#pager-top button.page").last.click()) < 5
     assert p.locator("#segment-rows tr.segment").count() <= 50
+
+    # review state stays compact: ids less the dump name, and one short value per segment
+    p.keyboard.press("j")
+    assert timed(lambda: [p.keyboard.press(key) for key in "wpwps"]) < 5
+    assert p.get_attribute("#progress", "data-reviewed") == "5"
+    stored = p.evaluate("Object.keys(localStorage).filter(k => k.startsWith('pc:')).map(k => k + localStorage.getItem(k))")
+    assert len(stored) == 5 and all(len(entry) <= 34 for entry in stored), stored
+    assert not p.is_visible("#storage-full")
     page.clean()

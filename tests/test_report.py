@@ -19,6 +19,7 @@ from classifier.report import (
     HISTOGRAM_ACCOUNTS,
     OTHER_ACCOUNTS,
     ROW_COLUMNS,
+    SECTIONS,
     ReportRows,
     compact_row,
     render_report,
@@ -129,7 +130,7 @@ def test_hostile_text_stays_inside_the_json(text):
     soup = soup_of(html)
     assert len(soup.find_all("script")) == 3  # the data block, one block of rows, the report's own script
     assert not soup.find_all("img") and len(soup.find_all("style")) == 1
-    assert soup.title.get_text() == f"postcred: {text}"
+    assert soup.title.get_text() == f"postcred: \u2068{text}\u2069"  # isolated: an override cannot leak
     data = payload_of(soup)
     assert data["rows"][0][data["columns"].index("text")] == text
     assert data["rows"][0][data["columns"].index("account")] == text
@@ -223,6 +224,45 @@ def test_report_id_is_stable_and_follows_rows_and_model():
     a = payload_of(soup_of(render_report(rows, title="t", model_meta={"labels_digest": "x", "created": "1"})))
     b = payload_of(soup_of(render_report(rows, title="t", model_meta={"labels_digest": "x", "created": "2"})))
     assert a["report_id"] != b["report_id"] and a["model_hash"] != b["model_hash"]
+
+
+def test_review_state_is_keyed_by_dump_not_by_model():
+    rows = [make_row(1, "文。"), make_row(2, "別の文。")]
+    old = payload_of(soup_of(render_report(rows, title="t", model_meta={"labels_digest": "x", "created": "1"})))
+    retrained = payload_of(soup_of(render_report(rows, title="t", model_meta={"labels_digest": "y", "created": "2"})))
+    assert old["report_id"] != retrained["report_id"]
+    assert old["review_key"] == retrained["review_key"] and old["id_prefix"] == retrained["id_prefix"] == "dump:"
+    grown = payload_of(soup_of(render_report([*rows, make_row(3, "三つ目。")], title="t")))
+    assert grown["review_key"] == old["review_key"]  # the same dump with more posts: same place
+    other = payload_of(soup_of(render_report([{**r, "id": "other:" + r["id"].split(":")[1]} for r in rows], title="t")))
+    assert other["review_key"] != old["review_key"] and other["id_prefix"] == "other:"
+    mixed = payload_of(soup_of(render_report([rows[0], {**rows[1], "id": "other:2"}], title="t")))
+    assert mixed["id_prefix"] == ""  # rows of two dumps keep their full ids
+
+
+def test_sections_come_from_the_registry_and_the_topics_from_the_model(seed_report):
+    soup = soup_of(seed_report)
+    anchors = [a["href"] for a in soup.select("nav#sections a")]
+    assert anchors == [f"#{anchor}" for anchor, _, _ in SECTIONS]
+    assert all(soup.find("section", id=anchor) is not None for anchor, _, _ in SECTIONS)
+    topics = [o["value"] for o in soup.select("datalist#topic-list option")]
+    assert "disasters" in topics and topics == sorted(topics) and len(topics) >= 20
+    assert soup.find(id="help") is not None and soup.select("#help-keys kbd")
+
+
+def test_every_listed_script_is_allowed_by_its_hash(monkeypatch):
+    import classifier.report
+
+    view = "window.postcredViews = window.postcredViews || []; window.postcredViews.push({id: 'extra'});"
+    real = classifier.report.asset
+    monkeypatch.setattr(classifier.report, "SCRIPTS", ("report.js", "view.js"))
+    monkeypatch.setattr(classifier.report, "asset", lambda name: view if name == "view.js" else real(name))
+    soup = soup_of(render_report([make_row(1, "文。")], title="views"))
+    code = [s.string for s in soup.find_all("script") if not s.get("type")]
+    assert len(code) == 2 and code[1] == view
+    policy = soup.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["script-src"] == " ".join(sha256_source(c) for c in code)
 
 
 def test_summary_counts_labels_accounts_and_techniques():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -10,6 +11,8 @@ from click.testing import CliRunner
 from classifier.cli import cli
 from classifier.labels import label_files, labels_digest, load_labels
 from classifier.review import merge_corrections, read_corrections
+
+from .conftest import LABELS, jsonl_rows
 
 WIRE_TEXT = "政府は4日、新たな経済対策を閣議決定したと発表した。"
 PARTISAN_TEXT = "またマスゴミの印象操作😡 絶対に許すな！拡散希望🔥"
@@ -61,7 +64,7 @@ def test_merge_adds_new_texts_skips_known_and_lists_conflicts(tmp_path, labels):
         correction("d:4", "気象庁は5日、大雨警報を発表した。", None),
         correction("d:5", "日銀は5日、政策金利を据え置くと発表した。", "wire", decision="confirm", topic="economy_prices"),
     ])
-    result = run("review", "merge", corrections, "--labels", labels)
+    result = run("review", "merge", corrections, "--labels", labels, "--topic", "media_internet")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("added    line 1: d:1: new text, labeled partisan (corrections.jsonl:1)")
@@ -72,10 +75,10 @@ def test_merge_adds_new_texts_skips_known_and_lists_conflicts(tmp_path, labels):
     assert "rerun with --overwrite" in result.output
     assert (labels / "base.jsonl").read_bytes() == before  # the conflict was left alone
 
-    added = [json.loads(line) for line in (labels / "corrections.jsonl").read_text(encoding="utf-8").splitlines()]
+    added = jsonl_rows(labels / "corrections.jsonl")
     assert [(r["text"], r["label"], r["topic"], r["source"], r["id"]) for r in added] == [
-        ("速報です！！これは陰謀だ、目を覚ませ", "partisan", "reviewed", "review", "review:d:1"),
-        ("日銀は5日、政策金利を据え置くと発表した。", "wire", "economy_prices", "review", "review:d:5"),
+        ("速報です！！これは陰謀だ、目を覚ませ", "partisan", "media_internet", "review:d", "review:d:1"),
+        ("日銀は5日、政策金利を据え置くと発表した。", "wire", "economy_prices", "review:d", "review:d:5"),
     ]
     assert added[0]["notes"].startswith("陰謀論の煽り [review; 2024-11-05; model said wire (p_wire 0.55); segment d:1")
     frame = load_labels(labels).frame
@@ -87,9 +90,9 @@ def test_merging_twice_changes_nothing(tmp_path, labels):
         correction("d:1", "速報です！！これは陰謀だ、目を覚ませ", "partisan"),
         correction("d:3", PARTISAN_TEXT, "wire"),
     ])
-    assert run("review", "merge", corrections, "--labels", labels, "--overwrite").exit_code == 0
+    assert run("review", "merge", corrections, "--labels", labels, "--overwrite", "--topic", "t").exit_code == 0
     files, digest = snapshot(labels), labels_digest(label_files(labels))
-    again = run("review", "merge", corrections, "--labels", labels, "--overwrite")
+    again = run("review", "merge", corrections, "--labels", labels, "--overwrite", "--topic", "t")
     assert again.exit_code == 0, again.output
     assert "added 0, changed 0, skipped 2, conflicts 0" in again.output
     assert again.output.strip().endswith("labels unchanged")
@@ -119,7 +122,7 @@ def test_dry_run_lists_but_writes_nothing(tmp_path, labels):
         correction("d:1", "速報です！！これは陰謀だ、目を覚ませ", "partisan"),
         correction("d:3", PARTISAN_TEXT, "wire"),
     ])
-    result = run("review", "merge", corrections, "--labels", labels, "--overwrite", "--dry-run")
+    result = run("review", "merge", corrections, "--labels", labels, "--overwrite", "--dry-run", "--topic", "t")
     assert result.exit_code == 0, result.output
     assert "added 1, changed 1, skipped 0, conflicts 0" in result.output
     assert "dry run: nothing written" in result.output
@@ -131,7 +134,7 @@ def test_library_result_lists_outcomes(tmp_path, labels):
         correction("d:1", "新しい文です。", "partisan"),
         correction("d:2", WIRE_TEXT, "wire", decision="confirm"),
     ])
-    result = merge_corrections(corrections, labels)
+    result = merge_corrections(corrections, labels, topic="economy_prices")
     assert [(o.action, o.correction.id) for o in result.outcomes] == [("added", "d:1"), ("skipped", "d:2")]
     assert result.written == [labels / "corrections.jsonl"]
 
@@ -189,7 +192,62 @@ def test_ids_stay_unique_and_blank_lines_are_ignored(tmp_path, labels):
     corrections = tmp_path / "c.jsonl"
     corrections.write_text("\n" + GOOD + "\n\n", encoding="utf-8")
     assert [c.line for c in read_corrections(corrections)] == [2]
-    result = merge_corrections(corrections, labels)
+    result = merge_corrections(corrections, labels, topic="t")
     assert [o.action for o in result.outcomes] == ["added"]
-    rows = [json.loads(line) for line in (labels / "corrections.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = jsonl_rows(labels / "corrections.jsonl")
     assert [r["id"] for r in rows] == ["review:d:1", "review:d:1~2"]
+
+
+def test_new_rows_need_a_topic_and_get_their_dump_as_source(tmp_path, labels):
+    before = snapshot(labels)
+    corrections = write_jsonl(tmp_path / "c.jsonl", [
+        correction("tweets_2024:3", "新しい文です。", "partisan", topic="local"),
+        correction("tweets_2024:4", "別の新しい文です。", "wire", decision="confirm"),
+        correction("x:5", "三つ目の新しい文です。", "wire", source="wire_newspaper", dump="reuters_dump"),
+    ])
+    result = run("review", "merge", corrections, "--labels", labels)
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"Error: {corrections}, line 2: no topic for a new labels row: set the Topic field in the report before "
+        "exporting, or pass --topic (the labels use: domestic_politics, economy_prices)")
+    assert snapshot(labels) == before
+
+    result = run("review", "merge", corrections, "--labels", labels, "--topic", "economy_prices", "--source", "my_review")
+    assert result.exit_code == 0, result.output
+    added = jsonl_rows(labels / "corrections.jsonl")
+    assert [(r["topic"], r["source"]) for r in added] == [
+        ("local", "my_review"), ("economy_prices", "my_review"), ("economy_prices", "wire_newspaper")]
+    assert "warning  topic 'local' is new to labels/" in result.output
+
+    (labels / "corrections.jsonl").unlink()
+    merge_corrections(corrections, labels, topic="economy_prices")  # without --source: the dump's name
+    added = jsonl_rows(labels / "corrections.jsonl")
+    assert [r["source"] for r in added] == ["review:tweets_2024", "review:tweets_2024", "wire_newspaper"]
+
+
+def test_a_correction_that_would_teach_topic_words_is_named(tmp_path):
+    labels = tmp_path / "labels"
+    shutil.copytree(LABELS, labels)  # the real labels: the figures a reviewer would see
+    tsunami = "津波の到達が心配です。沿岸の皆さんは高台へ避難してください。"
+    corrections = write_jsonl(tmp_path / "c.jsonl", [
+        correction("d:1", tsunami, "wire", predicted_label="partisan", p_wire=0.17, topic="disasters"),
+        correction("d:2", "気象庁は5日、大雨警報を発表した。", "wire", decision="confirm", p_wire=0.97, topic="disasters"),
+    ])
+    result = run("review", "merge", corrections, "--labels", labels, "--dry-run")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning  line")]
+    assert len(warnings) == 1 and warnings[0].startswith("warning  line 1: d:1: the merge makes these nouns of it words for wire: ")
+    named = dict(part.split(" (", 1) for part in warnings[0].split(": ", 3)[3].rstrip(")").split("), "))
+    assert {"津波", "沿岸", "高台", "到達"} <= set(named)
+    rows = load_labels(labels).frame["text"]
+    for word in ("津波", "高台"):
+        used = int(rows.str.contains(word).sum())
+        assert named[word].endswith(f"in {used} labels rows" if used > 1 else "in 1 labels row" if used else "in no labels row")
+        if not used:
+            assert named[word].startswith("+0.00 -> +")
+    assert "add rows of the other label that use these nouns" in result.output
+
+    outcomes = merge_corrections(corrections, labels, dry_run=True).outcomes
+    for word in outcomes[0].topic_words:
+        assert word.after >= 0.5 and word.after - word.before >= 0.5
+    assert outcomes[1].topic_words == ()  # a confirmation of everyday wire words teaches nothing new

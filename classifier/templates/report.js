@@ -1,8 +1,19 @@
-/* postcred report: filters, search, sort, pages, post view, evidence and review mode.
+/* postcred report, the core script: filters, search, sort, pages, post view, evidence,
+ * review mode, keyboard review, and the registry other views' scripts join.
  *
- * Post text is untrusted.  This script reads it from the JSON block and only ever puts it
+ * Post text is untrusted.  This script reads it from the JSON blocks and only ever puts it
  * into the page with textContent / createElement / setAttribute; it never builds HTML
- * from strings.  Review decisions live in localStorage under the report id.
+ * from strings.  User text shown inline sits in <bdi> (or between U+2068 and U+2069 in
+ * tooltips), so a right-to-left override cannot reverse what follows it.
+ *
+ * Review decisions live in localStorage, one key per segment (see `store`), keyed by dump
+ * and segment rather than by model, so two tabs never overwrite each other and a report
+ * re-scored by a retrained model finds them again.
+ *
+ * Views: another script of the page registers a view with
+ *   (window.postcredViews = window.postcredViews || []).push({id: "x", init: function (api) {}, update: function (api) {}})
+ * before or after this one; `init` runs once when the page is ready, `update` after every
+ * change of the filters or the decisions.  See `api` below for what a view may use.
  */
 (function () {
   "use strict";
@@ -16,6 +27,7 @@
   });
   var OTHER = { wire: "partisan", partisan: "wire" };
   var STATUS_ORDER = { "": 0, skip: 1, confirm: 2, correct: 3 };
+  var DECISION_WORDS = { confirm: "Confirmed", correct: "Corrected", skip: "Skipped", "": "Cleared" };
   var collator = new Intl.Collator("ja");
 
   var ROWS = DATA.rows.map(function (values, index) {
@@ -47,110 +59,271 @@
     return node;
   }
 
+  /** User text as an isolated inline element: its direction cannot leak into the line. */
+  function bdi(text, className) { return el("bdi", className ? { className: className } : null, text); }
+
+  /** User text for a tooltip or other plain string: first-strong isolate ... pop isolate. */
+  function iso(text) { return "\u2068" + text + "\u2069"; }
+
+  /** A line of inline pieces: strings become text, nodes are kept. */
+  function line(tag, attrs, pieces) {
+    var node = el(tag, attrs);
+    pieces.forEach(function (piece) {
+      node.appendChild(typeof piece === "string" ? document.createTextNode(piece) : piece);
+    });
+    return node;
+  }
+
   function accountName(row) { return row.account || "(unknown)"; }
 
-  /* ------------------------------------------------------------ decisions */
+  function excerpt(text, n) {
+    var chars = Array.from(text);
+    return chars.slice(0, n).join("") + (chars.length > n ? "…" : "");
+  }
+
+  /* ------------------------------------------------------------ decisions
+   *
+   * One localStorage key per reviewed segment:
+   *   pc:<dump key>:<segment id less "<dump>:">:<text hash>  ->  <l><time><" note">
+   * <l> is the reviewer's label (w wire, p partisan, s skipped, - note only), <time> the
+   * seconds since 1970 in base 36; a note follows a space.  About 32 characters for a
+   * decision without a note.  The reviewer's label is kept, not "confirm"/"correct": a
+   * retrained model may predict the other label, and what the reviewer said still holds.
+   * The text hash keeps a decision from showing on a segment whose text changed.
+   */
+
+  var CODES = { wire: "w", partisan: "p", skip: "s" };
+  var LABEL_OF = { w: "wire", p: "partisan", s: "skip", "-": null };
+  var QUOTA = 5242880; // characters (keys and values) Chromium keeps per origin; file:// is one origin
+  var NEAR_FULL = 0.8;
+
+  function textHash(text) { // FNV-1a, 32 bits, over UTF-16 units
+    var h = 0x811c9dc5;
+    for (var i = 0; i < text.length; i++) {
+      h ^= text.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+    return (h >>> 0).toString(36);
+  }
+
+  function nowSeconds() { return Math.floor(Date.now() / 1000); }
 
   var store = {
-    key: "postcred-review:" + DATA.report_id,
-    items: {},
+    prefix: "pc:" + DATA.review_key + ":",
+    legacy: "postcred-review:" + DATA.report_id, // where reports made before kept decisions
+    items: new Map(), // segment id -> {label, time, note}
+    tally: null, // decisions and notes counted, kept up to date as items change
     persistent: true,
+    used: 0, // characters in localStorage, all reports together
+    keyOf: function (row) {
+      if (!row.storageKey) {
+        var local = row.id.slice(DATA.id_prefix.length);
+        row.storageKey = this.prefix + local + ":" + textHash(row.text);
+      }
+      return row.storageKey;
+    },
+    encode: function (d) {
+      return (CODES[d.label] || "-") + d.time.toString(36) + (d.note ? " " + d.note : "");
+    },
+    decode: function (value) {
+      if (typeof value !== "string" || !(value.charAt(0) in LABEL_OF)) return null;
+      var space = value.indexOf(" ");
+      var time = parseInt(space < 0 ? value.slice(1) : value.slice(1, space), 36);
+      var d = { label: LABEL_OF[value.charAt(0)], time: isNaN(time) ? 0 : time, note: space < 0 ? "" : value.slice(space + 1) };
+      return d.label || d.note ? d : null;
+    },
+    /** The row a storage key belongs to, when its text is still the one decided on. */
+    rowOf: function (key) {
+      if (typeof key !== "string" || key.indexOf(this.prefix) !== 0) return null;
+      var rest = key.slice(this.prefix.length);
+      var cut = rest.lastIndexOf(":");
+      var row = cut < 0 ? null : BY_ID.get(DATA.id_prefix + rest.slice(0, cut));
+      return row && this.keyOf(row) === key ? row : null;
+    },
+    /** The one place items change: the tally follows. */
+    remember: function (row, d) {
+      var before = this.items.get(row.id);
+      if (before) this.count(row, before, -1);
+      if (d) { this.items.set(row.id, d); this.count(row, d, 1); }
+      else this.items.delete(row.id);
+    },
+    count: function (row, d, sign) {
+      var status = this.statusOf(row, d);
+      if (status) this.tally[status] += sign;
+      if (d.note) this.tally.notes += sign;
+    },
     load: function () {
-      var parsed = {};
+      var keys;
+      this.items = new Map();
+      this.tally = { confirm: 0, correct: 0, skip: 0, notes: 0 };
       try {
-        var raw = window.localStorage.getItem(this.key);
-        parsed = raw ? JSON.parse(raw) : {};
+        keys = Object.keys(window.localStorage);
       } catch (err) {
         this.persistent = false;
-        parsed = {};
+        return;
       }
-      this.items = {};
-      if (parsed && typeof parsed === "object") {
-        Object.keys(parsed).forEach(function (id) {
-          var d = parsed[id];
-          if (BY_ID.has(id) && d && typeof d === "object") store.items[id] = d;
+      var used = 0;
+      keys.forEach(function (key) {
+        var value = window.localStorage.getItem(key) || "";
+        used += key.length + value.length;
+        var row = store.rowOf(key);
+        var d = row ? store.decode(value) : null;
+        if (d) store.remember(row, d);
+      });
+      this.used = used;
+      this.migrate();
+    },
+    /** Decisions of a report made before this format (one JSON object under the report
+     * id): moved to one key per segment, unless the segment has a newer decision. */
+    migrate: function () {
+      var raw = null;
+      try { raw = window.localStorage.getItem(this.legacy); } catch (err) { return; }
+      if (!raw) return;
+      var old = null;
+      try { old = JSON.parse(raw); } catch (err) { old = null; }
+      if (old && typeof old === "object") {
+        Object.keys(old).forEach(function (id) {
+          var d = old[id];
+          var row = BY_ID.get(id);
+          if (!row || !d || typeof d !== "object" || store.items.has(id)) return;
+          var label = d.decision === "skip" ? "skip" : (d.decision && OTHER[d.label] ? d.label : null);
+          var note = typeof d.note === "string" ? d.note : "";
+          if (!label && !note) return;
+          var time = Math.floor((Date.parse(d.time) || Date.now()) / 1000);
+          store.put(row, { label: label, time: time, note: note });
         });
       }
-    },
-    save: function () {
-      try {
-        window.localStorage.setItem(this.key, JSON.stringify(this.items));
-      } catch (err) {
-        this.persistent = false;
+      if (this.persistent) {
+        window.localStorage.removeItem(this.legacy);
+        this.used -= this.legacy.length + raw.length;
       }
-      $("storage-warning").hidden = this.persistent;
     },
-    get: function (id) { return this.items[id] || null; },
-    status: function (id) { var d = this.items[id]; return d && d.decision ? d.decision : ""; }
+    get: function (id) { return this.items.get(id) || null; },
+    status: function (row) { return this.statusOf(row, this.items.get(row.id)); },
+    /** "confirm", "correct" or "skip" by the reviewer's label and this model's prediction. */
+    statusOf: function (row, d) {
+      if (!d || !d.label) return "";
+      return d.label === "skip" ? "skip" : d.label === row.label ? "confirm" : "correct";
+    },
+    /** Set (or, with null, clear) a row's decision, in memory and in localStorage. */
+    put: function (row, d) {
+      var key = this.keyOf(row);
+      var before = this.items.get(row.id);
+      var oldSize = before ? key.length + this.encode(before).length : 0;
+      this.remember(row, d);
+      try {
+        if (d) window.localStorage.setItem(key, this.encode(d));
+        else window.localStorage.removeItem(key);
+        this.used += (d ? key.length + this.encode(d).length : 0) - oldSize;
+      } catch (err) {
+        this.persistent = false; // full or unavailable: the decision is kept in memory for the export
+      }
+      showStorage();
+    },
+    /** A change another tab made (the `storage` event): taken as it is. */
+    external: function (event) {
+      if (event.key === null) { this.load(); return ROWS; } // storage cleared
+      this.used += (event.newValue ? event.key.length + event.newValue.length : 0) -
+        (event.oldValue ? event.key.length + event.oldValue.length : 0);
+      var row = this.rowOf(event.key);
+      if (!row) return [];
+      this.remember(row, event.newValue === null ? null : this.decode(event.newValue));
+      return [row];
+    }
   };
 
-  function now() { return new Date().toISOString(); }
-
-  function decide(row, decision) {
-    var d = store.get(row.id) || { decision: null, label: null, note: "" };
-    if (d.decision === decision) {
-      d.decision = null; // pressing the active button again undoes it
-      d.label = null;
-    } else {
-      d.decision = decision;
-      d.label = decision === "confirm" ? row.label : decision === "correct" ? OTHER[row.label] : null;
+  function showStorage() {
+    $("storage-warning").hidden = store.persistent;
+    var full = store.persistent && store.used >= NEAR_FULL * QUOTA;
+    $("storage-full").hidden = !full;
+    if (full) {
+      $("storage-full-text").textContent = "Browser storage for reports is " + Math.round(100 * store.used / QUOTA) +
+        "% full (" + (store.used / 1e6).toFixed(1) + " of " + (QUOTA / 1e6).toFixed(1) +
+        " M characters, all file:// reports together): export your corrections now; decisions stop being saved when it is full.";
     }
-    d.time = now();
-    if (!d.decision && !d.note) delete store.items[row.id];
-    else store.items[row.id] = d;
-    store.save();
-    refreshRow(row);
-    updateProgress();
+  }
+
+  var undoStack = []; // {row, before}: this tab's decisions, last first to undo
+  var listeners = []; // views' update functions
+
+  /** Set a row's reviewer label ("wire", "partisan", "skip", or null to clear it). */
+  function labelRow(row, label) {
+    var d = store.get(row.id);
+    var note = d ? d.note : "";
+    undoStack.push({ row: row, before: d });
+    store.put(row, label || note ? { label: label, time: nowSeconds(), note: note } : null);
+    decided(row, true);
+  }
+
+  /** The buttons: confirm, correct or skip; pressing the active one again clears it. */
+  function toggle(row, decision) {
+    var label = decision === "confirm" ? row.label : decision === "correct" ? OTHER[row.label] : "skip";
+    labelRow(row, store.status(row) === decision ? null : label);
   }
 
   function setNote(row, note) {
-    var d = store.get(row.id) || { decision: null, label: null, note: "" };
-    d.note = note;
-    d.time = now();
-    if (!d.decision && !d.note) delete store.items[row.id];
-    else store.items[row.id] = d;
-    store.save();
+    var d = store.get(row.id);
+    var label = d ? d.label : null;
+    store.put(row, label || note ? { label: label, time: nowSeconds(), note: note } : null);
     updateProgress();
+    notify();
+  }
+
+  function undo() {
+    var last = undoStack.pop();
+    if (!last) { toast("Nothing to undo.", false); return; }
+    store.put(last.row, last.before);
+    decided(last.row, false);
+    bringBack(last.row);
+    toast("Undone: " + excerpt(last.row.text, 24), false);
   }
 
   function updateProgress() {
-    var counts = { confirm: 0, correct: 0, skip: 0 };
-    var notes = 0;
-    Object.keys(store.items).forEach(function (id) {
-      var d = store.items[id];
-      if (d.decision) counts[d.decision] += 1;
-      if (d.note) notes += 1;
-    });
-    var reviewed = counts.confirm + counts.correct + counts.skip;
+    var c = store.tally;
+    var reviewed = c.confirm + c.correct + c.skip;
+    var training = c.confirm + c.correct;
     var progress = $("progress");
     progress.textContent = "Reviewed " + reviewed.toLocaleString() + " of " + ROWS.length.toLocaleString() +
-      " segments: " + counts.confirm + " confirmed, " + counts.correct + " corrected, " + counts.skip +
-      " skipped · " + notes + " notes";
+      " segments: " + c.confirm + " confirmed, " + c.correct + " corrected, " + c.skip + " skipped · " + c.notes +
+      " notes · export: " + training + " training row" + (training === 1 ? "" : "s");
     progress.setAttribute("data-reviewed", reviewed);
-    progress.setAttribute("data-corrected", counts.correct);
-    $("b-export").disabled = reviewed + notes === 0;
+    progress.setAttribute("data-corrected", c.correct);
+    progress.setAttribute("data-training", training);
+    $("b-export").disabled = reviewed + c.notes === 0;
   }
 
-  function exportCorrections() {
+  function isoTime(seconds) { return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"); }
+
+  function exportLines() {
+    var topic = $("f-topic").value.trim();
     var lines = [];
     ROWS.forEach(function (row) {
       var d = store.get(row.id);
       if (!d) return;
-      lines.push(JSON.stringify({
+      var status = store.status(row);
+      var record = {
         id: row.id,
         text: row.text,
         predicted_label: row.label,
         p_wire: row.p_wire,
-        reviewer_label: d.label || null,
-        decision: d.decision || null,
+        reviewer_label: d.label && d.label !== "skip" ? d.label : null,
+        decision: status || null,
         note: d.note || "",
-        time: d.time || null,
+        time: isoTime(d.time),
         report_id: DATA.report_id,
         model_hash: DATA.model_hash,
+        dump: row.id.slice(0, row.id.lastIndexOf(":")),
         account: row.account,
         role: row.role
-      }));
+      };
+      if (topic) record.topic = topic;
+      lines.push(JSON.stringify(record));
     });
+    return lines;
+  }
+
+  function exportCorrections() {
+    var lines = exportLines();
     if (!lines.length) return;
     var blob = new Blob([lines.join("\n") + "\n"], { type: "application/x-ndjson" });
     var link = el("a", { href: URL.createObjectURL(blob), download: "corrections.jsonl" });
@@ -159,12 +332,26 @@
     setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 2000);
   }
 
+  var topicKey = "pc-topic:" + DATA.review_key;
+
+  function loadTopic() {
+    try { $("f-topic").value = window.localStorage.getItem(topicKey) || ""; } catch (err) { /* not kept */ }
+  }
+
+  function saveTopic() {
+    var topic = $("f-topic").value.trim();
+    try {
+      if (topic) window.localStorage.setItem(topicKey, topic);
+      else window.localStorage.removeItem(topicKey);
+    } catch (err) { /* the field still goes into this export */ }
+  }
+
   /* ------------------------------------------------------------ filters */
 
   var state = {
     search: "", label: "", account: "", role: "", marker: "", pmin: 0, pmax: 1,
     status: "", sort: "line", desc: false, view: "segments", pageSize: DATA.page_size || 50,
-    page: 0, post: ""
+    page: 0, post: "", allEvidence: false
   };
   var hay = null; // normalized search text per row, built on the first search
 
@@ -193,13 +380,14 @@
   function matchesStatus(row) {
     var s = state.status;
     if (!s) return true;
-    var d = store.get(row.id);
-    var decision = d && d.decision ? d.decision : "";
-    if (s === "unreviewed") return !decision;
-    if (s === "reviewed") return !!decision;
-    if (s === "note") return !!(d && d.note);
-    return decision === s;
+    var status = store.status(row);
+    if (s === "unreviewed") return !status;
+    if (s === "reviewed") return !!status;
+    if (s === "note") { var d = store.get(row.id); return !!(d && d.note); }
+    return status === s;
   }
+
+  function searchTerms() { return normalize(state.search).split(/\s+/).filter(Boolean); }
 
   function matches(row, terms) {
     if (state.post && row.post !== state.post) return false;
@@ -224,11 +412,11 @@
     label: function (a, b) { return collator.compare(a.label, b.label); },
     text: function (a, b) { return collator.compare(a.text, b.text); },
     markers: function (a, b) { return a.markers.length - b.markers.length; },
-    status: function (a, b) { return STATUS_ORDER[store.status(a.id)] - STATUS_ORDER[store.status(b.id)]; }
+    status: function (a, b) { return STATUS_ORDER[store.status(a)] - STATUS_ORDER[store.status(b)]; }
   };
 
   function selection() {
-    var terms = normalize(state.search).split(/\s+/).filter(Boolean);
+    var terms = searchTerms();
     var out = ROWS.filter(function (row) { return matches(row, terms); });
     var compare = SORT_KEYS[state.sort] || SORT_KEYS.line;
     var sign = state.desc ? -1 : 1;
@@ -238,12 +426,26 @@
 
   /* ------------------------------------------------------------ one segment */
 
+  /** The evidence highlighted in a row: the strongest few each way (rows keep their
+   * evidence strongest first), or all of it with the "all evidence" switch. */
+  function shownEvidence(row) {
+    if (state.allEvidence) return row.evidence;
+    var top = DATA.evidence_top || 3;
+    var wire = 0, partisan = 0;
+    return row.evidence.filter(function (ev) {
+      if (ev[1] >= 0) { wire += 1; return wire <= top; }
+      partisan += 1;
+      return partisan <= top;
+    });
+  }
+
   function highlighted(row) {
     var chars = Array.from(row.text); // spans are code-point offsets, not UTF-16 units
     var n = chars.length;
+    var evidence = shownEvidence(row);
     var cuts = new Set([0, n]);
     var clamp = function (x) { return Math.max(0, Math.min(n, x)); };
-    row.evidence.forEach(function (ev) {
+    evidence.forEach(function (ev) {
       ev[2].forEach(function (span) { cuts.add(clamp(span[0])); cuts.add(clamp(span[1])); });
     });
     row.markers.forEach(function (m) { cuts.add(clamp(m[0])); cuts.add(clamp(m[1])); });
@@ -255,10 +457,10 @@
       if (a >= b) continue;
       var weight = 0;
       var features = [];
-      row.evidence.forEach(function (ev) {
+      evidence.forEach(function (ev) {
         if (ev[2].some(function (span) { return span[0] <= a && span[1] >= b; })) {
           weight += ev[1];
-          features.push(ev[0] + " " + (ev[1] >= 0 ? "+" : "") + ev[1].toFixed(2));
+          features.push(iso(ev[0]) + " " + (ev[1] >= 0 ? "+" : "") + ev[1].toFixed(2));
         }
       });
       var marks = row.markers.filter(function (m) { return m[0] <= a && m[1] >= b; });
@@ -295,7 +497,7 @@
       groups.get(m[2]).push(m);
     });
     groups.forEach(function (marks, technique) {
-      var lines = marks.map(function (m) { return m[3] + (m[6] ? ": " + m[6] : "") + " (weight " + m[5] + ")"; });
+      var lines = marks.map(function (m) { return m[3] + (m[6] ? ": " + iso(m[6]) : "") + " (weight " + m[5] + ")"; });
       var chip = el("button", { type: "button", className: "chip " + marks[0][4], "data-technique": technique,
         title: lines.join("\n") + "\nclick to show only " + technique }, technique + (marks.length > 1 ? " ×" + marks.length : ""));
       chip.addEventListener("click", function () { setFilter("marker", "t:" + technique); });
@@ -313,8 +515,8 @@
       var chars = Array.from(row.text);
       row.evidence.forEach(function (ev) {
         var surface = ev[2].length ? chars.slice(ev[2][0][0], ev[2][0][1]).join("") : ev[0];
-        list.appendChild(el("li", { className: ev[1] >= 0 ? "wire" : "partisan" },
-          surface + "  [" + ev[0] + "]  " + (ev[1] >= 0 ? "+" : "") + ev[1].toFixed(3)));
+        list.appendChild(line("li", { className: ev[1] >= 0 ? "wire" : "partisan" },
+          [bdi(surface), "  [", bdi(ev[0]), "]  " + (ev[1] >= 0 ? "+" : "") + ev[1].toFixed(3)]));
       });
       details.appendChild(list);
     });
@@ -324,18 +526,21 @@
   function reviewCell(row) {
     var td = el("td", { className: "review" });
     var buttons = el("div", { className: "buttons" });
-    var confirm = el("button", { type: "button", className: "confirm", title: "The model is right: " + row.label }, "✓ " + row.label);
-    var correct = el("button", { type: "button", className: "correct", title: "The model is wrong: this is " + OTHER[row.label] }, "→ " + OTHER[row.label]);
-    var skip = el("button", { type: "button", className: "skip", title: "Cannot tell, or not worth labeling" }, "skip");
-    confirm.addEventListener("click", function () { decide(row, "confirm"); });
-    correct.addEventListener("click", function () { decide(row, "correct"); });
-    skip.addEventListener("click", function () { decide(row, "skip"); });
+    var confirm = el("button", { type: "button", className: "confirm",
+      title: "The model is right: " + row.label + " (exported as a training row labeled " + row.label + "; key " + row.label.charAt(0) + ")" }, "✓ " + row.label);
+    var correct = el("button", { type: "button", className: "correct",
+      title: "The model is wrong: this is " + OTHER[row.label] + " (a training row labeled " + OTHER[row.label] + "; key " + OTHER[row.label].charAt(0) + ")" }, "→ " + OTHER[row.label]);
+    var skip = el("button", { type: "button", className: "skip", title: "Cannot tell, or not worth a training row (key s)" }, "skip");
+    confirm.addEventListener("click", function () { focusRow(row.id, false); toggle(row, "confirm"); });
+    correct.addEventListener("click", function () { focusRow(row.id, false); toggle(row, "correct"); });
+    skip.addEventListener("click", function () { focusRow(row.id, false); toggle(row, "skip"); });
     buttons.appendChild(confirm); buttons.appendChild(correct); buttons.appendChild(skip);
     td.appendChild(buttons);
-    var note = el("input", { type: "text", className: "note", placeholder: "note", "aria-label": "note on " + row.id });
+    var note = el("input", { type: "text", className: "note", placeholder: "note (n)", "aria-label": "note on " + row.id });
     var d = store.get(row.id);
     note.value = d && d.note ? d.note : "";
     note.addEventListener("input", function () { setNote(row, note.value); });
+    note.addEventListener("focus", function () { focusRow(row.id, false); });
     td.appendChild(note);
     td.appendChild(el("span", { className: "status" }));
     return td;
@@ -343,23 +548,29 @@
 
   function paintReview(tr, row) {
     var d = store.get(row.id);
-    var decision = d && d.decision ? d.decision : "";
+    var decision = store.status(row);
     tr.classList.remove("status-confirm", "status-correct", "status-skip");
     if (decision) tr.classList.add("status-" + decision);
     tr.setAttribute("data-status", decision || "unreviewed");
     ["confirm", "correct", "skip"].forEach(function (name) {
       tr.querySelector("td.review button." + name).setAttribute("aria-pressed", decision === name ? "true" : "false");
     });
+    var note = tr.querySelector("td.review input.note");
+    if (document.activeElement !== note) note.value = d && d.note ? d.note : "";
     var status = tr.querySelector("td.review .status");
     status.textContent = decision === "confirm" ? "confirmed " + d.label
       : decision === "correct" ? "corrected to " + d.label
       : decision === "skip" ? "skipped" : "";
   }
 
-  function refreshRow(row) {
-    document.querySelectorAll("tr.segment").forEach(function (tr) {
-      if (tr.getAttribute("data-id") === row.id) paintReview(tr, row);
+  function rowElements(id) {
+    return Array.prototype.filter.call(document.querySelectorAll("tr.segment"), function (tr) {
+      return tr.getAttribute("data-id") === id;
     });
+  }
+
+  function refreshRow(row) {
+    rowElements(row.id).forEach(function (tr) { paintReview(tr, row); });
   }
 
   function segmentRow(row, context) {
@@ -367,11 +578,11 @@
       "data-label": row.label, "data-post": row.post });
     tr.appendChild(el("td", { className: "num small", title: row.id }, row.line));
     var acct = el("td", { className: "acct" });
-    acct.appendChild(el("div", null, accountName(row)));
-    if (row.handle) acct.appendChild(el("div", { className: "small" }, "@" + row.handle));
-    if (row.date) acct.appendChild(el("div", { className: "small" }, row.date));
+    acct.appendChild(line("div", null, [bdi(accountName(row))]));
+    if (row.handle) acct.appendChild(line("div", { className: "small" }, ["@", bdi(row.handle)]));
+    if (row.date) acct.appendChild(line("div", { className: "small" }, [bdi(row.date)]));
     tr.appendChild(acct);
-    tr.appendChild(el("td", { className: "role" }, row.role));
+    tr.appendChild(line("td", { className: "role" }, [bdi(row.role)]));
     var cell = el("td", { className: "textcell" });
     cell.appendChild(highlighted(row));
     if (row.markers.length) cell.appendChild(chips(row));
@@ -396,13 +607,27 @@
     tr.appendChild(pw);
     tr.appendChild(el("td", { className: "label label-" + row.label }, row.label));
     tr.appendChild(reviewCell(row));
+    tr.addEventListener("click", function (event) {
+      if (!event.target.closest("button, input, summary, a")) focusRow(row.id, false);
+    });
     paintReview(tr, row);
+    if (row.id === focusId) markFocused(tr);
     return tr;
   }
 
   /* ------------------------------------------------------------ the list */
 
   var current = [];
+
+  function units() {
+    if (state.view !== "posts") return current;
+    var seen = new Set();
+    var posts = [];
+    current.forEach(function (row) { if (!seen.has(row.post)) { seen.add(row.post); posts.push(row.post); } });
+    return posts;
+  }
+
+  function pageCount() { return Math.max(1, Math.ceil(units().length / state.pageSize)); }
 
   function pager(box, pages) {
     box.textContent = "";
@@ -422,14 +647,8 @@
 
   function draw() {
     var size = state.pageSize;
-    var items = current;
-    var unit = "segments";
-    if (state.view === "posts") {
-      var seen = new Set();
-      items = [];
-      current.forEach(function (row) { if (!seen.has(row.post)) { seen.add(row.post); items.push(row.post); } });
-      unit = "posts";
-    }
+    var items = units();
+    var unit = state.view === "posts" ? "posts" : "segments";
     var pages = Math.max(1, Math.ceil(items.length / size));
     state.page = Math.max(0, Math.min(state.page, pages - 1));
     var start = state.page * size;
@@ -469,7 +688,12 @@
     pf.hidden = !state.post;
     if (state.post) {
       var first = POSTS.get(state.post)[0];
-      $("post-filter-text").textContent = "Showing one post: " + accountName(first) + (first.date ? " · " + first.date : "") + " (" + state.post + ")";
+      var text = $("post-filter-text");
+      text.textContent = "";
+      [ "Showing one post: ", bdi(accountName(first)), first.date ? " · " : "", first.date ? bdi(first.date) : "",
+        " (", bdi(state.post), ")" ].forEach(function (piece) {
+        if (piece) text.appendChild(typeof piece === "string" ? document.createTextNode(piece) : piece);
+      });
     }
   }
 
@@ -479,10 +703,12 @@
     var mean = segments.reduce(function (s, r) { return s + r.p_wire; }, 0) / segments.length;
     var details = el("details", { className: "post", "data-post": key });
     var hits = segments.filter(function (r) { return matched.has(r.id); }).length;
-    details.appendChild(el("summary", null,
-      accountName(first) + (first.handle ? " @" + first.handle : "") + (first.date ? " · " + first.date : "") +
-      " · " + segments.length + " segment" + (segments.length === 1 ? "" : "s") + " (" + hits + " matching) · mean p_wire " +
-      mean.toFixed(2) + " · " + Array.from(first.text).slice(0, 60).join("") + (Array.from(first.text).length > 60 ? "…" : "")));
+    var pieces = [bdi(accountName(first), "who")];
+    if (first.handle) pieces.push(" @", bdi(first.handle));
+    if (first.date) pieces.push(" · ", bdi(first.date));
+    pieces.push(" · " + segments.length + " segment" + (segments.length === 1 ? "" : "s") + " (" + hits + " matching) · mean p_wire " +
+      mean.toFixed(2) + " · ", bdi(excerpt(first.text, 60), "excerpt"));
+    details.appendChild(line("summary", null, pieces));
     var fill = function () {
       if (details.querySelector("table")) return;
       var table = el("table");
@@ -499,7 +725,10 @@
   function update() {
     current = selection();
     draw();
+    notify();
   }
+
+  function notify() { listeners.forEach(function (fn) { fn(api); }); }
 
   function openPost(key) {
     state.post = key;
@@ -508,6 +737,169 @@
     state.page = 0;
     update();
     $("review").scrollIntoView();
+  }
+
+  /* ------------------------------------------------------------ the queue moves
+   *
+   * A decision that takes a row out of the filters (the queue shows unreviewed segments
+   * only) takes it out of the list at once: the count updates, the next row takes its
+   * place and the focus, and `u` (or the toast's Undo) brings it back.
+   */
+
+  function decided(row, moveOn) {
+    refreshRow(row);
+    updateProgress();
+    var position = current.indexOf(row);
+    var leaves = position >= 0 && !matches(row, searchTerms());
+    if (moveOn) {
+      var status = store.status(row);
+      toast(DECISION_WORDS[status] + (status === "correct" ? " to " + store.get(row.id).label : "") + ": " +
+        excerpt(row.text, 24) + (leaves ? " (left the list)" : ""), true);
+    }
+    if (leaves) {
+      current.splice(position, 1);
+      var next = current[Math.min(position, current.length - 1)];
+      if (state.view === "segments" && next) state.page = Math.floor(Math.min(position, current.length - 1) / state.pageSize);
+      focusId = next ? next.id : null;
+      draw();
+      if (next) focusRow(next.id, true);
+    }
+    notify();
+    return leaves;
+  }
+
+  /** After an undo: the row rejoins the list if it matches again, and takes the focus. */
+  function bringBack(row) {
+    if (current.indexOf(row) < 0 && matches(row, searchTerms())) {
+      current = selection();
+      var position = current.indexOf(row);
+      if (state.view === "segments") state.page = Math.floor(position / state.pageSize);
+      draw();
+    }
+    focusRow(row.id, true);
+  }
+
+  var toastTimer = null;
+
+  function toast(message, undoable) {
+    $("toast-text").textContent = message;
+    $("b-undo").hidden = !undoable || !undoStack.length;
+    $("toast").hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { $("toast").hidden = true; }, 8000);
+  }
+
+  /* ------------------------------------------------------------ keyboard review */
+
+  var focusId = null;
+
+  function markFocused(tr) {
+    tr.classList.add("focused");
+    tr.setAttribute("aria-current", "true");
+  }
+
+  function visibleRows() {
+    return Array.prototype.slice.call(document.querySelectorAll("#segment-rows tr.segment, #posts details[open] tr.segment"));
+  }
+
+  function focusRow(id, scroll) {
+    document.querySelectorAll("tr.segment.focused").forEach(function (tr) {
+      tr.classList.remove("focused");
+      tr.removeAttribute("aria-current");
+    });
+    focusId = id;
+    var tr = visibleRows().filter(function (t) { return t.getAttribute("data-id") === id; })[0];
+    if (!tr) return null;
+    markFocused(tr);
+    if (scroll) tr.scrollIntoView({ block: "nearest" });
+    return tr;
+  }
+
+  function focusedRow() {
+    var tr = focusId === null ? null : visibleRows().filter(function (t) { return t.getAttribute("data-id") === focusId; })[0];
+    return tr ? BY_ID.get(focusId) : null;
+  }
+
+  /** Move the focus by one row, across page boundaries. */
+  function moveFocus(delta) {
+    var trs = visibleRows();
+    var i = trs.findIndex(function (tr) { return tr.getAttribute("data-id") === focusId; });
+    if (i < 0) {
+      if (trs.length) focusRow(trs[delta > 0 ? 0 : trs.length - 1].getAttribute("data-id"), true);
+      return;
+    }
+    var j = i + delta;
+    if (j >= 0 && j < trs.length) { focusRow(trs[j].getAttribute("data-id"), true); return; }
+    var pages = pageCount();
+    if ((delta > 0 && state.page >= pages - 1) || (delta < 0 && state.page === 0)) return;
+    state.page += delta > 0 ? 1 : -1;
+    draw();
+    trs = visibleRows();
+    if (trs.length) focusRow(trs[delta > 0 ? 0 : trs.length - 1].getAttribute("data-id"), true);
+  }
+
+  /** w, p, s: label the focused row, then move on (a row that left the list already did). */
+  function keyLabel(label) {
+    var row = focusedRow();
+    if (!row) { moveFocus(1); return; }
+    var d = store.get(row.id);
+    if (d && d.label === label) { moveFocus(1); return; } // already so: just move on
+    var before = current.length;
+    labelRow(row, label);
+    if (current.length === before) moveFocus(1);
+  }
+
+  function focusNote() {
+    var row = focusedRow();
+    if (!row) { moveFocus(1); return; }
+    var tr = focusRow(row.id, true);
+    if (tr) tr.querySelector("input.note").focus();
+  }
+
+  function help(open) {
+    $("help").hidden = !open;
+    if (open) $("b-help-close").focus();
+    else if (document.activeElement && $("help").contains(document.activeElement)) document.activeElement.blur();
+  }
+
+  var KEYS = {
+    j: function () { moveFocus(1); },
+    k: function () { moveFocus(-1); },
+    w: function () { keyLabel("wire"); },
+    p: function () { keyLabel("partisan"); },
+    s: function () { keyLabel("skip"); },
+    n: focusNote,
+    u: undo,
+    e: exportCorrections,
+    "?": function () { help($("help").hidden); }
+  };
+
+  var NOT_TYPING = { checkbox: 1, radio: 1, button: 1, submit: 1, reset: 1, range: 1, color: 1, file: 1 };
+
+  function typing(target) {
+    if (!target || !target.tagName) return false;
+    if (target.isContentEditable || target.tagName === "TEXTAREA" || target.tagName === "SELECT") return true;
+    return target.tagName === "INPUT" && !NOT_TYPING[(target.getAttribute("type") || "text").toLowerCase()];
+  }
+
+  function onKey(event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    var target = event.target;
+    if (typing(target)) {
+      if ((event.key === "Escape" || event.key === "Enter") && target.classList.contains("note")) {
+        event.preventDefault();
+        target.blur();
+      }
+      return;
+    }
+    if (!$("help").hidden) {
+      if (event.key === "Escape" || event.key === "?") { event.preventDefault(); help(false); }
+      return;
+    }
+    var action = Object.prototype.hasOwnProperty.call(KEYS, event.key) ? KEYS[event.key] : null;
+    if (!action) return;
+    event.preventDefault();
+    action();
   }
 
   /* ------------------------------------------------------------ controls */
@@ -522,6 +914,18 @@
     Object.keys(CONTROLS).forEach(function (id) { if (CONTROLS[id] === name) $(id).value = value; });
     state.page = 0;
     update();
+  }
+
+  /** Every filter back to its default, the order back to input order. */
+  function resetFilters() {
+    $("f-search").value = "";
+    Object.keys(CONTROLS).forEach(function (id) { if (id !== "f-view") $(id).value = ""; });
+    $("f-sort").value = "line";
+    $("f-desc").checked = false;
+    $("f-pmin").value = "0"; $("f-pmax").value = "1";
+    state.search = ""; state.label = ""; state.account = ""; state.role = ""; state.marker = "";
+    state.status = ""; state.pmin = 0; state.pmax = 1; state.post = ""; state.page = 0;
+    state.sort = "line"; state.desc = false;
   }
 
   function readNumber(id, fallback) {
@@ -552,6 +956,7 @@
       });
     });
     $("f-desc").addEventListener("change", function () { state.desc = $("f-desc").checked; update(); });
+    $("f-allev").addEventListener("change", function () { state.allEvidence = $("f-allev").checked; draw(); });
     $("f-pagesize").value = String(state.pageSize);
     $("f-pagesize").addEventListener("change", function () { state.pageSize = parseInt($("f-pagesize").value, 10) || 50; state.page = 0; draw(); });
     document.querySelectorAll("#segments th button.sort").forEach(function (b) {
@@ -569,24 +974,87 @@
       state.sort = "queue"; state.desc = false; state.status = "unreviewed"; state.page = 0;
       $("f-sort").value = "queue"; $("f-desc").checked = false; $("f-status").value = "unreviewed";
       update();
+      var first = visibleRows()[0];
+      if (first) focusRow(first.getAttribute("data-id"), false);
     });
-    $("b-reset").addEventListener("click", function () {
-      ["f-search"].forEach(function (id) { $(id).value = ""; });
-      Object.keys(CONTROLS).forEach(function (id) { if (id !== "f-sort" && id !== "f-view") $(id).value = ""; });
-      $("f-pmin").value = "0"; $("f-pmax").value = "1";
-      state.search = ""; state.label = ""; state.account = ""; state.role = ""; state.marker = "";
-      state.status = ""; state.pmin = 0; state.pmax = 1; state.post = ""; state.page = 0;
-      update();
-    });
+    $("b-reset").addEventListener("click", function () { resetFilters(); update(); });
     $("b-clear-post").addEventListener("click", function () { state.post = ""; state.page = 0; update(); });
     $("b-export").addEventListener("click", exportCorrections);
+    $("b-export-now").addEventListener("click", exportCorrections);
+    $("b-undo").addEventListener("click", undo);
+    $("b-help").addEventListener("click", function () { help(true); });
+    $("b-help-close").addEventListener("click", function () { help(false); });
+    $("help").addEventListener("click", function (event) { if (event.target === $("help")) help(false); });
+    $("f-topic").addEventListener("change", saveTopic);
+    document.addEventListener("keydown", onKey);
+    // Another tab of a report of this dump decided: take its decisions as they come.
+    window.addEventListener("storage", function (event) {
+      if (event.storageArea !== window.localStorage) return;
+      var changed = store.external(event);
+      if (changed === ROWS) { update(); updateProgress(); return; }
+      if (event.key === topicKey && document.activeElement !== $("f-topic")) loadTopic();
+      changed.forEach(refreshRow);
+      if (changed.length) { updateProgress(); notify(); }
+      showStorage();
+    });
   }
 
-  store.load();
-  bind();
-  ["controls", "review-bar"].forEach(function (id) { $(id).hidden = false; });
-  $("storage-warning").hidden = store.persistent;
-  updateProgress();
-  update();
-  document.documentElement.setAttribute("data-ready", "true");
+  /* ------------------------------------------------------------ views */
+
+  /** What a view's script may use. */
+  var api = {
+    data: DATA,
+    rows: ROWS,
+    byId: BY_ID,
+    posts: POSTS,
+    el: el,
+    bdi: bdi,
+    iso: iso,
+    status: function (row) { return store.status(row); },
+    /** Show the segment list with only these filters, e.g. {account: "x", marker: "t:Doubt"}. */
+    showSegments: function (filters) {
+      resetFilters();
+      Object.keys(filters || {}).forEach(function (name) {
+        if (!(name in state)) return;
+        state[name] = filters[name];
+        Object.keys(CONTROLS).forEach(function (id) { if (CONTROLS[id] === name) $(id).value = filters[name]; });
+      });
+      update();
+      $("review").scrollIntoView();
+    }
+  };
+
+  var started = false;
+  var views = [];
+
+  function startView(view) {
+    if (typeof view.init === "function") view.init(api);
+    if (typeof view.update === "function") listeners.push(view.update);
+  }
+
+  var queued = Array.isArray(window.postcredViews) ? window.postcredViews : [];
+  window.postcredViews = {
+    push: function (view) {
+      views.push(view);
+      if (started) { startView(view); view.update && view.update(api); }
+    }
+  };
+  queued.forEach(function (view) { window.postcredViews.push(view); });
+
+  function start() {
+    store.load();
+    bind();
+    ["controls", "review-bar", "export-note"].forEach(function (id) { $(id).hidden = false; });
+    showStorage();
+    loadTopic();
+    updateProgress();
+    started = true;
+    views.forEach(startView);
+    update();
+    document.documentElement.setAttribute("data-ready", "true");
+  }
+
+  // Views' scripts come after this one in the page: start once they have all run.
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

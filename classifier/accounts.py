@@ -1,0 +1,568 @@
+"""Accounts over time: a profile per account and per account-day, from scored segments.
+
+The input is any iterable of scored segment rows in input order: the rows
+:func:`~classifier.scoring.score_file` returns, or the rows of a scores file read back by
+:func:`~classifier.scorefile.read_scores` (CSV cells or JSONL values; both work).  One
+streaming pass groups the segments into posts (:class:`ScoredPost`) and adds each post to
+its account's tallies, total and per day, so memory grows with accounts x active days,
+never with segments.  :meth:`AccountsBuilder.finish` then derives, per account, the burst
+days, the weekly trend of its partisan share and the change between the halves of its
+activity (:class:`AccountTables`).
+
+**A post is the unit.**  A post's ``p_wire`` is its own text's: the mean of its
+``post``-role segments (one in almost every dump; a timeline post whose text runs over
+several lines has more), or of all its segments when it has none (a hashtag-only post).
+Its techniques and markers are those of its own words (``post`` and ``hashtags`` roles).
+The article paragraphs under a post (role ``body``) are the linked article, not the
+account's voice: they count as the account's segments and nothing else.
+
+**Time.**  A date with a time is converted to the dump's time zone (default Asia/Tokyo)
+before it is cut into a day and an hour; a time without an offset is taken as already in
+that zone; a date alone (the pasted timeline) gives the day and no hour.  ``timed_posts``
+says how many posts had a time.  A post without a date counts in ``undated_posts`` only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Iterable, Iterator, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .account_stats import median, poisson_tail, theil_sen_slope, two_proportion_p, wilson_interval
+from .markers import SOURCING, format_technique_counts
+from .scorefile import parse_technique_counts
+
+DEFAULT_TZ = "Asia/Tokyo"
+#: A post is partisan when its p_wire is below this (the scores file's label rule).
+PARTISAN_BELOW = 0.5
+#: Techniques listed per account (the day rows list all of them).
+TOP_TECHNIQUES = 5
+UNKNOWN_ACCOUNT = "(unknown)"
+#: Roles that are the account's own words (``body`` is an article under the post).
+OWN_ROLES = frozenset({"post", "hashtags"})
+
+# Bursts: a day is tested against the median of the account's daily post counts over the
+# BURST_WINDOW calendar days before it (days without posts count as 0; days before the
+# account's first post do not count), floored at BURST_MIN_RATE posts a day.
+BURST_WINDOW = 14
+#: Prior days (since the account's first post) a day needs before it can be a burst.
+BURST_MIN_HISTORY = 7
+BURST_MIN_POSTS = 5
+BURST_MIN_RATE = 1.0
+BURST_P = 0.001
+
+#: The change flag: the partisan share moved by more than the threshold between the first
+#: and the second half of an account's active span, each half holding at least the minimum
+#: of posts, and a two-proportion test puts the move beyond chance (p < CHANGE_P), so that
+#: an account of a dozen posts is not flagged for a coin's swing.
+DEFAULT_CHANGE_THRESHOLD = 0.3
+DEFAULT_MIN_HALF_POSTS = 5
+CHANGE_P = 0.01
+
+#: Columns of the tables (name, type: TEXT, INTEGER, REAL or BOOLEAN): each table's schema
+#: is defined here once and used by the CSV, SQLite and Parquet writers.
+ACCOUNT_COLUMNS = (
+    ("handle", "TEXT"), ("display_name", "TEXT"), ("posts", "INTEGER"), ("segments", "INTEGER"),
+    ("undated_posts", "INTEGER"), ("timed_posts", "INTEGER"), ("first_date", "TEXT"), ("last_date", "TEXT"),
+    ("active_days", "INTEGER"), ("posts_per_active_day", "REAL"), ("mean_p_wire", "REAL"),
+    ("partisan_share", "REAL"), ("partisan_low", "REAL"), ("partisan_high", "REAL"), ("marker_share", "REAL"),
+    ("sourced_share", "REAL"), ("top_techniques", "TEXT"), ("campaigns", "TEXT"), ("bursts", "INTEGER"),
+    ("trend_per_week", "REAL"), ("share_first_half", "REAL"), ("share_second_half", "REAL"),
+    ("change", "REAL"), ("change_p", "REAL"), ("changed", "BOOLEAN"),
+)
+DAY_COLUMNS = (
+    ("handle", "TEXT"), ("date", "TEXT"), ("posts", "INTEGER"), ("timed_posts", "INTEGER"), ("mean_p_wire", "REAL"),
+    ("partisan_share", "REAL"), ("marker_share", "REAL"), ("sourced_share", "REAL"), ("techniques", "TEXT"),
+    ("hours", "TEXT"), ("baseline", "REAL"), ("burst_p", "REAL"), ("burst", "BOOLEAN"),
+)
+POST_COLUMNS = (
+    ("post_id", "TEXT"), ("handle", "TEXT"), ("display_name", "TEXT"), ("dump", "TEXT"), ("record", "INTEGER"),
+    ("date", "TEXT"), ("day", "TEXT"), ("hour", "INTEGER"), ("kind", "TEXT"), ("p_wire", "REAL"),
+    ("label", "TEXT"), ("segments", "INTEGER"), ("techniques", "TEXT"), ("propaganda", "BOOLEAN"),
+    ("sourced", "BOOLEAN"),
+)
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """The named IANA time zone (``Asia/Tokyo``, ``UTC``, ``Europe/Berlin``).
+
+    Raises
+    ------
+    ValueError
+        The name is not a time zone this system knows.
+    """
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Asia/Tokyo or UTC") from None
+
+
+def local_day_hour(value: str, tz: ZoneInfo) -> tuple[date | None, int | None]:
+    """The day and hour of an ISO date in ``tz``: ``(day, hour)``, ``(day, None)`` for a
+    date without a time, ``(None, None)`` for an empty or unreadable one.
+
+    >>> local_day_hour("2024-11-04T20:30:00+00:00", ZoneInfo("Asia/Tokyo"))
+    (datetime.date(2024, 11, 5), 5)
+    """
+    value = (value or "").strip()
+    if not value:
+        return None, None
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value), None
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None, None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(tz)
+    return moment.date(), moment.hour
+
+
+def account_key(handle: str, display_name: str) -> str:
+    """What identifies an account: its @handle, else its display name, else ``(unknown)``."""
+    return handle or display_name or UNKNOWN_ACCOUNT
+
+
+def row_techniques(row: Mapping) -> dict[str, int]:
+    """A segment row's technique counts, from a dict (in memory, JSONL) or a CSV cell."""
+    techniques = row.get("techniques")
+    if isinstance(techniques, dict):
+        return {str(name): int(count) for name, count in techniques.items() if count}
+    if isinstance(techniques, str):
+        return parse_technique_counts(techniques)
+    return {}
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredPost:
+    """One post, folded from its scored segments: the unit of the account tables."""
+
+    post_id: str
+    handle: str
+    display_name: str
+    dump: str
+    record: int | None
+    date: str
+    day: date | None
+    hour: int | None
+    kind: str
+    p_wire: float
+    segments: int
+    techniques: tuple[tuple[str, int], ...]
+
+    #: Any propaganda marker in the post's own words (credibility markers aside).
+    propaganda: bool
+    #: Any credibility (sourcing) marker in the post's own words.
+    sourced: bool
+
+    @property
+    def partisan(self) -> bool:
+        return self.p_wire < PARTISAN_BELOW
+
+    @property
+    def label(self) -> str:
+        return "partisan" if self.partisan else "wire"
+
+    def to_row(self) -> dict:
+        """The post as a row of the posts table (:data:`POST_COLUMNS`)."""
+        return {
+            "post_id": self.post_id, "handle": self.handle, "display_name": self.display_name, "dump": self.dump,
+            "record": self.record, "date": self.date, "day": self.day.isoformat() if self.day else "",
+            "hour": self.hour, "kind": self.kind, "p_wire": round(self.p_wire, 4), "label": self.label,
+            "segments": self.segments, "techniques": format_technique_counts(dict(self.techniques)),
+            "propaganda": self.propaganda, "sourced": self.sourced,
+        }
+
+
+def fold_post(segments: list[Mapping], tz: ZoneInfo) -> ScoredPost:
+    """One post from its segment rows (see the module docstring for the rules)."""
+    first = segments[0]
+    own = [s for s in segments if s.get("role") == "post"] or segments
+    p_wire = sum(float(s["p_wire"]) for s in own) / len(own)
+    techniques: Counter = Counter()
+    for segment in segments:
+        if segment.get("role") in OWN_ROLES:
+            techniques.update(row_techniques(segment))
+    record = first.get("record")
+    date_text = str(first.get("date") or "")
+    day, hour = local_day_hour(date_text, tz)
+    handle = str(first.get("handle") or "")
+    display_name = str(first.get("account") or "")
+    return ScoredPost(
+        post_id=str(first.get("post_id") or f"{first.get('dump', '')}#{record}"),
+        handle=account_key(handle, display_name),
+        display_name=display_name,
+        dump=str(first.get("dump") or ""),
+        record=int(record) if record not in (None, "") else None,
+        date=date_text,
+        day=day,
+        hour=hour,
+        kind=str(first.get("kind") or "post"),
+        p_wire=p_wire,
+        segments=len(segments),
+        techniques=tuple(sorted(techniques.items(), key=lambda item: (-item[1], item[0]))),
+        propaganda=any(name != SOURCING for name in techniques),
+        sourced=SOURCING in techniques,
+    )
+
+
+def iter_posts(rows: Iterable[Mapping], tz: ZoneInfo) -> Iterator[tuple[ScoredPost, list[Mapping]]]:
+    """Each post with its segment rows: a post is a run of consecutive segments of the same
+    record (scores files keep a post's segments together, in every engine)."""
+    current: list[Mapping] = []
+    current_key = None
+    for row in rows:
+        key = (row.get("dump"), row.get("record"), row.get("post_id"))
+        if current and key != current_key:
+            yield fold_post(current, tz), current
+            current = []
+        current_key = key
+        current.append(row)
+    if current:
+        yield fold_post(current, tz), current
+
+
+class Tally:
+    """Post counts and sums of a set of posts (an account-day, an account, a half).
+
+    Slotted, with the technique and hour counts made only when a post has any: an
+    account-day is the unit of memory, and a dump can hold millions of them."""
+
+    __slots__ = ("posts", "timed", "p_sum", "partisan", "propaganda", "sourced", "techniques", "hours")
+
+    def __init__(self) -> None:
+        self.posts = self.timed = self.partisan = self.propaganda = self.sourced = 0
+        self.p_sum = 0.0
+        self.techniques: dict[str, int] | None = None
+        self.hours: dict[int, int] | None = None
+
+    def add(self, post: ScoredPost) -> None:
+        self.posts += 1
+        self.p_sum += post.p_wire
+        self.partisan += post.partisan
+        self.propaganda += post.propaganda
+        self.sourced += post.sourced
+        if post.hour is not None:
+            self.timed += 1
+            if self.hours is None:
+                self.hours = {}
+            self.hours[post.hour] = self.hours.get(post.hour, 0) + 1
+        if post.techniques:
+            self._count(post.techniques)
+
+    def merge(self, other: "Tally") -> None:
+        self.posts += other.posts
+        self.timed += other.timed
+        self.p_sum += other.p_sum
+        self.partisan += other.partisan
+        self.propaganda += other.propaganda
+        self.sourced += other.sourced
+        if other.techniques:
+            self._count(other.techniques.items())
+        if other.hours:
+            if self.hours is None:
+                self.hours = {}
+            for hour, count in other.hours.items():
+                self.hours[hour] = self.hours.get(hour, 0) + count
+
+    def _count(self, items: Iterable[tuple[str, int]]) -> None:
+        if self.techniques is None:
+            self.techniques = {}
+        for name, count in items:
+            self.techniques[name] = self.techniques.get(name, 0) + count
+
+    def share(self, count: int) -> float | None:
+        return round(count / self.posts, 4) if self.posts else None
+
+    def ranked_techniques(self, *, credibility: bool = True) -> dict[str, int]:
+        """Technique counts, most frequent first (ties by name); ``credibility=False``
+        leaves the credibility side (``Sourcing``) out."""
+        ranked = sorted((self.techniques or {}).items(), key=lambda item: (-item[1], item[0]))
+        return {name: count for name, count in ranked if credibility or name != SOURCING}
+
+
+@dataclass
+class AccountTally:
+    """Everything kept of one account during the pass: a tally per day (and one for its
+    undated posts); its totals are their sum, made once at the end."""
+
+    handle: str
+    display_name: str = ""
+    name_seen: tuple = ()
+    segments: int = 0
+    undated: Tally = field(default_factory=Tally)
+    days: dict[date, Tally] = field(default_factory=dict)
+    campaigns: set[str] = field(default_factory=set)
+
+    def add(self, post: ScoredPost) -> None:
+        self.segments += post.segments
+        when = (post.day or date.min, -1 if post.hour is None else post.hour)
+        if post.display_name and (not self.name_seen or when >= self.name_seen):
+            self.display_name, self.name_seen = post.display_name, when  # the name on its latest post
+        if post.day is None:
+            self.undated.add(post)
+            return
+        day = self.days.get(post.day)
+        if day is None:
+            day = self.days[post.day] = Tally()
+        day.add(post)
+
+    def total(self) -> Tally:
+        total = Tally()
+        total.merge(self.undated)
+        for day in self.days.values():
+            total.merge(day)
+        return total
+
+
+@dataclass
+class AccountTables:
+    """The account tables of a run: one row per account and one per account-day, as plain
+    dicts with the columns of :data:`ACCOUNT_COLUMNS` and :data:`DAY_COLUMNS` (None for an
+    empty cell), and what the run's note says about them."""
+
+    accounts: list[dict]
+    days: list[dict]
+    posts: int
+    timed_posts: int
+    undated_posts: int
+    tz: str
+
+    @property
+    def day_only(self) -> bool:
+        """True when no post carried a time of day (a pasted timeline): no hours exist."""
+        return self.timed_posts == 0
+
+    def note(self) -> str:
+        """One line on what the tables cover."""
+        parts = [f"accounts {len(self.accounts):,}, posts {self.posts:,}, account-days {len(self.days):,}",
+                 f"bursts {sum(row['bursts'] for row in self.accounts):,}",
+                 f"changed {sum(row['changed'] for row in self.accounts):,}"]
+        note = "; ".join(parts)
+        if self.undated_posts:
+            note += f"; {self.undated_posts:,} posts without a date"
+        if self.posts and self.day_only:
+            note += "; dates are day-only (no times): no hours"
+        elif self.timed_posts:
+            note += f"; hours in {self.tz} ({self.timed_posts:,} posts with a time)"
+        return note
+
+
+class AccountsBuilder:
+    """Accumulates posts into account tallies in one pass; :meth:`finish` makes the tables.
+
+    Parameters
+    ----------
+    tz:
+        The dump's time zone (an IANA name): times are cut into days and hours there.
+    change_threshold, min_half_posts:
+        An account is flagged ``changed`` when its partisan share differs by more than
+        ``change_threshold`` between the first and second half of its active span, each
+        half holding at least ``min_half_posts`` posts.
+    post_campaigns:
+        post_id -> campaign, when campaigns are known before the pass (an earlier
+        ``postcred campaigns`` run); campaigns found after it join through
+        :meth:`add_campaign_members`.
+
+    Examples
+    --------
+    >>> builder = AccountsBuilder(tz="UTC")
+    >>> for post, segments in iter_posts(rows, builder.zone):  # doctest: +SKIP
+    ...     builder.add(post)
+    >>> tables = builder.finish()  # doctest: +SKIP
+    """
+
+    def __init__(self, *, tz: str = DEFAULT_TZ, change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
+                 min_half_posts: int = DEFAULT_MIN_HALF_POSTS, post_campaigns: Mapping[str, str] | None = None) -> None:
+        if not 0 < change_threshold < 1:
+            raise ValueError(f"change_threshold must lie between 0 and 1, got {change_threshold}")
+        if min_half_posts < 1:
+            raise ValueError(f"min_half_posts must be at least 1, got {min_half_posts}")
+        self.tz = tz
+        self.zone = time_zone(tz)
+        self.change_threshold = change_threshold
+        self.min_half_posts = min_half_posts
+        self.post_campaigns = post_campaigns or {}
+        self.accounts: dict[str, AccountTally] = {}
+
+    def add(self, post: ScoredPost) -> None:
+        account = self.accounts.get(post.handle)
+        if account is None:
+            account = self.accounts[post.handle] = AccountTally(post.handle)
+        account.add(post)
+        campaign = self.post_campaigns.get(post.post_id)
+        if campaign is not None:
+            account.campaigns.add(str(campaign))
+
+    def add_rows(self, rows: Iterable[Mapping]) -> Iterator[tuple[ScoredPost, list[Mapping]]]:
+        """Add the posts of ``rows`` (segment rows), passing each post and its segments on
+        (for a writer that stores them as well)."""
+        for post, segments in iter_posts(rows, self.zone):
+            self.add(post)
+            yield post, segments
+
+    def add_campaign_members(self, members: Iterable[tuple[str, str]]) -> None:
+        """Join campaigns found after the pass: ``(handle, campaign)`` pairs, the handle as
+        in the posts (its account key)."""
+        for handle, campaign in members:
+            if handle in self.accounts:
+                self.accounts[handle].campaigns.add(str(campaign))
+
+    def finish(self) -> AccountTables:
+        """The tables: accounts by posts (most first), days by account and date.
+
+        Each account's tallies are let go once its rows are made (the rows are what
+        stays), so the builder is spent afterwards."""
+        totals = {handle: account.total() for handle, account in self.accounts.items()}
+        ordered = sorted(self.accounts.values(), key=lambda a: (-totals[a.handle].posts, a.handle))
+        account_rows, day_rows = [], []
+        for account in ordered:
+            days = account_days(account)
+            account_rows.append(self._account_row(account, totals[account.handle], days))
+            day_rows.extend(days)
+            account.days = {}
+        return AccountTables(
+            accounts=account_rows,
+            days=day_rows,
+            posts=sum(total.posts for total in totals.values()),
+            timed_posts=sum(total.timed for total in totals.values()),
+            undated_posts=sum(a.undated.posts for a in ordered),
+            tz=self.tz,
+        )
+
+    def _account_row(self, account: AccountTally, total: Tally, days: list[dict]) -> dict:
+        active = sorted(account.days)
+        partisan_low = partisan_high = None
+        if total.posts:
+            partisan_low, partisan_high = (round(x, 4) for x in wilson_interval(total.partisan, total.posts))
+        dated = total.posts - account.undated.posts
+        first_half, second_half = halves(account)
+        change = change_p = None
+        if first_half.posts >= self.min_half_posts and second_half.posts >= self.min_half_posts:
+            change = round(second_half.partisan / second_half.posts - first_half.partisan / first_half.posts, 4)
+            change_p = two_proportion_p(first_half.partisan, first_half.posts, second_half.partisan, second_half.posts)
+        top = list(total.ranked_techniques(credibility=False).items())[:TOP_TECHNIQUES]
+        return {
+            "handle": account.handle,
+            "display_name": account.display_name,
+            "posts": total.posts,
+            "segments": account.segments,
+            "undated_posts": account.undated.posts,
+            "timed_posts": total.timed,
+            "first_date": active[0].isoformat() if active else None,
+            "last_date": active[-1].isoformat() if active else None,
+            "active_days": len(active),
+            "posts_per_active_day": round(dated / len(active), 4) if active else None,
+            "mean_p_wire": round(total.p_sum / total.posts, 4) if total.posts else None,
+            "partisan_share": total.share(total.partisan),
+            "partisan_low": partisan_low,
+            "partisan_high": partisan_high,
+            "marker_share": total.share(total.propaganda),
+            "sourced_share": total.share(total.sourced),
+            "top_techniques": format_technique_counts(dict(top)),
+            "campaigns": "; ".join(sorted(account.campaigns, key=_natural)),
+            "bursts": sum(row["burst"] for row in days),
+            "trend_per_week": weekly_trend(account),
+            "share_first_half": first_half.share(first_half.partisan),
+            "share_second_half": second_half.share(second_half.partisan),
+            "change": change,
+            "change_p": None if change_p is None else float(f"{change_p:.3g}"),
+            "changed": change is not None and abs(change) > self.change_threshold and change_p < CHANGE_P,
+        }
+
+
+def account_days(account: AccountTally) -> list[dict]:
+    """The day rows of one account, in date order, with each day's burst test.
+
+    A day with at least :data:`BURST_MIN_HISTORY` calendar days of the account's history
+    before it gets a ``baseline``: the median of the account's post counts on the
+    :data:`BURST_WINDOW` days before it (0 on days without posts; days before its first
+    post left out), floored at :data:`BURST_MIN_RATE`.  ``burst_p`` is P(X >= posts) for
+    X ~ Poisson(baseline), and the day is a ``burst`` when it holds at least
+    :data:`BURST_MIN_POSTS` posts and ``burst_p`` < :data:`BURST_P`.
+    """
+    if not account.days:
+        return []
+    first = min(account.days)
+    rows = []
+    for day in sorted(account.days):
+        tally = account.days[day]
+        baseline = burst_p = None
+        history = (day - first).days
+        if history >= BURST_MIN_HISTORY:
+            window = [
+                _posts_on(account, day - timedelta(days=back))
+                for back in range(1, min(BURST_WINDOW, history) + 1)
+            ]
+            baseline = max(median(window), BURST_MIN_RATE)
+            burst_p = poisson_tail(tally.posts, baseline)
+        rows.append({
+            "handle": account.handle,
+            "date": day.isoformat(),
+            "posts": tally.posts,
+            "timed_posts": tally.timed,
+            "mean_p_wire": round(tally.p_sum / tally.posts, 4),
+            "partisan_share": tally.share(tally.partisan),
+            "marker_share": tally.share(tally.propaganda),
+            "sourced_share": tally.share(tally.sourced),
+            "techniques": format_technique_counts(tally.ranked_techniques()),
+            "hours": "; ".join(f"{hour:02d}:{n}" for hour, n in sorted((tally.hours or {}).items())),
+            "baseline": baseline,
+            "burst_p": None if burst_p is None else float(f"{burst_p:.3g}"),
+            "burst": burst_p is not None and tally.posts >= BURST_MIN_POSTS and burst_p < BURST_P,
+        })
+    return rows
+
+
+def _posts_on(account: AccountTally, day: date) -> int:
+    tally = account.days.get(day)
+    return tally.posts if tally else 0
+
+
+def halves(account: AccountTally) -> tuple[Tally, Tally]:
+    """The account's posts in the first and the second half of its active span (first to
+    last day with posts): a span of n days puts days 0 .. ceil(n/2)-1 in the first half."""
+    first, second = Tally(), Tally()
+    if not account.days:
+        return first, second
+    start, end = min(account.days), max(account.days)
+    span = (end - start).days + 1
+    for day, tally in account.days.items():
+        (first if (day - start).days < span / 2 else second).merge(tally)
+    return first, second
+
+
+def weekly_trend(account: AccountTally) -> float | None:
+    """The Theil-Sen slope of the account's weekly partisan share (share per week, weeks
+    from Monday in the dump's time zone), over the weeks it posted in; None with fewer
+    than two such weeks."""
+    weeks: dict[int, list[int]] = {}
+    for day, tally in account.days.items():
+        counts = weeks.setdefault((day.toordinal() - 1) // 7, [0, 0])  # date.min, ordinal 1, is a Monday
+        counts[0] += tally.partisan
+        counts[1] += tally.posts
+    ordered = sorted(weeks.items())
+    slope = theil_sen_slope([week for week, _ in ordered], [partisan / posts for _, (partisan, posts) in ordered])
+    return None if slope is None else round(slope, 4)
+
+
+def _natural(text: str) -> tuple:
+    return (0, int(text), "") if text.isdigit() else (1, 0, text)
+
+
+def account_tables(rows: Iterable[Mapping], **options) -> AccountTables:
+    """The account tables of scored segment rows (one pass; options as :class:`AccountsBuilder`).
+
+    Examples
+    --------
+    >>> from classifier.scoring import score_file  # doctest: +SKIP
+    >>> rows, _ = score_file("seeds/timeline_nhk_reuters_partisan_2024-11-04.txt")  # doctest: +SKIP
+    >>> account_tables(rows).accounts[0]["handle"]  # doctest: +SKIP
+    'ReutersJapan'
+    """
+    builder = AccountsBuilder(**options)
+    for _ in builder.add_rows(rows):
+        pass
+    return builder.finish()

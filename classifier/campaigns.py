@@ -1,0 +1,650 @@
+"""Campaigns: the same or nearly the same text posted by many accounts.
+
+Organized campaigns show up as one text pushed by many accounts within a short time, often
+with small edits (an emoji swapped, a mention or link changed, a word added) to dodge
+exact matching.  This module finds them among scored posts and says what they push:
+
+1. each post's own text (role ``post``; article paragraphs and hashtag lines are not
+   compared) is normalized (:func:`classifier.campaign_sketch.match_text`); texts shorter
+   than ``min_chars`` after that are left out (too little to compare);
+2. identical normalized texts are one text; each distinct text gets its character 3-gram
+   set and a MinHash signature, chunk by chunk, as posts stream in;
+3. at the end, LSH bands propose pairs of texts, the exact Jaccard similarity of their
+   3-gram sets is checked (``>= threshold``), and the matching texts are grouped (union-find,
+   computed as the connected components of the match graph);
+4. a group whose posts come from at least ``min_accounts`` distinct accounts is a campaign:
+   its posts, times (first, last, span, median gap between accounts, "fast" pairs of
+   posts by two accounts within ``fast_seconds``), median p_wire and top techniques, and a
+   guess of its kind (a high-p_wire headline with a link shared by many readers is a
+   ``share_template``, not a coordinated ``copypasta``).
+
+Memory holds, per post, a few numbers and one compact byte string, and per distinct text
+its signature and 3-gram set (about 1 KB); never the score rows.  The result does not
+depend on the order posts arrive in: texts are put in a canonical order (by a hash of
+their normalized text) before pairs are proposed, and campaigns are numbered by what they
+hold.  So a run chunked any way, or split across processes whose finders are merged,
+gives the same campaigns as one pass.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import date as Date
+from datetime import datetime, timezone
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from .campaign_sketch import (
+    MinHasher,
+    band_keys,
+    candidate_pairs,
+    estimate_floor,
+    estimated_jaccard,
+    match_text,
+    pair_jaccard,
+    shingle_sets,
+    text_key,
+)
+
+#: Campaign kinds: ``copypasta`` (one text pushed by many accounts: the ones to look at),
+#: ``share_template`` (a high-p_wire headline with its link: a share button, most likely).
+KINDS = ("copypasta", "share_template")
+NO_TIME = np.iinfo(np.int64).min
+_SEP = "\x1f"
+_BLOB_FIELDS = ("id", "post_id", "account", "handle", "date", "kind", "label", "text", "techniques")
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignParams:
+    """The knobs of campaign detection, each an option of ``postcred campaigns``.
+
+    Parameters
+    ----------
+    threshold:
+        Jaccard similarity of two texts' character 3-gram sets at or above which they
+        match.  0.6 finds 97% of planted copies with 1-5 edits each (two copies fall well
+        below 0.8 against each other) and pulls in no organic post.
+    min_chars:
+        Texts shorter than this after normalization are left out.
+    min_accounts:
+        Distinct accounts a group needs to be a campaign.
+    num_perm, bands:
+        MinHash signature length and LSH bands (``num_perm // bands`` positions each).
+    window:
+        In an LSH bucket, each text is compared with up to this many texts after it.
+    fast_seconds:
+        Two accounts' posts this close in time are a "fast" pair.
+    share_p_wire, share_url_share:
+        A campaign with median p_wire and share of posts with a link at or above these is
+        a ``share_template``.
+    seed:
+        Seed of the MinHash functions.
+    chunk_size:
+        Posts normalized and sketched together.
+    """
+
+    threshold: float = 0.6
+    min_chars: int = 20
+    min_accounts: int = 2
+    num_perm: int = 128
+    bands: int = 25
+    window: int = 64
+    fast_seconds: int = 60
+    share_p_wire: float = 0.6
+    share_url_share: float = 0.5
+    seed: int = 1
+    chunk_size: int = 5000
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
+        for name in ("min_chars", "min_accounts", "num_perm", "bands", "window", "chunk_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.min_chars < 3:
+            raise ValueError(f"min_chars must be at least 3 (texts are compared by 3-grams), got {self.min_chars}")
+        if self.bands > self.num_perm:
+            raise ValueError(f"bands ({self.bands}) cannot exceed num_perm ({self.num_perm})")
+        if self.fast_seconds < 0:
+            raise ValueError(f"fast_seconds must be at least 0, got {self.fast_seconds}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PostRecord:
+    """What campaign detection needs of one scored segment."""
+
+    id: str
+    post_id: str
+    account: str
+    handle: str
+    date: str
+    role: str
+    kind: str
+    text: str
+    p_wire: float | None
+    label: str
+    techniques: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def account_key(self) -> str:
+        """The account as campaigns count it: the @handle, else the display name."""
+        return self.handle or self.account
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> "PostRecord":
+        """A record from a score row: an in-memory row, a JSONL row or a CSV row (where
+        ``techniques`` is ``Name:2; Other:1`` and ``p_wire`` a string)."""
+        p_wire = row.get("p_wire")
+        p_wire = None if p_wire in (None, "") else float(p_wire)
+        return cls(
+            id=str(row.get("id") or ""),
+            post_id=str(row.get("post_id") or ""),
+            account=str(row.get("account") or ""),
+            handle=str(row.get("handle") or ""),
+            date=str(row.get("date") or ""),
+            role=str(row.get("role") or ""),
+            kind=str(row.get("kind") or "post"),
+            text=str(row.get("text") or ""),
+            p_wire=p_wire,
+            label=str(row.get("label") or ""),
+            techniques=parse_techniques(row.get("techniques")),
+        )
+
+
+def parse_techniques(value) -> tuple[tuple[str, int], ...]:
+    """Technique counts from a dict (JSONL), a list of names, or ``Name:2; Other:1`` (CSV)."""
+    if not value:
+        return ()
+    if isinstance(value, Mapping):
+        return tuple((str(k), int(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return tuple(Counter(str(v) for v in value).items())
+    pairs = []
+    for part in str(value).split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        name, _, count = part.rpartition(":")
+        if not name or not count.strip().isdigit():
+            raise ValueError(f"techniques: cannot read {part!r} (expected Name:count)")
+        pairs.append((name.strip(), int(count)))
+    return tuple(pairs)
+
+
+def format_techniques(pairs: Iterable[tuple[str, int]]) -> str:
+    """``Name:2; Other:1``, the scores file's form."""
+    return "; ".join(f"{name}:{count}" for name, count in pairs)
+
+
+def parse_time(value: str) -> tuple[int, bool]:
+    """Seconds since the epoch of an ISO date, and whether it was a day only.
+
+    A day (``2024-11-04``) is its midnight UTC; a datetime without an offset is read as
+    UTC (only differences matter).  ``(NO_TIME, False)`` for an empty value; ValueError
+    for one that does not parse.
+    """
+    value = value.strip()
+    if not value:
+        return NO_TIME, False
+    try:
+        if len(value) == 10:
+            day = Date.fromisoformat(value)
+            return (day - Date(1970, 1, 1)).days * 86_400, True
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"date {value!r} is not an ISO 8601 date or time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp()), False
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignPost:
+    """One post of a campaign.  ``offset`` is the time since the campaign's first post (in
+    ``time_unit``); ``similarity`` the Jaccard similarity of its 3-grams to the first post's."""
+
+    campaign: str
+    id: str
+    post_id: str
+    account: str
+    handle: str
+    date: str
+    kind: str
+    offset: int | None
+    similarity: float
+    p_wire: float | None
+    label: str
+    techniques: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A group of matching posts from at least ``min_accounts`` accounts.
+
+    ``time_unit`` is ``s`` when every dated post carries a time, ``day`` when some carry a
+    day only (a pasted timeline), ``""`` when none is dated; ``span`` and ``median_gap`` (the
+    median time between one account's first post and the next account's) are in it, and
+    ``fast_pairs`` (pairs of posts by two accounts within ``fast_seconds``) is None unless
+    times are in seconds.
+    """
+
+    id: str
+    kind: str
+    posts: tuple[CampaignPost, ...]
+    accounts: int
+    texts: int
+    first: str
+    last: str
+    time_unit: str
+    span: int | None
+    median_gap: float | None
+    fast_pairs: int | None
+    median_p_wire: float | None
+    top_techniques: str
+    url_share: float
+
+    @property
+    def text(self) -> str:
+        """The first post's text."""
+        return self.posts[0].text
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSet:
+    """Every campaign of a run, most suspicious first (share templates last), and what the
+    run compared: counts of posts seen, compared, left out; the dump's time resolution."""
+
+    campaigns: tuple[Campaign, ...]
+    params: CampaignParams
+    counts: dict = field(default_factory=dict)
+    time_resolution: str = "none"
+
+    def by_post(self) -> dict[str, str]:
+        """Segment id -> campaign id, for linking rows to their campaign."""
+        return {post.id: campaign.id for campaign in self.campaigns for post in campaign.posts}
+
+
+# ---------------------------------------------------------------- the finder
+
+
+class _Columns:
+    """Named numpy columns filled chunk by chunk; :meth:`column` joins a column's chunks
+    into one array once (and keeps that), so memory never holds a column twice for long."""
+
+    def __init__(self, *names: str) -> None:
+        self._parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+
+    def append(self, **arrays: np.ndarray) -> None:
+        for name, array in arrays.items():
+            self._parts[name].append(array)
+
+    def column(self, name: str, dtype, width: int | None = None) -> np.ndarray:
+        parts = self._parts[name]
+        if len(parts) != 1:
+            joined = np.concatenate(parts) if parts else np.zeros((0, width) if width else 0, dtype=dtype)
+            parts.clear()
+            parts.append(joined)
+        return parts[0]
+
+    def extend(self, other: "_Columns", **transforms) -> None:
+        for name, parts in other._parts.items():
+            change = transforms.get(name)
+            self._parts[name].extend(change(part) for part in parts) if change else self._parts[name].extend(parts)
+
+
+class CampaignFinder:
+    """Streaming campaign detection: :meth:`add` chunks of records as they come (any
+    order, any chunking), :meth:`merge` finders fed apart, then :meth:`finish`.
+
+    Kept per post: its text's key, account number, time, p_wire, whether it had a link,
+    and one compact byte string of what the outputs show (ids, names, date, text,
+    techniques).  Kept per distinct text: its LSH band keys (4 bytes each), the low byte
+    of each MinHash value (enough to estimate similarity) and the post that brought it.
+    Exact 3-gram sets are rebuilt at the end, only for the texts that need checking.
+
+    Examples
+    --------
+    >>> finder = CampaignFinder()
+    >>> finder.add(PostRecord.from_row(row) for row in rows)  # doctest: +SKIP
+    >>> result = finder.finish()  # doctest: +SKIP
+    """
+
+    def __init__(self, params: CampaignParams | None = None) -> None:
+        self.params = params or CampaignParams()
+        self._hasher = MinHasher(self.params.num_perm, self.params.seed)
+        self._sketched: set[int] = set()
+        self._accounts: dict[str, int] = {}
+        self._pending: list[tuple[PostRecord, str, bool, int, tuple[int, bool]]] = []
+        self._texts = _Columns("key", "bands", "signature", "post")
+        self._posts = _Columns("key", "account", "time", "day_only", "p_wire", "url")
+        self._blobs: list[bytes] = []
+        self.counts: Counter = Counter()
+
+    def add(self, records: Iterable[PostRecord]) -> None:
+        """Take records (segments of any role; only posts' own texts are compared).
+
+        Raises ValueError for a record whose date does not parse."""
+        for record in records:
+            if record.role != "post":
+                self.counts["other_roles"] += 1
+                continue
+            self.counts["posts"] += 1
+            moment = parse_time(record.date)
+            normalized = match_text(record.text)
+            if len(normalized.text) < self.params.min_chars:
+                self.counts["too_short"] += 1
+                continue
+            self._pending.append((record, normalized.text, normalized.had_url, text_key(normalized.text), moment))
+            if len(self._pending) >= self.params.chunk_size:
+                self._flush()
+
+    def add_rows(self, rows: Iterable[Mapping]) -> None:
+        """Take score rows (dicts)."""
+        self.add(PostRecord.from_row(row) for row in rows)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        first_post = len(self._blobs)
+        new_texts, new_keys, new_posts = [], [], []
+        for k, (_, norm, _, key, _) in enumerate(pending):
+            if key not in self._sketched:
+                self._sketched.add(key)
+                new_texts.append(norm)
+                new_keys.append(key)
+                new_posts.append(first_post + k)
+        if new_texts:
+            signatures = self._hasher.signatures(shingle_sets(new_texts))
+            self._texts.append(
+                key=np.array(new_keys, dtype=np.uint64),
+                bands=band_keys(signatures, self.params.bands),
+                signature=signatures.astype(np.uint8),
+                post=np.array(new_posts, dtype=np.int64),
+            )
+        times = [moment for *_, moment in pending]
+        self._posts.append(
+            key=np.array([key for _, _, _, key, _ in pending], dtype=np.uint64),
+            account=np.array([self._account_id(r.account_key) for r, *_ in pending], dtype=np.int64),
+            time=np.array([t for t, _ in times], dtype=np.int64),
+            day_only=np.array([d for _, d in times], dtype=bool),
+            p_wire=np.array([np.nan if r.p_wire is None else r.p_wire for r, *_ in pending], dtype=np.float32),
+            url=np.array([url for _, _, url, _, _ in pending], dtype=bool),
+        )
+        self._blobs.extend(_pack(record) for record, *_ in pending)
+
+    def _account_id(self, name: str) -> int:
+        found = self._accounts.get(name)
+        if found is None:
+            found = self._accounts[name] = len(self._accounts)
+        return found
+
+    def merge(self, other: "CampaignFinder") -> "CampaignFinder":
+        """Take in what another finder (same parameters) was fed; returns self."""
+        if other.params != self.params:
+            raise ValueError("cannot merge campaign finders with different parameters")
+        self._flush()
+        other._flush()
+        remap = np.array([self._account_id(name) for name in other._accounts], dtype=np.int64)
+        offset = len(self._blobs)
+        self._texts.extend(other._texts, post=lambda posts: posts + offset)
+        self._posts.extend(other._posts, account=lambda accounts: remap[accounts])
+        self._sketched |= other._sketched
+        self._blobs += other._blobs
+        self.counts.update(other.counts)
+        return self
+
+    # ------------------------------------------------------------ finishing
+
+    def finish(self) -> CampaignSet:
+        """Match the texts, group them and describe every campaign."""
+        self._flush()
+        p = self.params
+        keys, bands, signatures, text_posts = self._canonical_texts()
+        pairs = candidate_pairs(bands, p.window)
+        del bands
+        likely = pairs[estimated_jaccard(signatures, pairs) >= estimate_floor(p.threshold, p.num_perm)]
+        del signatures
+        similar = likely[self._exact_jaccard(likely, text_posts) >= p.threshold]
+        groups = _components(keys.size, similar)
+        post_keys = self._posts.column("key", np.uint64)
+        self.counts.update(compared=int(post_keys.size), distinct_texts=int(keys.size),
+                           candidate_pairs=int(pairs.size), checked_pairs=int(likely.size),
+                           matching_pairs=int(similar.size))
+        del pairs, likely
+        text_of_post = np.searchsorted(keys, post_keys)
+        group_of_post = groups[text_of_post] if post_keys.size else np.zeros(0, np.int64)
+        accounts = self._posts.column("account", np.int64)
+        members = _qualifying_groups(group_of_post, accounts, p.min_accounts)
+        times, days = self._posts.column("time", np.int64), self._posts.column("day_only", bool)
+        context = _PostColumns(text_of_post, accounts, times, days, self._posts.column("p_wire", np.float32),
+                               self._posts.column("url", bool), self._blobs)
+        campaigns = [_describe(indices, context, p) for indices in members]
+        campaigns.sort(key=_rank)
+        numbered = tuple(_numbered(c, f"C{i:04d}") for i, c in enumerate(campaigns, 1))
+        self.counts["campaigns"] = len(numbered)
+        self.counts["posts_in_campaigns"] = sum(len(c.posts) for c in numbered)
+        return CampaignSet(numbered, p, dict(sorted(self.counts.items())), _resolution(times, days))
+
+    def _canonical_texts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The distinct texts sorted by key, each once whatever the finders merged: keys,
+        band keys, byte signatures, the post each came from."""
+        p = self.params
+        keys = self._texts.column("key", np.uint64)
+        order = np.argsort(keys, kind="stable")
+        first = order[np.concatenate(([True], keys[order][1:] != keys[order][:-1]))] if keys.size else order
+        return (keys[first], self._texts.column("bands", np.uint32, p.bands)[first],
+                self._texts.column("signature", np.uint8, p.num_perm)[first], self._texts.column("post", np.int64)[first])
+
+    def _exact_jaccard(self, pairs: np.ndarray, text_posts: np.ndarray, batch: int = 50_000) -> np.ndarray:
+        """Exact Jaccard similarity of each pair of texts, their 3-gram sets rebuilt from
+        the posts that brought them (only the texts a batch of pairs needs)."""
+        out = np.zeros(pairs.size)
+        for lo in range(0, pairs.size, batch):
+            chunk = pairs[lo:lo + batch]
+            ends = np.concatenate((chunk >> np.uint64(32), chunk & np.uint64(0xFFFFFFFF))).astype(np.int64)
+            needed = np.unique(ends)
+            texts = [match_text(_unpack(self._blobs[post])["text"]).text for post in text_posts[needed].tolist()]
+            local = np.searchsorted(needed, ends).astype(np.uint64)
+            local_pairs = (local[:chunk.size] << np.uint64(32)) | local[chunk.size:]
+            out[lo:lo + chunk.size] = pair_jaccard(shingle_sets(texts), local_pairs)
+        return out
+
+
+def find_campaigns(records: Iterable[PostRecord], params: CampaignParams | None = None) -> CampaignSet:
+    """Campaigns among ``records`` in one call (see :class:`CampaignFinder`)."""
+    finder = CampaignFinder(params)
+    finder.add(records)
+    return finder.finish()
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _pack(record: PostRecord) -> bytes:
+    """What the outputs show of a post, as one UTF-8 string of fields separated by US."""
+    fields = (record.id, record.post_id, record.account, record.handle, record.date, record.kind, record.label,
+              record.text, format_techniques(record.techniques))
+    joined = _SEP.join(fields)
+    if joined.count(_SEP) != len(fields) - 1:  # a field holding the separator itself
+        joined = _SEP.join(f.replace(_SEP, " ") for f in fields)
+    return joined.encode("utf-8")
+
+
+def _unpack(blob: bytes) -> dict:
+    return dict(zip(_BLOB_FIELDS, blob.decode("utf-8").split(_SEP)))
+
+
+def _concat(parts: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def _components(n: int, pairs: np.ndarray) -> np.ndarray:
+    """Group label of each of ``n`` texts: the connected components of the matching pairs
+    (what union-find over the pairs gives), numbered by their smallest text."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    left = (pairs >> np.uint64(32)).astype(np.int64)
+    right = (pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    graph = coo_matrix((np.ones(pairs.size, dtype=np.int8), (left, right)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64)
+
+
+def _qualifying_groups(groups: np.ndarray, accounts: np.ndarray, min_accounts: int) -> list[np.ndarray]:
+    """Post indices of each group with at least ``min_accounts`` distinct accounts."""
+    if groups.size == 0:
+        return []
+    pairs = np.sort((groups.astype(np.uint64) << np.uint64(32)) | accounts.astype(np.uint64))
+    distinct = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+    per_group = np.bincount((distinct >> np.uint64(32)).astype(np.int64), minlength=int(groups.max()) + 1)
+    wanted = per_group >= max(min_accounts, 1)
+    wanted &= np.bincount(groups, minlength=wanted.size) >= 2
+    chosen = np.flatnonzero(wanted[groups])
+    if chosen.size == 0:
+        return []
+    order = chosen[np.argsort(groups[chosen], kind="stable")]
+    cuts = np.flatnonzero(np.diff(groups[order])) + 1
+    return np.split(order, cuts)
+
+
+@dataclass(frozen=True, slots=True)
+class _PostColumns:
+    text: np.ndarray
+    account: np.ndarray
+    time: np.ndarray
+    day_only: np.ndarray
+    p_wire: np.ndarray
+    url: np.ndarray
+    blobs: list[bytes]
+
+
+def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) -> Campaign:
+    """A campaign of the posts at ``indices``, its posts in time order (undated last)."""
+    rows = [_unpack(posts.blobs[int(i)]) for i in indices]
+    times = posts.time[indices]
+    order = sorted(range(indices.size), key=lambda k: (bool(times[k] == NO_TIME), int(times[k]), rows[k]["post_id"],
+                                                       rows[k]["handle"], rows[k]["text"]))
+    indices, times, rows = indices[order], times[order], [rows[k] for k in order]
+    dated = times != NO_TIME
+    day_only = bool(posts.day_only[indices][dated].any())
+    unit = "" if not dated.any() else ("day" if day_only else "s")
+    scale = 86_400 if unit == "day" else 1
+    texts = posts.text[indices]
+    similarity = _similarity_to_first([row["text"] for row in rows])
+    first_time = times[0] if dated.any() else NO_TIME
+    accounts = posts.account[indices]
+    campaign_posts = []
+    technique_totals: Counter = Counter()
+    for k, (index, row) in enumerate(zip(indices, rows)):
+        p = posts.p_wire[index]
+        technique_totals.update(dict(parse_techniques(row["techniques"])))
+        campaign_posts.append(CampaignPost(
+            campaign="", id=row["id"], post_id=row["post_id"], account=row["account"], handle=row["handle"],
+            date=row["date"], kind=row["kind"],
+            offset=int((times[k] - first_time) // scale) if dated[k] else None,
+            similarity=round(float(similarity[k]), 3), p_wire=None if np.isnan(p) else round(float(p), 4),
+            label=row["label"], techniques=row["techniques"], text=row["text"],
+        ))
+    p_wire = posts.p_wire[indices]
+    median_p_wire = None if np.isnan(p_wire).all() else round(float(np.nanmedian(p_wire)), 4)
+    url_share = round(float(posts.url[indices].mean()), 3)
+    share = median_p_wire is not None and median_p_wire >= params.share_p_wire and url_share >= params.share_url_share
+    dated_posts = [post for post, ok in zip(campaign_posts, dated) if ok]
+    return Campaign(
+        id="",
+        kind="share_template" if share else "copypasta",
+        posts=tuple(campaign_posts),
+        accounts=len(set(accounts.tolist())),
+        texts=len(set(texts.tolist())),
+        first=dated_posts[0].date if dated_posts else "",
+        last=dated_posts[-1].date if dated_posts else "",
+        time_unit=unit,
+        span=int((times[dated][-1] - times[dated][0]) // scale) if dated.any() else None,
+        median_gap=_median_gap(times[dated], accounts[dated], scale),
+        fast_pairs=_fast_pairs(times[dated], accounts[dated], params.fast_seconds) if unit == "s" else None,
+        median_p_wire=median_p_wire,
+        top_techniques=format_techniques(sorted(technique_totals.items(), key=lambda kv: (-kv[1], kv[0]))[:3]),
+        url_share=url_share,
+    )
+
+
+def _similarity_to_first(texts: list[str]) -> np.ndarray:
+    """Jaccard similarity of each text's 3-grams (normalized) to the first text's."""
+    shingles = shingle_sets([match_text(text).text for text in texts])
+    return pair_jaccard(shingles, np.arange(len(texts), dtype=np.uint64))
+
+
+def _median_gap(times: np.ndarray, accounts: np.ndarray, scale: int) -> float | None:
+    """Median time between consecutive accounts' first posts in the campaign."""
+    if times.size == 0:
+        return None
+    first_of: dict[int, int] = {}
+    for time, account in zip(times.tolist(), accounts.tolist()):
+        first_of[account] = min(time, first_of.get(account, time))
+    firsts = np.sort(np.array(list(first_of.values())))
+    if firsts.size < 2:
+        return None
+    return round(float(np.median(np.diff(firsts))) / scale, 2)
+
+
+def _fast_pairs(times: np.ndarray, accounts: np.ndarray, window: int) -> int:
+    """Pairs of posts by two different accounts at most ``window`` seconds apart."""
+    order = np.lexsort((times, accounts))
+    times, accounts = times[order], accounts[order]
+    same = 0
+    for start, end in _runs(accounts):
+        if end - start > 1:
+            same += _pairs_within(times[start:end], window)
+    return _pairs_within(times, window) - same
+
+
+def _runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of equal values in a sorted array."""
+    cuts = np.flatnonzero(values[1:] != values[:-1]) + 1
+    bounds = np.concatenate(([0], cuts, [values.size])).tolist()
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _pairs_within(times: np.ndarray, window: int) -> int:
+    ordered = np.sort(times)
+    return int((np.searchsorted(ordered, ordered + window, side="right") - np.arange(ordered.size) - 1).sum())
+
+
+def _rank(campaign: Campaign) -> tuple:
+    """Copypasta before share templates; then more accounts, more fast pairs, a shorter
+    span first; then what the campaign holds (so numbering never depends on input order)."""
+    return (
+        KINDS.index(campaign.kind), -campaign.accounts, -(campaign.fast_pairs or 0),
+        campaign.span if campaign.span is not None else float("inf"),
+        campaign.first, campaign.posts[0].post_id, campaign.posts[0].text,
+    )
+
+
+def _numbered(campaign: Campaign, name: str) -> Campaign:
+    from dataclasses import replace
+
+    return replace(campaign, id=name, posts=tuple(replace(post, campaign=name) for post in campaign.posts))
+
+
+def _resolution(times: np.ndarray, days: np.ndarray) -> str:
+    """``seconds``, ``day`` (a pasted timeline's dates), ``mixed`` or ``none``."""
+    dated = times != NO_TIME
+    if not dated.any():
+        return "none"
+    day_only = days[dated]
+    if day_only.all():
+        return "day"
+    return "mixed" if day_only.any() else "seconds"

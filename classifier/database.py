@@ -1,0 +1,330 @@
+"""Every table of a run in one database: SQLite (stdlib) and Parquet (pyarrow).
+
+Five tables, with keys so that they join without guessing:
+
+``accounts``      one row per account (primary key ``handle``)
+``account_days``  one row per account and day (``handle``, ``date``) -> accounts
+``posts``         one row per post (``post_id``) -> accounts
+``segments``      one row per scored segment (``id``), the scores file's columns -> posts
+``campaigns``     one row per campaign (``campaign``), and ``campaign_posts`` (``campaign``,
+                  ``post_id``) -> campaigns, posts
+
+The SQLite file declares the foreign keys (checked before the file is put in place),
+indexes the columns joins and filters use, and opens in ``sqlite3``, datasette or DuckDB.
+A source listing the same post twice (the same ``post_id`` in two records) gives one
+``posts`` row whose ``listings`` is 2: the account tables count both listings, as the
+scores do, so ``SUM(listings)`` per account equals its ``posts``.  Parquet writes one file
+per table into a folder with the same columns (posts: one row per listing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping
+
+from .accounts import (
+    ACCOUNT_COLUMNS,
+    DAY_COLUMNS,
+    PARTISAN_BELOW,
+    POST_COLUMNS,
+    AccountTables,
+    ScoredPost,
+    local_day_hour,
+    time_zone,
+)
+from .errors import OutputError
+from .outputs import atomic_path
+from .scoring import SCORE_COLUMNS, csv_row
+
+#: Scores-file columns that are not text in the segments table.
+SEGMENT_TYPES = {"line": "INTEGER", "line_end": "INTEGER", "record": "INTEGER", "p_wire": "REAL"}
+SEGMENT_COLUMNS = tuple((name, SEGMENT_TYPES.get(name, "TEXT")) for name in SCORE_COLUMNS)
+CAMPAIGN_COLUMNS = (
+    ("campaign", "TEXT"), ("posts", "INTEGER"), ("accounts", "INTEGER"), ("first_date", "TEXT"),
+    ("last_date", "TEXT"), ("mean_p_wire", "REAL"), ("partisan_share", "REAL"),
+)
+CAMPAIGN_POST_COLUMNS = (("campaign", "TEXT"), ("post_id", "TEXT"), ("similarity", "REAL"))
+ROWS_PER_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of the database: columns (name, SQLite type), key and references."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]
+    references: tuple[tuple[str, str, str], ...] = ()  # (column, table, column)
+    indexes: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+    def ddl(self) -> str:
+        lines = [f'"{name}" {kind}' for name, kind in self.columns]
+        lines.append("PRIMARY KEY (" + ", ".join(f'"{k}"' for k in self.key) + ")")
+        lines += [
+            f'FOREIGN KEY ("{column}") REFERENCES "{table}" ("{target}") DEFERRABLE INITIALLY DEFERRED'
+            for column, table, target in self.references
+        ]
+        return f'CREATE TABLE "{self.name}" (\n  ' + ",\n  ".join(lines) + "\n)"
+
+    def index_ddl(self) -> list[str]:
+        return [f'CREATE INDEX "{self.name}_{column}" ON "{self.name}" ("{column}")' for column in self.indexes]
+
+    def insert_sql(self, upsert: str = "") -> str:
+        marks = ", ".join("?" for _ in self.columns)
+        names = ", ".join(f'"{name}"' for name in self.names)
+        return f'INSERT INTO "{self.name}" ({names}) VALUES ({marks}){upsert}'
+
+    def values(self, row: Mapping) -> tuple:
+        """A row's cells in column order, each converted to its column's type."""
+        return tuple(cell(row.get(name), kind) for name, kind in self.columns)
+
+
+TABLES = (
+    Table("accounts", ACCOUNT_COLUMNS, ("handle",)),
+    Table("account_days", DAY_COLUMNS, ("handle", "date"), (("handle", "accounts", "handle"),), ("date", "burst")),
+    Table("posts", (*POST_COLUMNS, ("listings", "INTEGER")), ("post_id",), (("handle", "accounts", "handle"),),
+          ("handle", "day", "label")),
+    Table("segments", SEGMENT_COLUMNS, ("id",), (("post_id", "posts", "post_id"),), ("post_id", "handle", "label")),
+    Table("campaigns", CAMPAIGN_COLUMNS, ("campaign",)),
+    Table("campaign_posts", CAMPAIGN_POST_COLUMNS, ("campaign", "post_id"),
+          (("campaign", "campaigns", "campaign"), ("post_id", "posts", "post_id")), ("post_id",)),
+)
+TABLE = {table.name: table for table in TABLES}
+
+
+def cell(value, kind: str):
+    """``value`` as its column's type: numbers from CSV text, None for an empty cell,
+    0/1 for booleans (SQLite has no boolean; a CSV says ``true``/``false``)."""
+    if value is None or (value == "" and kind != "TEXT"):
+        return None
+    if kind == "BOOLEAN":
+        if isinstance(value, str):
+            return 1 if value.lower() in ("true", "1") else 0
+        return int(bool(value))
+    if kind == "INTEGER":
+        return int(value)
+    if kind == "REAL":
+        return float(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def flat_segment(row: Mapping) -> Mapping:
+    """A segment row with the scores CSV's cells: a CSV row as it is, an in-memory or
+    JSONL row flattened as the CSV writer does (lists joined, counts formatted)."""
+    if all(value is None or isinstance(value, (str, int, float)) for value in row.values()):
+        return row
+    return csv_row(dict(row))
+
+
+class SqliteWriter:
+    """Writes the tables into a SQLite file at ``path`` (a temporary path, renamed by the
+    caller): posts and segments as they stream by, accounts and campaigns at the end."""
+
+    def __init__(self, path: Path, *, name: Path | None = None) -> None:
+        self.path = name or path  # the file's final name, for messages
+        self.db = sqlite3.connect(path)
+        self.db.execute("PRAGMA journal_mode = OFF")  # a temporary file, renamed into place when complete
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        # Indexes from the start: rows arrive before the rows their keys point at (deferred
+        # keys), and while any key is unresolved SQLite looks up the children of every new
+        # parent row; without an index on the child column that lookup is a full scan.
+        for table in TABLES:
+            self.db.execute(table.ddl())
+            for statement in table.index_ddl():
+                self.db.execute(statement)
+        self.db.execute("BEGIN")
+        posts = TABLE["posts"]
+        self._post_sql = posts.insert_sql(' ON CONFLICT ("post_id") DO UPDATE SET "listings" = "listings" + 1')
+        self._segment_sql = TABLE["segments"].insert_sql()
+        self._posts: list[tuple] = []
+        self._segments: list[tuple] = []
+
+    def add_post(self, post: ScoredPost, segments: list[Mapping]) -> None:
+        self._posts.append(TABLE["posts"].values({**post.to_row(), "listings": 1}))
+        table = TABLE["segments"]
+        self._segments.extend(table.values(flat_segment(segment)) for segment in segments)
+        if len(self._segments) >= ROWS_PER_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.db.executemany(self._post_sql, self._posts)
+        try:
+            self.db.executemany(self._segment_sql, self._segments)
+        except sqlite3.IntegrityError:
+            duplicate = self._duplicate_segment()
+            raise OutputError(f"{self.path}: segment id {duplicate!r} appears twice in the scores; "
+                              "the database needs unique segment ids") from None
+        self._posts, self._segments = [], []
+
+    def _duplicate_segment(self) -> str:
+        seen = set()
+        for values in self._segments:
+            if values[0] in seen or self.db.execute('SELECT 1 FROM segments WHERE id = ?', (values[0],)).fetchone():
+                return values[0]
+            seen.add(values[0])
+        return "?"
+
+    def finish(self, tables: AccountTables, campaign_members: Iterable[Mapping] = ()) -> None:
+        """Write the account and campaign tables, index, check every key, commit, close."""
+        self._flush()
+        for name, rows in (("accounts", tables.accounts), ("account_days", tables.days)):
+            self.db.executemany(TABLE[name].insert_sql(), (TABLE[name].values(row) for row in rows))
+        self._write_campaigns(unique_members(campaign_members), time_zone(tables.tz))
+        broken = self.db.execute("PRAGMA foreign_key_check").fetchone()
+        if broken:
+            raise OutputError(f"{self.path}: a {broken[0]} row points at a missing {broken[2]} row (row {broken[1]})")
+        self.db.commit()
+        self.db.close()
+
+    def _write_campaigns(self, members: list[Mapping], zone) -> None:
+        if not members:
+            return
+        self.db.executemany(TABLE["campaigns"].insert_sql(),
+                            (TABLE["campaigns"].values(row) for row in campaign_rows(members, zone)))
+        self.db.executemany(TABLE["campaign_posts"].insert_sql(),
+                            (TABLE["campaign_posts"].values(member) for member in members))
+        missing = self.db.execute(
+            "SELECT campaign, post_id FROM campaign_posts WHERE post_id NOT IN (SELECT post_id FROM posts) LIMIT 1"
+        ).fetchone()
+        if missing:
+            raise OutputError(f"{self.path}: campaign {missing[0]} lists post {missing[1]!r}, which is not in the scores")
+
+    def abort(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
+
+
+class ParquetWriter:
+    """Writes the tables as one Parquet file per table into a folder (pyarrow, the
+    ``dask`` extra): posts and segments in batches as they stream by, the rest at the end."""
+
+    def __init__(self, folder: Path, stack: contextlib.ExitStack, *, force: bool) -> None:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise OutputError("Parquet output needs pyarrow: pip install -e '.[dask]'") from None
+        from .outputs import check_output_path
+
+        self.folder = folder
+        if not folder.exists():
+            stack.callback(_remove_if_empty, folder)  # runs after the files are renamed into it, or removed
+        self.paths = {}
+        for table in TABLES:
+            target = check_output_path(folder / f"{table.name}.parquet", protected=["labels"], force=force)
+            self.paths[table.name] = stack.enter_context(atomic_path(target))
+        self._writers = {}
+        self._stack = stack
+        self._batches: dict[str, list[tuple]] = {"posts": [], "segments": []}
+
+    def add_post(self, post: ScoredPost, segments: list[Mapping]) -> None:
+        self._batches["posts"].append(TABLE["posts"].values({**post.to_row(), "listings": 1}))
+        self._batches["segments"].extend(TABLE["segments"].values(flat_segment(s)) for s in segments)
+        if len(self._batches["segments"]) >= ROWS_PER_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        for name, rows in self._batches.items():
+            if rows:
+                self._write(name, rows)
+                rows.clear()
+
+    def _write(self, name: str, rows: list[tuple]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = TABLE[name]
+        schema = arrow_schema(table)
+        writer = self._writers.get(name)
+        if writer is None:
+            writer = self._writers[name] = self._stack.enter_context(pq.ParquetWriter(self.paths[name], schema))
+        columns = list(zip(*rows)) if rows else [[] for _ in table.columns]
+        arrays = [pa.array([_arrow_value(v, kind) for v in column], type=schema.field(i).type)
+                  for i, (column, (_, kind)) in enumerate(zip(columns, table.columns))]
+        writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+
+    def finish(self, tables: AccountTables, campaign_members: Iterable[Mapping] = ()) -> None:
+        self._flush()
+        members = unique_members(campaign_members)
+        for name, rows in (
+            ("accounts", tables.accounts),
+            ("account_days", tables.days),
+            ("campaigns", campaign_rows(members, time_zone(tables.tz))),
+            ("campaign_posts", members),
+        ):
+            self._write(name, [TABLE[name].values(row) for row in rows])
+        for name in ("posts", "segments"):
+            if name not in self._writers:
+                self._write(name, [])
+
+    def abort(self) -> None:
+        return None
+
+
+def unique_members(members: Iterable[Mapping]) -> list[Mapping]:
+    """Campaign membership rows, each (campaign, post) once, in their order."""
+    seen: dict[tuple[str, str], Mapping] = {}
+    for member in members:
+        seen.setdefault((str(member["campaign"]), str(member["post_id"])), member)
+    return list(seen.values())
+
+
+def campaign_rows(members: list[Mapping], zone) -> list[dict]:
+    """One summary row per campaign from its member posts (``campaign``, ``post_id`` and,
+    where the membership rows carry them, ``handle``, ``date`` and ``p_wire``: the
+    columns of a ``campaigns.csv``); a summary cell is empty when no member has its column."""
+    grouped: dict[str, list[Mapping]] = {}
+    for member in members:
+        grouped.setdefault(str(member["campaign"]), []).append(member)
+    rows = []
+    for campaign, posts in grouped.items():
+        days = sorted(d.isoformat() for d in (local_day_hour(str(p.get("date") or ""), zone)[0] for p in posts) if d)
+        p_wires = [float(p["p_wire"]) for p in posts if p.get("p_wire") not in (None, "")]
+        handles = {p.get("handle") for p in posts if p.get("handle")}
+        rows.append({
+            "campaign": campaign,
+            "posts": len({p["post_id"] for p in posts}),
+            "accounts": len(handles) if handles else None,
+            "first_date": days[0] if days else None,
+            "last_date": days[-1] if days else None,
+            "mean_p_wire": round(sum(p_wires) / len(p_wires), 4) if p_wires else None,
+            "partisan_share": round(sum(p < PARTISAN_BELOW for p in p_wires) / len(p_wires), 4) if p_wires else None,
+        })
+    return rows
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+def arrow_schema(table: Table):
+    import pyarrow as pa
+
+    types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64(), "BOOLEAN": pa.bool_()}
+    return pa.schema([pa.field(name, types[kind]) for name, kind in table.columns])
+
+
+def _arrow_value(value, kind: str):
+    return bool(value) if kind == "BOOLEAN" and value is not None else value
+
+
+@contextlib.contextmanager
+def sqlite_output(path: Path) -> Iterator[SqliteWriter]:
+    """A :class:`SqliteWriter` on a temporary file, put at ``path`` when the block ends
+    (and :meth:`SqliteWriter.finish` was called), removed if it fails."""
+    with atomic_path(path) as tmp:
+        tmp.unlink()  # sqlite3 makes its own file
+        writer = SqliteWriter(tmp, name=path)
+        try:
+            yield writer
+        except BaseException:
+            writer.abort()
+            raise

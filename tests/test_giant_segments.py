@@ -1,0 +1,89 @@
+"""A text long enough to crash MeCab never reaches it: a dump's record is rejected (its line
+named), and the tokenizer refuses it, in one process or with --jobs 2.
+
+These run the CLI in a child process: before the limit, MeCab's segmentation fault took
+the whole process down (exit -11), which in this process would end the test session.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from classifier.limits import MAX_SEGMENT_CHARS, segment_too_long
+
+CLI = "from classifier.cli import main; main()"
+POST = "政府は4日、新たな経済対策を閣議決定したと発表した。"
+#: Each of these crashed MeCab in one parse call (see classifier/limits.py).
+LATIN_RUN = "a" * 200_000
+DATA_URL = "data:image/png;base64," + base64.b64encode(bytes(range(256)) * 3_000).decode()  # 1 MB
+BIG_POST = "政府は四日、新たな方針を発表した。" * 100_000  # 1.7 million characters, 5 MB
+
+
+def postcred(*args, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", CLI, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+def jsonl_dump(tmp_path: Path, giant: str) -> Path:
+    rows = [{"id": "1", "text": POST}, {"id": "2", "text": giant}, {"id": "3", "text": POST + "続報。"}]
+    path = tmp_path / "dump.jsonl"
+    path.write_text("".join(json.dumps({**r, "user": {"username": "u"}, "rawContent": r["text"]},
+                                       ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("giant", [LATIN_RUN, DATA_URL, BIG_POST], ids=["latin run", "data url", "5 MB post"])
+def test_a_giant_record_stops_the_run_naming_its_line(tmp_path, giant):
+    dump = jsonl_dump(tmp_path, giant)
+    done = postcred("score", dump, "-o", tmp_path / "s.csv", cwd=tmp_path)
+    assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
+    length = f"{len(giant):,}"
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"Error: {dump}, line 2: a text of {length} characters; postcred tokenizes at most "
+        f"{MAX_SEGMENT_CHARS:,} per segment (a longer one crashes MeCab): a data: URL, an encoded blob or a "
+        "broken quote? (use --on-error skip to set bad records aside)")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_skip_sets_a_giant_record_aside_and_scores_the_rest(tmp_path, jobs):
+    dump = jsonl_dump(tmp_path, LATIN_RUN)
+    done = postcred("score", dump, "-o", tmp_path / "s.csv", "--on-error", "skip", "--jobs", jobs, "--no-report",
+                    cwd=tmp_path)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "records read 3, scored 2, rejected 1" in done.stderr
+    reject, = [json.loads(line) for line in (tmp_path / "s.rejects.jsonl").read_text(encoding="utf-8").split("\n") if line]
+    assert reject["line"] == 2 and reject["raw"] == LATIN_RUN
+    assert reject["reason"].startswith("a text of 200,000 characters")
+
+
+def test_a_giant_paragraph_in_a_timeline_is_rejected_with_its_post(tmp_path):
+    dump = tmp_path / "timeline.txt"
+    dump.write_text(f"{POST}\n— NHKニュース (@nhk_news) November 4, 2024\n{LATIN_RUN}\n\n"
+                    f"{POST}続報。\n— NHKニュース (@nhk_news) November 4, 2024\n", encoding="utf-8")
+    done = postcred("score", dump, "-o", tmp_path / "s.csv", "--on-error", "skip", "--no-report", cwd=tmp_path)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "records read 2, scored 1, rejected 1" in done.stderr
+
+
+def test_the_tokenizer_refuses_what_would_crash_mecab(tmp_path):
+    code = ("from classifier.tokens import analyze\n"
+            "try:\n    analyze('a' * 200_000)\nexcept ValueError as exc:\n    print('refused:', exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.startswith("refused: a text of 200,000 characters")
+
+
+@pytest.mark.parametrize("text, too_long", [
+    ("あ" * MAX_SEGMENT_CHARS, False),
+    ("あ" * (MAX_SEGMENT_CHARS + 1), True),
+    ("\ufdfa" * 2_777, False),   # 49,986 characters once NFKC-normalized
+    ("\ufdfa" * 2_778, True),    # 50,004
+])
+def test_the_limit_counts_what_mecab_would_see(text, too_long):
+    assert (segment_too_long(text) is not None) == too_long

@@ -160,31 +160,17 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
         self.quotes = quotes
         self.scale = scale
 
-    def _ids(self, doc) -> np.ndarray:
-        """The n-grams of one document as ids of this process's n-gram table (memoized)."""
-        doc = doc if isinstance(doc, TokenizedText) else analyze(str(doc))
-        key = (doc.text, tuple(self.ngram_range), self.quotes)
-        cached = _GRAM_IDS.get(key)
-        if cached is not None and cached[0] is doc.tokens:
-            return cached[1]
-        grams = char_grams(char_text(doc), tuple(self.ngram_range), self.quotes)
-        table = _GRAM_TABLE
-        ids = np.fromiter((table.setdefault(g, len(table)) for g in grams), dtype=np.int64, count=len(grams))
-        _GRAM_IDS[key] = (doc.tokens, ids)
-        return ids
+    def _table(self) -> "_GramTable":
+        return _gram_table((tuple(self.ngram_range), self.quotes))
 
-    def _counts(self, X: list) -> sparse.csr_matrix:
-        """Documents x n-gram table ids, raw counts.  The memo and the table are cleared
-        (only) before a call that would overflow them, never while ids are being read."""
-        if len(_GRAM_IDS) + len(X) > _MEMO_SIZE or len(_GRAM_TABLE) > _TABLE_SIZE:
-            _GRAM_IDS.clear()
-            _GRAM_TABLE.clear()
-            _COLUMNS.clear()
-        rows = [self._ids(doc) for doc in X]
+    def _counts(self, X: list, table: "_GramTable") -> sparse.csr_matrix:
+        """Documents x ids of the setting's n-gram table, raw counts."""
+        table.make_room()
+        rows = [table.ids_of(doc if isinstance(doc, TokenizedText) else analyze(str(doc)), self) for doc in X]
         lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
         indptr = np.concatenate([[0], np.cumsum(lengths)])
-        indices = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        counts = sparse.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(rows), len(_GRAM_TABLE)))
+        indices = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int32)
+        counts = sparse.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(rows), len(table)))
         counts.sum_duplicates()
         return counts
 
@@ -196,16 +182,16 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
             raise ValueError(f"quotes must be one of {QUOTE_MODES}, got {self.quotes!r}")
         if not (isinstance(self.scale, (int, float)) and self.scale > 0):
             raise ValueError(f"scale must be a positive number, got {self.scale!r}")
-        counts = self._counts(list(X))
+        table = self._table()
+        counts = self._counts(list(X), table)
         df = np.bincount(counts.indices, minlength=counts.shape[1])
         kept = np.flatnonzero(df >= self.min_df)
-        names = list(_GRAM_TABLE)  # insertion order: id -> n-gram
-        order = sorted(kept.tolist(), key=names.__getitem__)
-        self.vocabulary_ = {names[i]: column for column, i in enumerate(order)}
-        self.transformer_ = TfidfTransformer(sublinear_tf=True).fit(counts[:, order])
-        column = np.full(len(names), -1, dtype=np.int64)
-        column[order] = np.arange(len(order))
-        _remember_columns(self.vocabulary_, column)
+        kept = kept[np.argsort(table.rank()[kept], kind="stable")]  # the vocabulary in sorted order
+        self.vocabulary_ = dict(zip(table.names()[kept].tolist(), range(len(kept))))
+        column = np.full(len(table), -1, dtype=np.int64)
+        column[kept] = np.arange(len(kept))
+        table.remember(self.vocabulary_, column)
+        self.transformer_ = TfidfTransformer(sublinear_tf=True).fit(self._columns(counts, column))
         return self
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
@@ -219,29 +205,9 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
         if len(X) > _MEMO_SIZE:  # a large batch: in chunks, so that the memo stays bounded
             return sparse.vstack([self.transform(X[k : k + _MEMO_SIZE]) for k in range(0, len(X), _MEMO_SIZE)],
                                  format="csr")
-        counts = self._counts(X)
-        return self._weighted(self._columns(counts, self._table_columns()))
-
-    def _table_columns(self) -> np.ndarray:
-        """n-gram table id -> vocabulary column (-1: not a feature), for the current table.
-
-        Known right after :meth:`fit`; rebuilt from the vocabulary (one lookup per feature)
-        for a model loaded from disk or after the table was cleared.  Ids added to the table
-        since are n-grams the fit never saw: -1.
-        """
-        cached = _COLUMNS.get(id(self.vocabulary_))
-        if cached is None or cached[0] is not self.vocabulary_:
-            column = np.full(len(_GRAM_TABLE), -1, dtype=np.int64)
-            table = _GRAM_TABLE
-            for gram, j in self.vocabulary_.items():
-                i = table.get(gram)
-                if i is not None:
-                    column[i] = j
-            cached = _remember_columns(self.vocabulary_, column)
-        column = cached[1]
-        if len(column) < len(_GRAM_TABLE):
-            column = np.concatenate([column, np.full(len(_GRAM_TABLE) - len(column), -1, dtype=np.int64)])
-        return column
+        table = self._table()
+        counts = self._counts(X, table)
+        return self._weighted(self._columns(counts, table.columns_of(self.vocabulary_)))
 
     def _columns(self, counts: sparse.csr_matrix, column: np.ndarray) -> sparse.csr_matrix:
         """The counts re-indexed from n-gram table ids to vocabulary columns (others dropped)."""
@@ -360,17 +326,92 @@ def token_contributions(positions: CharPositions, weights: sparse.csr_matrix) ->
     return [per_token[a:b] for a, b in zip(positions.token_offsets[:-1], positions.token_offsets[1:])]
 
 
-# Training fits a vectorizer per fold and setting on the same analyzed texts: their n-grams are
-# cut once and kept as ids of one table of n-grams (both cleared together when full).
-_GRAM_IDS: dict[tuple, tuple[object, np.ndarray]] = {}
-_GRAM_TABLE: dict[str, int] = {}
-_COLUMNS: dict[int, tuple[dict, np.ndarray]] = {}  # id(vocabulary_) -> (vocabulary_, table columns)
-_MEMO_SIZE = 6000  # a label set's worth of texts
-_TABLE_SIZE = 2_000_000  # distinct n-grams: about 200 MB at most
+class _GramTable:
+    """The n-grams of one setting (n-gram range, quote mode) seen in this process, each
+    with an integer id, and the memo of each text's n-grams as ids.
+
+    Training fits a vectorizer per fold and per setting on the same analyzed texts: their
+    n-grams are cut once and counted as integers.  One table per setting keeps the id
+    space (the width of the count matrices) to what that setting produces.
+    """
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.memo: dict[str, tuple[object, np.ndarray]] = {}
+        self._columns: dict[int, tuple[dict, np.ndarray]] = {}
+        self._names: tuple[int, np.ndarray] | None = None
+        self._rank: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def make_room(self) -> None:
+        """Start afresh when the memo or the table has passed its bound, before a call
+        (never while ids are being read): a call adds at most :data:`_MEMO_SIZE` texts."""
+        if len(self.memo) >= _MEMO_SIZE or len(self.ids) > _TABLE_SIZE:
+            self.__init__()
+
+    def ids_of(self, doc: TokenizedText, vectorizer: "CharNgramVectorizer") -> np.ndarray:
+        cached = self.memo.get(doc.text)
+        if cached is not None and cached[0] is doc.tokens:
+            return cached[1]
+        grams = char_grams(char_text(doc), tuple(vectorizer.ngram_range), vectorizer.quotes)
+        table = self.ids
+        ids = np.fromiter((table.setdefault(g, len(table)) for g in grams), dtype=np.int32, count=len(grams))
+        self.memo[doc.text] = (doc.tokens, ids)
+        return ids
+
+    def names(self) -> np.ndarray:
+        """id -> n-gram, as an array (rebuilt when the table grew)."""
+        if self._names is None or self._names[0] != len(self.ids):
+            self._names = (len(self.ids), np.asarray(list(self.ids), dtype=object))
+        return self._names[1]
+
+    def rank(self) -> np.ndarray:
+        """id -> the n-gram's place in sorted order (rebuilt when the table grew)."""
+        if self._rank is None or self._rank[0] != len(self.ids):
+            rank = np.empty(len(self.ids), dtype=np.int64)
+            rank[np.argsort(self.names().astype(str), kind="stable")] = np.arange(len(self.ids))
+            self._rank = (len(self.ids), rank)
+        return self._rank[1]
+
+    def remember(self, vocabulary: dict, column: np.ndarray) -> None:
+        if len(self._columns) >= 64:
+            self._columns.clear()
+        self._columns[id(vocabulary)] = (vocabulary, column)
+
+    def columns_of(self, vocabulary: dict) -> np.ndarray:
+        """id -> vocabulary column (-1: not a feature), for the table as it is now.
+
+        Known right after :meth:`CharNgramVectorizer.fit`; rebuilt from the vocabulary (one
+        lookup per feature) for a model loaded from disk or after the table started afresh.
+        Ids added since are n-grams the fit never saw: -1.
+        """
+        cached = self._columns.get(id(vocabulary))
+        if cached is None or cached[0] is not vocabulary:
+            column = np.full(len(self.ids), -1, dtype=np.int64)
+            for gram, j in vocabulary.items():
+                i = self.ids.get(gram)
+                if i is not None:
+                    column[i] = j
+            self.remember(vocabulary, column)
+            cached = (vocabulary, column)
+        column = cached[1]
+        if len(column) < len(self.ids):
+            column = np.concatenate([column, np.full(len(self.ids) - len(column), -1, dtype=np.int64)])
+        return column
 
 
-def _remember_columns(vocabulary: dict, column: np.ndarray) -> tuple[dict, np.ndarray]:
-    if len(_COLUMNS) >= 64:
-        _COLUMNS.clear()
-    _COLUMNS[id(vocabulary)] = (vocabulary, column)
-    return _COLUMNS[id(vocabulary)]
+def _gram_table(setting: tuple) -> _GramTable:
+    """The table of one setting; the two most recently used settings are kept."""
+    table = _TABLES.pop(setting, None) or _GramTable()
+    _TABLES[setting] = table  # most recent last
+    while len(_TABLES) > _TABLES_KEPT:
+        _TABLES.pop(next(iter(_TABLES)))
+    return table
+
+
+_TABLES: dict[tuple, _GramTable] = {}
+_TABLES_KEPT = 2
+_MEMO_SIZE = 10000  # a label set's worth of texts: their ids take about 20 MB
+_TABLE_SIZE = 1_000_000  # distinct n-grams of one setting: about 100 MB at most

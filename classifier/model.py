@@ -26,7 +26,6 @@ from scipy import sparse
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -115,7 +114,7 @@ class PlattCalibratedLogisticRegression(ClassifierMixin, BaseEstimator):
             decision[test] = self._base().fit(X[train], y[train]).decision_function(X[test])
         positive = y == self.classes_[1]
         if self.method == "isotonic":
-            self.isotonic_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(decision, positive)
+            self.steps_ = isotonic_steps(decision, positive)
             self.scale_, self.shift_ = 1.0, 0.0
         else:
             scaler = LogisticRegression(C=1e6, max_iter=1000).fit(decision.reshape(-1, 1), positive)
@@ -131,7 +130,7 @@ class PlattCalibratedLogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         if getattr(self, "method", "sigmoid") == "isotonic":
-            p = self.isotonic_.predict(self.base_.decision_function(X))
+            p = np.interp(self.base_.decision_function(X), *self.steps_)
         else:
             p = expit(self.decision_function(X))
         return np.column_stack([1 - p, p])
@@ -141,6 +140,21 @@ class PlattCalibratedLogisticRegression(ClassifierMixin, BaseEstimator):
 
 
 CALIBRATION_METHODS = ("sigmoid", "isotonic")
+
+
+def isotonic_steps(decision: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The isotonic map from decision values to probabilities as two plain arrays (the
+    fitted thresholds and their probabilities): ``np.interp`` over them is what
+    ``IsotonicRegression(out_of_bounds="clip").predict`` computes.
+
+    Kept as arrays rather than the fitted ``IsotonicRegression`` so that loading a model
+    does not import ``sklearn.isotonic`` (and with it scipy.stats, a fifth of
+    ``postcred score``'s start-up); scikit-learn is imported here, at training time only.
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    fitted = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(decision, positive)
+    return np.asarray(fitted.X_thresholds_, dtype=float), np.asarray(fitted.y_thresholds_, dtype=float)
 
 
 def _classifier(p: dict):

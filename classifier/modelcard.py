@@ -85,19 +85,64 @@ def card_context(metadata: dict, *, oof=None, y=None) -> dict:
         charts["learning_curve"] = Markup(learning_curve_svg(metadata["learning_curve"]))
     if oof is not None and y is not None:
         charts["reliability"] = Markup(reliability_svg((np.asarray(y) == "wire").astype(int), np.asarray(oof)))
-    search = sorted(metadata.get("search", []), key=lambda t: -t["macro_f1"])
-    return {"meta": metadata, "cv": cv, "charts": charts, "search": search}
+    params = metadata.get("params", {})
+    search = [
+        {**t, "score": t.get("score", t["macro_f1"]), "changed": _changed_params(t["params"], params)}
+        for t in metadata.get("search", [])
+    ]
+    search.sort(key=lambda t: -t["score"])
+    return {"meta": metadata, "cv": cv, "charts": charts, "search": search,
+            "params_note": params_note(metadata), "by_source": metadata.get("source_recall", [])}
 
 
-def write_model_card(metadata: dict, directory: Path, *, oof=None, y=None) -> tuple[Path, Path]:
-    """Write ``model-card.md`` and ``model-card.html`` into ``directory``; return their paths."""
+def _changed_params(params: dict, chosen: dict) -> str:
+    """A trial's setting as its differences from the chosen one (``chosen`` when none)."""
+    diff = [f"{k}={params[k]}" for k in params if chosen.get(k) != params[k]]
+    return ", ".join(diff) or "chosen"
+
+
+def params_note(metadata: dict) -> str:
+    """One sentence saying where the hyper-parameters come from: this run's search, or a
+    search of an earlier run whose setting was kept (``--no-search``)."""
+    info = metadata.get("search_info") or {}
+    settings = info.get("settings", len(metadata.get("search", [])))
+    criterion = info.get("criterion", "leave-one-topic-out macro-F1")
+    if info.get("ran", bool(metadata.get("search"))):
+        seconds = info.get("seconds")
+        took = f" in {seconds / 60:.0f} minutes" if seconds else ""
+        return f"chosen by a search over {settings} settings{took}, by the {criterion}"
+    reason = info.get("reason", "no search was run")
+    if not settings:
+        return f"not searched: {reason}"
+    when = f" on {info['date'][:10]}" if info.get("date") else ""
+    on = f" for {info['n_labels']} labels" if info.get("n_labels") else ""
+    return (f"not searched in this run ({reason}); they come from the search of an earlier run{when}{on}, "
+            f"over {settings} settings, listed below")
+
+
+CARD_FILES = ("model-card.md", "model-card.html")
+
+
+def render_model_card(metadata: dict, *, oof=None, y=None) -> dict[str, str]:
+    """The model card as ``{file name: text}`` (Markdown and HTML), rendered in memory so
+    that training can write it together with the model (see
+    :func:`classifier.training.save_model_and_card`)."""
     context = card_context(metadata, oof=oof, y=y)
-    md_path, html_path = directory / "model-card.md", directory / "model-card.html"
     markdown = Environment(loader=PackageLoader("classifier", "templates"), autoescape=False,
                            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     html = environment()
     for env in (markdown, html):
         env.globals["zip"] = zip
-    atomic_write_text(md_path, markdown.get_template("model_card.md").render(**context))
-    atomic_write_text(html_path, html.get_template("model_card.html").render(**context, csp=CARD_CSP))
-    return md_path, html_path
+    return {
+        CARD_FILES[0]: markdown.get_template("model_card.md").render(**context),
+        CARD_FILES[1]: html.get_template("model_card.html").render(**context, csp=CARD_CSP),
+    }
+
+
+def write_model_card(metadata: dict, directory: Path, *, oof=None, y=None) -> tuple[Path, Path]:
+    """Write ``model-card.md`` and ``model-card.html`` into ``directory``; return their paths."""
+    pages = render_model_card(metadata, oof=oof, y=y)
+    paths = tuple(Path(directory) / name for name in pages)
+    for path, text in zip(paths, pages.values()):
+        atomic_write_text(path, text)
+    return paths[0], paths[1]

@@ -573,6 +573,8 @@ def document_terms(words: Sequence[Word | Token], proper_nouns: str = "class", q
 
 #: Token kinds whose term is a placeholder (see term_for).
 PLACEHOLDER_KINDS = frozenset({"URL", "USER", "HASHTAG", "EMOJI"})
+#: Parts of speech (UniDic level 2) whose term may be a class placeholder (numbers, proper nouns).
+CLASS_TERM_POS2 = frozenset({"数詞", "固有名詞"})
 
 
 def analyze(text: str, *, proper_nouns: str = "class", quotes: str = "mark") -> TokenizedText:

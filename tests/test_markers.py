@@ -84,6 +84,46 @@ MARKER_CASES = [
     ("whataboutism", "自分たちのダブスタには何も言わない", "ダブスタ", "自分たちの立場を説明した。"),
     ("bandwagon", "みんな薄々気づいてるよね", "みんな薄々", "多くの住民が避難した。"),
     ("reductio_ad_hitlerum", "まるでナチスのやり方だ", "ナチス", "ナチュラルな味わいが人気"),
+    # the techniques of propaganda that reads like news (issue 12)
+    ("attribution", "政府は来年度も制度を続けるとしています。", "としています", "政府は制度を骨抜きにしようとしている。"),
+    ("attribution", "政府は改革は避けられないとしていて、審議を進める。", "としていて", "円安が経営に影を落としている。"),
+    ("dateline", "新規患者数は1医療機関あたり5.12人となった。（共同通信）", "（共同通信）", "共同通信の記者が取材した。"),
+    ("insinuation", "政府は国民の知らないところで法改正を進めている。", "国民の知らないところで",
+     "法改正は国民の知らないうちに進んだと野党幹部は記者会見で述べた。"),
+    ("insinuation", "製薬会社と厚労省が裏でつながっている。", "裏で", "首脳会談の舞台裏では調整が続いた。"),
+    ("insinuation", "増税の狙いは財務省の権益拡大にほかならない。", "狙いは財務省の権益拡大にほかならない",
+     "市場では利下げの思惑から円が売られた。"),
+    ("insinuation", "あれほど急いだのは選挙が近いからではないか。", "からではないか",
+     "選挙が近いからではないかとの見方が出ている。"),
+    ("insinuation", "台湾に侵攻しようとしている兆候がある。", "しようとしている兆候",
+     "報道官は戦闘支援を提供する兆候があると指摘した。"),
+    ("conspiracy_frame", "WHOの創設者は国際金融資本の一族だ。", "国際金融資本", "陰謀論の拡散に専門家が警鐘を鳴らした。"),
+    ("secret_control", "あの国の中央銀行は〇〇一族が支配している。", "一族が支配", "オスマン帝国に支配された地域の歴史を学ぶ。"),
+    ("secret_control", "在日外国人にはスパイ活動が義務付けられている。", "スパイ活動が義務",
+     "警察によると、男はスパイ活動の疑いで拘束された。"),
+    ("secret_control", "今回の騒動は全て仕組まれている。", "全て仕組まれ", "今回の騒動の経緯を運営会社が説明した。"),
+    ("anecdote", "うちの父が接種した翌日に倒れた。", "接種した翌日に倒れ",
+     "厚労省によると、接種の翌日に亡くなった事例が報告された。"),
+    ("anecdote", "父は発熱したが、健康だった息子は3日後に亡くなった。", "健康だった息子は3日後に亡くな",
+     "事故で重傷を負った男性が3日後に亡くなったと警察が明らかにした。"),
+    ("anecdote", "知人の看護師も打った翌日から寝込んでいる。", "知人の看護師も打った翌日から寝込",
+     "警察によると、知人の男性を殴った疑いで逮捕された。"),
+    ("unsourced_figure", "接種後に1万2345人が亡くなった。", "1万2345人", "接種後に1万2000人が亡くなった。"),
+    ("unsourced_figure", "この選挙で消えた票は3,417票、死者の名で1,208人が投票した。", "1,208人",
+     "厚労省によると、接種後に2345人が亡くなったという。"),
+    ("headline_framing", "「ロシアの主張は意図的な嘘だ」=報道官", "「ロシアの主張は意図的な嘘だ」",
+     "ロシア外相、米国の主張を否定=報道官"),
+    ("headline_framing", "首相「増税するぞ!」", "首相「増税するぞ!」",
+     "候補者は駅前で「皆さんの一票です!」と声を張り上げた。"),
+    ("headline_framing", "【移民政策の正体】政府が隠す不都合な真実", "【移民政策の正体】", "【速報】日銀が利上げを決定"),
+    ("loaded_language", "この判決は日本国民への挑戦だ。", "国民への挑戦だ", "今年は過去最低だった。"),
+    ("loaded_language", "減税と言いながら増税する、逆さまの政治だ。", "逆さま", "異常気象で野菜が高騰した。"),
+    ("opinion", "論説:西側支配の時代は終わった", "論説:", "論説委員が取材に応じた。"),
+    ("exaggeration", "西側支配の終焉が始まった。", "西側支配の終焉", "安全保障政策の歴史的な転換となる。"),
+    ("absolute_claim", "これは西側の傲慢さの表れにほかならない。", "にほかならない。",
+     "政府は「降伏の要求にほかならない」と拒否した。"),
+    ("chant", "「増税反対!」「岸田は辞めろ!」", "「増税反対!」「岸田は辞めろ!」", "「戦争反対」「平和を守れ」と市民が声を上げた。"),
+    ("chant", "「ノーモア戦争!」🔥🔥 #平和", "「ノーモア戦争!」", "「ノーモア戦争」"),
 ]
 
 
@@ -122,7 +162,7 @@ def test_lemma_entries_match_inflections():
         # full-width exclamation marks normalize to "!!" but underline the original characters
         ("🇯🇵竹島は日本の領土！！ https://t.co/AbC123", "exclamation", "！！"),
         # half-width katakana with voiced marks: ｸﾞ (two characters) becomes グ (one)
-        ("ｸﾞﾛｰﾊﾞﾘｽﾄの陰謀", "conspiracy_frame", "ｸﾞﾛｰﾊﾞﾘｽﾄ"),
+        ("ｸﾞﾛｰﾊﾞﾘｽﾄの企み", "conspiracy_frame", "ｸﾞﾛｰﾊﾞﾘｽﾄ"),
         # one original character expanding to two normalized ones (㌔ -> キロ)
         ("道路は１０㌔にわたり通行止め", "figure", "１０㌔"),
         # full-width digits and a flag before the match shift nothing
@@ -487,3 +527,75 @@ def test_a_reporting_verb_sources_only_what_comes_before_it(text, fires):
     a reporting verb covers the clause it closes, not the writer's comment that follows."""
     fired = [s.marker for s in detect_markers(analyze(text))]
     assert ("absolute_claim" in fired) is fires, fired
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        ("ワクチン接種後に1,783人が死亡している。", True),
+        ("接種後の死者は2万3456人に上る。", True),
+        ("接種者の37.8%に副反応が出た。", True),
+        # round figures are the stuff of reporting
+        ("接種後に1万1000人が死亡している。", False),
+        ("接種者の3.5%に副反応が出た。", False),
+        # precise, but not a claim of deaths, harm or fraud
+        ("投票率は28.4%で、前回を下回った。", False),
+        ("消費者物価指数は前年同月比2.75%上昇した。", False),
+        # the source in a neighbouring sentence of the same paragraph sources the figure
+        ("厚生労働省が12日に発表した。接種後の死亡報告は1,783人だった。", False),
+        ("専門家は因果関係は不明だと述べた。ただ死者は2,345人に上る。", False),
+    ],
+)
+def test_unsourced_precise_figures(text, fires):
+    """A precise count in a claim of harm fires only where the text names no source at all."""
+    assert bool(_fired(text, "unsourced_figure")) is fires, detect_markers(analyze(text))
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        ("「増税反対!」「岸田は辞めろ!」", True),
+        ("「原発いらない」「子どもを守れ」「再稼働反対」", True),
+        ("「戦争反対!」", True),
+        # a report says who chanted
+        ("「増税反対!」「辞めろ!」と参加者が声を上げた。", False),
+        ("デモ隊は「増税反対」などと訴えた。", False),
+        # one quotation that does not exclaim is a title or a term, not a chant
+        ("「異次元の少子化対策」", False),
+    ],
+)
+def test_quoted_chants_are_the_whole_text(text, fires):
+    assert bool(_fired(text, "chant")) is fires, detect_markers(analyze(text))
+
+
+NEWS_STYLE_CASES = [
+    ("政府は国民の知らないところで法改正を進めている。", "insinuation", "Doubt", "国民の知らないところで"),
+    ("あの国の中央銀行は〇〇一族が支配している。", "secret_control", "Causal_Oversimplification", "一族が支配"),
+    ("うちの父が接種した翌日に倒れた。", "anecdote", "Causal_Oversimplification", "接種した翌日に倒れ"),
+    ("「ロシアの主張は意図的な嘘だ」＝報道官", "headline_framing", "Loaded_Language", "「ロシアの主張は意図的な嘘だ」"),
+    ("「増税反対！」「岸田は辞めろ！」", "chant", "Slogans", "「増税反対！」「岸田は辞めろ！」"),
+    ("接種後に1万2345人が亡くなった。", "unsourced_figure", "Form", "1万2345人"),
+]
+
+
+def test_the_report_shows_the_news_style_markers_with_their_spans(tmp_path):
+    """Each new marker reaches the report's data with its technique, and its span
+    underlines the original characters (full-width ！ and ＝ included)."""
+    from bs4 import BeautifulSoup
+    from click.testing import CliRunner
+
+    from classifier.cli import cli
+    from classifier.report import ROW_COLUMNS
+
+    from .conftest import report_payload
+
+    dump = tmp_path / "dump.txt"
+    dump.write_text("\n".join(text for text, *_ in NEWS_STYLE_CASES) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["score", str(dump), "-o", str(tmp_path / "out.csv"), "--input-format", "lines", "-q"])
+    assert result.exit_code == 0, result.output
+    data = report_payload(BeautifulSoup((tmp_path / "out.html").read_text(encoding="utf-8"), "html.parser"))
+    text_at, markers_at = ROW_COLUMNS.index("text"), ROW_COLUMNS.index("markers")
+    rows = {row[text_at]: row[markers_at] for row in data["rows"]}
+    for text, marker, technique, surface in NEWS_STYLE_CASES:
+        found = [(m[2], text[m[0] : m[1]]) for m in rows[text] if m[3] == marker]
+        assert (technique, surface) in found, (text, rows[text])

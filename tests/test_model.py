@@ -99,7 +99,7 @@ def test_newsstyle_probes_are_frozen_and_kept_out_of_the_labels(data_dir):
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the shipped model predates the wave-6 labels of issue 12")
+                   reason="partisan recall 0.893 on the news-styled probe (macro-F1 0.941): below issue 12's 0.92")
 def test_shipped_model_catches_news_styled_partisan_texts(data_dir):
     """Issue 12's done-when figures on its frozen blind probe: partisan recall >= 0.92 and
     macro-F1 >= 0.93 (the model shipped when the probe was written reached 0.598 and 0.767).
@@ -145,3 +145,23 @@ def test_a_score_does_not_depend_on_which_party_a_text_names(template):
     party scores as it would about any other (国民民主党's 国民 used to pull it to partisan)."""
     p_wire = load_model().p_wire([template.format(party) for party in SWAPPABLE_PARTIES])
     assert float(p_wire.max() - p_wire.min()) < 1e-9, dict(zip(SWAPPABLE_PARTIES, p_wire.round(3)))
+
+
+SWAPPABLE_PEOPLE = ("岸田", "石破", "高市", "トランプ", "プーチン", "習近平", "ゼレンスキー", "バイデン", "金正恩", "蔡英文")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{}首相は記者会見で「国民の理解を得たい」と述べた。",
+        "{}首相みたいな政治家を支持する人の気が知れない。",
+        "{}首相の発言の裏には、国民の知らない思惑があるとしか思えない。",
+        "{}大統領は4日、新たな制裁を発表した。",
+    ],
+)
+def test_a_score_does_not_depend_on_which_person_a_text_names(template):
+    """A politician's name is one <PERSON> placeholder for the word block and one
+    placeholder character for the character n-grams (names UniDic misreads are listed in
+    classifier/names.tsv): a text scores the same whoever it names."""
+    p_wire = load_model().p_wire([template.format(person) for person in SWAPPABLE_PEOPLE])
+    assert float(p_wire.max() - p_wire.min()) < 1e-9, dict(zip(SWAPPABLE_PEOPLE, p_wire.round(3)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from bs4 import BeautifulSoup
@@ -119,12 +120,26 @@ def test_refuses_a_worse_model_unless_accepted(tmp_path, lean):
     [
         ({"macro_f1": 0.95}, {"macro_f1": 0.90}, True),
         ({"macro_f1": 0.90}, {"macro_f1": 0.95}, False),
-        ({"macro_f1": 0.951, "real_log_loss": 0.1, "ece": 0.05}, {"macro_f1": 0.955, "real_log_loss": 0.2, "ece": 0.01}, True),
-        ({"macro_f1": 0.951, "ece": 0.02, "log_loss": 0.1}, {"macro_f1": 0.955, "ece": 0.01, "log_loss": 0.3}, False),
+        ({"macro_f1": 0.954, "real_log_loss": 0.1, "ece": 0.05}, {"macro_f1": 0.955, "real_log_loss": 0.2, "ece": 0.01}, True),
+        ({"macro_f1": 0.954, "ece": 0.02, "log_loss": 0.1}, {"macro_f1": 0.955, "ece": 0.01, "log_loss": 0.3}, False),
+        ({"macro_f1": 0.951, "real_log_loss": 0.1}, {"macro_f1": 0.955, "real_log_loss": 0.2}, False),
+        # topic-out and source-out count alike: a setting that carries over to unseen sources wins
+        ({"macro_f1": 0.980, "source_macro_f1": 0.930}, {"macro_f1": 0.985, "source_macro_f1": 0.915}, True),
+        ({"macro_f1": 0.970, "source_macro_f1": 0.930}, {"macro_f1": 0.985, "source_macro_f1": 0.925}, False),
     ],
 )
 def test_search_order_of_criteria(candidate, best, expected):
     assert better_trial(candidate, best) is expected
+
+
+def test_tie_breaks_cannot_walk_the_search_downhill():
+    """Each step 0.0015 worse but with a lower real-text log loss: the first is a tie, the
+    second falls more than one band below the best score reached, and loses."""
+    top = {"macro_f1": 0.9600, "real_log_loss": 0.30}
+    step1 = {"macro_f1": 0.9585, "real_log_loss": 0.20}
+    step2 = {"macro_f1": 0.9570, "real_log_loss": 0.10}
+    assert better_trial(step1, top, top=0.96)
+    assert not better_trial(step2, step1, top=0.96)
 
 
 def test_evaluate_prints_every_figure(tmp_path, lean):
@@ -172,3 +187,64 @@ def test_a_retrain_without_search_keeps_the_saved_setting(tmp_path, lean):
     train(labels, model_dir, search=False, params={"C": 8.0}, card_dir=None)
     again = train(labels, model_dir, force=True, search=False, card_dir=None).metadata
     assert again["params"]["C"] == 8.0
+
+
+def _snapshot(*folders):
+    """Every file under the folders (temporary files included) with its bytes."""
+    return {p: p.read_bytes() for folder in folders if folder.exists() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("missing", ["matplotlib", "cleanlab"])
+def test_a_retrain_without_the_train_extra_changes_nothing_and_says_what_to_install(tmp_path, lean, monkeypatch, missing):
+    labels, model_dir, card_dir = tmp_path / "labels", tmp_path / "model", tmp_path / "card"
+    write_labels(labels)
+    train(labels, model_dir, search=False, card_dir=card_dir)
+    before = _snapshot(model_dir, card_dir)
+    monkeypatch.setitem(sys.modules, missing, None)  # `import missing` now raises ImportError
+    result = CliRunner().invoke(cli, ["train", "--labels", str(labels), "--model-dir", str(model_dir), "--force",
+                                      "--card-dir", str(card_dir)])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: ") and "pip install -e '.[train]'" in result.output
+    assert missing in result.output and "nothing was changed" in result.output
+    assert _snapshot(model_dir, card_dir) == before
+    fresh = CliRunner().invoke(cli, ["train", "--labels", str(labels), "--model-dir", str(tmp_path / "new"),
+                                     "--card-dir", str(tmp_path / "new-card")])
+    assert fresh.exit_code == 1 and not (tmp_path / "new").exists() and not (tmp_path / "new-card").exists()
+
+
+def test_model_and_card_are_written_together_or_not_at_all(tmp_path, lean, monkeypatch):
+    labels, model_dir, card_dir = tmp_path / "labels", tmp_path / "model", tmp_path / "card"
+    write_labels(labels)
+    train(labels, model_dir, search=False, card_dir=card_dir)
+    before = _snapshot(model_dir, card_dir)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(training, "save_model", disk_full)
+    with pytest.raises(OSError):
+        train(labels, model_dir, force=True, search=False, card_dir=card_dir)
+    assert _snapshot(model_dir, card_dir) == before  # the new card was not put beside the old model
+    monkeypatch.undo()
+    meta = train(labels, model_dir, force=True, search=False, card_dir=card_dir).metadata
+    card = (card_dir / "model-card.md").read_text(encoding="utf-8")
+    assert meta["created"] in card and json.loads((model_dir / "postcred.json").read_text())["created"] == meta["created"]
+
+
+def test_a_retrain_without_search_says_so_and_keeps_the_search_record(tmp_path, lean):
+    labels, model_dir, card_dir = tmp_path / "labels", tmp_path / "model", tmp_path / "card"
+    write_labels(labels)
+    searched = train(labels, model_dir, card_dir=card_dir).metadata
+    assert searched["search_info"]["ran"] and searched["search_info"]["settings"] == len(searched["search"]) >= 3
+    assert all({"macro_f1", "source_macro_f1", "score", "seconds"} <= set(t) for t in searched["search"])
+    kept = train(labels, model_dir, force=True, search=False, card_dir=card_dir).metadata
+    assert kept["params"] == searched["params"]
+    assert kept["search"] == searched["search"]
+    assert not kept["search_info"]["ran"] and "--no-search" in kept["search_info"]["reason"]
+    assert kept["search_info"]["date"] == searched["search_info"]["date"]
+    markdown = (card_dir / "model-card.md").read_text(encoding="utf-8")
+    assert "not searched in this run" in markdown and "(0 settings" not in markdown
+    assert f"## Hyper-parameter search ({len(searched['search'])} settings" in markdown
+    soup = BeautifulSoup((card_dir / "model-card.html").read_text(encoding="utf-8"), "html.parser")
+    assert soup.select_one("#search-kept") is not None
+    assert len(soup.select("#search tr")) == len(searched["search"]) + 1

@@ -1,0 +1,129 @@
+"""Character n-grams: cut from the placeholder string (never a name), equal to what
+scikit-learn's TfidfVectorizer computes, and explained with the characters they came from."""
+
+from __future__ import annotations
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from classifier.chargrams import CharNgramVectorizer, char_grams, char_text
+from classifier.model import build_pipeline, explain, transform_features
+from classifier.tokens import analyze
+
+WIRE = [
+    "ロシア外務省は11日、声明を発表しました。",
+    "警察によりますと、男は容疑を認めているということです。",
+    "気象庁は大雨への警戒を呼びかけています。",
+    "中国政府の報道官は記者会見で「注視している」と述べた。",
+]
+PARTISAN = [
+    "政府はまた国民の知らないところで増税を決めたんだよ！許せない🔥",
+    "マスゴミは絶対に報じない。拡散希望 https://t.co/abc",
+    "「増税反対!」「岸田は辞めろ!」",
+    "こんな国、もう終わってるだろｗｗｗ",
+]
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{}外務省は声明を発表しました。", "{}の連中はまた嘘をついているんだよ！", "{}寄りの報道ばかり流すテレビ局にはうんざりだ。"],
+)
+def test_names_never_reach_the_character_ngrams(template):
+    strings = {char_text(analyze(template.format(name))).string
+               for name in ("中国", "アメリカ", "ロシア", "ウクライナ", "韓国", "イスラエル", "台湾")}
+    assert len(strings) == 1, strings
+    grams = char_grams(char_text(analyze(template.format("ロシア"))), (1, 5))
+    assert not [g for g in grams if "ロ" in g or "シア" in g]
+
+
+def test_numbers_links_and_emoji_are_placeholders_too():
+    text = char_text(analyze("11月5日に1万1000人 https://t.co/x 🔥 @someone"))
+    assert not any(c.isdigit() for c in text.string)
+    assert "t.co" not in text.string and "🔥" not in text.string and "someone" not in text.string
+
+
+def test_the_vectorizer_computes_what_tfidf_vectorizer_would():
+    docs = [analyze(t) for t in WIRE + PARTISAN]
+    ours = CharNgramVectorizer(ngram_range=(2, 4), min_df=2).fit(docs[:6])
+    grams = [char_grams(char_text(d), (2, 4)) for d in docs]
+    reference = TfidfVectorizer(analyzer=lambda g: g, lowercase=False, min_df=2, sublinear_tf=True).fit(grams[:6])
+    assert ours.vocabulary_ == reference.vocabulary_
+    assert abs(ours.transform(docs[6:]) - reference.transform(grams[6:])).max() < 1e-12
+    counted, _ = ours.transform_with_occurrences(docs[6:])
+    assert abs(counted - ours.transform(docs[6:])).max() < 1e-12
+
+
+def test_quoted_ngrams_are_features_of_their_own():
+    names = CharNgramVectorizer(min_df=1).fit([analyze("「増税反対!」と訴えた")]).get_feature_names_out()
+    assert "char:q:増税" in names and "char:増税" not in names
+    assert "char:と訴" in names
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    docs = [analyze(t) for t in (WIRE + PARTISAN) * 2]
+    y = np.array((["wire"] * 4 + ["partisan"] * 4) * 2)
+    return build_pipeline(char_ngram_max=4, char_min_df=1, min_df=1, markers=True).fit(docs, y)
+
+
+def test_character_evidence_is_one_contribution_per_word_with_its_span(pipeline):
+    doc = analyze("気象庁は、大雨への警戒を呼びかけています。")
+    contributions = explain(pipeline, [doc])[0]
+    chars = [c for c in contributions if c.feature.startswith("char:")]
+    assert chars
+    assert len({c.feature for c in chars}) == len(chars)  # one entry per word, its places together
+    for c in chars:
+        assert c.feature == "char:" + c.surface
+        assert c.spans and all(doc.text[s:e] == c.surface for s, e in c.spans)
+    assert len(chars) <= len(doc.tokens)
+
+
+def test_the_character_block_is_spread_over_words_exactly(pipeline):
+    """The per-word character contributions add up to what the character n-grams
+    contribute to the logit, n-gram by n-gram."""
+    doc = analyze("政府は国民の知らないところで増税を決めたんだよ！許せない")
+    X, _ = transform_features(pipeline, [doc])
+    features = pipeline.named_steps["features"]
+    names = list(features.get_feature_names_out())
+    clf = pipeline.named_steps["clf"]
+    wire = list(clf.classes_).index("wire")
+    coef = clf.coef_[0] if wire == 1 else -clf.coef_[0]
+    row = X.tocsr()[0]
+    block = sum(coef[j] * v * clf.scale_ for j, v in zip(row.indices, row.data) if names[j].startswith("chars__"))
+    spread = sum(c.weight for c in explain(pipeline, [doc])[0] if c.feature.startswith("char:"))
+    assert spread == pytest.approx(block)
+
+
+def test_explanations_sum_to_the_logit_and_agree_with_and_without_the_fast_path(pipeline):
+    docs = [analyze(t) for t in ("政府は国民の知らないところで法改正を進めている。", "日銀は金利を据え置いた。")]
+    X, occurrences = transform_features(pipeline, docs)
+    assert abs(X - pipeline.named_steps["features"].transform(docs)).max() < 1e-12
+    fast = explain(pipeline, docs, X=X, occurrences=occurrences)
+    slow = explain(pipeline, docs)
+    clf = pipeline.named_steps["clf"]
+    logits = clf.decision_function(X)
+    for i in range(len(docs)):
+        assert [(c.feature, c.spans) for c in fast[i]] == [(c.feature, c.spans) for c in slow[i]]
+        intercept = clf.scale_ * clf.intercept_[0] + clf.shift_
+        assert sum(c.weight for c in fast[i]) == pytest.approx(logits[i] - intercept)
+
+
+def test_a_pipeline_with_character_ngrams_pickles(tmp_path, pipeline):
+    joblib.dump(pipeline, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib")
+    texts = ["台風で3人がけがをしました。", "売国奴は出ていけ！"]
+    assert np.allclose(loaded.predict_proba(texts), pipeline.predict_proba(texts))
+
+
+def test_isotonic_calibration_keeps_the_explanation_of_the_linear_logit():
+    docs = [analyze(t) for t in (WIRE + PARTISAN) * 3]
+    y = np.array((["wire"] * 4 + ["partisan"] * 4) * 3)
+    fitted = build_pipeline(char_ngram_max=3, char_min_df=1, min_df=1, calibrate="isotonic").fit(docs, y)
+    p = fitted.predict_proba(docs)[:, list(fitted.classes_).index("wire")]
+    assert ((p >= 0.5) == (y == "wire")).all()
+    clf = fitted.named_steps["clf"]
+    X, _ = transform_features(fitted, docs[:1])
+    contributions = explain(fitted, docs[:1])[0]
+    assert sum(c.weight for c in contributions) == pytest.approx(clf.base_.decision_function(X)[0] - clf.intercept_[0])

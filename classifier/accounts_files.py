@@ -2,8 +2,9 @@
 
 Reads a scores file (or a Dask output folder) once and writes, all or none:
 ``<stem>.accounts.csv`` and ``<stem>.account_days.csv`` (always), the SQLite database and
-the Parquet folder (on request).  ``<stem>`` is the scores file's name up to its first dot,
-as for the report (``reports/seed.csv`` -> ``reports/seed.accounts.csv``).
+the Parquet folder (on request).  ``<stem>`` is the scores file's stem,
+as for the report (:func:`classifier.outputs.scores_stem`: ``reports/seed.csv`` ->
+``reports/seed.accounts.csv``, ``run.2024-11-04.csv`` -> ``run.2024-11-04.accounts.csv``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .accounts import (
     AccountTables,
 )
 from .errors import InputError
-from .outputs import atomic_open, check_output_path
+from .outputs import atomic_open, check_output_path, scores_stem
 from .scorefile import read_scores
 
 ACCOUNTS_SUFFIX = ".accounts.csv"
@@ -46,11 +47,6 @@ class AccountsRun:
     @property
     def written(self) -> list[Path]:
         return [p for p in (self.accounts_csv, self.days_csv, self.sqlite, self.parquet) if p is not None]
-
-
-def scores_stem(scores: Path) -> str:
-    """``seed`` for ``reports/seed.csv`` and ``big.scores.csv``; a Dask folder's own name."""
-    return scores.name if scores.is_dir() else scores.name.split(".")[0]
 
 
 def table_paths(folder: Path, stem: str) -> tuple[Path, Path]:

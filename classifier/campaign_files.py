@@ -288,11 +288,10 @@ def csv_text(rows: Iterable[dict], columns: tuple[str, ...]) -> str:
 
 def campaign_paths(stem_of: str | Path, folder: str | Path | None = None) -> tuple[Path, Path]:
     """``<stem>.campaigns.csv`` and ``<stem>.campaign_summary.csv`` for a scores file
-    (beside it, or in ``folder``); the stem is the name up to its first dot."""
-    stem_of = Path(stem_of)
-    folder = Path(folder) if folder is not None else stem_of.parent
-    stem = stem_of.name.split(".")[0] or stem_of.name
-    return folder / f"{stem}.campaigns.csv", folder / f"{stem}.campaign_summary.csv"
+    (beside it, or in ``folder``), named by :func:`classifier.outputs.scores_stem`."""
+    from .outputs import derived_path
+
+    return derived_path(stem_of, ".campaigns.csv", folder), derived_path(stem_of, ".campaign_summary.csv", folder)
 
 
 def write_files(contents: dict[Path, str | bytes]) -> list[Path]:

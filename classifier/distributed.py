@@ -26,7 +26,7 @@ from .engines import ordered_map
 from .errors import OutputError, PostcredError
 from .ingest import dump_name, read_posts
 from .model import Model, load_model
-from .outputs import check_output_path
+from .outputs import all_or_none, check_output_path
 from .run import (
     PROTECTED,
     REPORT_MAX_ROWS,
@@ -186,7 +186,8 @@ def score_dask(
             raise PostcredError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     resolved = folder.resolve()
     report_rows = max(report_max_rows, 0) if report_path is not None else 0
-    with open_rejects(rejects_path) as rejects:
+    with all_or_none() as outputs:
+        rejects = open_rejects(rejects_path, outputs)
         summary = ScoreSummary(on_reject=rejects)
         try:
             threads = max(sum(client.nthreads().values()), 1)
@@ -202,4 +203,5 @@ def score_dask(
             if own_client:
                 client.close()
         return finish_run(dump=dump, output=folder, model=model, summary=summary, collector=collector,
-                          report_path=report_path, rejects=rejects, empty_note="no partition was written")
+                          report_path=report_path, rejects=rejects, outputs=outputs,
+                          empty_note="no partition was written")

@@ -135,6 +135,7 @@ def score_dask(
     report_max_rows: int = REPORT_MAX_ROWS,
     partition_size: int = PARTITION_SIZE,
     rejects_path: str | Path | None = None,
+    excel_safe: bool = False,
 ) -> ScoreRun:
     """Score a dump on a Dask cluster into a folder of partition files (and the report).
 
@@ -158,6 +159,8 @@ def score_dask(
         How to read the dump (:class:`~classifier.source.ReadOptions`).
     partition_size:
         About how many segments one task scores.
+    excel_safe:
+        CSV partitions safe to open in a spreadsheet (see :func:`classifier.run.score_to_files`).
 
     Examples
     --------
@@ -193,7 +196,7 @@ def score_dask(
             threads = max(sum(client.nthreads().values()), 1)
             chunks = post_chunks(read_posts(dump, read), summary, partition_size)
             tasks = chunk_tasks(chunks, dump_name(dump), fmt, report_rows=report_rows,
-                                partition=lambda index: str(partition_path(resolved, index, fmt)))
+                                partition=lambda index: str(partition_path(resolved, index, fmt)), excel_safe=excel_safe)
             with DaskEngine(client, model, in_flight=threads * IN_FLIGHT_PER_THREAD) as engine, \
                     ProgressBar(progress) as advance:
                 collector = RunCollector(None, report_rows, advance)

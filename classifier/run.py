@@ -108,7 +108,7 @@ class RejectsFile:
 
 
 def chunk_tasks(chunks: Iterable[list[Post]], dump: str, fmt: str, *, report_rows: int,
-                partition: Callable[[int], str] | None = None) -> Iterator[ChunkTask]:
+                partition: Callable[[int], str] | None = None, excel_safe: bool = False) -> Iterator[ChunkTask]:
     """A task per chunk of posts; the chunks that start before ``report_rows`` segments
     have gone by keep their records for the report."""
     evidence = None
@@ -117,7 +117,7 @@ def chunk_tasks(chunks: Iterable[list[Post]], dump: str, fmt: str, *, report_row
     dispatched = 0
     for index, posts in enumerate(chunks):
         task = ChunkTask(index, posts, dump, fmt, partition(index) if partition else None,
-                         evidence if dispatched < report_rows else None)
+                         evidence if dispatched < report_rows else None, excel_safe)
         dispatched += task.segments
         yield task
 
@@ -220,6 +220,7 @@ def score_to_files(
     rejects_path: str | Path | None = None,
     jobs: int = 1,
     report_max_rows: int = REPORT_MAX_ROWS,
+    excel_safe: bool = False,
 ) -> ScoreRun:
     """Score a dump file (``"-"``: standard input) and write the scores file and
     (optionally) the HTML report.
@@ -237,6 +238,10 @@ def score_to_files(
     in parallel, written in input order), so memory does not grow with the dump.  The
     report's summaries count every segment; its per-segment rows stop after
     ``report_max_rows``, and it says so.
+
+    ``excel_safe`` makes a CSV scores file safe to open in a spreadsheet: a cell starting
+    with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``
+    (:func:`classifier.outputs.excel_safe_cell`); off, the file holds the texts as they are.
 
     Examples
     --------
@@ -260,7 +265,8 @@ def score_to_files(
         summary = ScoreSummary(on_reject=rejects)
         with open_engine(model, jobs=jobs, model_dir=model_dir) as engine, ProgressBar(progress) as advance:
             collector = RunCollector(ScoresWriter(outputs.open(output, "w", newline=""), fmt), report_rows, advance)
-            tasks = chunk_tasks(post_chunks(items, summary, CHUNK_SIZE), dump_name(dump), fmt, report_rows=report_rows)
+            tasks = chunk_tasks(post_chunks(items, summary, CHUNK_SIZE), dump_name(dump), fmt, report_rows=report_rows,
+                                excel_safe=excel_safe)
             for chunk in engine.map(tasks):
                 collector.add(chunk)
         return finish_run(dump=dump, output=output, model=model, summary=summary, collector=collector,

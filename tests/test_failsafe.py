@@ -280,3 +280,81 @@ def test_scores_stem(scores, stem):
     from classifier.outputs import scores_stem
 
     assert scores_stem(Path("reports") / scores) == stem
+
+
+# ---------------------------------------------------------------- --excel-safe
+
+
+FORMULA_POSTS = [
+    ("=HYPERLINK(\"http://example.invalid\",\"詳細はこちら\")", "@evil_one"),
+    ("+81 3 0000 0000 に今すぐ電話を", "=cmd|' /C calc'!A0"),
+    ("-5%の下落だと政府は発表した。", "-minus"),
+    ("@someone 政府は発表した。", "普通の名前"),
+    ("共同通信によると、会合は延期された。", "+plus"),
+]
+
+
+def formula_dump(folder: Path) -> Path:
+    import json
+
+    path = folder / "formulas.jsonl"
+    path.write_text("".join(
+        json.dumps({"id": str(i), "rawContent": text, "user": {"username": f"user{i}", "displayname": name},
+                    "date": f"2024-11-04T0{i}:00:00+00:00"}, ensure_ascii=False) + "\n"
+        for i, (text, name) in enumerate(FORMULA_POSTS)), encoding="utf-8")
+    return path
+
+
+def csv_rows(path: Path) -> list[dict]:
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_excel_safe_quotes_formula_cells_and_is_off_by_default(tmp_path):
+    dump = formula_dump(tmp_path)
+    assert run_cli("score", dump, "-o", tmp_path / "raw.csv", "--no-report", "-q").exit_code == 0
+    result = run_cli("score", dump, "-o", tmp_path / "safe.csv", "--no-report", "-q", "--excel-safe")
+    assert result.exit_code == 0, result.output
+    raw, safe = csv_rows(tmp_path / "raw.csv"), csv_rows(tmp_path / "safe.csv")
+    texts = [text for text, _ in FORMULA_POSTS]
+    assert [row["text"] for row in raw] == texts  # by default the CSV holds the texts as they are
+    assert [row["text"] for row in safe] == ["'" + text if text[0] in "=+-@" else text for text in texts]
+    assert [row["account"] for row in safe] == ["'@evil_one", "'=cmd|' /C calc'!A0", "'-minus", "普通の名前", "'+plus"]
+    for before, after in zip(raw, safe):  # numbers and plain cells do not change
+        assert (before["p_wire"], before["line"], before["label"]) == (after["p_wire"], after["line"], after["label"])
+        assert before["mentions"] == after["mentions"].removeprefix("'")
+    assert run_cli("score", dump, "-o", tmp_path / "safe.jsonl", "--no-report", "-q", "--excel-safe").exit_code == 0
+    assert run_cli("score", dump, "-o", tmp_path / "raw.jsonl", "--no-report", "-q").exit_code == 0
+    assert (tmp_path / "safe.jsonl").read_bytes() == (tmp_path / "raw.jsonl").read_bytes()
+
+
+def test_excel_safe_on_the_accounts_tables(tmp_path):
+    dump = formula_dump(tmp_path)
+    assert run_cli("score", dump, "-o", tmp_path / "f.csv", "--no-report", "-q").exit_code == 0
+    assert run_cli("accounts", tmp_path / "f.csv", "-o", tmp_path / "raw", "-q").exit_code == 0
+    result = run_cli("accounts", tmp_path / "f.csv", "-o", tmp_path / "safe", "-q", "--excel-safe")
+    assert result.exit_code == 0, result.output
+    raw = {row["handle"]: row["display_name"] for row in csv_rows(tmp_path / "raw" / "f.accounts.csv")}
+    safe = {row["handle"]: row["display_name"] for row in csv_rows(tmp_path / "safe" / "f.accounts.csv")}
+    assert raw["user1"] == "=cmd|' /C calc'!A0" and safe["user1"] == "'=cmd|' /C calc'!A0"
+    assert safe["user0"] == "'@evil_one" and safe["user3"] == raw["user3"] == "普通の名前"
+
+
+@pytest.mark.parametrize(("cell", "safe"), [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@A1", "'@A1"), ("\t=1", "'\t=1"), ("\r=1", "'\r=1"),
+    ("a=1", "a=1"), ("", ""), ("'=1", "'=1"), (-1.5, -1.5), (3, 3), (None, None),
+])
+def test_excel_safe_cell(cell, safe):
+    from classifier.outputs import excel_safe_cell
+
+    assert excel_safe_cell(cell) == safe
+
+
+def test_excel_safe_on_the_campaign_csvs():
+    from classifier.campaign_files import csv_text
+
+    rows = [{"campaign": 1, "text": "=HYPERLINK(\"x\")"}, {"campaign": 2, "text": "本文"}]
+    assert csv_text(rows, ("campaign", "text")) == 'campaign,text\n1,"=HYPERLINK(""x"")"\n2,本文\n'
+    assert csv_text(rows, ("campaign", "text"), excel_safe=True) == 'campaign,text\n1,"\'=HYPERLINK(""x"")"\n2,本文\n'

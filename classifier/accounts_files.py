@@ -2,8 +2,9 @@
 
 Reads a scores file (or a Dask output folder) once and writes, all or none:
 ``<stem>.accounts.csv`` and ``<stem>.account_days.csv`` (always), the SQLite database and
-the Parquet folder (on request).  ``<stem>`` is the scores file's name up to its first dot,
-as for the report (``reports/seed.csv`` -> ``reports/seed.accounts.csv``).
+the Parquet folder (on request).  ``<stem>`` is the scores file's stem,
+as for the report (:func:`classifier.outputs.scores_stem`: ``reports/seed.csv`` ->
+``reports/seed.accounts.csv``, ``run.2024-11-04.csv`` -> ``run.2024-11-04.accounts.csv``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .accounts import (
     AccountTables,
 )
 from .errors import InputError
-from .outputs import atomic_open, check_output_path
+from .outputs import atomic_open, check_output_path, excel_safe_cell, scores_stem
 from .scorefile import read_scores
 
 ACCOUNTS_SUFFIX = ".accounts.csv"
@@ -48,24 +49,22 @@ class AccountsRun:
         return [p for p in (self.accounts_csv, self.days_csv, self.sqlite, self.parquet) if p is not None]
 
 
-def scores_stem(scores: Path) -> str:
-    """``seed`` for ``reports/seed.csv`` and ``big.scores.csv``; a Dask folder's own name."""
-    return scores.name if scores.is_dir() else scores.name.split(".")[0]
-
-
 def table_paths(folder: Path, stem: str) -> tuple[Path, Path]:
     """Where the accounts and account-days CSVs of ``stem`` go in ``folder``."""
     return folder / f"{stem}{ACCOUNTS_SUFFIX}", folder / f"{stem}{DAYS_SUFFIX}"
 
 
-def write_table_csv(handle: IO[str], columns: tuple[tuple[str, str], ...], rows: Iterable[Mapping]) -> None:
-    """Rows as CSV with a header: empty cells for None, ``true``/``false`` for booleans."""
+def write_table_csv(handle: IO[str], columns: tuple[tuple[str, str], ...], rows: Iterable[Mapping], *,
+                    excel_safe: bool = False) -> None:
+    """Rows as CSV with a header: empty cells for None, ``true``/``false`` for booleans;
+    ``excel_safe``: text a spreadsheet would run as a formula quoted (:func:`classifier.outputs.excel_safe_cell`)."""
     writer = csv.writer(handle)
     writer.writerow([name for name, _ in columns])
     booleans = {name for name, kind in columns if kind == "BOOLEAN"}
+    safe = excel_safe_cell if excel_safe else (lambda value: value)
     for row in rows:
         writer.writerow([
-            ("true" if row[name] else "false") if name in booleans else ("" if row[name] is None else row[name])
+            ("true" if row[name] else "false") if name in booleans else ("" if row[name] is None else safe(row[name]))
             for name, _ in columns
         ])
 
@@ -101,6 +100,7 @@ def accounts_from_scores(
     change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
     min_half_posts: int = DEFAULT_MIN_HALF_POSTS,
     force: bool = False,
+    excel_safe: bool = False,
 ) -> AccountsRun:
     """Build the account tables of an existing scores file, without rescoring.
 
@@ -116,6 +116,9 @@ def accounts_from_scores(
     campaigns:
         A campaigns CSV (``campaign``, ``post_id``, ...): the accounts table lists each
         account's campaigns and the database gets the campaign tables.
+    excel_safe:
+        CSV cells a spreadsheet would run as formulas (a display name ``=...``) get a
+        leading ``'`` (:func:`classifier.outputs.excel_safe_cell`).
 
     Examples
     --------
@@ -150,7 +153,7 @@ def accounts_from_scores(
         tables = builder.finish()
         for sink in sinks:
             sink.finish(tables, members)
-        write_table_csv(accounts_handle, ACCOUNT_COLUMNS, tables.accounts)
-        write_table_csv(days_handle, DAY_COLUMNS, tables.days)
+        write_table_csv(accounts_handle, ACCOUNT_COLUMNS, tables.accounts, excel_safe=excel_safe)
+        write_table_csv(days_handle, DAY_COLUMNS, tables.days, excel_safe=excel_safe)
     return AccountsRun(tables, accounts_csv, days_csv, Path(sqlite) if sqlite else None,
                        Path(parquet) if parquet else None)

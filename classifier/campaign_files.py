@@ -278,21 +278,26 @@ def gexf_bytes(network: Network) -> bytes:
 # ---------------------------------------------------------------- writing
 
 
-def csv_text(rows: Iterable[dict], columns: tuple[str, ...]) -> str:
+def csv_text(rows: Iterable[dict], columns: tuple[str, ...], *, excel_safe: bool = False) -> str:
+    """Rows as CSV with a header; ``excel_safe``: text a spreadsheet would run as a
+    formula quoted (:func:`classifier.outputs.excel_safe_cell`)."""
+    from .outputs import excel_safe_cell
+
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
+    if excel_safe:
+        rows = ({name: excel_safe_cell(value) for name, value in row.items()} for row in rows)
     writer.writerows(rows)
     return buffer.getvalue()
 
 
 def campaign_paths(stem_of: str | Path, folder: str | Path | None = None) -> tuple[Path, Path]:
     """``<stem>.campaigns.csv`` and ``<stem>.campaign_summary.csv`` for a scores file
-    (beside it, or in ``folder``); the stem is the name up to its first dot."""
-    stem_of = Path(stem_of)
-    folder = Path(folder) if folder is not None else stem_of.parent
-    stem = stem_of.name.split(".")[0] or stem_of.name
-    return folder / f"{stem}.campaigns.csv", folder / f"{stem}.campaign_summary.csv"
+    (beside it, or in ``folder``), named by :func:`classifier.outputs.scores_stem`."""
+    from .outputs import derived_path
+
+    return derived_path(stem_of, ".campaigns.csv", folder), derived_path(stem_of, ".campaign_summary.csv", folder)
 
 
 def write_files(contents: dict[Path, str | bytes]) -> list[Path]:
@@ -307,11 +312,12 @@ def write_files(contents: dict[Path, str | bytes]) -> list[Path]:
     return list(contents)
 
 
-def campaign_csvs(result: CampaignSet, campaigns_path: Path, summary_path: Path) -> dict[Path, str]:
+def campaign_csvs(result: CampaignSet, campaigns_path: Path, summary_path: Path, *,
+                  excel_safe: bool = False) -> dict[Path, str]:
     """The two campaign CSVs' contents, by path."""
     return {
-        campaigns_path: csv_text(campaign_rows(result), CAMPAIGN_COLUMNS),
-        summary_path: csv_text(summary_rows(result), SUMMARY_COLUMNS),
+        campaigns_path: csv_text(campaign_rows(result), CAMPAIGN_COLUMNS, excel_safe=excel_safe),
+        summary_path: csv_text(summary_rows(result), SUMMARY_COLUMNS, excel_safe=excel_safe),
     }
 
 
@@ -332,11 +338,13 @@ def campaigns_from_scores(
     *,
     network_max_accounts: int = NETWORK_MAX_ACCOUNTS,
     force: bool = False,
+    excel_safe: bool = False,
 ) -> CampaignRun:
     """Rerun campaign detection on a scores file and write, into ``output_dir``:
     ``<stem>.campaigns.csv``, ``<stem>.campaign_summary.csv``, ``coordination.gexf``,
     ``coordination_edges.csv`` and ``manifest.json`` (parameters, the input's SHA-256,
-    counts, versions).  Existing files are replaced only with ``force``."""
+    counts, versions).  Existing files are replaced only with ``force``; ``excel_safe``
+    quotes CSV cells a spreadsheet would run as formulas."""
     from .outputs import check_output_path
 
     scores = Path(scores)
@@ -350,9 +358,9 @@ def campaigns_from_scores(
     params = params or CampaignParams()
     result, rows = find_in_scores(scores, params)
     network = account_network(result, network_max_accounts)
-    contents: dict[Path, str | bytes] = campaign_csvs(result, campaigns_path, summary_path)
+    contents: dict[Path, str | bytes] = campaign_csvs(result, campaigns_path, summary_path, excel_safe=excel_safe)
     contents[output_dir / GEXF] = gexf_bytes(network)
-    contents[output_dir / EDGES] = csv_text(network.edge_rows(), EDGE_COLUMNS)
+    contents[output_dir / EDGES] = csv_text(network.edge_rows(), EDGE_COLUMNS, excel_safe=excel_safe)
     contents[output_dir / MANIFEST] = json.dumps(
         manifest(scores, result, rows, network, network_max_accounts, [p.name for p in paths]),
         ensure_ascii=False, indent=2) + "\n"

@@ -94,6 +94,13 @@ def library_messages(quiet: bool) -> Iterator[None]:
         logger.setLevel(level)
 
 
+excel_safe_option = click.option(
+    "--excel-safe", is_flag=True,
+    help="CSV files safe to open in a spreadsheet: a cell starting with =, +, -, @, a tab or a carriage return "
+         "gets a leading ' so that post text never runs as a formula. Off by default: the CSV holds the texts "
+         "as they are.")
+
+
 # ---------------------------------------------------------------- score
 
 
@@ -147,11 +154,12 @@ def library_messages(quiet: bool) -> Iterator[None]:
 @click.option("--report-max-rows", type=click.IntRange(0, None), default=None,
               help="Segments listed one by one in the HTML report (default 50,000); its counts, per-account "
                    "means and technique tables always cover every segment, and it says when rows were cut.")
+@excel_safe_option
 @click.option("--force", is_flag=True, help="Replace output files that already exist.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, input_format, text_col, id_col, author_col,
           date_col, encoding, decode_errors, on_error, rejects_path, jobs, engine, scheduler, report_max_rows,
-          force, quiet):
+          excel_safe, force, quiet):
     """Score a dump: p_wire, label and evidence for every segment, plus an HTML report.
 
     DUMP is a file (or - for standard input) in any supported format, detected from its
@@ -176,7 +184,8 @@ def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, inp
     import_sklearn_lean()  # before anything loads scikit-learn: see classifier/startup.py
     from .run import REPORT_MAX_ROWS, score_to_files
 
-    options = {"report_max_rows": REPORT_MAX_ROWS if report_max_rows is None else report_max_rows}
+    options = {"report_max_rows": REPORT_MAX_ROWS if report_max_rows is None else report_max_rows,
+               "excel_safe": excel_safe}
     if engine == "dask":
         if output is None:
             raise click.UsageError("--engine dask needs -o/--output: the folder the workers write partitions into")
@@ -253,9 +262,11 @@ def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, inp
                    "first and second half of its active span.")
 @click.option("--min-half-posts", type=click.IntRange(1, None), default=5, show_default=True,
               help="Posts each half of an account's span needs before its change is measured.")
+@excel_safe_option
 @click.option("--force", is_flag=True, help="Replace output files that already exist.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def accounts(scores, folder, tz, sqlite, parquet, campaigns, change_threshold, min_half_posts, force, quiet):
+def accounts(scores, folder, tz, sqlite, parquet, campaigns, change_threshold, min_half_posts, excel_safe, force,
+             quiet):
     """Build the account tables of SCORES (a scores file or a Dask output folder) without rescoring.
 
     Writes <stem>.accounts.csv (one row per account: posts, partisan share with its 95%
@@ -274,7 +285,8 @@ def accounts(scores, folder, tz, sqlite, parquet, campaigns, change_threshold, m
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--tz") from None
     run = accounts_from_scores(scores, folder=folder, tz=tz, sqlite=sqlite, parquet=parquet, campaigns=campaigns,
-                               change_threshold=change_threshold, min_half_posts=min_half_posts, force=force)
+                               change_threshold=change_threshold, min_half_posts=min_half_posts, force=force,
+                               excel_safe=excel_safe)
     if not quiet:
         echo_err(run.tables.note())
         for path in run.written:
@@ -336,9 +348,10 @@ def campaign_params(options: dict):
 @campaign_options
 @click.option("--network-max-accounts", type=click.IntRange(2, None), default=1000, show_default=True,
               help="Campaigns with more accounts than this stay out of the account network.")
+@excel_safe_option
 @click.option("--force", is_flag=True, help="Replace campaign files that already exist.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary.")
-def campaigns(scores, output_dir, network_max_accounts, force, quiet, **options):
+def campaigns(scores, output_dir, network_max_accounts, excel_safe, force, quiet, **options):
     """Find campaigns (the same or nearly the same text posted by many accounts) in a
     scores file written by `postcred score`, without rescoring.
 
@@ -355,7 +368,7 @@ def campaigns(scores, output_dir, network_max_accounts, force, quiet, **options)
     from .campaign_files import campaigns_from_scores
 
     run = campaigns_from_scores(scores, output_dir, campaign_params(options),
-                                network_max_accounts=network_max_accounts, force=force)
+                                network_max_accounts=network_max_accounts, force=force, excel_safe=excel_safe)
     if quiet:
         return
     counts = run.result.counts

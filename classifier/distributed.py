@@ -26,7 +26,7 @@ from .engines import ordered_map
 from .errors import OutputError, PostcredError
 from .ingest import dump_name, read_posts
 from .model import Model, load_model
-from .outputs import check_output_path
+from .outputs import all_or_none, check_output_path
 from .run import (
     PROTECTED,
     REPORT_MAX_ROWS,
@@ -135,6 +135,7 @@ def score_dask(
     report_max_rows: int = REPORT_MAX_ROWS,
     partition_size: int = PARTITION_SIZE,
     rejects_path: str | Path | None = None,
+    excel_safe: bool = False,
 ) -> ScoreRun:
     """Score a dump on a Dask cluster into a folder of partition files (and the report).
 
@@ -158,6 +159,8 @@ def score_dask(
         How to read the dump (:class:`~classifier.source.ReadOptions`).
     partition_size:
         About how many segments one task scores.
+    excel_safe:
+        CSV partitions safe to open in a spreadsheet (see :func:`classifier.run.score_to_files`).
 
     Examples
     --------
@@ -186,13 +189,14 @@ def score_dask(
             raise PostcredError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     resolved = folder.resolve()
     report_rows = max(report_max_rows, 0) if report_path is not None else 0
-    with open_rejects(rejects_path) as rejects:
+    with all_or_none() as outputs:
+        rejects = open_rejects(rejects_path, outputs)
         summary = ScoreSummary(on_reject=rejects)
         try:
             threads = max(sum(client.nthreads().values()), 1)
             chunks = post_chunks(read_posts(dump, read), summary, partition_size)
             tasks = chunk_tasks(chunks, dump_name(dump), fmt, report_rows=report_rows,
-                                partition=lambda index: str(partition_path(resolved, index, fmt)))
+                                partition=lambda index: str(partition_path(resolved, index, fmt)), excel_safe=excel_safe)
             with DaskEngine(client, model, in_flight=threads * IN_FLIGHT_PER_THREAD) as engine, \
                     ProgressBar(progress) as advance:
                 collector = RunCollector(None, report_rows, advance)
@@ -202,4 +206,5 @@ def score_dask(
             if own_client:
                 client.close()
         return finish_run(dump=dump, output=folder, model=model, summary=summary, collector=collector,
-                          report_path=report_path, rejects=rejects, empty_note="no partition was written")
+                          report_path=report_path, rejects=rejects, outputs=outputs,
+                          empty_note="no partition was written")

@@ -7,12 +7,21 @@ holds the model once (inherited at fork, or loaded by the pool's initializer und
 process parses the dump, counts records and cuts the posts into chunks; workers run
 :func:`classifier.scoring.process_chunk` and return each chunk formatted for the scores
 file, which the reading process writes in input order (:func:`classifier.engines.ordered_map`).
+
+Workers die with the reading process: a killed ``postcred score`` (SIGKILL, or SIGTERM,
+which Python does not catch) must not leave workers holding a model each in memory,
+waiting forever for chunks (:func:`die_with_parent`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -27,6 +36,11 @@ IN_FLIGHT_PER_JOB = 3
 
 _model: Model | None = None
 
+#: ``prctl`` option: the signal the kernel sends this process when its parent dies (Linux).
+PR_SET_PDEATHSIG = 1
+#: Seconds between two looks of a worker's watchdog at its parent.
+PARENT_POLL = 1.0
+
 
 def available_cpus() -> int:
     """The CPUs this process may run on: its affinity, which a container or ``taskset``
@@ -37,8 +51,37 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _init_worker(model_dir: str | None, sha256: str | None) -> None:
-    """Pool initializer: make sure this worker holds the model and no inherited Tagger.
+def die_with_parent(parent: int | None) -> None:
+    """End this process when its parent ends, however the parent ends.
+
+    On Linux the kernel kills it (``prctl(PR_SET_PDEATHSIG, SIGKILL)``); everywhere a
+    daemon thread also checks every :data:`PARENT_POLL` seconds that the parent is still
+    the one it started with, and exits when it is not (the parent died and this process
+    was handed to another).  ``parent`` is the pid the parent had when it started this
+    worker (None when a fork server started it: its parent is then the server, which
+    ends with the run); if it is already gone, this process exits at once.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no libc prctl: the watchdog alone
+            pass
+    watched = os.getppid()
+    if parent is not None and watched != parent:
+        os._exit(1)  # the parent died before the kernel was told to signal its death
+    threading.Thread(target=_watch_parent, args=(watched,), name="postcred-parent-watch", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    os._exit(1)
+
+
+def _init_worker(model_dir: str | None, sha256: str | None, parent: int | None = None) -> None:
+    """Pool initializer: tie this worker's life to its parent's (:func:`die_with_parent`),
+    and make sure it holds the model and no inherited Tagger.
 
     Under ``spawn`` the worker loads the model file again, and accepts only the bytes the
     parent loaded (``sha256``): the parent already decided to trust them."""
@@ -47,6 +90,7 @@ def _init_worker(model_dir: str | None, sha256: str | None) -> None:
 
     from . import tokens
 
+    die_with_parent(parent)
     warnings.simplefilter("ignore", category=FutureWarning)
     tokens._tagger = None  # a MeCab tagger is per process; never reuse the parent's
     if _model is None:  # under "fork" the parent's loaded model is already here
@@ -103,7 +147,8 @@ class PoolEngine:
         try:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.jobs, mp_context=context, initializer=_init_worker,
-                initargs=(self.model_dir, self.model.sha256)
+                initargs=(self.model_dir, self.model.sha256,
+                          None if self.start_method == "forkserver" else os.getpid())
             )
             # Start every worker now (one task each), so the pool never forks later from
             # a process that has started other threads by then.

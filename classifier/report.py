@@ -22,6 +22,7 @@ listed script by its hash.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from collections import Counter
@@ -33,7 +34,7 @@ from typing import Callable, Iterable, Iterator
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from .outputs import atomic_open
+from .outputs import OutputSet, all_or_none
 from .model import Contribution
 from .scored import ScoredSegment
 from .summary import UNKNOWN_ACCOUNT, summarize
@@ -338,11 +339,17 @@ def render_report(rows: Iterable[ScoredSegment] | ReportRows, **options) -> str:
     return "".join(report_chunks(rows, **options))
 
 
-def write_report(path: str | Path, rows: Iterable[ScoredSegment] | ReportRows, **options) -> Path:
+def write_report(path: str | Path, rows: Iterable[ScoredSegment] | ReportRows, *, outputs: OutputSet | None = None,
+                 **options) -> Path:
     """Write the report atomically, piece by piece as it renders (options as for
-    :func:`report_chunks`); returns its path."""
+    :func:`report_chunks`); returns its path.  With ``outputs`` (a run's
+    :func:`~classifier.outputs.all_or_none` set) it is staged there, and put in place
+    with the run's other outputs."""
     path = Path(path)
-    with atomic_open(path, "w") as handle:
+    with contextlib.ExitStack() as stack:
+        if outputs is None:
+            outputs = stack.enter_context(all_or_none())
+        handle = outputs.open(path, "w")
         for chunk in report_chunks(rows, **options):
             handle.write(chunk)
     return path

@@ -4,12 +4,15 @@ Checks the output paths, reads the dump (counting records; malformed ones go to 
 rejects file as they are read), hands chunks to an engine (this process, a process pool,
 a Dask cluster: :mod:`classifier.engines`), writes the scored chunks in input order,
 and at the end writes the HTML report from the summary of every segment and the records
-it lists.  Every output is written atomically: a failed run leaves all of them or none.
+it lists.  Every output of a run is staged in one :func:`classifier.outputs.all_or_none`
+set (the ``outputs`` that :func:`finish_run` receives: an output added to the run is
+staged there too) and put in place when the run succeeds; a failed run leaves all of
+them or none, and no temporary file.  Derived names (report, rejects) are
+``<scores stem><suffix>`` (:func:`classifier.outputs.scores_stem`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 import time
@@ -21,7 +24,7 @@ from .engines import Engine, LocalEngine
 from .errors import OutputError
 from .ingest import dump_name, read_posts
 from .model import Model, load_model
-from .outputs import atomic_open, check_output_path
+from .outputs import OutputSet, all_or_none, check_output_path, derived_path, write_failed
 from .scoring import CHUNK_SIZE, ChunkTask, ScoredChunk, ScoreSummary, post_chunks
 from .source import Post, ReadOptions, Reject
 from .startup import settle_collector
@@ -52,22 +55,17 @@ def default_output(dump: str) -> Path:
     return Path("reports") / f"{dump_name(dump)}.scores.csv"
 
 
-def beside(output: Path, suffix: str) -> Path:
-    """``<output stem><suffix>`` beside ``output`` (``seed.scores.csv`` -> ``seed.html``)."""
-    return output.with_name(output.name.split(".")[0] + suffix)
-
-
 def side_outputs(dump: str, output: Path, *, report_path: str | Path | None, write_report: bool,
                  rejects_path: str | Path | None, skip: bool, force: bool) -> tuple[Path | None, Path | None]:
     """The report and rejects paths of a run (None: not written), checked: never over an
     input or another output, never inside ``labels/``, never over a file unless ``force``."""
     report = None
     if write_report:
-        report = Path(report_path) if report_path else beside(output, ".html")
+        report = Path(report_path) if report_path else derived_path(output, ".html")
         check_output_path(report, inputs=[dump, output], protected=PROTECTED, force=force)
     rejects = None
     if skip:
-        rejects = Path(rejects_path) if rejects_path else beside(output, ".rejects.jsonl")
+        rejects = Path(rejects_path) if rejects_path else derived_path(output, ".rejects.jsonl")
         check_output_path(rejects, inputs=[dump, output, *([report] if report else [])], protected=PROTECTED,
                           force=force)
     return report, rejects
@@ -76,32 +74,27 @@ def side_outputs(dump: str, output: Path, *, report_path: str | Path | None, wri
 # ---------------------------------------------------------------- rejects
 
 
-@contextlib.contextmanager
-def open_rejects(path: Path | None) -> Iterator[RejectsFile | None]:
+def open_rejects(path: Path | None, outputs: OutputSet) -> RejectsFile | None:
     """The rejects file of a run (None when ``path`` is None: records are not skipped),
-    put in place when the block ends, or removed if the block fails."""
-    if path is None:
-        yield None
-        return
-    with contextlib.ExitStack() as stack:
-        yield RejectsFile(path, stack)
+    one of the run's ``outputs``."""
+    return None if path is None else RejectsFile(path, outputs)
 
 
 class RejectsFile:
     """The rejects file of a run, written as rejected records are read (JSONL: record,
     line, reason, raw), so that a dump with millions of bad records does not hold them in
-    memory.  Created on the first reject only, through a temporary file that ``stack``
-    renames into place when the run ends (or removes if it fails); see :func:`open_rejects`."""
+    memory.  Created on the first reject only, staged in the run's ``outputs`` (put in
+    place with the other outputs when the run succeeds, removed if it fails)."""
 
-    def __init__(self, path: Path, stack: contextlib.ExitStack) -> None:
+    def __init__(self, path: Path, outputs: OutputSet) -> None:
         self.path = path
         self.count = 0
-        self._stack = stack
+        self._outputs = outputs
         self._handle = None
 
     def __call__(self, reject: Reject) -> None:
         if self._handle is None:
-            self._handle = self._stack.enter_context(atomic_open(self.path, "w"))
+            self._handle = self._outputs.open(self.path, "w")
         self._handle.write(json.dumps(reject.to_dict(), ensure_ascii=False) + "\n")
         self.count += 1
 
@@ -115,7 +108,7 @@ class RejectsFile:
 
 
 def chunk_tasks(chunks: Iterable[list[Post]], dump: str, fmt: str, *, report_rows: int,
-                partition: Callable[[int], str] | None = None) -> Iterator[ChunkTask]:
+                partition: Callable[[int], str] | None = None, excel_safe: bool = False) -> Iterator[ChunkTask]:
     """A task per chunk of posts; the chunks that start before ``report_rows`` segments
     have gone by keep their records for the report."""
     evidence = None
@@ -124,7 +117,7 @@ def chunk_tasks(chunks: Iterable[list[Post]], dump: str, fmt: str, *, report_row
     dispatched = 0
     for index, posts in enumerate(chunks):
         task = ChunkTask(index, posts, dump, fmt, partition(index) if partition else None,
-                         evidence if dispatched < report_rows else None)
+                         evidence if dispatched < report_rows else None, excel_safe)
         dispatched += task.segments
         yield task
 
@@ -180,16 +173,22 @@ class RunCollector:
 
 
 def finish_run(*, dump: str, output: Path, model: Model, summary: ScoreSummary, collector: RunCollector,
-               report_path: Path | None, rejects: RejectsFile | None, empty_note: str) -> ScoreRun:
-    """Close a scoring run (any engine): write the report, and say what was written (the
-    rejects file is in place once :func:`open_rejects` closes) and what to warn about."""
+               report_path: Path | None, rejects: RejectsFile | None, outputs: OutputSet,
+               empty_note: str) -> ScoreRun:
+    """Close a scoring run (any engine): stage the report in the run's ``outputs`` (every
+    output is put in place when the caller's :func:`~classifier.outputs.all_or_none`
+    block ends), and say what was written and what to warn about."""
     summary.segments = collector.segments
     if report_path is not None:
         from .report import write_report
 
         title = "standard input" if dump == "-" else Path(dump).name
-        write_report(report_path, collector.report_rows(), title=title, summary=collector.summary.result(),
-                     model_meta=model.metadata, run={**summary.to_dict(), **collector.report_run()})
+        try:
+            write_report(report_path, collector.report_rows(), outputs=outputs, title=title,
+                         summary=collector.summary.result(), model_meta=model.metadata,
+                         run={**summary.to_dict(), **collector.report_run()})
+        except OSError as exc:  # a full disk, a quota
+            raise write_failed(report_path, exc) from None
     warnings = []
     if summary.records_read == 0:
         warnings.append(f"{'<stdin>' if dump == '-' else dump}: no records found (an empty dump); {empty_note}")
@@ -221,6 +220,7 @@ def score_to_files(
     rejects_path: str | Path | None = None,
     jobs: int = 1,
     report_max_rows: int = REPORT_MAX_ROWS,
+    excel_safe: bool = False,
 ) -> ScoreRun:
     """Score a dump file (``"-"``: standard input) and write the scores file and
     (optionally) the HTML report.
@@ -239,6 +239,10 @@ def score_to_files(
     report's summaries count every segment; its per-segment rows stop after
     ``report_max_rows``, and it says so.
 
+    ``excel_safe`` makes a CSV scores file safe to open in a spreadsheet: a cell starting
+    with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``
+    (:func:`classifier.outputs.excel_safe_cell`); off, the file holds the texts as they are.
+
     Examples
     --------
     >>> run = score_to_files("seeds/timeline_nhk_reuters_partisan_2024-11-04.txt", output="reports/seed.csv")  # doctest: +SKIP
@@ -256,19 +260,18 @@ def score_to_files(
     settle_collector()  # the start-up's pause of the collector, if any, ends here
     items = read_posts(dump, read)
     report_rows = max(report_max_rows, 0) if report_path is not None else 0
-    with open_rejects(rejects_path) as rejects:
+    with all_or_none() as outputs:
+        rejects = open_rejects(rejects_path, outputs)
         summary = ScoreSummary(on_reject=rejects)
-        with (
-            open_engine(model, jobs=jobs, model_dir=model_dir) as engine,
-            ProgressBar(progress) as advance,
-            atomic_open(output, "w", newline="") as handle,
-        ):
-            collector = RunCollector(ScoresWriter(handle, fmt), report_rows, advance)
-            tasks = chunk_tasks(post_chunks(items, summary, CHUNK_SIZE), dump_name(dump), fmt, report_rows=report_rows)
+        with open_engine(model, jobs=jobs, model_dir=model_dir) as engine, ProgressBar(progress) as advance:
+            collector = RunCollector(ScoresWriter(outputs.open(output, "w", newline=""), fmt), report_rows, advance)
+            tasks = chunk_tasks(post_chunks(items, summary, CHUNK_SIZE), dump_name(dump), fmt, report_rows=report_rows,
+                                excel_safe=excel_safe)
             for chunk in engine.map(tasks):
                 collector.add(chunk)
         return finish_run(dump=dump, output=output, model=model, summary=summary, collector=collector,
-                          report_path=report_path, rejects=rejects, empty_note="the scores file has no rows")
+                          report_path=report_path, rejects=rejects, outputs=outputs,
+                          empty_note="the scores file has no rows")
 
 
 class ProgressBar:

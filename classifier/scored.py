@@ -17,6 +17,7 @@ from typing import Callable, Iterator, Mapping
 
 from .markers import MarkerSpan, format_marker_counts, format_technique_counts, marker_counts
 from .model import Contribution
+from .outputs import excel_safe_cell
 from .segment import Segment
 
 #: The strongest features listed in ``top_tokens``.
@@ -141,9 +142,12 @@ def csv_columns(columns: tuple[Column, ...] | None = None) -> list[Column]:
     return [column for column in columns or COLUMNS if column.csv]
 
 
-def csv_cells(record: ScoredSegment, columns: list[Column]) -> list:
-    """The record's CSV cells for ``columns`` (see :func:`csv_columns`)."""
-    return [(column.cell or column.value)(record) for column in columns]
+def csv_cells(record: ScoredSegment, columns: list[Column], *, excel_safe: bool = False) -> list:
+    """The record's CSV cells for ``columns`` (see :func:`csv_columns`); with
+    ``excel_safe``, text a spreadsheet would run as a formula is quoted
+    (:func:`classifier.outputs.excel_safe_cell`)."""
+    cells = [(column.cell or column.value)(record) for column in columns]
+    return [excel_safe_cell(cell) for cell in cells] if excel_safe else cells
 
 
 def from_json_row(row: Mapping) -> ScoredSegment:

@@ -143,7 +143,8 @@ class ChunkTask:
     ``fmt`` is the scores file's format; ``partition`` the file a Dask worker writes the
     chunk to (None: the chunk's text goes back to the run, which writes it);
     ``report_evidence`` the evidence kept per record when the report lists this chunk's
-    records (None: it does not).
+    records (None: it does not); ``excel_safe`` quotes CSV cells a spreadsheet would run
+    as formulas (:func:`classifier.outputs.excel_safe_cell`).
     """
 
     index: int
@@ -152,6 +153,7 @@ class ChunkTask:
     fmt: str
     partition: str | None = None
     report_evidence: int | None = None
+    excel_safe: bool = False
 
     @property
     def segments(self) -> int:
@@ -183,10 +185,10 @@ def process_chunk(model: Model, task: ChunkTask) -> ScoredChunk:
         records = score_chunk(model, task.posts, task.dump,
                               evidence=task.fmt != "csv" or task.report_evidence is not None)
         if task.partition is not None:
-            write_partition(task.partition, records, task.fmt)
+            write_partition(task.partition, records, task.fmt, excel_safe=task.excel_safe)
             text = ""
         else:
-            text = format_records(records, task.fmt)
+            text = format_records(records, task.fmt, excel_safe=task.excel_safe)
         summary = Summary().update(records)
         packed = None if task.report_evidence is None else pack_for_report(records, task.report_evidence)
     return ScoredChunk(len(records), text, summary, packed)

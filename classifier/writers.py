@@ -26,15 +26,16 @@ def csv_header() -> list[str]:
     return [column.name for column in scored.csv_columns()]
 
 
-def format_csv(records: Sequence[ScoredSegment], *, header: bool = False) -> str:
-    """Records as CSV rows (with the header row first when ``header``)."""
+def format_csv(records: Sequence[ScoredSegment], *, header: bool = False, excel_safe: bool = False) -> str:
+    """Records as CSV rows (with the header row first when ``header``; ``excel_safe``:
+    see :func:`classifier.scored.csv_cells`)."""
     columns = scored.csv_columns()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     if header:
         writer.writerow([column.name for column in columns])
     cells = scored.csv_cells
-    writer.writerows([cells(record, columns) for record in records])
+    writer.writerows([cells(record, columns, excel_safe=excel_safe) for record in records])
     return buffer.getvalue()
 
 
@@ -44,10 +45,11 @@ def format_jsonl(records: Sequence[ScoredSegment]) -> str:
     return "".join([dumps(row(record), ensure_ascii=False) + "\n" for record in records])
 
 
-def format_records(records: Sequence[ScoredSegment], fmt: str, *, header: bool = False) -> str:
-    """Records as the text of a ``csv`` or ``jsonl`` scores file (``header``: CSV's header row first)."""
+def format_records(records: Sequence[ScoredSegment], fmt: str, *, header: bool = False, excel_safe: bool = False) -> str:
+    """Records as the text of a ``csv`` or ``jsonl`` scores file (``header``: CSV's header
+    row first; ``excel_safe``: CSV cells safe to open in a spreadsheet, JSONL unchanged)."""
     if fmt == "csv":
-        return format_csv(records, header=header)
+        return format_csv(records, header=header, excel_safe=excel_safe)
     if fmt == "jsonl":
         return format_jsonl(records)
     raise ValueError(f"format must be one of {', '.join(TEXT_FORMATS)}, got {fmt!r}")
@@ -102,7 +104,7 @@ def parquet_table(records: Sequence[ScoredSegment]):
     return pa.table(arrays, schema=pa.schema([pa.field(c.name, types[c.arrow]) for c in columns]))
 
 
-def write_partition(path: str | Path, records: Sequence[ScoredSegment], fmt: str) -> None:
+def write_partition(path: str | Path, records: Sequence[ScoredSegment], fmt: str, *, excel_safe: bool = False) -> None:
     """Write one partition file of a Dask run (a complete scores file: CSV with its header)."""
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -111,4 +113,4 @@ def write_partition(path: str | Path, records: Sequence[ScoredSegment], fmt: str
             pq.write_table(parquet_table(records), handle)
         return
     with atomic_open(path, "w", newline="") as handle:
-        handle.write(format_records(records, fmt, header=True))
+        handle.write(format_records(records, fmt, header=True, excel_safe=excel_safe))

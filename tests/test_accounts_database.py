@@ -187,7 +187,7 @@ def test_a_dask_output_folder_reads_as_one_scores_file(account_dumps, tmp_path):
     (folder / "part-00001.csv").write_text(header + "".join(body[200:]), encoding="utf-8")
     result = run("accounts", folder)
     assert result.exit_code == 0, result.output
-    assert read_csv(folder / "big.scores.account_days.csv") == account_dumps["timed"]["days"]
+    assert read_csv(folder / "big.account_days.csv") == account_dumps["timed"]["days"]
 
 
 def test_a_post_listed_twice_is_one_post_row_with_two_listings(tmp_path):

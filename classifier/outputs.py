@@ -11,27 +11,86 @@ from typing import IO, Iterator
 from .errors import OutputError
 
 
+class AtomicOutputs:
+    """Outputs written all-or-none: the one way postcred writes files.
+
+    Each output is written to a temporary file beside its path (:meth:`open`,
+    :meth:`path`, :meth:`write`).  When the ``with`` block ends without an error, every
+    temporary file is synced to disk first and then renamed over its path; if the block
+    fails, every temporary file is removed and no output changes.  So a run that writes
+    several files (scores, report, campaign files) leaves all of them or none.
+
+    Examples
+    --------
+    >>> with AtomicOutputs() as outputs:  # doctest: +SKIP
+    ...     outputs.write("a.csv", "x\\n")
+    ...     handle = outputs.open("b.html")
+    ...     handle.write("<p>")
+    """
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path]] = []
+        self._handles: list[IO] = []
+
+    def __enter__(self) -> "AtomicOutputs":
+        return self
+
+    def path(self, path: str | Path) -> Path:
+        """A temporary path that becomes ``path`` when the block succeeds (for writers that
+        open files by name: SQLite, Parquet)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        self._staged.append((Path(tmp), path))
+        return Path(tmp)
+
+    def open(self, path: str | Path, mode: str = "w", encoding: str | None = "utf-8",
+             newline: str | None = None) -> IO:
+        """A file open for writing that becomes ``path`` when the block succeeds (closed
+        by the block's end, or earlier by the caller)."""
+        binary = "b" in mode
+        handle = open(self.path(path), mode, encoding=None if binary else encoding,
+                      newline=None if binary else newline)
+        self._handles.append(handle)
+        return handle
+
+    def write(self, path: str | Path, content: str | bytes) -> Path:
+        """``content`` (text as UTF-8) as the whole of ``path``; returns ``path``."""
+        with self.open(path, "wb") as handle:
+            handle.write(content.encode("utf-8") if isinstance(content, str) else content)
+        return Path(path)
+
+    def __exit__(self, kind, value, traceback) -> None:
+        try:
+            for handle in self._handles:
+                handle.close()
+            if kind is None:
+                self._commit()
+        finally:
+            for tmp, _ in self._staged:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            self._staged, self._handles = [], []
+
+    def _commit(self) -> None:
+        for tmp, _ in self._staged:  # everything on disk before anything is renamed
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for tmp, path in self._staged:
+            os.chmod(tmp, _mode_for(path))
+            os.replace(tmp, path)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` for a writer that opens files by name (SQLite,
     Parquet); on success it is synced and renamed over ``path``, on failure removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, _mode_for(path))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with AtomicOutputs() as outputs:
+        yield outputs.path(path)
 
 
 @contextlib.contextmanager
@@ -41,10 +100,8 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     A crash or an exception leaves ``path`` as it was (or absent) and removes the
     temporary file, so a reader never sees a half-written output.
     """
-    binary = "b" in mode
-    with atomic_path(path) as tmp:
-        with open(tmp, mode, encoding=None if binary else encoding, newline=None if binary else newline) as handle:
-            yield handle
+    with AtomicOutputs() as outputs:
+        yield outputs.open(path, mode, encoding, newline)
 
 
 def _mode_for(path: Path) -> int:

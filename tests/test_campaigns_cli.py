@@ -199,4 +199,4 @@ def test_a_dask_output_folder_gives_the_same_campaigns(scored, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     result = run("campaigns", empty, "-o", tmp_path / "x")
-    assert result.exit_code == 1 and "folder holds no part-*.jsonl" in result.output
+    assert result.exit_code == 1 and "a folder without part-* scores files" in result.output

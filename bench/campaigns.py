@@ -7,6 +7,7 @@ Run from the repository root:
     .venv/bin/python bench/campaigns.py                    # quality on 3 seeds, scale on 1,000,000 posts
     .venv/bin/python bench/campaigns.py --quick            # a minute: one seed, 100,000 posts
     .venv/bin/python bench/campaigns.py --datasketch 20000 # adds the datasketch comparison
+    .venv/bin/python bench/campaigns.py --seeds --posts 0 --score-cost 3000  # what campaigns add to postcred score
 
 What it does:
 
@@ -15,9 +16,9 @@ What it does:
    ``labels/`` with a comment, the same headline shared by many readers each with their own
    comment; 20 planted campaigns of 5-30 accounts, each copy with 1-5 character edits, an
    emoji swapped or added half the time, @mentions and links added; and 200 share-button
-   posts, a headline and its link and nothing else), scores it with the shipped model
-   (``score_file``, as ``postcred score`` does), feeds the rows to campaign detection with its
-   default parameters, and counts: planted posts in a campaign that is at least 90% their
+   posts, a headline and its link and nothing else), scores it with the shipped model as
+   ``postcred score`` does (``score_to_files``, campaign detection inside the run with its
+   default parameters), and counts: planted posts in a campaign that is at least 90% their
    own group (target >= 95%), organic posts in any campaign (target < 0.5%), and where the
    share-button posts went (into campaigns flagged ``share_template``, if all goes well).
 2. **Scale**: a fresh process generates 1,000,000 posts (the same generator, p_wire drawn
@@ -60,23 +61,18 @@ RSS_TARGET_MB = 4096
 
 
 def quality(seed: int, organic: int, campaigns: int, share_button: int) -> dict:
-    """Generate, score and detect one dump; the done-when figures."""
-    from classifier.campaigns import CampaignFinder
-    from classifier import json_row, score_file
+    """Generate one dump, score it as ``postcred score`` does (campaign detection inside
+    the run, its default parameters); the done-when figures."""
+    from classifier.run import score_to_files
     from tests.synthetic_campaigns import DumpGenerator, write_snscrape
 
     posts = DumpGenerator(seed).dump(organic=organic, campaigns=campaigns, share_button=share_button)
     with tempfile.TemporaryDirectory() as tmp:
         dump = write_snscrape(posts, Path(tmp) / f"campaigns-{seed}.jsonl")
         started = time.perf_counter()
-        records, _ = score_file(dump)
-        rows = [json_row(record) for record in records]
+        run = score_to_files(str(dump), output=Path(tmp) / "scores.csv", write_report=False)
         scoring = time.perf_counter() - started
-    started = time.perf_counter()
-    finder = CampaignFinder()
-    finder.add_rows(rows)
-    result = finder.finish()
-    detection = time.perf_counter() - started
+    result = run.campaigns
     group = {post.post_id: post.group for post in posts}
     kind_of = lambda g: "planted" if g.startswith("campaign:") else "share" if g.startswith("share:") else "organic"
     totals = Counter(kind_of(post.group) for post in posts)
@@ -105,8 +101,36 @@ def quality(seed: int, organic: int, campaigns: int, share_button: int) -> dict:
         "campaigns": len(result.campaigns),
         "copypasta": sum(1 for c in result.campaigns if c.kind == "copypasta"),
         "scoring_s": scoring,
-        "detection_s": detection,
     }
+
+
+# ---------------------------------------------------------------- cost inside postcred score
+
+
+def score_cost(posts: int, rounds: int) -> dict:
+    """Whole-process wall time of ``postcred score`` (no report) on a dump of ``posts``
+    distinct organic posts, with campaign detection and with ``--no-campaigns``, the two
+    alternating so that the machine's load falls on both alike."""
+    import subprocess
+
+    from tests.synthetic_campaigns import DumpGenerator, write_snscrape
+
+    postcred = Path(sys.executable).with_name("postcred")
+    times: dict[str, list[float]] = {"with": [], "without": []}
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = write_snscrape(DumpGenerator(7).dump(organic=posts, campaigns=0, share_button=0),
+                              Path(tmp) / "distinct.jsonl")
+        for _ in range(rounds):
+            for name, extra in (("with", []), ("without", ["--no-campaigns"])):
+                started = time.perf_counter()
+                subprocess.run([str(postcred), "score", str(dump), "-o", str(Path(tmp) / "s.csv"), "--no-report",
+                                "-q", "--force", *extra], check=True)
+                times[name].append(time.perf_counter() - started)
+    mean = lambda values: sum(values) / len(values)
+    return {"posts": posts, "rounds": rounds, "with": times["with"], "without": times["without"],
+            "with_s": mean(times["with"]), "without_s": mean(times["without"]),
+            "load_before": load_before, "load_after": os.getloadavg()[0]}
 
 
 # ---------------------------------------------------------------- scale
@@ -233,6 +257,9 @@ def main() -> None:
     parser.add_argument("--datasketch", type=int, default=0, metavar="N", help="compare with datasketch on N texts")
     parser.add_argument("--quick", action="store_true", help="one seed, 100,000 posts")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument("--score-cost", type=int, default=0, metavar="N",
+                        help="postcred score on N distinct posts with and without --no-campaigns, alternating")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --score-cost")
     parser.add_argument("--scale-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scale_child:
@@ -256,7 +283,7 @@ def main() -> None:
             ("  share-button posts in share_template / copypasta campaigns",
              f"{q['share_in_share_template']} / {q['share_in_copypasta']}", ""),
             ("  campaigns (copypasta)", f"{q['campaigns']} ({q['copypasta']})", ""),
-            ("  scoring / detection time", f"{q['scoring_s']:.1f} s / {q['detection_s']:.1f} s", ""),
+            ("  postcred score with campaign detection (wall)", f"{q['scoring_s']:.1f} s", ""),
         ]
     if args.posts:
         s = scale(args.posts)
@@ -275,6 +302,19 @@ def main() -> None:
             ("  LSH candidate pairs / checked exactly / matching",
              f"{s['counts']['candidate_pairs']:,} / {s['counts']['checked_pairs']:,} / {s['counts']['matching_pairs']:,}", ""),
             ("  campaigns / posts in campaigns", f"{s['campaigns']:,} / {s['counts']['posts_in_campaigns']:,}", ""),
+        ]
+    if args.score_cost:
+        c = score_cost(args.score_cost, args.rounds)
+        figures["score_cost"] = c
+        rows += [
+            (f"postcred score on {c['posts']:,} distinct posts ({c['rounds']} rounds, alternating; "
+             f"load average {c['load_before']:.1f} before, {c['load_after']:.1f} after)", "", ""),
+            ("  whole process, campaigns on (mean, each)", f"{c['with_s']:.2f} s",
+             " ".join(f"{t:.2f}" for t in c["with"])),
+            ("  whole process, --no-campaigns (mean, each)", f"{c['without_s']:.2f} s",
+             " ".join(f"{t:.2f}" for t in c["without"])),
+            ("  cost of campaigns", f"{c['with_s'] - c['without_s']:+.2f} s "
+                                    f"({(c['with_s'] / c['without_s'] - 1):+.1%})", ""),
         ]
     if args.datasketch:
         d = datasketch_comparison(args.datasketch)

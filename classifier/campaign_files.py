@@ -4,14 +4,14 @@ Gephi, its edges and a manifest).
 
 The library call behind ``postcred campaigns``: :func:`campaigns_from_scores` reruns
 detection with other parameters on a scores file (CSV, JSONL, or a Dask engine's folder
-of partitions) without rescoring.  Every file of a run is written through a temporary
-file and renamed into place together at the end, so a failed run leaves all of its
-outputs or none.
+of partitions, read by :class:`~classifier.scorefile.ScoreReader`) without rescoring.
+Every file of a run is written through :func:`~classifier.outputs.all_or_none`, so a
+failed run leaves all of its outputs or none.  ``postcred score`` writes the two campaign
+CSVs with its other outputs (:func:`write_campaign_csvs`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
@@ -23,7 +23,10 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .campaigns import Campaign, CampaignFinder, CampaignParams, CampaignSet, PostRecord, parse_time
-from .errors import InputError, OutputError
+from .errors import OutputError
+from .outputs import OutputSet, all_or_none, check_output_path, derived_path, excel_safe_cell
+from .scorefile import REQUIRED_COLUMNS as SCORE_COLUMNS
+from .scorefile import ScoreReader
 
 CAMPAIGN_COLUMNS = (
     "campaign", "kind", "id", "post_id", "account", "handle", "date", "offset", "time_unit", "similarity",
@@ -41,105 +44,16 @@ NETWORK_MAX_ACCOUNTS = 1000
 GEXF = "coordination.gexf"
 EDGES = "coordination_edges.csv"
 MANIFEST = "manifest.json"
-REQUIRED_COLUMNS = ("role", "text")
+#: Columns campaign detection reads from a scores file besides those every reader needs.
+REQUIRED_COLUMNS = (*SCORE_COLUMNS, "text")
 
 
 # ---------------------------------------------------------------- reading a scores file
 
 
-class ScoreRows:
-    """The rows of a scores file as dicts, streamed; ``line`` is where the last one read
-    starts (for error messages).  A folder is read as a Dask engine's partitions
-    (``part-*.jsonl``, ``part-*.csv``, ``part-*.parquet``, in order)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.current = self.path
-        self.line: int | None = None
-        if not self.path.exists():
-            raise InputError(path, "no such file")
-        self.files = self._files()
-
-    def _files(self) -> list[Path]:
-        if not self.path.is_dir():
-            return [self.path]
-        parts = sorted(p for p in self.path.glob("part-*") if p.suffix in (".jsonl", ".csv", ".parquet"))
-        if not parts:
-            raise InputError(self.path, "folder holds no part-*.jsonl, part-*.csv or part-*.parquet scores files")
-        return parts
-
-    def __iter__(self) -> Iterator[dict]:
-        for path in self.files:
-            self.current, self.line = path, None
-            fmt = scores_format(path)
-            yield from {"csv": self._csv, "jsonl": self._jsonl, "parquet": self._parquet}[fmt](path)
-
-    def error(self, message: str) -> InputError:
-        return InputError(self.current, message, line=self.line)
-
-    def _jsonl(self, path: Path) -> Iterator[dict]:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                self.line = number
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise self.error(f"not JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise self.error("not a JSON object")
-                if number == 1:
-                    self._check_columns(row.keys())
-                yield row
-
-    def _csv(self, path: Path) -> Iterator[dict]:
-        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            self._check_columns(reader.fieldnames or ())
-            start = 2
-            for row in reader:
-                self.line = start
-                start = reader.line_num + 1
-                yield row
-
-    def _parquet(self, path: Path) -> Iterator[dict]:
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise InputError(path, "reading Parquet needs pyarrow (the dask extra)") from None
-        table = pq.ParquetFile(path)
-        self._check_columns(table.schema_arrow.names)
-        number = 0
-        for batch in table.iter_batches(batch_size=10_000):
-            for row in batch.to_pylist():
-                number += 1
-                self.line = number
-                yield row
-
-    def _check_columns(self, names: Iterable[str]) -> None:
-        missing = [c for c in REQUIRED_COLUMNS if c not in set(names)]
-        if missing:
-            raise InputError(self.current, f"not a postcred scores file: no {', '.join(repr(c) for c in missing)} "
-                                           "column (run `postcred score` first)")
-
-
-def scores_format(path: Path) -> str:
-    """csv, jsonl or parquet, from the extension, else from the first character."""
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".jsonl", ".parquet"):
-        return suffix[1:]
-    if suffix in (".ndjson", ".json"):
-        return "jsonl"
-    with open(path, "rb") as handle:
-        head = handle.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
-    return "jsonl" if head.startswith(b"{") else "csv"
-
-
 def find_in_scores(path: str | Path, params: CampaignParams | None = None) -> tuple[CampaignSet, int]:
     """Campaigns among the rows of a scores file, and how many rows it had."""
-    rows = ScoreRows(path)
+    rows = ScoreReader(path, required=REQUIRED_COLUMNS)
     finder = CampaignFinder(params)
     counted = [0]
 
@@ -281,8 +195,6 @@ def gexf_bytes(network: Network) -> bytes:
 def csv_text(rows: Iterable[dict], columns: tuple[str, ...], *, excel_safe: bool = False) -> str:
     """Rows as CSV with a header; ``excel_safe``: text a spreadsheet would run as a
     formula quoted (:func:`classifier.outputs.excel_safe_cell`)."""
-    from .outputs import excel_safe_cell
-
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
@@ -295,30 +207,17 @@ def csv_text(rows: Iterable[dict], columns: tuple[str, ...], *, excel_safe: bool
 def campaign_paths(stem_of: str | Path, folder: str | Path | None = None) -> tuple[Path, Path]:
     """``<stem>.campaigns.csv`` and ``<stem>.campaign_summary.csv`` for a scores file
     (beside it, or in ``folder``), named by :func:`classifier.outputs.scores_stem`."""
-    from .outputs import derived_path
-
     return derived_path(stem_of, ".campaigns.csv", folder), derived_path(stem_of, ".campaign_summary.csv", folder)
 
 
-def write_files(contents: dict[Path, str | bytes]) -> list[Path]:
-    """Write every file through a temporary file and rename them all at the end: a
-    failure while writing any leaves none of them changed."""
-    from .outputs import atomic_open
-
-    with contextlib.ExitStack() as stack:
-        for path, content in contents.items():
-            handle = stack.enter_context(atomic_open(path, "wb"))
-            handle.write(content.encode("utf-8") if isinstance(content, str) else content)
-    return list(contents)
-
-
-def campaign_csvs(result: CampaignSet, campaigns_path: Path, summary_path: Path, *,
-                  excel_safe: bool = False) -> dict[Path, str]:
-    """The two campaign CSVs' contents, by path."""
-    return {
-        campaigns_path: csv_text(campaign_rows(result), CAMPAIGN_COLUMNS, excel_safe=excel_safe),
-        summary_path: csv_text(summary_rows(result), SUMMARY_COLUMNS, excel_safe=excel_safe),
-    }
+def write_campaign_csvs(outputs: OutputSet, result: CampaignSet, campaigns_path: Path, summary_path: Path, *,
+                        excel_safe: bool = False) -> list[Path]:
+    """The two campaign CSVs, staged in ``outputs`` (put in place with the rest of a
+    run's outputs, or not at all); ``excel_safe`` as for :func:`csv_text`."""
+    return [
+        outputs.write_text(campaigns_path, csv_text(campaign_rows(result), CAMPAIGN_COLUMNS, excel_safe=excel_safe)),
+        outputs.write_text(summary_path, csv_text(summary_rows(result), SUMMARY_COLUMNS, excel_safe=excel_safe)),
+    ]
 
 
 @dataclass
@@ -340,13 +239,11 @@ def campaigns_from_scores(
     force: bool = False,
     excel_safe: bool = False,
 ) -> CampaignRun:
-    """Rerun campaign detection on a scores file and write, into ``output_dir``:
+    """Rerun campaign detection on a scores file and write, into ``output_dir``, all or none:
     ``<stem>.campaigns.csv``, ``<stem>.campaign_summary.csv``, ``coordination.gexf``,
     ``coordination_edges.csv`` and ``manifest.json`` (parameters, the input's SHA-256,
     counts, versions).  Existing files are replaced only with ``force``; ``excel_safe``
     quotes CSV cells a spreadsheet would run as formulas."""
-    from .outputs import check_output_path
-
     scores = Path(scores)
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
@@ -358,13 +255,15 @@ def campaigns_from_scores(
     params = params or CampaignParams()
     result, rows = find_in_scores(scores, params)
     network = account_network(result, network_max_accounts)
-    contents: dict[Path, str | bytes] = campaign_csvs(result, campaigns_path, summary_path, excel_safe=excel_safe)
-    contents[output_dir / GEXF] = gexf_bytes(network)
-    contents[output_dir / EDGES] = csv_text(network.edge_rows(), EDGE_COLUMNS, excel_safe=excel_safe)
-    contents[output_dir / MANIFEST] = json.dumps(
-        manifest(scores, result, rows, network, network_max_accounts, [p.name for p in paths]),
-        ensure_ascii=False, indent=2) + "\n"
-    return CampaignRun(result, rows, write_files(contents), network)
+    with all_or_none() as outputs:
+        written = write_campaign_csvs(outputs, result, campaigns_path, summary_path, excel_safe=excel_safe)
+        written.append(outputs.write_bytes(output_dir / GEXF, gexf_bytes(network)))
+        written.append(outputs.write_text(output_dir / EDGES,
+                                          csv_text(network.edge_rows(), EDGE_COLUMNS, excel_safe=excel_safe)))
+        written.append(outputs.write_text(output_dir / MANIFEST, json.dumps(
+            manifest(scores, result, rows, network, network_max_accounts, [p.name for p in paths]),
+            ensure_ascii=False, indent=2) + "\n"))
+    return CampaignRun(result, rows, written, network)
 
 
 def manifest(scores: Path, result: CampaignSet, rows: int, network: Network, network_max_accounts: int,

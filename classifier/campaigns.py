@@ -32,7 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timezone
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
 
@@ -48,6 +48,10 @@ from .campaign_sketch import (
     shingle_sets,
     text_key,
 )
+from .technique_counts import format_technique_counts, technique_counts_of
+
+if TYPE_CHECKING:
+    from .scored import ScoredSegment
 
 #: Campaign kinds: ``copypasta`` (one text pushed by many accounts: the ones to look at),
 #: ``share_template`` (a high-p_wire headline with its link: a share button, most likely).
@@ -95,33 +99,14 @@ class PostRecord:
             text=str(row.get("text") or ""),
             p_wire=p_wire,
             label=str(row.get("label") or ""),
-            techniques=parse_techniques(row.get("techniques")),
+            techniques=tuple(technique_counts_of(row.get("techniques")).items()),
         )
 
-
-def parse_techniques(value) -> tuple[tuple[str, int], ...]:
-    """Technique counts from a dict (JSONL), a list of names, or ``Name:2; Other:1`` (CSV)."""
-    if not value:
-        return ()
-    if isinstance(value, Mapping):
-        return tuple((str(k), int(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return tuple(Counter(str(v) for v in value).items())
-    pairs = []
-    for part in str(value).split(";"):
-        part = part.strip()
-        if not part:
-            continue
-        name, _, count = part.rpartition(":")
-        if not name or not count.strip().isdigit():
-            raise ValueError(f"techniques: cannot read {part!r} (expected Name:count)")
-        pairs.append((name.strip(), int(count)))
-    return tuple(pairs)
-
-
-def format_techniques(pairs: Iterable[tuple[str, int]]) -> str:
-    """``Name:2; Other:1``, the scores file's form."""
-    return "; ".join(f"{name}:{count}" for name, count in pairs)
+    @classmethod
+    def from_segment(cls, record: "ScoredSegment") -> "PostRecord":
+        """A record from a scored segment, as the scoring kernel makes it."""
+        return cls(record.id, record.post_id, record.account, record.handle, record.date, record.role, record.kind,
+                   record.text, record.p_wire, record.label, record.techniques)
 
 
 def parse_time(value: str) -> tuple[int, bool]:
@@ -294,6 +279,13 @@ class CampaignFinder:
         """Take score rows (dicts)."""
         self.add(PostRecord.from_row(row) for row in rows)
 
+    def add_segments(self, records: Iterable["ScoredSegment"]) -> "CampaignFinder":
+        """Take scored segments as the scoring kernel makes them, and sketch them at once
+        (a finder fed in a worker process goes back with its work done); returns self."""
+        self.add(PostRecord.from_segment(record) for record in records)
+        self._flush()
+        return self
+
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
         if not pending:
@@ -416,7 +408,7 @@ def find_campaigns(records: Iterable[PostRecord], params: CampaignParams | None 
 def _pack(record: PostRecord) -> bytes:
     """What the outputs show of a post, as one UTF-8 string of fields separated by US."""
     fields = (record.id, record.post_id, record.account, record.handle, record.date, record.kind, record.label,
-              record.text, format_techniques(record.techniques))
+              record.text, format_technique_counts(record.techniques))
     joined = _SEP.join(fields)
     if joined.count(_SEP) != len(fields) - 1:  # a field holding the separator itself
         joined = _SEP.join(f.replace(_SEP, " ") for f in fields)
@@ -493,7 +485,7 @@ def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) 
     technique_totals: Counter = Counter()
     for k, (index, row) in enumerate(zip(indices, rows)):
         p = posts.p_wire[index]
-        technique_totals.update(dict(parse_techniques(row["techniques"])))
+        technique_totals.update(technique_counts_of(row["techniques"]))
         campaign_posts.append(CampaignPost(
             campaign="", id=row["id"], post_id=row["post_id"], account=row["account"], handle=row["handle"],
             date=row["date"], kind=row["kind"],
@@ -519,7 +511,7 @@ def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) 
         median_gap=_median_gap(times[dated], accounts[dated], scale),
         fast_pairs=_fast_pairs(times[dated], accounts[dated], params.fast_seconds) if unit == "s" else None,
         median_p_wire=median_p_wire,
-        top_techniques=format_techniques(sorted(technique_totals.items(), key=lambda kv: (-kv[1], kv[0]))[:3]),
+        top_techniques=format_technique_counts(sorted(technique_totals.items(), key=lambda kv: (-kv[1], kv[0]))[:3]),
         url_share=url_share,
     )
 

@@ -94,6 +94,55 @@ def library_messages(quiet: bool) -> Iterator[None]:
         logger.setLevel(level)
 
 
+# ---------------------------------------------------------------- campaign options (score, campaigns)
+
+
+def campaign_options(command):
+    """The campaign detection options of ``score`` and ``campaigns``: one definition, each a field of
+    ``CampaignParams`` with its default shown."""
+    from .campaign_params import CampaignParams
+
+    d = CampaignParams()
+    options = [
+        click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=d.threshold, show_default=True,
+                     help="Campaigns: Jaccard similarity of two texts' character 3-gram sets at or above which they match."),
+        click.option("--min-chars", type=click.IntRange(3, None), default=d.min_chars, show_default=True,
+                     help="Campaigns: Texts shorter than this after normalization are left out (too little to compare)."),
+        click.option("--min-accounts", type=click.IntRange(1, None), default=d.min_accounts, show_default=True,
+                     help="Campaigns: Distinct accounts a group of matching posts needs to be a campaign."),
+        click.option("--num-perm", type=click.IntRange(1, None), default=d.num_perm, show_default=True,
+                     help="Campaigns: MinHash signature length."),
+        click.option("--bands", type=click.IntRange(1, None), default=d.bands, show_default=True,
+                     help="Campaigns: LSH bands (each of num-perm // bands signature positions)."),
+        click.option("--window", type=click.IntRange(1, None), default=d.window, show_default=True,
+                     help="Campaigns: In an LSH bucket, each text is compared with up to this many others."),
+        click.option("--fast-seconds", type=click.IntRange(0, None), default=d.fast_seconds, show_default=True,
+                     help="Campaigns: Two accounts' posts this close in time are a fast pair."),
+        click.option("--share-p-wire", type=click.FloatRange(0, 1), default=d.share_p_wire, show_default=True,
+                     help="Campaigns: Median p_wire at or above which a campaign with links is a share template."),
+        click.option("--share-url-share", type=click.FloatRange(0, 1), default=d.share_url_share, show_default=True,
+                     help="Campaigns: Share of posts with a link at or above which a high-p_wire campaign is a share template."),
+        click.option("--seed", type=int, default=d.seed, show_default=True, help="Campaigns: Seed of the MinHash functions."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+CAMPAIGN_OPTION_NAMES = ("threshold", "min_chars", "min_accounts", "num_perm", "bands", "window", "fast_seconds",
+                         "share_p_wire", "share_url_share", "seed")
+
+
+def campaign_params(options: dict):
+    """``CampaignParams`` from the parsed campaign options (a usage error if they clash)."""
+    from .campaign_params import CampaignParams
+
+    try:
+        return CampaignParams(**{name: options[name] for name in CAMPAIGN_OPTION_NAMES})
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 excel_safe_option = click.option(
     "--excel-safe", is_flag=True,
     help="CSV files safe to open in a spreadsheet: a cell starting with =, +, -, @, a tab or a carriage return "
@@ -155,17 +204,25 @@ excel_safe_option = click.option(
               help="Segments listed one by one in the HTML report (default 50,000); its counts, per-account "
                    "means and technique tables always cover every segment, and it says when rows were cut.")
 @excel_safe_option
+@click.option("--no-campaigns", is_flag=True,
+              help="Skip campaign detection (no <scores stem>.campaigns.csv, .campaign_summary.csv, no Campaigns view).")
+@campaign_options
 @click.option("--force", is_flag=True, help="Replace output files that already exist.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, input_format, text_col, id_col, author_col,
           date_col, encoding, decode_errors, on_error, rejects_path, jobs, engine, scheduler, report_max_rows,
-          excel_safe, force, quiet):
+          excel_safe, no_campaigns, force, quiet, **campaign_settings):
     """Score a dump: p_wire, label and evidence for every segment, plus an HTML report.
 
     DUMP is a file (or - for standard input) in any supported format, detected from its
     content: a pasted X/Twitter timeline like the seed, X API v2 JSON/JSONL, snscrape
     JSONL, an archive's tweets.js or zip, CSV/TSV with a text column, or plain text with
     one post per line or paragraph.  See "Input formats" in the README.
+
+    Campaigns (the same or nearly the same text posted by several accounts) are found
+    among the posts and written beside the scores: <scores stem>.campaigns.csv and
+    <scores stem>.campaign_summary.csv (see "Campaigns" in the README); --no-campaigns
+    skips them.
 
     Example:
 
@@ -185,7 +242,8 @@ def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, inp
     from .run import REPORT_MAX_ROWS, score_to_files
 
     options = {"report_max_rows": REPORT_MAX_ROWS if report_max_rows is None else report_max_rows,
-               "excel_safe": excel_safe}
+               "excel_safe": excel_safe,
+               "campaigns": None if no_campaigns else campaign_params(campaign_settings)}
     if engine == "dask":
         if output is None:
             raise click.UsageError("--engine dask needs -o/--output: the folder the workers write partitions into")
@@ -235,6 +293,8 @@ def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, inp
             f"partisan {result.label_counts.get('partisan', 0)})"
         )
         echo_err(f"scores: {result.output}")
+        if result.campaigns is not None:
+            echo_err(f"campaigns: {campaign_counts(result.campaigns)}; {', '.join(map(str, result.campaign_files))}")
         if result.report:
             echo_err(f"report: {result.report}")
 
@@ -296,51 +356,6 @@ def accounts(scores, folder, tz, sqlite, parquet, campaigns, change_threshold, m
 # ---------------------------------------------------------------- campaigns
 
 
-def campaign_options(command):
-    """The campaign detection options (each a field of ``CampaignParams``, its default shown)."""
-    from .campaign_params import CampaignParams
-
-    d = CampaignParams()
-    options = [
-        click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=d.threshold, show_default=True,
-                     help="Jaccard similarity of two texts' character 3-gram sets at or above which they match."),
-        click.option("--min-chars", type=click.IntRange(3, None), default=d.min_chars, show_default=True,
-                     help="Texts shorter than this after normalization are left out (too little to compare)."),
-        click.option("--min-accounts", type=click.IntRange(1, None), default=d.min_accounts, show_default=True,
-                     help="Distinct accounts a group of matching posts needs to be a campaign."),
-        click.option("--num-perm", type=click.IntRange(1, None), default=d.num_perm, show_default=True,
-                     help="MinHash signature length."),
-        click.option("--bands", type=click.IntRange(1, None), default=d.bands, show_default=True,
-                     help="LSH bands (each of num-perm // bands signature positions)."),
-        click.option("--window", type=click.IntRange(1, None), default=d.window, show_default=True,
-                     help="In an LSH bucket, each text is compared with up to this many others."),
-        click.option("--fast-seconds", type=click.IntRange(0, None), default=d.fast_seconds, show_default=True,
-                     help="Two accounts' posts this close in time are a fast pair."),
-        click.option("--share-p-wire", type=click.FloatRange(0, 1), default=d.share_p_wire, show_default=True,
-                     help="Median p_wire at or above which a campaign with links is a share template."),
-        click.option("--share-url-share", type=click.FloatRange(0, 1), default=d.share_url_share, show_default=True,
-                     help="Share of posts with a link at or above which a high-p_wire campaign is a share template."),
-        click.option("--seed", type=int, default=d.seed, show_default=True, help="Seed of the MinHash functions."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-CAMPAIGN_OPTION_NAMES = ("threshold", "min_chars", "min_accounts", "num_perm", "bands", "window", "fast_seconds",
-                         "share_p_wire", "share_url_share", "seed")
-
-
-def campaign_params(options: dict):
-    """``CampaignParams`` from the parsed campaign options (a usage error if they clash)."""
-    from .campaign_params import CampaignParams
-
-    try:
-        return CampaignParams(**{name: options[name] for name in CAMPAIGN_OPTION_NAMES})
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
 @cli.command()
 @click.argument("scores", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -371,16 +386,19 @@ def campaigns(scores, output_dir, network_max_accounts, excel_safe, force, quiet
                                 network_max_accounts=network_max_accounts, force=force, excel_safe=excel_safe)
     if quiet:
         return
-    counts = run.result.counts
-    kinds = {kind: sum(1 for c in run.result.campaigns if c.kind == kind) for kind in ("copypasta", "share_template")}
-    echo_err(
-        f"rows {run.rows}; posts {counts.get('posts', 0)} (compared {counts.get('compared', 0)}, "
-        f"too short {counts.get('too_short', 0)}); campaigns {len(run.result.campaigns)} "
-        f"(copypasta {kinds['copypasta']}, share templates {kinds['share_template']}) "
-        f"holding {counts.get('posts_in_campaigns', 0)} posts; times: {run.result.time_resolution}"
-    )
+    echo_err(f"rows {run.rows}; {campaign_counts(run.result)}")
     for path in run.written:
         echo_err(f"wrote {path}")
+
+
+def campaign_counts(result) -> str:
+    """One line of what campaign detection compared and found."""
+    counts = result.counts
+    kinds = {kind: sum(1 for c in result.campaigns if c.kind == kind) for kind in ("copypasta", "share_template")}
+    return (f"posts {counts.get('posts', 0)} (compared {counts.get('compared', 0)}, too short "
+            f"{counts.get('too_short', 0)}); campaigns {len(result.campaigns)} (copypasta {kinds['copypasta']}, "
+            f"share templates {kinds['share_template']}) holding {counts.get('posts_in_campaigns', 0)} posts; "
+            f"times: {result.time_resolution}")
 
 
 # ---------------------------------------------------------------- train
@@ -538,6 +556,9 @@ def review_merge(corrections, labels_dir, overwrite, dry_run, topic, source):
         f"added {len(result.added)}, changed {len(result.changed)}, skipped {len(result.skipped)}, "
         f"conflicts {len(result.conflicts)}"
     )
+    if result.campaign_marks:
+        click.echo(f"campaign marks {result.campaign_marks}: kept in the export for the record, not merged "
+                   "(they are not training rows)")
     if result.conflicts and not overwrite:
         click.echo("conflicts were left as they are; rerun with --overwrite to apply the reviewer's labels")
     if dry_run:

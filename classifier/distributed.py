@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .campaign_params import CampaignParams
 from .engines import ordered_map
 from .errors import OutputError, PostcredError
 from .ingest import dump_name, read_posts
@@ -33,6 +34,7 @@ from .run import (
     ProgressBar,
     RunCollector,
     ScoreRun,
+    campaign_outputs,
     chunk_tasks,
     finish_run,
     open_rejects,
@@ -136,6 +138,7 @@ def score_dask(
     partition_size: int = PARTITION_SIZE,
     rejects_path: str | Path | None = None,
     excel_safe: bool = False,
+    campaigns: CampaignParams | None = CampaignParams(),
 ) -> ScoreRun:
     """Score a dump on a Dask cluster into a folder of partition files (and the report).
 
@@ -161,6 +164,11 @@ def score_dask(
         About how many segments one task scores.
     excel_safe:
         CSV partitions safe to open in a spreadsheet (see :func:`classifier.run.score_to_files`).
+    campaigns:
+        Campaign detection parameters (None: none): each worker sketches its partition's
+        posts, this process merges the sketches and writes ``<output stem>.campaigns.csv``
+        and ``<output stem>.campaign_summary.csv`` beside the folder, the same campaigns
+        as a run in one process.
 
     Examples
     --------
@@ -174,6 +182,7 @@ def score_dask(
     old_partitions = _check_folder(folder, dump=dump, force=force)
     report_path, rejects_path = side_outputs(dump, folder, report_path=report_path, write_report=write_report,
                                              rejects_path=rejects_path, skip=read.on_error == "skip", force=force)
+    found_paths = campaign_outputs(dump, folder, campaigns=campaigns, others=[report_path, rejects_path], force=force)
     model = load_model(model_dir, trust_model=trust_model)
     settle_collector()  # the start-up's pause of the collector, if any, ends here
     folder.mkdir(parents=True, exist_ok=True)
@@ -196,7 +205,8 @@ def score_dask(
             threads = max(sum(client.nthreads().values()), 1)
             chunks = post_chunks(read_posts(dump, read), summary, partition_size)
             tasks = chunk_tasks(chunks, dump_name(dump), fmt, report_rows=report_rows,
-                                partition=lambda index: str(partition_path(resolved, index, fmt)), excel_safe=excel_safe)
+                                partition=lambda index: str(partition_path(resolved, index, fmt)),
+                                excel_safe=excel_safe, campaigns=campaigns)
             with DaskEngine(client, model, in_flight=threads * IN_FLIGHT_PER_THREAD) as engine, \
                     ProgressBar(progress) as advance:
                 collector = RunCollector(None, report_rows, advance)
@@ -207,4 +217,5 @@ def score_dask(
                 client.close()
         return finish_run(dump=dump, output=folder, model=model, summary=summary, collector=collector,
                           report_path=report_path, rejects=rejects, outputs=outputs,
-                          empty_note="no partition was written")
+                          empty_note="no partition was written", campaigns=campaigns, campaign_paths=found_paths,
+                          excel_safe=excel_safe)

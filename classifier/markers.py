@@ -54,6 +54,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .detectors import DETECTORS as TEXT_DETECTORS
 from .detectors import FIGURE_CLAIMS_FILE
+from .technique_counts import format_technique_counts  # noqa: F401  (the scores file's cell)
 from .tokens import (
     KIND,
     LEMMA,
@@ -886,11 +887,6 @@ def technique_counts(spans: Iterable[MarkerSpan]) -> dict[str, int]:
 def format_marker_counts(counts: dict[str, int]) -> str:
     """``flag_emoji×2 call_to_spread×1``: marker counts as one CSV cell."""
     return " ".join(f"{name}×{n}" for name, n in counts.items())
-
-
-def format_technique_counts(counts: dict[str, int]) -> str:
-    """``Flag-Waving:2; Loaded_Language:1``: technique counts as one CSV cell."""
-    return "; ".join(f"{name}:{n}" for name, n in counts.items())
 
 
 # --------------------------------------------------------------------------- feature block

@@ -94,30 +94,21 @@ def _running(pid: int) -> bool:
     return True
 
 
-def _sync_into_place(tmp: Path, path: Path) -> None:
-    """Flush ``tmp`` to disk, give it ``path``'s mode and rename it over ``path``."""
-    fd = os.open(tmp, os.O_RDONLY)
+def _fsync(path: Path) -> None:
+    """Flush the file at ``path`` to disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.chmod(tmp, _mode_for(path))
-    os.replace(tmp, path)
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` for a writer that opens files by name (SQLite,
     Parquet); on success it is synced and renamed over ``path``, on failure removed."""
-    path = Path(path)
-    tmp = temp_beside(path)
-    try:
-        yield tmp
-        _sync_into_place(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with all_or_none() as outputs:
+        yield outputs.path(path)
 
 
 @contextlib.contextmanager
@@ -127,10 +118,8 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     A crash or an exception leaves ``path`` as it was (or absent) and removes the
     temporary file, so a reader never sees a half-written output.
     """
-    binary = "b" in mode
-    with atomic_path(path) as tmp:
-        with open(tmp, mode, encoding=None if binary else encoding, newline=None if binary else newline) as handle:
-            yield handle
+    with all_or_none() as outputs:
+        yield outputs.open(path, mode, encoding, newline)
 
 
 def _mode_for(path: Path) -> int:
@@ -186,13 +175,17 @@ class OutputSet:
         self._handles.append(handle)
         return handle
 
-    def write_text(self, path: str | Path, text: str) -> None:
-        with self.open(path, "w") as handle:
+    def write_text(self, path: str | Path, text: str) -> Path:
+        """``text`` (UTF-8, newlines as given) as the whole of ``path``; returns ``path``."""
+        with self.open(path, "w", newline="") as handle:
             handle.write(text)
+        return Path(path)
 
-    def write_bytes(self, path: str | Path, data: bytes) -> None:
+    def write_bytes(self, path: str | Path, data: bytes) -> Path:
+        """``data`` as the whole of ``path``; returns ``path``."""
         with self.open(path, "wb") as handle:
             handle.write(data)
+        return Path(path)
 
     @property
     def paths(self) -> list[Path]:
@@ -200,16 +193,25 @@ class OutputSet:
         return list(self._staged)
 
     def commit(self) -> None:
-        """Put every staged file in place.  If one cannot be, the ones already renamed are
-        undone (a replaced file comes back from a hard link kept until the end) and the
-        rest removed, and :class:`OutputError` names the file."""
+        """Put every staged file in place: all are synced to disk first, then renamed one
+        by one.  If one cannot be, the ones already renamed are undone (a replaced file
+        comes back from a hard link kept until the end) and the rest removed, and
+        :class:`OutputError` names the file."""
         self._close()
+        path = None
+        try:
+            for path, tmp in self._staged.items():
+                _fsync(tmp)
+        except OSError as exc:
+            self.discard()
+            raise write_failed(path, exc) from None
         done: list[tuple[Path, Path | None]] = []
         try:
             for path, tmp in list(self._staged.items()):
                 backup = _link_backup(path)
                 try:
-                    _sync_into_place(tmp, path)
+                    os.chmod(tmp, _mode_for(path))
+                    os.replace(tmp, path)
                 except BaseException:
                     if backup is not None:
                         backup.unlink(missing_ok=True)

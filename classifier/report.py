@@ -29,15 +29,19 @@ from collections import Counter
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from .campaigns_view import campaign_view
 from .outputs import OutputSet, all_or_none
 from .model import Contribution
 from .scored import ScoredSegment
 from .summary import UNKNOWN_ACCOUNT, summarize
+
+if TYPE_CHECKING:
+    from .campaigns import CampaignSet
 
 #: The most evidence features kept per segment in the report (largest |weight| first):
 #: enough to explain a score, small enough that a 50,000-segment report stays openable.
@@ -61,11 +65,12 @@ SECTIONS = (
     ("overview", "Overview", "_report_overview.html"),
     ("charts", "Charts", "_report_charts.html"),
     ("techniques", "Techniques", "_report_techniques.html"),
+    ("campaigns", "Campaigns", "_report_campaigns.html"),
     ("review", "Segments and review", "_report_review.html"),
 )
 #: The report's scripts in page order: the core (data, segment list, review mode) first,
 #: then the views' own scripts, which register with the core (see ``report.js``).
-SCRIPTS = ("report.js",)
+SCRIPTS = ("report.js", "campaigns.js")
 OTHER_ACCOUNTS = "(other accounts)"
 
 
@@ -363,6 +368,7 @@ def report_chunks(
     model_meta: dict | None = None,
     run: dict | None = None,
     page_size: int = 50,
+    campaigns: CampaignSet | None = None,
 ) -> Iterator[str]:
     """The report HTML for scored records (as made by :mod:`classifier.scoring`), piece by
     piece (Jinja's ``generate``): a large report is written as it renders, and its rows are
@@ -385,6 +391,9 @@ def report_chunks(
         Records read, scored and rejected, shown in the header.
     page_size:
         Segments per page when the report opens.
+    campaigns:
+        The run's campaigns, for the Campaigns view (None: the run did not look for
+        them, and the view says so).
     """
     rows, summary = _prepared(rows, summary)
     model_meta = model_meta or {}
@@ -421,6 +430,7 @@ def report_chunks(
         techniques=technique_table(summary),
         options=filter_options(rows, summary),
         run=run or {},
+        campaigns=campaign_view(campaigns, (row[_ID] for row in rows.rows)),
         model={
             "hash": m_hash,
             "digest": model_meta.get("labels_digest", "")[:12],

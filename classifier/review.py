@@ -17,7 +17,9 @@ raises :class:`~classifier.errors.InputError` naming it, and nothing is written)
 - a text already labeled the same way is skipped, so merging a file twice changes nothing;
 - a text labeled the other way is a conflict: listed and left alone, or relabeled in the
   file where it lives when ``overwrite`` is given;
-- a segment the reviewer skipped (no reviewer label) is skipped.
+- a segment the reviewer skipped (no reviewer label) is skipped;
+- a campaign mark (a line of kind ``campaign`` from the report's Campaigns view:
+  coordinated, organic or share_template) is checked and counted, never trained on.
 
 Texts are compared after :func:`~classifier.tokens.normalize` (NFKC, white space
 collapsed), the same comparison the labels' duplicate check uses.  Every file is
@@ -48,6 +50,8 @@ from .topic_words import TopicWord, topic_words
 CORRECTIONS_FILE = "corrections.jsonl"
 REVIEW_SOURCE = "review"
 DECISIONS = ("confirm", "correct", "skip")
+#: The marks a reviewer gives a campaign in the report's Campaigns view.
+CAMPAIGN_MARKS = ("coordinated", "organic", "share_template")
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,8 @@ class MergeResult:
     dry_run: bool = False
     #: Topics given to added rows that no labels row used before.
     new_topics: list[str] = field(default_factory=list)
+    #: Campaign marks in the file (kept there for the record, not merged).
+    campaign_marks: int = 0
 
     def of(self, action: str) -> list[Outcome]:
         return [o for o in self.outcomes if o.action == action]
@@ -184,6 +190,31 @@ def _optional_name(obj: dict, name: str, path: Path, number: int) -> str | None:
     return value.strip()
 
 
+def campaign_mark(line: str, path: str | Path, number: int) -> dict | None:
+    """The campaign mark on this line of an export (kind ``campaign``), checked; None for
+    any other line."""
+    if '"campaign"' not in line:
+        return None
+    obj = parse_jsonl_object(line, path, number, error=InputError)
+    if obj.get("kind") != "campaign":
+        return None
+    for name in ("campaign", "first_id"):
+        if not isinstance(obj.get(name), str) or not obj[name]:
+            raise InputError(path, f"campaign mark: field {name!r} is missing or empty", line=number)
+    if obj.get("mark") not in CAMPAIGN_MARKS:
+        raise InputError(path, f"campaign mark: unknown mark {obj.get('mark')!r}; expected one of "
+                               f"{', '.join(CAMPAIGN_MARKS)}", line=number)
+    return obj
+
+
+def campaign_marks(path: str | Path) -> list[dict]:
+    """The campaign marks of an exported corrections file (checked)."""
+    path = Path(path)
+    lines = jsonl_lines(read_utf8(path, error=InputError))
+    return [mark for number, line in enumerate(lines, start=1) if line.strip()
+            for mark in [campaign_mark(line, path, number)] if mark is not None]
+
+
 def read_corrections(path: str | Path) -> list[Correction]:
     """Read and validate a whole corrections file.
 
@@ -196,7 +227,7 @@ def read_corrections(path: str | Path) -> list[Correction]:
     by_id: dict[str, Correction] = {}
     by_text: dict[str, Correction] = {}
     for number, line in enumerate(jsonl_lines(text), start=1):
-        if not line.strip():
+        if not line.strip() or campaign_mark(line, path, number) is not None:
             continue
         c = parse_correction(line, path, number)
         if c.id in by_id:
@@ -381,10 +412,13 @@ def merge_corrections(
     labels_dir = Path(labels_dir)
     corrections = Path(corrections)
     items = read_corrections(corrections)
+    marks = len(campaign_marks(corrections))
     label_files(labels_dir)  # the folder must exist before it can be locked
     with locked(labels_dir, what="merging corrections"):
-        return _merge(items, corrections, labels_dir, overwrite=overwrite, dry_run=dry_run, topic=topic,
-                      source=source)
+        result = _merge(items, corrections, labels_dir, overwrite=overwrite, dry_run=dry_run, topic=topic,
+                        source=source)
+    result.campaign_marks = marks
+    return result
 
 
 def _merge(items: list[Correction], corrections: Path, labels_dir: Path, *, overwrite: bool, dry_run: bool,

@@ -3,12 +3,14 @@
 Checks the output paths, reads the dump (counting records; malformed ones go to the
 rejects file as they are read), hands chunks to an engine (this process, a process pool,
 a Dask cluster: :mod:`classifier.engines`), writes the scored chunks in input order,
-and at the end writes the HTML report from the summary of every segment and the records
-it lists.  Every output of a run is staged in one :func:`classifier.outputs.all_or_none`
-set (the ``outputs`` that :func:`finish_run` receives: an output added to the run is
-staged there too) and put in place when the run succeeds; a failed run leaves all of
-them or none, and no temporary file.  Derived names (report, rejects) are
-``<scores stem><suffix>`` (:func:`classifier.outputs.scores_stem`).
+finds campaigns among the posts (each chunk's posts sketched where it was scored, the
+sketches merged here: :mod:`classifier.campaigns`), and at the end writes the campaign
+files and the HTML report from the summary of every segment and the records it lists.
+Every output of a run is staged in one :func:`classifier.outputs.all_or_none` set (the
+``outputs`` that :func:`finish_run` receives: an output added to the run is staged there
+too) and put in place when the run succeeds; a failed run leaves all of them or none, and
+no temporary file.  Derived names (report, rejects, campaign files) are
+``<scores stem><suffix>`` (:func:`classifier.outputs.derived_path`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
+from .campaign_params import CampaignParams
 from .engines import Engine, LocalEngine
 from .errors import OutputError
 from .ingest import dump_name, read_posts
@@ -32,6 +35,7 @@ from .summary import Summary
 from .writers import ScoresWriter, format_for
 
 if TYPE_CHECKING:
+    from .campaigns import CampaignFinder, CampaignSet
     from .report import ReportRows
 
 #: Per-segment rows kept for the HTML report by default; the summaries count every row.
@@ -49,6 +53,9 @@ class ScoreRun:
     label_counts: dict
     rejects: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    #: The campaigns found (None: the run did not look for them) and the files written.
+    campaigns: CampaignSet | None = None
+    campaign_files: list[Path] = field(default_factory=list)
 
 
 def default_output(dump: str) -> Path:
@@ -69,6 +76,21 @@ def side_outputs(dump: str, output: Path, *, report_path: str | Path | None, wri
         check_output_path(rejects, inputs=[dump, output, *([report] if report else [])], protected=PROTECTED,
                           force=force)
     return report, rejects
+
+
+def campaign_outputs(dump: str, output: Path, *, campaigns: CampaignParams | None, others: list[Path | None],
+                     force: bool) -> tuple[Path, Path] | None:
+    """The campaign files of a run (None: it does not look for campaigns), beside the
+    scores: ``<stem>.campaigns.csv`` and ``<stem>.campaign_summary.csv``, checked like
+    the other outputs."""
+    if campaigns is None:
+        return None
+    from .campaign_files import campaign_paths
+
+    paths = campaign_paths(output)
+    for path in paths:
+        check_output_path(path, inputs=[dump, output, *(p for p in others if p)], protected=PROTECTED, force=force)
+    return paths
 
 
 # ---------------------------------------------------------------- rejects
@@ -108,16 +130,18 @@ class RejectsFile:
 
 
 def chunk_tasks(chunks: Iterable[list[Post]], dump: str, fmt: str, *, report_rows: int,
-                partition: Callable[[int], str] | None = None, excel_safe: bool = False) -> Iterator[ChunkTask]:
+                partition: Callable[[int], str] | None = None, excel_safe: bool = False,
+                campaigns: CampaignParams | None = None) -> Iterator[ChunkTask]:
     """A task per chunk of posts; the chunks that start before ``report_rows`` segments
-    have gone by keep their records for the report."""
+    have gone by keep their records for the report; with ``campaigns``, every chunk's
+    posts are sketched for campaign detection."""
     evidence = None
     if report_rows > 0:
         from .report import EVIDENCE_PER_SEGMENT as evidence
     dispatched = 0
     for index, posts in enumerate(chunks):
         task = ChunkTask(index, posts, dump, fmt, partition(index) if partition else None,
-                         evidence if dispatched < report_rows else None, excel_safe)
+                         evidence if dispatched < report_rows else None, excel_safe, campaigns)
         dispatched += task.segments
         yield task
 
@@ -125,7 +149,7 @@ def chunk_tasks(chunks: Iterable[list[Post]], dump: str, fmt: str, *, report_row
 class RunCollector:
     """Takes the scored chunks in input order: writes their text to the scores file and
     gathers what the report needs, the summary over every record and the first
-    ``max_rows`` records."""
+    ``max_rows`` records, and the chunks' campaign sketches (merged into one finder)."""
 
     def __init__(self, writer: ScoresWriter | None, max_rows: int, progress: Callable[[int], None] | None = None) -> None:
         self.writer = writer
@@ -134,6 +158,7 @@ class RunCollector:
         self.segments = 0
         self.kept = 0
         self.summary = Summary()
+        self.campaigns: CampaignFinder | None = None
         self._packed: list[tuple[ScoredChunk, int]] = []
 
     def add(self, chunk: ScoredChunk) -> None:
@@ -145,8 +170,17 @@ class RunCollector:
             take = min(chunk.segments, self.max_rows - self.kept)
             self._packed.append((chunk, take))
             self.kept += take
+        if chunk.campaigns is not None:
+            self.campaigns = chunk.campaigns if self.campaigns is None else self.campaigns.merge(chunk.campaigns)
         if self.progress:
             self.progress(chunk.segments)
+
+    def campaign_set(self, params: CampaignParams) -> CampaignSet:
+        """The campaigns among every chunk's posts (call once, at the end)."""
+        from .campaigns import CampaignFinder
+
+        finder, self.campaigns = self.campaigns or CampaignFinder(params), None
+        return finder.finish()
 
     def report_rows(self) -> ReportRows:
         """The records kept for the report in its compact form, unpacked one chunk at a
@@ -174,11 +208,19 @@ class RunCollector:
 
 def finish_run(*, dump: str, output: Path, model: Model, summary: ScoreSummary, collector: RunCollector,
                report_path: Path | None, rejects: RejectsFile | None, outputs: OutputSet,
-               empty_note: str) -> ScoreRun:
-    """Close a scoring run (any engine): stage the report in the run's ``outputs`` (every
-    output is put in place when the caller's :func:`~classifier.outputs.all_or_none`
-    block ends), and say what was written and what to warn about."""
+               empty_note: str, campaigns: CampaignParams | None = None,
+               campaign_paths: tuple[Path, Path] | None = None, excel_safe: bool = False) -> ScoreRun:
+    """Close a scoring run (any engine): find the campaigns, stage their files and the
+    report in the run's ``outputs`` (every output is put in place when the caller's
+    :func:`~classifier.outputs.all_or_none` block ends), and say what was written and
+    what to warn about."""
     summary.segments = collector.segments
+    found, campaign_files = None, []
+    if campaigns is not None and campaign_paths is not None:
+        from .campaign_files import write_campaign_csvs
+
+        found = collector.campaign_set(campaigns)
+        campaign_files = write_campaign_csvs(outputs, found, *campaign_paths, excel_safe=excel_safe)
     if report_path is not None:
         from .report import write_report
 
@@ -186,14 +228,14 @@ def finish_run(*, dump: str, output: Path, model: Model, summary: ScoreSummary, 
         try:
             write_report(report_path, collector.report_rows(), outputs=outputs, title=title,
                          summary=collector.summary.result(), model_meta=model.metadata,
-                         run={**summary.to_dict(), **collector.report_run()})
+                         run={**summary.to_dict(), **collector.report_run()}, campaigns=found)
         except OSError as exc:  # a full disk, a quota
             raise write_failed(report_path, exc) from None
     warnings = []
     if summary.records_read == 0:
         warnings.append(f"{'<stdin>' if dump == '-' else dump}: no records found (an empty dump); {empty_note}")
     return ScoreRun(output, report_path, summary, collector.summary.label_counts(),
-                    rejects.written if rejects is not None else None, warnings)
+                    rejects.written if rejects is not None else None, warnings, found, campaign_files)
 
 
 def open_engine(model: Model, *, jobs: int = 1, model_dir: str | Path | None = None) -> Engine:
@@ -221,9 +263,10 @@ def score_to_files(
     jobs: int = 1,
     report_max_rows: int = REPORT_MAX_ROWS,
     excel_safe: bool = False,
+    campaigns: CampaignParams | None = CampaignParams(),
 ) -> ScoreRun:
-    """Score a dump file (``"-"``: standard input) and write the scores file and
-    (optionally) the HTML report.
+    """Score a dump file (``"-"``: standard input) and write the scores file, the
+    campaign files and (optionally) the HTML report.
 
     ``model_dir`` is a model folder or file (default: the shipped model); ``trust_model``
     loads it even when this machine did not train it (see :mod:`classifier.trust`).
@@ -242,6 +285,9 @@ def score_to_files(
     ``excel_safe`` makes a CSV scores file safe to open in a spreadsheet: a cell starting
     with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``
     (:func:`classifier.outputs.excel_safe_cell`); off, the file holds the texts as they are.
+    ``campaigns`` are the campaign detection parameters (None: no campaign detection):
+    campaigns among the posts go to ``<scores stem>.campaigns.csv`` and
+    ``<scores stem>.campaign_summary.csv`` beside the scores, and into the report.
 
     Examples
     --------
@@ -256,6 +302,7 @@ def score_to_files(
     check_output_path(output, inputs=[dump], protected=PROTECTED, force=force)
     report_path, rejects_path = side_outputs(dump, output, report_path=report_path, write_report=write_report,
                                              rejects_path=rejects_path, skip=read.on_error == "skip", force=force)
+    found_paths = campaign_outputs(dump, output, campaigns=campaigns, others=[report_path, rejects_path], force=force)
     model = load_model(model_dir, trust_model=trust_model)
     settle_collector()  # the start-up's pause of the collector, if any, ends here
     items = read_posts(dump, read)
@@ -266,12 +313,13 @@ def score_to_files(
         with open_engine(model, jobs=jobs, model_dir=model_dir) as engine, ProgressBar(progress) as advance:
             collector = RunCollector(ScoresWriter(outputs.open(output, "w", newline=""), fmt), report_rows, advance)
             tasks = chunk_tasks(post_chunks(items, summary, CHUNK_SIZE), dump_name(dump), fmt, report_rows=report_rows,
-                                excel_safe=excel_safe)
+                                excel_safe=excel_safe, campaigns=campaigns)
             for chunk in engine.map(tasks):
                 collector.add(chunk)
         return finish_run(dump=dump, output=output, model=model, summary=summary, collector=collector,
                           report_path=report_path, rejects=rejects, outputs=outputs,
-                          empty_note="the scores file has no rows")
+                          empty_note="the scores file has no rows", campaigns=campaigns,
+                          campaign_paths=found_paths, excel_safe=excel_safe)
 
 
 class ProgressBar:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Callable, Iterator, Mapping
 
-from .markers import MarkerSpan, format_marker_counts, format_technique_counts, marker_counts
+from .markers import MarkerSpan, format_marker_counts, marker_counts
+from .technique_counts import format_technique_counts
 from .model import Contribution
 from .outputs import excel_safe_cell
 from .segment import Segment

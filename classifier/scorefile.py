@@ -1,6 +1,6 @@
 """Reading back a scores file that ``postcred score`` wrote, without rescoring.
 
-Commands that work on scores (``postcred accounts``) read them here: a CSV or JSONL
+Commands that work on scores (``postcred accounts``, ``postcred campaigns``) read them here: a CSV or JSONL
 scores file, or the folder of ``part-*`` files the Dask engine writes (``.csv``,
 ``.jsonl`` or ``.parquet``, in partition order).  Rows come back as they are stored (a CSV
 row as strings, a JSONL row as its JSON values) after the checks every consumer relies
@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import InputError
+from .technique_counts import parse_technique_counts
+
+__all__ = ["REQUIRED_COLUMNS", "ScoreReader", "check_row", "parse_technique_counts", "partition_files", "read_scores"]
 
 #: Columns every consumer of a scores file needs (the rest are optional).
 REQUIRED_COLUMNS = ("id", "post_id", "account", "handle", "date", "role", "p_wire")
@@ -25,23 +28,56 @@ JSON_TEXT_COLUMNS = ("top_tokens", "evidence", "markers", "techniques")
 SCORE_EXTENSIONS = (".csv", ".jsonl", ".ndjson", ".json", ".parquet")
 
 
-def read_scores(path: str | Path) -> Iterator[dict]:
+def read_scores(path: str | Path, *, required: tuple[str, ...] = REQUIRED_COLUMNS) -> Iterator[dict]:
     """The rows of a scores file (or of a Dask output folder), in file order.
+
+    ``required`` are the columns the file must have (default :data:`REQUIRED_COLUMNS`).
 
     Raises
     ------
     InputError
         The path does not exist, is not a scores file, or a row is malformed.
     """
-    path = Path(path)
-    if path.is_dir():
-        parts = partition_files(path)
-        for part in parts:
-            yield from _read_file(part)
-        return
-    if not path.exists():
-        raise InputError(path, "no such file")
-    yield from _read_file(path)
+    yield from ScoreReader(path, required=required)
+
+
+class ScoreReader:
+    """The rows of a scores file (or of a Dask output folder), in file order, remembering
+    where the last row read came from (:attr:`file`, :attr:`line`) so that a consumer
+    that finds something wrong in a row can name it (:meth:`error`).
+
+    Examples
+    --------
+    >>> reader = ScoreReader("reports/seed.csv")  # doctest: +SKIP
+    >>> for row in reader:  # doctest: +SKIP
+    ...     if not row["text"]:
+    ...         raise reader.error("a row without text")
+    """
+
+    def __init__(self, path: str | Path, *, required: tuple[str, ...] = REQUIRED_COLUMNS) -> None:
+        self.path = Path(path)
+        self.required = required
+        self.file = self.path
+        self.line: int | None = None
+
+    def files(self) -> list[Path]:
+        """The files read: the file itself, or a Dask folder's partitions in order."""
+        if self.path.is_dir():
+            return partition_files(self.path)
+        if not self.path.exists():
+            raise InputError(self.path, "no such file")
+        return [self.path]
+
+    def __iter__(self) -> Iterator[dict]:
+        for part in self.files():
+            self.file, self.line = part, None
+            for line, row in _read_file(part, self.required):
+                self.line = line
+                yield row
+
+    def error(self, message: str) -> InputError:
+        """An :class:`InputError` naming the file and line of the last row read."""
+        return InputError(self.file, message, line=self.line)
 
 
 def partition_files(folder: Path) -> list[Path]:
@@ -52,27 +88,27 @@ def partition_files(folder: Path) -> list[Path]:
     return parts
 
 
-def _read_file(path: Path) -> Iterator[dict]:
+def _read_file(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> Iterator[tuple[int, dict]]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        rows = _read_csv(path)
+        rows = _read_csv(path, required)
     elif suffix in (".jsonl", ".ndjson", ".json"):
-        rows = _read_jsonl(path)
+        rows = _read_jsonl(path, required)
     elif suffix == ".parquet":
-        rows = _read_parquet(path)
+        rows = _read_parquet(path, required)
     else:
         raise InputError(path, "cannot tell the scores format from the extension; expected .csv, .jsonl or .parquet")
     for line, row in rows:
         check_row(path, line, row)
-        yield row
+        yield line, row
 
 
-def _read_csv(path: Path) -> Iterator[tuple[int, dict]]:
+def _read_csv(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
     with open(path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         try:
             header = reader.fieldnames or []
-            _check_columns(path, header)
+            _check_columns(path, header, required)
             for row in reader:
                 if None in row or None in row.values():
                     raise InputError(path, "a row with the wrong number of cells", line=reader.line_num)
@@ -83,7 +119,7 @@ def _read_csv(path: Path) -> Iterator[tuple[int, dict]]:
             raise InputError(path, f"not UTF-8 ({exc.reason})", offset=exc.start) from None
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+def _read_jsonl(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
     checked = False
     with open(path, encoding="utf-8-sig") as handle:
         try:
@@ -97,14 +133,14 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
                 if not isinstance(row, dict):
                     raise InputError(path, "a scores row must be a JSON object", line=number)
                 if not checked:
-                    _check_columns(path, list(row), line=number)
+                    _check_columns(path, list(row), required, line=number)
                     checked = True
                 yield number, row
         except UnicodeDecodeError as exc:
             raise InputError(path, f"not UTF-8 ({exc.reason})") from None
 
 
-def _read_parquet(path: Path) -> Iterator[tuple[int, dict]]:
+def _read_parquet(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -113,7 +149,7 @@ def _read_parquet(path: Path) -> Iterator[tuple[int, dict]]:
         table = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
         raise InputError(path, f"not a Parquet file ({exc})") from None
-    _check_columns(path, table.schema_arrow.names)
+    _check_columns(path, table.schema_arrow.names, required)
     number = 0
     for batch in table.iter_batches(batch_size=2000):
         for row in batch.to_pylist():
@@ -124,8 +160,8 @@ def _read_parquet(path: Path) -> Iterator[tuple[int, dict]]:
             yield number, row
 
 
-def _check_columns(path: Path, columns: list[str], line: int = 1) -> None:
-    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+def _check_columns(path: Path, columns: list[str], required: tuple[str, ...] = REQUIRED_COLUMNS, line: int = 1) -> None:
+    missing = [name for name in required if name not in columns]
     if missing:
         raise InputError(
             path, f"not a postcred scores file: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
@@ -149,21 +185,3 @@ def check_row(path: Path, line: int, row: dict) -> None:
             raise InputError(path, str(exc), line=line) from None
     elif techniques is not None and not isinstance(techniques, dict):
         raise InputError(path, f"techniques must be an object of counts, got {type(techniques).__name__}", line=line)
-
-
-def parse_technique_counts(text: str) -> dict[str, int]:
-    """``Flag-Waving:2; Loaded_Language:1`` (a scores CSV cell) back into counts.
-
-    >>> parse_technique_counts("Flag-Waving:2; Name_Calling,Labeling:1")
-    {'Flag-Waving': 2, 'Name_Calling,Labeling': 1}
-    """
-    counts: dict[str, int] = {}
-    for item in text.split(";"):
-        item = item.strip()
-        if not item:
-            continue
-        name, _, count = item.rpartition(":")
-        if not name or not count.strip().isdigit():
-            raise ValueError(f"techniques cell is not 'Technique:count; ...': {text!r}")
-        counts[name.strip()] = counts.get(name.strip(), 0) + int(count)
-    return counts

@@ -21,7 +21,7 @@ import gc
 import pickle
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .ingest import dump_name, read_posts
 from .markers import annotate_markers, load_lexicon, technique_counts
@@ -31,6 +31,10 @@ from .segment import Segment, post_segments, provenance
 from .source import Post, ReadOptions, Reject
 from .summary import Summary
 from .writers import format_records, write_partition
+
+if TYPE_CHECKING:
+    from .campaign_params import CampaignParams
+    from .campaigns import CampaignFinder
 
 CHUNK_SIZE = 1000
 
@@ -144,7 +148,8 @@ class ChunkTask:
     chunk to (None: the chunk's text goes back to the run, which writes it);
     ``report_evidence`` the evidence kept per record when the report lists this chunk's
     records (None: it does not); ``excel_safe`` quotes CSV cells a spreadsheet would run
-    as formulas (:func:`classifier.outputs.excel_safe_cell`).
+    as formulas (:func:`classifier.outputs.excel_safe_cell`); ``campaigns`` the campaign
+    detection parameters when the run looks for campaigns (None: it does not).
     """
 
     index: int
@@ -154,6 +159,7 @@ class ChunkTask:
     partition: str | None = None
     report_evidence: int | None = None
     excel_safe: bool = False
+    campaigns: CampaignParams | None = None
 
     @property
     def segments(self) -> int:
@@ -163,13 +169,15 @@ class ChunkTask:
 @dataclass
 class ScoredChunk:
     """What a run needs of one scored chunk: its size, its text for the scores file ("" when
-    a worker wrote it), its summary, and its records for the report (pickled: a pickled
-    record takes a fraction of the memory of its objects while it waits)."""
+    a worker wrote it), its summary, its records for the report (pickled: a pickled
+    record takes a fraction of the memory of its objects while it waits), and its posts
+    sketched for campaign detection (a finder the run merges into its own)."""
 
     segments: int
     text: str
     summary: Summary
     packed_records: bytes | None = None
+    campaigns: CampaignFinder | None = None
 
     def records(self) -> list[ScoredSegment]:
         return pickle.loads(self.packed_records) if self.packed_records is not None else []
@@ -191,7 +199,16 @@ def process_chunk(model: Model, task: ChunkTask) -> ScoredChunk:
             text = format_records(records, task.fmt, excel_safe=task.excel_safe)
         summary = Summary().update(records)
         packed = None if task.report_evidence is None else pack_for_report(records, task.report_evidence)
-    return ScoredChunk(len(records), text, summary, packed)
+        finder = None if task.campaigns is None else sketch_campaigns(records, task.campaigns)
+    return ScoredChunk(len(records), text, summary, packed, finder)
+
+
+def sketch_campaigns(records: list[ScoredSegment], params: CampaignParams) -> CampaignFinder:
+    """A chunk's posts sketched for campaign detection: a finder the run merges with every
+    other chunk's (the result does not depend on how the dump was cut or where chunks ran)."""
+    from .campaigns import CampaignFinder
+
+    return CampaignFinder(params).add_segments(records)
 
 
 def pack_for_report(records: list[ScoredSegment], evidence: int) -> bytes:

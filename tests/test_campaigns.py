@@ -14,9 +14,9 @@ from classifier.campaigns import (
     CampaignParams,
     PostRecord,
     find_campaigns,
-    parse_techniques,
     parse_time,
 )
+from classifier.technique_counts import technique_counts_of
 from tests.synthetic_campaigns import DumpGenerator, shuffled_copy
 
 BASE = "政府は国民の声を聞かずに増税を決めた。こんな横暴を許してはいけない。今すぐ撤回を求めよう"
@@ -214,9 +214,11 @@ def test_records_from_csv_and_jsonl_rows():
     assert rec.p_wire == 0.25 and rec.techniques == (("Name_Calling,Labeling", 2), ("Slogans", 1))
     assert PostRecord.from_row({**csv_row, "techniques": {"Slogans": 1}, "p_wire": 0.25}).techniques == (("Slogans", 1),)
     assert PostRecord.from_row({**csv_row, "handle": ""}).account_key == "A"
-    assert parse_techniques("") == () and parse_techniques(["Doubt", "Doubt"]) == (("Doubt", 2),)
+    assert technique_counts_of("") == {} and technique_counts_of(["Doubt", "Doubt"]) == {"Doubt": 2}
     with pytest.raises(ValueError, match="techniques"):
-        parse_techniques("nonsense")
+        technique_counts_of("nonsense")
+    with pytest.raises(ValueError, match="techniques"):
+        PostRecord.from_row({**csv_row, "techniques": "nonsense"})
 
 
 @pytest.mark.parametrize("value, expected", [

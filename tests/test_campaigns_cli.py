@@ -18,6 +18,11 @@ FILES = ("dump.campaigns.csv", "dump.campaign_summary.csv", "coordination.gexf",
          "manifest.json")
 
 
+ROW = ('{"id": "d:1", "post_id": "1", "account": "a", "handle": "a", "date": "", "role": "post", '
+       '"text": "増税反対の声を上げよう、みんなで拡散しよう", "p_wire": 0.1}')
+HEADER = "id,post_id,account,handle,date,role,text,p_wire\n"
+
+
 def run(*args):
     return CliRunner().invoke(cli, list(map(str, args)))
 
@@ -30,7 +35,8 @@ def scored(tmp_path_factory):
     posts = DumpGenerator(seed=4).dump(organic=250, campaigns=3, accounts=(6, 10), share_button=12, puppets=14)
     dump = write_snscrape(posts, folder / "dump.jsonl")
     for fmt in ("csv", "jsonl"):
-        result = run("score", dump, "-o", folder / f"dump.scores.{fmt}", "--no-report", "-q")
+        once = ["--no-campaigns"] if fmt == "jsonl" else []  # the campaign files go beside the CSV's
+        result = run("score", dump, "-o", folder / f"dump.scores.{fmt}", "--no-report", "-q", *once)
         assert result.exit_code == 0, result.output
     return folder, posts
 
@@ -123,11 +129,12 @@ def test_clashing_options_are_a_usage_error(scored, tmp_path):
 
 
 @pytest.mark.parametrize("content, name, message", [
-    ("id,text\n1,hello\n", "s.csv", "not a postcred scores file: no 'role' column (run `postcred score` first)"),
-    ('{"role": "post", "text": "a"}\nnot json\n', "s.jsonl", "line 2: not JSON"),
-    ('{"role": "post", "text": "増税反対の声を上げよう、みんなで拡散しよう", "date": "soon"}\n', "s.jsonl",
-     "line 1: date 'soon' is not an ISO 8601 date or time"),
-    ('role,text,p_wire\npost,abc,high\n', "s.csv", "line 2: could not convert string to float"),
+    ("id,text\n1,hello\n", "s.csv",
+     "line 1: not a postcred scores file: missing columns post_id, account, handle, date, role, p_wire"),
+    (f'{ROW}\nnot json\n', "s.jsonl", "line 2: not valid JSON"),
+    (ROW.replace('"date": ""', '"date": "soon"'), "s.jsonl", "line 1: date 'soon' is not an ISO 8601 date or time"),
+    (HEADER + "d:1,1,a,a,,post,abc,high\n", "s.csv", "line 2: p_wire is not a number: 'high'"),
+    (HEADER + "d:1,1,a,a,,post,abc,0.5\n", "s.scores", "cannot tell the scores format from the extension"),
 ])
 def test_bad_scores_files_are_one_line_errors(tmp_path, content, name, message):
     path = tmp_path / name
@@ -143,19 +150,19 @@ def test_a_failed_write_leaves_no_output(scored, tmp_path, monkeypatch):
     import classifier.outputs
 
     folder, _ = scored
-    real = classifier.outputs.atomic_open
-    opened = []
+    real = classifier.outputs.OutputSet.open
+    written = []
 
-    def failing(path, *args, **kwargs):
-        opened.append(path)
-        if len(opened) == 3:
+    def failing(self, path, *args, **kwargs):
+        written.append(path)
+        if len(written) == 3:
             raise OSError("disk full")
-        return real(path, *args, **kwargs)
+        return real(self, path, *args, **kwargs)
 
-    monkeypatch.setattr(classifier.outputs, "atomic_open", failing)
+    monkeypatch.setattr(classifier.outputs.OutputSet, "open", failing)
     result = run("campaigns", folder / "dump.scores.csv", "-o", tmp_path)
     assert result.exit_code == 1 and "disk full" in result.output
-    assert list(tmp_path.iterdir()) == []
+    assert len(written) == 3 and list(tmp_path.iterdir()) == []
 
 
 def test_the_readme_example_runs(tmp_path, monkeypatch):
@@ -192,4 +199,4 @@ def test_a_dask_output_folder_gives_the_same_campaigns(scored, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     result = run("campaigns", empty, "-o", tmp_path / "x")
-    assert result.exit_code == 1 and "folder holds no part-*.jsonl" in result.output
+    assert result.exit_code == 1 and "a folder without part-* scores files" in result.output

@@ -17,6 +17,13 @@ import pytest
 from .conftest import SEED
 
 POSTCRED = [sys.executable, "-m", "classifier.cli"]
+#: The tables ``postcred score`` writes beside the scores by default, after their stem.
+RUN_TABLES = (".campaigns.csv", ".campaign_summary.csv")
+
+
+def run_tables(stem: str) -> list[str]:
+    """The names of the tables a run writes beside scores named ``stem``."""
+    return [stem + suffix for suffix in RUN_TABLES]
 
 
 # ---------------------------------------------------------------- workers die with their parent
@@ -182,7 +189,7 @@ def test_a_failed_run_keeps_the_previous_outputs(tmp_path, monkeypatch):
     dump = snscrape_dump(tmp_path)
     assert run_cli("score", dump, "-o", tmp_path / "run.csv", "--on-error", "skip").exit_code == 0
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != "dump.jsonl"}
-    assert sorted(before) == ["run.csv", "run.html", "run.rejects.jsonl"]
+    assert sorted(before) == sorted(["run.csv", "run.html", "run.rejects.jsonl", *run_tables("run")])
 
     def broken(*args, **kwargs):
         raise OSError(5, "Input/output error")
@@ -236,7 +243,7 @@ def test_stale_temp_files_of_ours_are_swept_on_the_next_run(tmp_path):
     result = subprocess.run([*POSTCRED, "score", SEED, "-o", tmp_path / "seed.csv", "--no-report", "-q"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + ["seed.csv"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + ["seed.csv", *run_tables("seed")])
 
 
 def test_killed_run_leaves_temp_files_that_the_next_run_removes(tmp_path):
@@ -254,7 +261,7 @@ def test_killed_run_leaves_temp_files_that_the_next_run_removes(tmp_path):
     result = subprocess.run([*POSTCRED, "score", SEED, "-o", tmp_path / "run.csv", "-q"], capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.csv", "run.html"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["run.csv", "run.html", *run_tables("run")])
 
 
 # ---------------------------------------------------------------- derived names
@@ -269,7 +276,9 @@ def test_derived_names_keep_the_whole_scores_stem(tmp_path, output, report, reje
     dump = snscrape_dump(tmp_path)
     result = run_cli("score", dump, "-o", tmp_path / output, "--on-error", "skip", "-q")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["dump.jsonl", output, report, rejects])
+    stem = report.removesuffix(".html")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["dump.jsonl", output, report, rejects,
+                                                                 *run_tables(stem)])
 
 
 @pytest.mark.parametrize(("scores", "stem"), [
@@ -325,9 +334,10 @@ def test_excel_safe_quotes_formula_cells_and_is_off_by_default(tmp_path):
     for before, after in zip(raw, safe):  # numbers and plain cells do not change
         assert (before["p_wire"], before["line"], before["label"]) == (after["p_wire"], after["line"], after["label"])
         assert before["mentions"] == after["mentions"].removeprefix("'")
-    assert run_cli("score", dump, "-o", tmp_path / "safe.jsonl", "--no-report", "-q", "--excel-safe").exit_code == 0
-    assert run_cli("score", dump, "-o", tmp_path / "raw.jsonl", "--no-report", "-q").exit_code == 0
-    assert (tmp_path / "safe.jsonl").read_bytes() == (tmp_path / "raw.jsonl").read_bytes()
+    tables = tmp_path / "jsonl"  # the tables beside safe.jsonl are those beside safe.csv: another folder
+    assert run_cli("score", dump, "-o", tables / "safe.jsonl", "--no-report", "-q", "--excel-safe").exit_code == 0
+    assert run_cli("score", dump, "-o", tables / "raw.jsonl", "--no-report", "-q").exit_code == 0
+    assert (tables / "safe.jsonl").read_bytes() == (tables / "raw.jsonl").read_bytes()
 
 
 def test_excel_safe_on_the_accounts_tables(tmp_path):

@@ -13,7 +13,9 @@
  * Views: another script of the page registers a view with
  *   (window.postcredViews = window.postcredViews || []).push({id: "x", init: function (api) {}, update: function (api) {}})
  * before or after this one; `init` runs once when the page is ready, `update` after every
- * change of the filters or the decisions.  See `api` below for what a view may use.
+ * change of the filters or the decisions.  See `api` below for what a view may use: a view
+ * may add a tool to every segment row (`addRowTool`) and lines of its own to the export
+ * (`addExport`).
  */
 (function () {
   "use strict";
@@ -245,6 +247,8 @@
 
   var undoStack = []; // {row, before}: this tab's decisions, last first to undo
   var listeners = []; // views' update functions
+  var rowTools = []; // views' functions row -> a node for the row's tools, or null
+  var exporters = []; // views' {count: fn, lines: fn}: what they add to the export
 
   /** Set a row's reviewer label ("wire", "partisan", "skip", or null to clear it). */
   function labelRow(row, label) {
@@ -289,7 +293,8 @@
     progress.setAttribute("data-reviewed", reviewed);
     progress.setAttribute("data-corrected", c.correct);
     progress.setAttribute("data-training", training);
-    $("b-export").disabled = reviewed + c.notes === 0;
+    var extra = exporters.reduce(function (n, x) { return n + x.count(); }, 0);
+    $("b-export").disabled = reviewed + c.notes + extra === 0;
   }
 
   function isoTime(seconds) { return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"); }
@@ -318,6 +323,9 @@
       };
       if (topic) record.topic = topic;
       lines.push(JSON.stringify(record));
+    });
+    exporters.forEach(function (x) {
+      x.lines().forEach(function (record) { lines.push(JSON.stringify(record)); });
     });
     return lines;
   }
@@ -595,6 +603,7 @@
       tools.appendChild(open);
     }
     if (row.evidence.length) tools.appendChild(evidenceList(row));
+    rowTools.forEach(function (tool) { var node = tool(row); if (node) tools.appendChild(node); });
     cell.appendChild(tools);
     tr.appendChild(cell);
     var pw = el("td", { className: "num pwire" });
@@ -1021,7 +1030,29 @@
       });
       update();
       $("review").scrollIntoView();
-    }
+    },
+    /** Show one segment in the list (every filter cleared, its page open) and focus it. */
+    showRow: function (id) {
+      var row = BY_ID.get(id);
+      if (!row) return false;
+      resetFilters();
+      state.view = "segments";
+      $("f-view").value = "segments";
+      current = selection();
+      state.page = Math.floor(current.indexOf(row) / state.pageSize);
+      draw();
+      notify();
+      focusRow(id, true);
+      return true;
+    },
+    /** Add a tool to every segment row: fn(row) returns a node, or null for none. */
+    addRowTool: function (fn) { rowTools.push(fn); },
+    /** Add lines to the export: {count: fn -> number, lines: fn -> [objects]}. */
+    addExport: function (exporter) { exporters.push(exporter); updateProgress(); },
+    /** Say that what a view exports changed (the export button follows). */
+    exportChanged: function () { updateProgress(); },
+    /** The export, as the export button downloads it. */
+    exportNow: function () { exportCorrections(); }
   };
 
   var started = false;

@@ -12,7 +12,7 @@ import contextlib
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable, Mapping
+from typing import IO, Iterable, Mapping, Sequence
 
 from .accounts import (
     ACCOUNT_COLUMNS,
@@ -22,6 +22,8 @@ from .accounts import (
     DEFAULT_TZ,
     AccountsBuilder,
     AccountTables,
+    ScoredPost,
+    campaign_ids,
 )
 from .errors import InputError
 from .outputs import atomic_open, check_output_path
@@ -68,6 +70,51 @@ def write_table_csv(handle: IO[str], columns: tuple[tuple[str, str], ...], rows:
             ("true" if row[name] else "false") if name in booleans else ("" if row[name] is None else row[name])
             for name, _ in columns
         ])
+
+
+def write_tables_csv(stack: contextlib.ExitStack, tables: AccountTables, accounts_csv: Path, days_csv: Path) -> None:
+    """Write the accounts and account-days CSVs through temporary files that ``stack``
+    renames into place when it closes (with the other outputs of the run), or removes."""
+    with_table = ((accounts_csv, ACCOUNT_COLUMNS, tables.accounts), (days_csv, DAY_COLUMNS, tables.days))
+    for path, columns, rows in with_table:
+        write_table_csv(stack.enter_context(atomic_open(path, "w", newline="")), columns, rows)
+
+
+def campaign_members_of(post_campaigns: Mapping[str, str | Iterable[str]] | None) -> list[dict]:
+    """Membership rows (``campaign``, ``post_id``) of a post_id -> campaign ids mapping."""
+    return [{"campaign": campaign, "post_id": post_id}
+            for post_id, campaigns in (post_campaigns or {}).items() for campaign in sorted(campaign_ids(campaigns))]
+
+
+class RunAccounts:
+    """The account tables of a scoring run (``postcred score``), fed as the chunks come in.
+
+    Each chunk's posts (folded where the chunk was scored) go into ``builder``, and with
+    the chunk's segment rows into ``sink`` when the run writes the database tables
+    (:func:`classifier.database.open_tables`).  :meth:`finish` makes the tables and
+    writes them onto the run's stack: the CSVs at ``csv_paths`` (None: not written) and
+    the database's account and campaign tables.
+    """
+
+    def __init__(self, builder: AccountsBuilder, csv_paths: tuple[Path, Path] | None, sink=None) -> None:
+        self.builder = builder
+        self.csv_paths = csv_paths
+        self.sink = sink
+
+    def add(self, posts: Sequence[ScoredPost], segment_rows: list[tuple] | None = None) -> None:
+        add = self.builder.add
+        for post in posts:
+            add(post)
+        if self.sink is not None:
+            self.sink.add_chunk(posts, segment_rows or [])
+
+    def finish(self, stack: contextlib.ExitStack) -> AccountTables:
+        tables = self.builder.finish()
+        if self.sink is not None:
+            self.sink.finish(tables, campaign_members_of(self.builder.post_campaigns))
+        if self.csv_paths is not None:
+            write_tables_csv(stack, tables, *self.csv_paths)
+        return tables
 
 
 def read_campaign_members(path: Path) -> list[dict]:
@@ -137,8 +184,6 @@ def accounts_from_scores(
     builder = AccountsBuilder(tz=tz, change_threshold=change_threshold, min_half_posts=min_half_posts,
                               post_campaigns={m["post_id"]: m["campaign"] for m in members})
     with contextlib.ExitStack() as stack:  # every output is renamed into place when it closes, or none
-        accounts_handle = stack.enter_context(atomic_open(accounts_csv, "w", newline=""))
-        days_handle = stack.enter_context(atomic_open(days_csv, "w", newline=""))
         sinks = []
         if sqlite is not None:
             sinks.append(stack.enter_context(sqlite_output(Path(sqlite))))
@@ -150,7 +195,6 @@ def accounts_from_scores(
         tables = builder.finish()
         for sink in sinks:
             sink.finish(tables, members)
-        write_table_csv(accounts_handle, ACCOUNT_COLUMNS, tables.accounts)
-        write_table_csv(days_handle, DAY_COLUMNS, tables.days)
+        write_tables_csv(stack, tables, accounts_csv, days_csv)
     return AccountsRun(tables, accounts_csv, days_csv, Path(sqlite) if sqlite else None,
                        Path(parquet) if parquet else None)

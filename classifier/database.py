@@ -23,7 +23,7 @@ import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from .accounts import (
     ACCOUNT_COLUMNS,
@@ -37,7 +37,8 @@ from .accounts import (
 )
 from .errors import OutputError
 from .outputs import atomic_path
-from .scored import csv_cells, csv_columns, from_json_row
+from .scored import ScoredSegment, csv_cells, csv_columns, from_json_row
+from .writers import TABLE_FORMATS
 
 #: Scores-file columns that are not text in the segments table.
 SEGMENT_TYPES = {"line": "INTEGER", "line_end": "INTEGER", "record": "INTEGER", "p_wire": "REAL"}
@@ -124,6 +125,15 @@ def flat_segment(row: Mapping) -> Mapping:
     return dict(zip((column.name for column in columns), csv_cells(from_json_row(row), columns)))
 
 
+def segment_values(records: Sequence[ScoredSegment]) -> list[tuple]:
+    """Scored records as rows of the segments table (the scores CSV's cells, typed): made
+    where a chunk is scored, so only these tuples travel back to the writing process."""
+    columns = csv_columns()
+    names = [column.name for column in columns]
+    table = TABLE["segments"]
+    return [table.values(dict(zip(names, csv_cells(record, columns)))) for record in records]
+
+
 class SqliteWriter:
     """Writes the tables into a SQLite file at ``path`` (a temporary path, renamed by the
     caller): posts and segments as they stream by, accounts and campaigns at the end."""
@@ -149,9 +159,13 @@ class SqliteWriter:
         self._segments: list[tuple] = []
 
     def add_post(self, post: ScoredPost, segments: list[Mapping]) -> None:
-        self._posts.append(TABLE["posts"].values({**post.to_row(), "listings": 1}))
         table = TABLE["segments"]
-        self._segments.extend(table.values(flat_segment(segment)) for segment in segments)
+        self.add_chunk([post], [table.values(flat_segment(segment)) for segment in segments])
+
+    def add_chunk(self, posts: Iterable[ScoredPost], segments: list[tuple]) -> None:
+        """Add posts and their segments' rows (:func:`segment_values`)."""
+        self._posts.extend(TABLE["posts"].values({**post.to_row(), "listings": 1}) for post in posts)
+        self._segments.extend(segments)
         if len(self._segments) >= ROWS_PER_BATCH:
             self._flush()
 
@@ -226,8 +240,12 @@ class ParquetWriter:
         self._batches: dict[str, list[tuple]] = {"posts": [], "segments": []}
 
     def add_post(self, post: ScoredPost, segments: list[Mapping]) -> None:
-        self._batches["posts"].append(TABLE["posts"].values({**post.to_row(), "listings": 1}))
-        self._batches["segments"].extend(TABLE["segments"].values(flat_segment(s)) for s in segments)
+        self.add_chunk([post], [TABLE["segments"].values(flat_segment(s)) for s in segments])
+
+    def add_chunk(self, posts: Iterable[ScoredPost], segments: list[tuple]) -> None:
+        """Add posts and their segments' rows (:func:`segment_values`)."""
+        self._batches["posts"].extend(TABLE["posts"].values({**post.to_row(), "listings": 1}) for post in posts)
+        self._batches["segments"].extend(segments)
         if len(self._batches["segments"]) >= ROWS_PER_BATCH:
             self._flush()
 
@@ -329,3 +347,14 @@ def sqlite_output(path: Path) -> Iterator[SqliteWriter]:
         except BaseException:
             writer.abort()
             raise
+
+
+def open_tables(stack: contextlib.ExitStack, path: Path, fmt: str, *, force: bool) -> SqliteWriter | ParquetWriter:
+    """The tables writer of a ``postcred score`` run whose output is ``sqlite`` (one file)
+    or ``parquet`` (a folder of one file per table), put in place when ``stack`` closes
+    after :meth:`~SqliteWriter.finish`, or removed if the run fails."""
+    if fmt == "sqlite":
+        return stack.enter_context(sqlite_output(path))
+    if fmt == "parquet":
+        return ParquetWriter(path, stack, force=force)
+    raise ValueError(f"tables format must be one of {', '.join(TABLE_FORMATS)}, got {fmt!r}")

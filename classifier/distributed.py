@@ -17,6 +17,7 @@ when this engine is asked for.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from pathlib import Path
@@ -27,15 +28,18 @@ from .errors import OutputError, PostcredError
 from .ingest import dump_name, read_posts
 from .model import Model, load_model
 from .outputs import check_output_path
+from .accounts import DEFAULT_TZ
 from .run import (
     PROTECTED,
     REPORT_MAX_ROWS,
     ProgressBar,
     RunCollector,
     ScoreRun,
+    account_outputs,
     chunk_tasks,
     finish_run,
     open_rejects,
+    run_accounts,
     side_outputs,
 )
 from .scoring import ChunkTask, ScoredChunk, ScoreSummary, post_chunks, process_chunk
@@ -135,6 +139,8 @@ def score_dask(
     report_max_rows: int = REPORT_MAX_ROWS,
     partition_size: int = PARTITION_SIZE,
     rejects_path: str | Path | None = None,
+    write_accounts: bool = True,
+    tz: str = DEFAULT_TZ,
 ) -> ScoreRun:
     """Score a dump on a Dask cluster into a folder of partition files (and the report).
 
@@ -158,6 +164,9 @@ def score_dask(
         How to read the dump (:class:`~classifier.source.ReadOptions`).
     partition_size:
         About how many segments one task scores.
+    write_accounts, tz:
+        The account tables' CSVs, beside the folder (``<output stem>.accounts.csv``,
+        ``.account_days.csv``), from the posts each worker folds in time zone ``tz``.
 
     Examples
     --------
@@ -171,6 +180,7 @@ def score_dask(
     old_partitions = _check_folder(folder, dump=dump, force=force)
     report_path, rejects_path = side_outputs(dump, folder, report_path=report_path, write_report=write_report,
                                              rejects_path=rejects_path, skip=read.on_error == "skip", force=force)
+    csv_paths = account_outputs(dump, folder, write=write_accounts, others=[report_path, rejects_path], force=force)
     model = load_model(model_dir, trust_model=trust_model)
     settle_collector()  # the start-up's pause of the collector, if any, ends here
     folder.mkdir(parents=True, exist_ok=True)
@@ -186,20 +196,23 @@ def score_dask(
             raise PostcredError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     resolved = folder.resolve()
     report_rows = max(report_max_rows, 0) if report_path is not None else 0
-    with open_rejects(rejects_path) as rejects:
+    accounts = run_accounts(tz, csv_paths, None, report=report_path is not None)
+    with open_rejects(rejects_path) as rejects, contextlib.ExitStack() as stack:
         summary = ScoreSummary(on_reject=rejects)
         try:
             threads = max(sum(client.nthreads().values()), 1)
             chunks = post_chunks(read_posts(dump, read), summary, partition_size)
             tasks = chunk_tasks(chunks, dump_name(dump), fmt, report_rows=report_rows,
-                                partition=lambda index: str(partition_path(resolved, index, fmt)))
+                                partition=lambda index: str(partition_path(resolved, index, fmt)),
+                                tz=tz if accounts is not None else None)
             with DaskEngine(client, model, in_flight=threads * IN_FLIGHT_PER_THREAD) as engine, \
                     ProgressBar(progress) as advance:
-                collector = RunCollector(None, report_rows, advance)
+                collector = RunCollector(None, report_rows, advance, accounts)
                 for chunk in engine.map(tasks):
                     collector.add(chunk)
         finally:
             if own_client:
                 client.close()
         return finish_run(dump=dump, output=folder, model=model, summary=summary, collector=collector,
-                          report_path=report_path, rejects=rejects, empty_note="no partition was written")
+                          report_path=report_path, rejects=rejects, empty_note="no partition was written",
+                          stack=stack)

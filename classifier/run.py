@@ -3,8 +3,11 @@
 Checks the output paths, reads the dump (counting records; malformed ones go to the
 rejects file as they are read), hands chunks to an engine (this process, a process pool,
 a Dask cluster: :mod:`classifier.engines`), writes the scored chunks in input order,
-and at the end writes the HTML report from the summary of every segment and the records
-it lists.  Every output is written atomically: a failed run leaves all of them or none.
+folds each chunk's posts into the account tables (:mod:`classifier.accounts`, folded where
+the chunk was scored), and at the end writes the account tables and the HTML report from
+the summary of every segment and the records it lists.  Every output is written
+atomically and put in place together when the run ends: a failed run leaves all of them
+or none.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping
 
+from .accounts import DEFAULT_TZ, AccountsBuilder
+from .accounts_files import ACCOUNTS_SUFFIX, DAYS_SUFFIX, RunAccounts
 from .engines import Engine, LocalEngine
 from .errors import OutputError
 from .ingest import dump_name, read_posts
@@ -26,7 +31,7 @@ from .scoring import CHUNK_SIZE, ChunkTask, ScoredChunk, ScoreSummary, post_chun
 from .source import Post, ReadOptions, Reject
 from .startup import settle_collector
 from .summary import Summary
-from .writers import ScoresWriter, format_for
+from .writers import TABLE_FORMATS, ScoresWriter, format_for
 
 if TYPE_CHECKING:
     from .report import ReportRows
@@ -46,6 +51,10 @@ class ScoreRun:
     label_counts: dict
     rejects: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    #: The account tables' CSVs (None: not written) and what the tables cover.
+    accounts_csv: Path | None = None
+    account_days_csv: Path | None = None
+    accounts_note: str = ""
 
 
 def default_output(dump: str) -> Path:
@@ -71,6 +80,20 @@ def side_outputs(dump: str, output: Path, *, report_path: str | Path | None, wri
         check_output_path(rejects, inputs=[dump, output, *([report] if report else [])], protected=PROTECTED,
                           force=force)
     return report, rejects
+
+
+def account_outputs(dump: str, output: Path, *, write: bool, others: Iterable[Path | None],
+                    force: bool) -> tuple[Path, Path] | None:
+    """The paths of the account tables' CSVs beside the scores (``<stem>.accounts.csv``,
+    ``<stem>.account_days.csv``), checked as :func:`side_outputs` checks its own; None
+    when they are not written."""
+    if not write:
+        return None
+    paths = beside(output, ACCOUNTS_SUFFIX), beside(output, DAYS_SUFFIX)
+    for path in paths:
+        check_output_path(path, inputs=[dump, output, *(p for p in others if p is not None)], protected=PROTECTED,
+                          force=force)
+    return paths
 
 
 # ---------------------------------------------------------------- rejects
@@ -115,29 +138,33 @@ class RejectsFile:
 
 
 def chunk_tasks(chunks: Iterable[list[Post]], dump: str, fmt: str, *, report_rows: int,
-                partition: Callable[[int], str] | None = None) -> Iterator[ChunkTask]:
+                partition: Callable[[int], str] | None = None, tz: str | None = None,
+                tables: bool = False) -> Iterator[ChunkTask]:
     """A task per chunk of posts; the chunks that start before ``report_rows`` segments
-    have gone by keep their records for the report."""
+    have gone by keep their records for the report; ``tz`` and ``tables`` as for
+    :class:`~classifier.scoring.ChunkTask`."""
     evidence = None
     if report_rows > 0:
         from .report import EVIDENCE_PER_SEGMENT as evidence
     dispatched = 0
     for index, posts in enumerate(chunks):
         task = ChunkTask(index, posts, dump, fmt, partition(index) if partition else None,
-                         evidence if dispatched < report_rows else None)
+                         evidence if dispatched < report_rows else None, tz, tables)
         dispatched += task.segments
         yield task
 
 
 class RunCollector:
-    """Takes the scored chunks in input order: writes their text to the scores file and
-    gathers what the report needs, the summary over every record and the first
-    ``max_rows`` records."""
+    """Takes the scored chunks in input order: writes their text to the scores file,
+    adds their posts to the account tables, and gathers what the report needs, the
+    summary over every record and the first ``max_rows`` records."""
 
-    def __init__(self, writer: ScoresWriter | None, max_rows: int, progress: Callable[[int], None] | None = None) -> None:
+    def __init__(self, writer: ScoresWriter | None, max_rows: int, progress: Callable[[int], None] | None = None,
+                 accounts: RunAccounts | None = None) -> None:
         self.writer = writer
         self.max_rows = max_rows
         self.progress = progress
+        self.accounts = accounts
         self.segments = 0
         self.kept = 0
         self.summary = Summary()
@@ -146,6 +173,8 @@ class RunCollector:
     def add(self, chunk: ScoredChunk) -> None:
         if self.writer is not None:
             self.writer.write(chunk.text)
+        if self.accounts is not None:
+            self.accounts.add(chunk.posts or (), chunk.segment_rows)
         self.summary.merge(chunk.summary)
         self.segments += chunk.segments
         if chunk.packed_records is not None and self.kept < self.max_rows:
@@ -180,21 +209,31 @@ class RunCollector:
 
 
 def finish_run(*, dump: str, output: Path, model: Model, summary: ScoreSummary, collector: RunCollector,
-               report_path: Path | None, rejects: RejectsFile | None, empty_note: str) -> ScoreRun:
-    """Close a scoring run (any engine): write the report, and say what was written (the
-    rejects file is in place once :func:`open_rejects` closes) and what to warn about."""
+               report_path: Path | None, rejects: RejectsFile | None, empty_note: str,
+               stack: contextlib.ExitStack) -> ScoreRun:
+    """Close a scoring run (any engine): make the account tables, write them and the
+    report onto ``stack`` (they are put in place with the run's other outputs when it
+    closes), and say what was written (the rejects file is in place once
+    :func:`open_rejects` closes) and what to warn about."""
     summary.segments = collector.segments
+    accounts = collector.accounts
+    tables = accounts.finish(stack) if accounts is not None else None
     if report_path is not None:
-        from .report import write_report
+        from .report import report_chunks
 
         title = "standard input" if dump == "-" else Path(dump).name
-        write_report(report_path, collector.report_rows(), title=title, summary=collector.summary.result(),
-                     model_meta=model.metadata, run={**summary.to_dict(), **collector.report_run()})
+        handle = stack.enter_context(atomic_open(report_path, "w"))
+        for piece in report_chunks(collector.report_rows(), title=title, summary=collector.summary.result(),
+                                   model_meta=model.metadata, run={**summary.to_dict(), **collector.report_run()},
+                                   accounts=tables):
+            handle.write(piece)
     warnings = []
     if summary.records_read == 0:
         warnings.append(f"{'<stdin>' if dump == '-' else dump}: no records found (an empty dump); {empty_note}")
+    csvs = accounts.csv_paths if accounts is not None and accounts.csv_paths else (None, None)
     return ScoreRun(output, report_path, summary, collector.summary.label_counts(),
-                    rejects.written if rejects is not None else None, warnings)
+                    rejects.written if rejects is not None else None, warnings, *csvs,
+                    tables.note() if tables is not None else "")
 
 
 def open_engine(model: Model, *, jobs: int = 1, model_dir: str | Path | None = None) -> Engine:
@@ -221,9 +260,12 @@ def score_to_files(
     rejects_path: str | Path | None = None,
     jobs: int = 1,
     report_max_rows: int = REPORT_MAX_ROWS,
+    write_accounts: bool = True,
+    tz: str = DEFAULT_TZ,
+    post_campaigns: Mapping[str, str | Iterable[str]] | None = None,
 ) -> ScoreRun:
-    """Score a dump file (``"-"``: standard input) and write the scores file and
-    (optionally) the HTML report.
+    """Score a dump file (``"-"``: standard input) and write the scores file, the account
+    tables and (optionally) the HTML report.
 
     ``model_dir`` is a model folder or file (default: the shipped model); ``trust_model``
     loads it even when this machine did not train it (see :mod:`classifier.trust`).
@@ -239,6 +281,14 @@ def score_to_files(
     report's summaries count every segment; its per-segment rows stop after
     ``report_max_rows``, and it says so.
 
+    ``write_accounts`` writes ``<stem>.accounts.csv`` and ``<stem>.account_days.csv``
+    beside the scores (:mod:`classifier.accounts`; times cut into days and hours in
+    ``tz``); ``post_campaigns`` (post_id -> campaign ids) fills their ``campaigns`` column.
+    ``fmt`` ``"sqlite"`` (or an output ending in ``.sqlite``/``.db``) writes every table
+    (segments, posts, accounts, account_days, campaigns) into one SQLite file instead of a
+    scores file, ``"parquet"`` one Parquet file per table into the ``output`` folder
+    (:mod:`classifier.database`).
+
     Examples
     --------
     >>> run = score_to_files("seeds/timeline_nhk_reuters_partisan_2024-11-04.txt", output="reports/seed.csv")  # doctest: +SKIP
@@ -249,26 +299,52 @@ def score_to_files(
         fmt = format_for(output, fmt)
     except ValueError as exc:
         raise OutputError(str(exc)) from None
-    check_output_path(output, inputs=[dump], protected=PROTECTED, force=force)
+    tables = fmt in TABLE_FORMATS
+    if not tables:
+        check_output_path(output, inputs=[dump], protected=PROTECTED, force=force)
     report_path, rejects_path = side_outputs(dump, output, report_path=report_path, write_report=write_report,
                                              rejects_path=rejects_path, skip=read.on_error == "skip", force=force)
+    csv_paths = account_outputs(dump, output, write=write_accounts, others=[report_path, rejects_path], force=force)
     model = load_model(model_dir, trust_model=trust_model)
     settle_collector()  # the start-up's pause of the collector, if any, ends here
     items = read_posts(dump, read)
     report_rows = max(report_max_rows, 0) if report_path is not None else 0
-    with open_rejects(rejects_path) as rejects:
+    with open_rejects(rejects_path) as rejects, contextlib.ExitStack() as stack:
         summary = ScoreSummary(on_reject=rejects)
-        with (
-            open_engine(model, jobs=jobs, model_dir=model_dir) as engine,
-            ProgressBar(progress) as advance,
-            atomic_open(output, "w", newline="") as handle,
-        ):
-            collector = RunCollector(ScoresWriter(handle, fmt), report_rows, advance)
-            tasks = chunk_tasks(post_chunks(items, summary, CHUNK_SIZE), dump_name(dump), fmt, report_rows=report_rows)
+        writer, sink = open_scores(stack, output, fmt, dump=dump, force=force)
+        accounts = run_accounts(tz, csv_paths, sink, report=report_path is not None, post_campaigns=post_campaigns)
+        with open_engine(model, jobs=jobs, model_dir=model_dir) as engine, ProgressBar(progress) as advance:
+            collector = RunCollector(writer, report_rows, advance, accounts)
+            tasks = chunk_tasks(post_chunks(items, summary, CHUNK_SIZE), dump_name(dump), fmt, report_rows=report_rows,
+                                tz=tz if accounts is not None else None, tables=tables)
             for chunk in engine.map(tasks):
                 collector.add(chunk)
         return finish_run(dump=dump, output=output, model=model, summary=summary, collector=collector,
-                          report_path=report_path, rejects=rejects, empty_note="the scores file has no rows")
+                          report_path=report_path, rejects=rejects, empty_note="the scores file has no rows",
+                          stack=stack)
+
+
+def run_accounts(tz: str, csv_paths: tuple[Path, Path] | None, sink, *, report: bool,
+                 post_campaigns: Mapping[str, str | Iterable[str]] | None = None) -> RunAccounts | None:
+    """The account tables of a run, when anything shows them: their CSVs, the database
+    tables, the report's Accounts view (None: the chunks' posts are not even folded)."""
+    if csv_paths is None and sink is None and not report:
+        return None
+    return RunAccounts(AccountsBuilder(tz=tz, post_campaigns=post_campaigns), csv_paths, sink)
+
+
+def open_scores(stack: contextlib.ExitStack, output: Path, fmt: str, *, dump: str,
+                force: bool) -> tuple[ScoresWriter | None, object | None]:
+    """The run's main output on ``stack``: a scores file's writer (CSV, JSONL), or the
+    database tables' writer (SQLite, Parquet: :func:`classifier.database.open_tables`)."""
+    if fmt in TABLE_FORMATS:
+        from .database import open_tables
+
+        if fmt == "parquet" and output.exists() and not output.is_dir():
+            raise OutputError(f"{output}: is a file; --format parquet writes a folder of one file per table")
+        check_output_path(output, inputs=[dump], protected=PROTECTED, force=force or fmt == "parquet")
+        return None, open_tables(stack, output, fmt, force=force)
+    return ScoresWriter(stack.enter_context(atomic_open(output, "w", newline="")), fmt), None
 
 
 class ProgressBar:

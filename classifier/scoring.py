@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from .accounts import ScoredPost, record_posts, time_zone
 from .ingest import dump_name, read_posts
 from .markers import annotate_markers, load_lexicon, technique_counts
 from .model import Model, explain, load_model, transform_features, wire_probability_of_features
@@ -143,7 +144,9 @@ class ChunkTask:
     ``fmt`` is the scores file's format; ``partition`` the file a Dask worker writes the
     chunk to (None: the chunk's text goes back to the run, which writes it);
     ``report_evidence`` the evidence kept per record when the report lists this chunk's
-    records (None: it does not).
+    records (None: it does not); ``tz`` the time zone the chunk's posts are folded in for
+    the account tables (None: no account tables); ``tables`` True when the run's output is
+    the database tables (SQLite, Parquet), whose segment rows go back instead of text.
     """
 
     index: int
@@ -152,6 +155,8 @@ class ChunkTask:
     fmt: str
     partition: str | None = None
     report_evidence: int | None = None
+    tz: str | None = None
+    tables: bool = False
 
     @property
     def segments(self) -> int:
@@ -161,13 +166,16 @@ class ChunkTask:
 @dataclass
 class ScoredChunk:
     """What a run needs of one scored chunk: its size, its text for the scores file ("" when
-    a worker wrote it), its summary, and its records for the report (pickled: a pickled
-    record takes a fraction of the memory of its objects while it waits)."""
+    a worker wrote it), its summary, its records for the report (pickled: a pickled
+    record takes a fraction of the memory of its objects while it waits), its posts for
+    the account tables, and its rows of the database's segments table."""
 
     segments: int
     text: str
     summary: Summary
     packed_records: bytes | None = None
+    posts: list[ScoredPost] | None = None
+    segment_rows: list[tuple] | None = None
 
     def records(self) -> list[ScoredSegment]:
         return pickle.loads(self.packed_records) if self.packed_records is not None else []
@@ -177,19 +185,25 @@ def process_chunk(model: Model, task: ChunkTask) -> ScoredChunk:
     """Score one chunk and make of it what the run needs: the one function every engine runs.
 
     The evidence spans are computed only where they are shown: in JSONL and Parquet
-    files, and in the records the report lists.
+    scores files, and in the records the report lists.
     """
+    spans = (task.fmt != "csv" and not task.tables) or task.report_evidence is not None
+    segment_rows = None
     with gc_paused():
-        records = score_chunk(model, task.posts, task.dump,
-                              evidence=task.fmt != "csv" or task.report_evidence is not None)
+        records = score_chunk(model, task.posts, task.dump, evidence=spans)
         if task.partition is not None:
             write_partition(task.partition, records, task.fmt)
             text = ""
+        elif task.tables:
+            from .database import segment_values
+
+            text, segment_rows = "", segment_values(records)
         else:
             text = format_records(records, task.fmt)
         summary = Summary().update(records)
         packed = None if task.report_evidence is None else pack_for_report(records, task.report_evidence)
-    return ScoredChunk(len(records), text, summary, packed)
+        posts = None if task.tz is None else record_posts(records, time_zone(task.tz))
+    return ScoredChunk(len(records), text, summary, packed, posts, segment_rows)
 
 
 def pack_for_report(records: list[ScoredSegment], evidence: int) -> bytes:

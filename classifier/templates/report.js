@@ -75,6 +75,8 @@
   }
 
   function accountName(row) { return row.account || "(unknown)"; }
+  /** The key of a row's account in the account tables: its handle, else its name. */
+  function accountKey(row) { return row.handle || accountName(row); }
 
   function excerpt(text, n) {
     var chars = Array.from(text);
@@ -351,7 +353,7 @@
   var state = {
     search: "", label: "", account: "", role: "", marker: "", pmin: 0, pmax: 1,
     status: "", sort: "line", desc: false, view: "segments", pageSize: DATA.page_size || 50,
-    page: 0, post: "", allEvidence: false
+    page: 0, post: "", allEvidence: false, handle: ""
   };
   var hay = null; // normalized search text per row, built on the first search
 
@@ -393,6 +395,7 @@
     if (state.post && row.post !== state.post) return false;
     if (state.label && row.label !== state.label) return false;
     if (state.account && accountName(row) !== state.account) return false;
+    if (state.handle && accountKey(row) !== state.handle) return false;
     if (state.role && row.role !== state.role) return false;
     if (row.p_wire < state.pmin || row.p_wire > state.pmax) return false;
     if (!matchesMarker(row) || !matchesStatus(row)) return false;
@@ -684,6 +687,13 @@
       b.classList.toggle("active", active);
       b.classList.toggle("desc", active && state.desc);
     });
+    var af = $("account-filter");
+    af.hidden = !state.handle;
+    if (state.handle) {
+      var who = $("account-filter-text");
+      who.textContent = "Showing one account: ";
+      who.appendChild(bdi(state.handle));
+    }
     var pf = $("post-filter");
     pf.hidden = !state.post;
     if (state.post) {
@@ -924,7 +934,7 @@
     $("f-desc").checked = false;
     $("f-pmin").value = "0"; $("f-pmax").value = "1";
     state.search = ""; state.label = ""; state.account = ""; state.role = ""; state.marker = "";
-    state.status = ""; state.pmin = 0; state.pmax = 1; state.post = ""; state.page = 0;
+    state.status = ""; state.pmin = 0; state.pmax = 1; state.post = ""; state.handle = ""; state.page = 0;
     state.sort = "line"; state.desc = false;
   }
 
@@ -979,6 +989,7 @@
     });
     $("b-reset").addEventListener("click", function () { resetFilters(); update(); });
     $("b-clear-post").addEventListener("click", function () { state.post = ""; state.page = 0; update(); });
+    $("b-clear-account").addEventListener("click", function () { state.handle = ""; state.page = 0; update(); });
     $("b-export").addEventListener("click", exportCorrections);
     $("b-export-now").addEventListener("click", exportCorrections);
     $("b-undo").addEventListener("click", undo);
@@ -1010,8 +1021,10 @@
     el: el,
     bdi: bdi,
     iso: iso,
+    accountKey: accountKey,
     status: function (row) { return store.status(row); },
-    /** Show the segment list with only these filters, e.g. {account: "x", marker: "t:Doubt"}. */
+    /** Show the segment list with only these filters, e.g. {account: "x", marker: "t:Doubt"};
+     * {handle: "x"} keeps one account of the account tables (its handle, else its name). */
     showSegments: function (filters) {
       resetFilters();
       Object.keys(filters || {}).forEach(function (name) {

@@ -187,7 +187,7 @@
         box.appendChild(link);
       });
     } else {
-      box.appendChild(api.el("span", { className: "small" }, " In no campaign found in this run."));
+      box.appendChild(api.el("span", { className: "small" }, " No campaign of this run includes it."));
     }
     return box;
   }

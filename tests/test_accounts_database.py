@@ -101,10 +101,14 @@ def readme_section(title: str) -> str:
 
 
 def test_the_readme_query_runs(db):
-    (query,) = re.findall(r"```sql\n(.*?)```", readme_section("\n## Accounts\n"), flags=re.S)
-    rows = db.execute(query).fetchall()
+    bursts, changed = re.findall(r"```sql\n(.*?)```", readme_section("\n## Accounts\n"), flags=re.S)
+    rows = db.execute(bursts).fetchall()
     assert [row[:3] for row in rows] == [("burster", "2024-04-13", 25)]
     assert 0 <= rows[0][3] <= 1
+    rows = db.execute(changed).fetchall()
+    assert {row[0] for row in rows} == {"turncoat"}
+    assert len(rows) == db.execute("SELECT SUM(listings) FROM posts WHERE handle = 'turncoat'").fetchone()[0]
+    assert [row[2] < 0.5 for row in rows[:3]] == [False] * 3 and rows[-1][2] < 0.5  # wire first, partisan last
 
 
 def test_the_readme_commands_run(tmp_path, monkeypatch):

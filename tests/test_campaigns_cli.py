@@ -30,7 +30,7 @@ def scored(tmp_path_factory):
     posts = DumpGenerator(seed=4).dump(organic=250, campaigns=3, accounts=(6, 10), share_button=12, puppets=14)
     dump = write_snscrape(posts, folder / "dump.jsonl")
     for fmt in ("csv", "jsonl"):
-        result = run("score", dump, "-o", folder / f"dump.scores.{fmt}", "--no-report", "-q")
+        result = run("score", dump, "-o", folder / f"dump.scores.{fmt}", "--no-report", "--no-accounts", "-q")
         assert result.exit_code == 0, result.output
     return folder, posts
 

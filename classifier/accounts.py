@@ -2,7 +2,7 @@
 
 The input is any iterable of scored segment rows in input order: the JSON rows
 (:func:`~classifier.scored.json_row`) of the records :func:`~classifier.scoring.score_file`
-returns, or the rows of a scores file read back by :func:`~classifier.scorefile.read_scores`
+returns, or the rows of a scores file read back by :class:`~classifier.scorefile.ScoreReader`
 (CSV cells or JSONL values; both work).  One
 streaming pass groups the segments into posts (:class:`ScoredPost`) and adds each post to
 its account's tallies, total and per day, so memory grows with accounts x active days,
@@ -28,12 +28,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Iterable, Iterator, Mapping
+from typing import Iterable, Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .account_stats import median, poisson_tail, theil_sen_slope, two_proportion_p, wilson_interval
-from .markers import SOURCING, format_technique_counts
-from .scorefile import parse_technique_counts
+from .markers import SOURCING
+from .scored import ScoredSegment
+from .technique_counts import format_technique_counts, technique_counts_of
 
 DEFAULT_TZ = "Asia/Tokyo"
 #: A post is partisan when its p_wire is below this (the scores file's label rule).
@@ -126,16 +127,6 @@ def account_key(handle: str, display_name: str) -> str:
     return handle or display_name or UNKNOWN_ACCOUNT
 
 
-def row_techniques(row: Mapping) -> dict[str, int]:
-    """A segment row's technique counts, from a dict (in memory, JSONL) or a CSV cell."""
-    techniques = row.get("techniques")
-    if isinstance(techniques, dict):
-        return {str(name): int(count) for name, count in techniques.items() if count}
-    if isinstance(techniques, str):
-        return parse_technique_counts(techniques)
-    return {}
-
-
 @dataclass(frozen=True, slots=True)
 class ScoredPost:
     """One post, folded from its scored segments: the unit of the account tables."""
@@ -185,7 +176,7 @@ def fold_post(segments: list[Mapping], tz: ZoneInfo) -> ScoredPost:
     techniques: Counter = Counter()
     for segment in segments:
         if segment.get("role") in OWN_ROLES:
-            techniques.update(row_techniques(segment))
+            techniques.update(technique_counts_of(segment.get("techniques")))
     record = first.get("record")
     date_text = str(first.get("date") or "")
     day, hour = local_day_hour(date_text, tz)
@@ -207,6 +198,22 @@ def fold_post(segments: list[Mapping], tz: ZoneInfo) -> ScoredPost:
         propaganda=any(name != SOURCING for name in techniques),
         sourced=SOURCING in techniques,
     )
+
+
+def record_row(record: ScoredSegment) -> dict:
+    """The fields of a scored record that the account tables read, as a segment row (the
+    scores file's values of these columns, without formatting the rest)."""
+    return {
+        "dump": record.dump, "record": record.record, "post_id": record.post_id, "account": record.account,
+        "handle": record.handle, "date": record.date, "role": record.role, "kind": record.kind,
+        "p_wire": record.p_wire, "techniques": dict(record.techniques),
+    }
+
+
+def record_posts(records: Sequence[ScoredSegment], tz: ZoneInfo) -> list[ScoredPost]:
+    """The posts of a chunk of scored records (a chunk holds whole posts): what the scoring
+    kernel sends back for the account tables, where the chunk was scored."""
+    return [post for post, _ in iter_posts(map(record_row, records), tz)]
 
 
 def iter_posts(rows: Iterable[Mapping], tz: ZoneInfo) -> Iterator[tuple[ScoredPost, list[Mapping]]]:
@@ -363,9 +370,9 @@ class AccountsBuilder:
         ``change_threshold`` between the first and second half of its active span, each
         half holding at least ``min_half_posts`` posts.
     post_campaigns:
-        post_id -> campaign, when campaigns are known before the pass (an earlier
-        ``postcred campaigns`` run); campaigns found after it join through
-        :meth:`add_campaign_members`.
+        post_id -> campaign id, or an iterable of campaign ids, when campaigns are known
+        before the pass (an earlier ``postcred campaigns`` run); campaigns found after it
+        join through :meth:`add_campaign_members`.
 
     Examples
     --------
@@ -376,7 +383,8 @@ class AccountsBuilder:
     """
 
     def __init__(self, *, tz: str = DEFAULT_TZ, change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
-                 min_half_posts: int = DEFAULT_MIN_HALF_POSTS, post_campaigns: Mapping[str, str] | None = None) -> None:
+                 min_half_posts: int = DEFAULT_MIN_HALF_POSTS,
+                 post_campaigns: Mapping[str, str | Iterable[str]] | None = None) -> None:
         if not 0 < change_threshold < 1:
             raise ValueError(f"change_threshold must lie between 0 and 1, got {change_threshold}")
         if min_half_posts < 1:
@@ -393,9 +401,9 @@ class AccountsBuilder:
         if account is None:
             account = self.accounts[post.handle] = AccountTally(post.handle)
         account.add(post)
-        campaign = self.post_campaigns.get(post.post_id)
-        if campaign is not None:
-            account.campaigns.add(str(campaign))
+        campaigns = self.post_campaigns.get(post.post_id)
+        if campaigns is not None:
+            account.campaigns.update(campaign_ids(campaigns))
 
     def add_rows(self, rows: Iterable[Mapping]) -> Iterator[tuple[ScoredPost, list[Mapping]]]:
         """Add the posts of ``rows`` (segment rows), passing each post and its segments on
@@ -547,6 +555,11 @@ def weekly_trend(account: AccountTally) -> float | None:
     ordered = sorted(weeks.items())
     slope = theil_sen_slope([week for week, _ in ordered], [partisan / posts for _, (partisan, posts) in ordered])
     return None if slope is None else round(slope, 4)
+
+
+def campaign_ids(campaigns: str | Iterable[str]) -> set[str]:
+    """One campaign id or several, as a set of strings."""
+    return {campaigns} if isinstance(campaigns, str) else {str(c) for c in campaigns}
 
 
 def _natural(text: str) -> tuple:

@@ -2,18 +2,17 @@
 
 Reads a scores file (or a Dask output folder) once and writes, all or none:
 ``<stem>.accounts.csv`` and ``<stem>.account_days.csv`` (always), the SQLite database and
-the Parquet folder (on request).  ``<stem>`` is the scores file's stem,
-as for the report (:func:`classifier.outputs.scores_stem`: ``reports/seed.csv`` ->
+the Parquet folder (on request).  ``<stem>`` is the scores file's stem, as for the report
+(:func:`classifier.outputs.derived_path`: ``reports/seed.csv`` ->
 ``reports/seed.accounts.csv``, ``run.2024-11-04.csv`` -> ``run.2024-11-04.accounts.csv``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable, Mapping
+from typing import IO, Iterable, Mapping, Sequence
 
 from .accounts import (
     ACCOUNT_COLUMNS,
@@ -23,10 +22,13 @@ from .accounts import (
     DEFAULT_TZ,
     AccountsBuilder,
     AccountTables,
+    ScoredPost,
+    account_key,
+    campaign_ids,
 )
 from .errors import InputError
-from .outputs import atomic_open, check_output_path, excel_safe_cell, scores_stem
-from .scorefile import read_scores
+from .outputs import OutputSet, all_or_none, check_output_path, derived_path, excel_safe_cell
+from .scorefile import ScoreReader
 
 ACCOUNTS_SUFFIX = ".accounts.csv"
 DAYS_SUFFIX = ".account_days.csv"
@@ -49,11 +51,6 @@ class AccountsRun:
         return [p for p in (self.accounts_csv, self.days_csv, self.sqlite, self.parquet) if p is not None]
 
 
-def table_paths(folder: Path, stem: str) -> tuple[Path, Path]:
-    """Where the accounts and account-days CSVs of ``stem`` go in ``folder``."""
-    return folder / f"{stem}{ACCOUNTS_SUFFIX}", folder / f"{stem}{DAYS_SUFFIX}"
-
-
 def write_table_csv(handle: IO[str], columns: tuple[tuple[str, str], ...], rows: Iterable[Mapping], *,
                     excel_safe: bool = False) -> None:
     """Rows as CSV with a header: empty cells for None, ``true``/``false`` for booleans;
@@ -67,6 +64,61 @@ def write_table_csv(handle: IO[str], columns: tuple[tuple[str, str], ...], rows:
             ("true" if row[name] else "false") if name in booleans else ("" if row[name] is None else safe(row[name]))
             for name, _ in columns
         ])
+
+
+def write_tables_csv(outputs: OutputSet, tables: AccountTables, accounts_csv: Path, days_csv: Path, *,
+                     excel_safe: bool = False) -> None:
+    """Stage the accounts and account-days CSVs in ``outputs`` (put in place with the
+    other outputs of the run, or not at all); ``excel_safe`` as for :func:`write_table_csv`."""
+    with_table = ((accounts_csv, ACCOUNT_COLUMNS, tables.accounts), (days_csv, DAY_COLUMNS, tables.days))
+    for path, columns, rows in with_table:
+        with outputs.open(path, "w", newline="") as handle:
+            write_table_csv(handle, columns, rows, excel_safe=excel_safe)
+
+
+def campaign_members_of(post_campaigns: Mapping[str, str | Iterable[str]] | None) -> list[dict]:
+    """Membership rows (``campaign``, ``post_id``) of a post_id -> campaign ids mapping."""
+    return [{"campaign": campaign, "post_id": post_id}
+            for post_id, campaigns in (post_campaigns or {}).items() for campaign in sorted(campaign_ids(campaigns))]
+
+
+class RunAccounts:
+    """The account tables of a scoring run (``postcred score``), fed as the chunks come in.
+
+    Each chunk's posts (folded where the chunk was scored) go into ``builder``, and with
+    the chunk's segment rows into ``sink`` when the run writes the database tables
+    (:func:`classifier.database.open_tables`).  :meth:`finish` makes the tables and
+    stages them in the run's outputs: the CSVs at ``csv_paths`` (None: not written) and
+    the database's account and campaign tables.
+    """
+
+    def __init__(self, builder: AccountsBuilder, csv_paths: tuple[Path, Path] | None, sink=None) -> None:
+        self.builder = builder
+        self.csv_paths = csv_paths
+        self.sink = sink
+
+    def add(self, posts: Sequence[ScoredPost], segment_rows: list[tuple] | None = None) -> None:
+        add = self.builder.add
+        for post in posts:
+            add(post)
+        if self.sink is not None:
+            self.sink.add_chunk(posts, segment_rows or [])
+
+    def finish(self, outputs: OutputSet, campaign_members: Iterable[Mapping] = (), *,
+               excel_safe: bool = False) -> AccountTables:
+        """Make the tables and stage them in the run's ``outputs``.  ``campaign_members``
+        are the rows of the campaigns the run found (``campaign``, ``post_id``, ``handle``,
+        ``account``, ...: :func:`classifier.campaign_files.campaign_rows`): each account
+        lists its campaigns, and the database gets them with those of ``post_campaigns``."""
+        found = list(campaign_members)
+        self.builder.add_campaign_members(
+            (account_key(str(m.get("handle") or ""), str(m.get("account") or "")), str(m["campaign"])) for m in found)
+        tables = self.builder.finish()
+        if self.sink is not None:
+            self.sink.finish(tables, campaign_members_of(self.builder.post_campaigns) + found)
+        if self.csv_paths is not None:
+            write_tables_csv(outputs, tables, *self.csv_paths, excel_safe=excel_safe)
+        return tables
 
 
 def read_campaign_members(path: Path) -> list[dict]:
@@ -126,34 +178,30 @@ def accounts_from_scores(
     >>> run.tables.accounts[0]["handle"]  # doctest: +SKIP
     'ReutersJapan'
     """
-    from .database import ParquetWriter, sqlite_output
+    from .database import open_tables
 
     scores = Path(scores)
     if not scores.exists():
         raise InputError(scores, "no such file")
     folder = Path(folder) if folder is not None else (scores if scores.is_dir() else scores.parent)
-    accounts_csv, days_csv = table_paths(folder, scores_stem(scores))
-    outputs = [accounts_csv, days_csv] + [Path(p) for p in (sqlite,) if p is not None]
-    for path in outputs:
+    accounts_csv, days_csv = derived_path(scores, ACCOUNTS_SUFFIX, folder), derived_path(scores, DAYS_SUFFIX, folder)
+    for path in [accounts_csv, days_csv] + [Path(p) for p in (sqlite,) if p is not None]:
         check_output_path(path, inputs=[scores, *([campaigns] if campaigns else [])], protected=["labels"], force=force)
     members = read_campaign_members(Path(campaigns)) if campaigns else []
     builder = AccountsBuilder(tz=tz, change_threshold=change_threshold, min_half_posts=min_half_posts,
                               post_campaigns={m["post_id"]: m["campaign"] for m in members})
-    with contextlib.ExitStack() as stack:  # every output is renamed into place when it closes, or none
-        accounts_handle = stack.enter_context(atomic_open(accounts_csv, "w", newline=""))
-        days_handle = stack.enter_context(atomic_open(days_csv, "w", newline=""))
+    with all_or_none() as outputs:  # every output is put in place together, or none
         sinks = []
         if sqlite is not None:
-            sinks.append(stack.enter_context(sqlite_output(Path(sqlite))))
+            sinks.append(open_tables(outputs, Path(sqlite), "sqlite", force=force))
         if parquet is not None:
-            sinks.append(ParquetWriter(Path(parquet), stack, force=force))
-        for post, segments in builder.add_rows(read_scores(scores)):
+            sinks.append(open_tables(outputs, Path(parquet), "parquet", force=force))
+        for post, segments in builder.add_rows(ScoreReader(scores)):
             for sink in sinks:
                 sink.add_post(post, segments)
         tables = builder.finish()
         for sink in sinks:
             sink.finish(tables, members)
-        write_table_csv(accounts_handle, ACCOUNT_COLUMNS, tables.accounts, excel_safe=excel_safe)
-        write_table_csv(days_handle, DAY_COLUMNS, tables.days, excel_safe=excel_safe)
+        write_tables_csv(outputs, tables, accounts_csv, days_csv, excel_safe=excel_safe)
     return AccountsRun(tables, accounts_csv, days_csv, Path(sqlite) if sqlite else None,
                        Path(parquet) if parquet else None)

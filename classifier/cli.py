@@ -156,11 +156,13 @@ excel_safe_option = click.option(
 @cli.command()
 @click.argument("dump", type=click.Path(dir_okay=False, allow_dash=True, path_type=str))
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Scores file (.csv or .jsonl). Default: reports/<dump name>.scores.csv. "
-                   "With --engine dask: a folder of partition files.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default=None,
-              help="Format of the scores file; default from the output's extension (--engine dask: jsonl). "
-                   "parquet only with --engine dask.")
+              help="Scores file (.csv or .jsonl), or a database of every table (.sqlite). Default: "
+                   "reports/<dump name>.scores.csv. With --engine dask: a folder of partition files.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "sqlite", "parquet"]), default=None,
+              help="Format of the output; default from its extension (.csv, .jsonl, .sqlite/.db, .parquet; "
+                   "--engine dask: jsonl). sqlite: the segments, posts, accounts, account_days and campaigns "
+                   "tables in one SQLite file. parquet: one Parquet file per table in the -o folder (needs the "
+                   "dask extra); with --engine dask, Parquet partitions of the scores.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="HTML report path. Default: beside the scores file, <scores stem>.html.")
 @click.option("--no-report", is_flag=True, help="Write the scores only, no HTML report.")
@@ -200,6 +202,12 @@ excel_safe_option = click.option(
                    "cluster at --scheduler, written by the workers into the -o folder (needs the dask extra).")
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="The Dask scheduler for --engine dask, e.g. tcp://10.0.0.5:8786.")
+@click.option("--tz", default="Asia/Tokyo", show_default=True,
+              help="The dump's time zone (IANA name) for the account tables: posts with a time are cut into "
+                   "days and hours there.")
+@click.option("--no-accounts", is_flag=True,
+              help="Do not write <scores stem>.accounts.csv and <scores stem>.account_days.csv beside the "
+                   "scores (the report's Accounts view stays).")
 @click.option("--report-max-rows", type=click.IntRange(0, None), default=None,
               help="Segments listed one by one in the HTML report (default 50,000); its counts, per-account "
                    "means and technique tables always cover every segment, and it says when rows were cut.")
@@ -210,9 +218,10 @@ excel_safe_option = click.option(
 @click.option("--force", is_flag=True, help="Replace output files that already exist.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, input_format, text_col, id_col, author_col,
-          date_col, encoding, decode_errors, on_error, rejects_path, jobs, engine, scheduler, report_max_rows,
-          excel_safe, no_campaigns, force, quiet, **campaign_settings):
-    """Score a dump: p_wire, label and evidence for every segment, plus an HTML report.
+          date_col, encoding, decode_errors, on_error, rejects_path, jobs, engine, scheduler, tz, no_accounts,
+          report_max_rows, excel_safe, no_campaigns, force, quiet, **campaign_settings):
+    """Score a dump: p_wire, label and evidence for every segment, the campaigns, the account tables and an
+    HTML report.
 
     DUMP is a file (or - for standard input) in any supported format, detected from its
     content: a pasted X/Twitter timeline like the seed, X API v2 JSON/JSONL, snscrape
@@ -232,6 +241,8 @@ def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, inp
 
         postcred score big.jsonl --jobs 2 --no-report -o reports/big.csv
 
+        postcred score export.jsonl --tz UTC -o reports/export.sqlite
+
         postcred score big.jsonl --engine dask --scheduler tcp://10.0.0.5:8786 -o /shared/big.scores
     """
     from .startup import import_sklearn_lean, pause_collector, settle_collector
@@ -239,25 +250,34 @@ def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, inp
     pause_collector()  # until the model is loaded (run.score_to_files settles it) ...
     click.get_current_context().call_on_close(settle_collector)  # ... or the command ends
     import_sklearn_lean()  # before anything loads scikit-learn: see classifier/startup.py
+    from .accounts import time_zone
     from .run import REPORT_MAX_ROWS, score_to_files
 
+    try:
+        time_zone(tz)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tz") from None
     options = {"report_max_rows": REPORT_MAX_ROWS if report_max_rows is None else report_max_rows,
-               "excel_safe": excel_safe,
+               "excel_safe": excel_safe, "tz": tz, "write_accounts": not no_accounts,
                "campaigns": None if no_campaigns else campaign_params(campaign_settings)}
     if engine == "dask":
         if output is None:
             raise click.UsageError("--engine dask needs -o/--output: the folder the workers write partitions into")
         if jobs != 1:
             raise click.UsageError("--jobs is for --engine local; a Dask cluster has its own workers")
+        if fmt == "sqlite":
+            raise click.UsageError("--format sqlite is for --engine local; `postcred accounts FOLDER --sqlite FILE` "
+                                   "makes the database of a Dask run's partitions")
         from .distributed import score_dask as run_scoring
 
         options.update(scheduler=scheduler, fmt=fmt or "jsonl")
     else:
         if scheduler:
             raise click.UsageError("--scheduler is for --engine dask")
-        if fmt == "parquet":
-            raise click.UsageError("--format parquet is for --engine dask; use csv or jsonl")
-        if output is not None and output.is_dir():
+        table_folder = fmt == "parquet" or (fmt is None and output is not None and output.suffix.lower() == ".parquet")
+        if output is None and table_folder:
+            raise click.UsageError("--format parquet needs -o/--output: the folder of one Parquet file per table")
+        if output is not None and output.is_dir() and not table_folder:
             raise click.BadParameter(f"{output} is a folder; give a scores file path", param_hint="-o/--output")
         from .parallel import available_cpus
 
@@ -295,6 +315,10 @@ def score(dump, output, fmt, report_path, no_report, model_dir, trust_model, inp
         echo_err(f"scores: {result.output}")
         if result.campaigns is not None:
             echo_err(f"campaigns: {campaign_counts(result.campaigns)}; {', '.join(map(str, result.campaign_files))}")
+        if result.accounts_note:
+            echo_err(result.accounts_note)
+        if result.accounts_csv:
+            echo_err(f"accounts: {result.accounts_csv}, {result.account_days_csv}")
         if result.report:
             echo_err(f"report: {result.report}")
 

@@ -23,7 +23,7 @@ import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from .accounts import (
     ACCOUNT_COLUMNS,
@@ -36,8 +36,9 @@ from .accounts import (
     time_zone,
 )
 from .errors import OutputError
-from .outputs import atomic_path
-from .scored import csv_cells, csv_columns, from_json_row
+from .outputs import OutputSet, check_output_path
+from .scored import ScoredSegment, csv_cells, csv_columns, from_json_row
+from .writers import TABLE_FORMATS
 
 #: Scores-file columns that are not text in the segments table.
 SEGMENT_TYPES = {"line": "INTEGER", "line_end": "INTEGER", "record": "INTEGER", "p_wire": "REAL"}
@@ -124,6 +125,15 @@ def flat_segment(row: Mapping) -> Mapping:
     return dict(zip((column.name for column in columns), csv_cells(from_json_row(row), columns)))
 
 
+def segment_values(records: Sequence[ScoredSegment]) -> list[tuple]:
+    """Scored records as rows of the segments table (the scores CSV's cells, typed): made
+    where a chunk is scored, so only these tuples travel back to the writing process."""
+    columns = csv_columns()
+    names = [column.name for column in columns]
+    table = TABLE["segments"]
+    return [table.values(dict(zip(names, csv_cells(record, columns)))) for record in records]
+
+
 class SqliteWriter:
     """Writes the tables into a SQLite file at ``path`` (a temporary path, renamed by the
     caller): posts and segments as they stream by, accounts and campaigns at the end."""
@@ -149,9 +159,13 @@ class SqliteWriter:
         self._segments: list[tuple] = []
 
     def add_post(self, post: ScoredPost, segments: list[Mapping]) -> None:
-        self._posts.append(TABLE["posts"].values({**post.to_row(), "listings": 1}))
         table = TABLE["segments"]
-        self._segments.extend(table.values(flat_segment(segment)) for segment in segments)
+        self.add_chunk([post], [table.values(flat_segment(segment)) for segment in segments])
+
+    def add_chunk(self, posts: Iterable[ScoredPost], segments: list[tuple]) -> None:
+        """Add posts and their segments' rows (:func:`segment_values`)."""
+        self._posts.extend(TABLE["posts"].values({**post.to_row(), "listings": 1}) for post in posts)
+        self._segments.extend(segments)
         if len(self._segments) >= ROWS_PER_BATCH:
             self._flush()
 
@@ -198,7 +212,8 @@ class SqliteWriter:
         if missing:
             raise OutputError(f"{self.path}: campaign {missing[0]} lists post {missing[1]!r}, which is not in the scores")
 
-    def abort(self) -> None:
+    def close(self) -> None:
+        """Close the connection (after :meth:`finish`, or when the run fails)."""
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
 
@@ -207,27 +222,28 @@ class ParquetWriter:
     """Writes the tables as one Parquet file per table into a folder (pyarrow, the
     ``dask`` extra): posts and segments in batches as they stream by, the rest at the end."""
 
-    def __init__(self, folder: Path, stack: contextlib.ExitStack, *, force: bool) -> None:
+    def __init__(self, folder: Path, outputs: OutputSet, *, force: bool) -> None:
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise OutputError("Parquet output needs pyarrow: pip install -e '.[dask]'") from None
-        from .outputs import check_output_path
 
         self.folder = folder
-        if not folder.exists():
-            stack.callback(_remove_if_empty, folder)  # runs after the files are renamed into it, or removed
         self.paths = {}
         for table in TABLES:
             target = check_output_path(folder / f"{table.name}.parquet", protected=["labels"], force=force)
-            self.paths[table.name] = stack.enter_context(atomic_path(target))
+            self.paths[table.name] = outputs.path(target)
         self._writers = {}
-        self._stack = stack
+        self._outputs = outputs
         self._batches: dict[str, list[tuple]] = {"posts": [], "segments": []}
 
     def add_post(self, post: ScoredPost, segments: list[Mapping]) -> None:
-        self._batches["posts"].append(TABLE["posts"].values({**post.to_row(), "listings": 1}))
-        self._batches["segments"].extend(TABLE["segments"].values(flat_segment(s)) for s in segments)
+        self.add_chunk([post], [TABLE["segments"].values(flat_segment(s)) for s in segments])
+
+    def add_chunk(self, posts: Iterable[ScoredPost], segments: list[tuple]) -> None:
+        """Add posts and their segments' rows (:func:`segment_values`)."""
+        self._batches["posts"].extend(TABLE["posts"].values({**post.to_row(), "listings": 1}) for post in posts)
+        self._batches["segments"].extend(segments)
         if len(self._batches["segments"]) >= ROWS_PER_BATCH:
             self._flush()
 
@@ -245,7 +261,7 @@ class ParquetWriter:
         schema = arrow_schema(table)
         writer = self._writers.get(name)
         if writer is None:
-            writer = self._writers[name] = self._stack.enter_context(pq.ParquetWriter(self.paths[name], schema))
+            writer = self._writers[name] = self._outputs.close_with(pq.ParquetWriter(self.paths[name], schema))
         columns = list(zip(*rows)) if rows else [[] for _ in table.columns]
         arrays = [pa.array([_arrow_value(v, kind) for v in column], type=schema.field(i).type)
                   for i, (column, (_, kind)) in enumerate(zip(columns, table.columns))]
@@ -265,8 +281,6 @@ class ParquetWriter:
             if name not in self._writers:
                 self._write(name, [])
 
-    def abort(self) -> None:
-        return None
 
 
 def unique_members(members: Iterable[Mapping]) -> list[Mapping]:
@@ -301,11 +315,6 @@ def campaign_rows(members: list[Mapping], zone) -> list[dict]:
     return rows
 
 
-def _remove_if_empty(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        folder.rmdir()
-
-
 def arrow_schema(table: Table):
     import pyarrow as pa
 
@@ -317,15 +326,14 @@ def _arrow_value(value, kind: str):
     return bool(value) if kind == "BOOLEAN" and value is not None else value
 
 
-@contextlib.contextmanager
-def sqlite_output(path: Path) -> Iterator[SqliteWriter]:
-    """A :class:`SqliteWriter` on a temporary file, put at ``path`` when the block ends
-    (and :meth:`SqliteWriter.finish` was called), removed if it fails."""
-    with atomic_path(path) as tmp:
+def open_tables(outputs: OutputSet, path: Path, fmt: str, *, force: bool) -> SqliteWriter | ParquetWriter:
+    """The tables writer of a run whose output is ``sqlite`` (one file) or ``parquet`` (a
+    folder of one file per table), staged in the run's ``outputs``: put in place with its
+    other outputs once :meth:`~SqliteWriter.finish` has run, or removed if the run fails."""
+    if fmt == "sqlite":
+        tmp = outputs.path(path)
         tmp.unlink()  # sqlite3 makes its own file
-        writer = SqliteWriter(tmp, name=path)
-        try:
-            yield writer
-        except BaseException:
-            writer.abort()
-            raise
+        return outputs.close_with(SqliteWriter(tmp, name=path))
+    if fmt == "parquet":
+        return ParquetWriter(path, outputs, force=force)
+    raise ValueError(f"tables format must be one of {', '.join(TABLE_FORMATS)}, got {fmt!r}")

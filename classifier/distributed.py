@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .accounts import DEFAULT_TZ
 from .campaign_params import CampaignParams
 from .engines import ordered_map
 from .errors import OutputError, PostcredError
@@ -34,10 +35,12 @@ from .run import (
     ProgressBar,
     RunCollector,
     ScoreRun,
+    account_outputs,
     campaign_outputs,
     chunk_tasks,
     finish_run,
     open_rejects,
+    run_accounts,
     side_outputs,
 )
 from .scoring import ChunkTask, ScoredChunk, ScoreSummary, post_chunks, process_chunk
@@ -139,6 +142,8 @@ def score_dask(
     rejects_path: str | Path | None = None,
     excel_safe: bool = False,
     campaigns: CampaignParams | None = CampaignParams(),
+    write_accounts: bool = True,
+    tz: str = DEFAULT_TZ,
 ) -> ScoreRun:
     """Score a dump on a Dask cluster into a folder of partition files (and the report).
 
@@ -169,6 +174,9 @@ def score_dask(
         posts, this process merges the sketches and writes ``<output stem>.campaigns.csv``
         and ``<output stem>.campaign_summary.csv`` beside the folder, the same campaigns
         as a run in one process.
+    write_accounts, tz:
+        The account tables' CSVs, beside the folder (``<output stem>.accounts.csv``,
+        ``.account_days.csv``), from the posts each worker folds in time zone ``tz``.
 
     Examples
     --------
@@ -183,6 +191,8 @@ def score_dask(
     report_path, rejects_path = side_outputs(dump, folder, report_path=report_path, write_report=write_report,
                                              rejects_path=rejects_path, skip=read.on_error == "skip", force=force)
     found_paths = campaign_outputs(dump, folder, campaigns=campaigns, others=[report_path, rejects_path], force=force)
+    csv_paths = account_outputs(dump, folder, write=write_accounts,
+                                others=[report_path, rejects_path, *(found_paths or ())], force=force)
     model = load_model(model_dir, trust_model=trust_model)
     settle_collector()  # the start-up's pause of the collector, if any, ends here
     folder.mkdir(parents=True, exist_ok=True)
@@ -198,6 +208,7 @@ def score_dask(
             raise PostcredError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     resolved = folder.resolve()
     report_rows = max(report_max_rows, 0) if report_path is not None else 0
+    accounts = run_accounts(tz, csv_paths, None, report=report_path is not None)
     with all_or_none() as outputs:
         rejects = open_rejects(rejects_path, outputs)
         summary = ScoreSummary(on_reject=rejects)
@@ -206,10 +217,10 @@ def score_dask(
             chunks = post_chunks(read_posts(dump, read), summary, partition_size)
             tasks = chunk_tasks(chunks, dump_name(dump), fmt, report_rows=report_rows,
                                 partition=lambda index: str(partition_path(resolved, index, fmt)),
-                                excel_safe=excel_safe, campaigns=campaigns)
+                                excel_safe=excel_safe, campaigns=campaigns, tz=tz if accounts is not None else None)
             with DaskEngine(client, model, in_flight=threads * IN_FLIGHT_PER_THREAD) as engine, \
                     ProgressBar(progress) as advance:
-                collector = RunCollector(None, report_rows, advance)
+                collector = RunCollector(None, report_rows, advance, accounts)
                 for chunk in engine.map(tasks):
                     collector.add(chunk)
         finally:

@@ -54,7 +54,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from .detectors import DETECTORS as TEXT_DETECTORS
 from .detectors import FIGURE_CLAIMS_FILE
-from .technique_counts import format_technique_counts  # noqa: F401  (the scores file's cell)
 from .tokens import (
     KIND,
     LEMMA,

@@ -26,8 +26,10 @@ from .errors import OutputError
 #: A temporary file of ours older than this (seconds) is stale whoever made it (its pid
 #: may have been reused; another machine's process cannot be checked).
 STALE_AGE = 7 * 24 * 3600
-#: The scores file extensions a stem leaves out (see :func:`scores_stem`).
+#: The extensions of a scores file (or of a Dask folder's partitions).
 SCORES_EXTENSIONS = (".csv", ".jsonl", ".ndjson", ".json", ".parquet")
+#: The extensions a stem leaves out (see :func:`scores_stem`): a scores file's, a database's.
+STEM_EXTENSIONS = (*SCORES_EXTENSIONS, ".sqlite", ".sqlite3", ".db")
 #: First characters that make a spreadsheet read a cell as a formula (see :func:`excel_safe_cell`).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -151,20 +153,30 @@ class OutputSet:
 
     def __init__(self) -> None:
         self._staged: dict[Path, Path] = {}  # final path -> temporary file
-        self._handles: list[IO] = []
+        self._handles: list = []  # anything with close(): files, database connections, writers
+        self._made: list[Path] = []  # folders made for the outputs, removed again if the set is discarded
 
     def path(self, path: str | Path) -> Path:
         """A temporary file that becomes ``path`` when the set is committed, for a writer
-        that opens files by name (SQLite, Parquet): close it before the block ends."""
+        that opens files by name (SQLite, Parquet): close it before the block ends, or
+        hand its writer to :meth:`close_with`."""
         path = Path(path)
         if path in self._staged:
             raise ValueError(f"{path} is already an output of this run")
+        missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
         try:
             tmp = temp_beside(path)
         except OSError as exc:
             raise write_failed(path, exc) from None
+        self._made.extend(missing)
         self._staged[path] = tmp
         return tmp
+
+    def close_with(self, resource):
+        """Close ``resource`` (anything with ``close()``: a database connection, a Parquet
+        writer on a :meth:`path`) before the set is committed or discarded; returns it."""
+        self._handles.append(resource)
+        return resource
 
     def open(self, path: str | Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None) -> IO:
         """An open temporary file that becomes ``path`` when the set is committed (closed
@@ -197,14 +209,17 @@ class OutputSet:
         by one.  If one cannot be, the ones already renamed are undone (a replaced file
         comes back from a hard link kept until the end) and the rest removed, and
         :class:`OutputError` names the file."""
-        self._close()
-        path = None
+        path = next(iter(self._staged), None)  # the file named if closing fails
         try:
+            self._close(strict=True)
             for path, tmp in self._staged.items():
                 _fsync(tmp)
         except OSError as exc:
             self.discard()
             raise write_failed(path, exc) from None
+        except BaseException:
+            self.discard()
+            raise
         done: list[tuple[Path, Path | None]] = []
         try:
             for path, tmp in list(self._staged.items()):
@@ -232,17 +247,28 @@ class OutputSet:
                     backup.unlink()
 
     def discard(self) -> None:
-        """Remove every staged temporary file; the final paths are left as they were."""
+        """Remove every staged temporary file, and the folders made for them if they are
+        empty; the final paths are left as they were."""
         self._close()
         for tmp in self._staged.values():
             with contextlib.suppress(OSError):
                 tmp.unlink()
         self._staged.clear()
-
-    def _close(self) -> None:
-        while self._handles:
+        for folder in sorted(set(self._made), key=lambda p: len(p.parts), reverse=True):
             with contextlib.suppress(OSError):
-                self._handles.pop().close()
+                folder.rmdir()
+        self._made.clear()
+
+    def _close(self, strict: bool = False) -> None:
+        """Close every open handle; ``strict``: let the first failure through (a file whose
+        last bytes could not be written must not be put in place)."""
+        while self._handles:
+            handle = self._handles.pop()
+            if strict:
+                handle.close()
+            else:
+                with contextlib.suppress(Exception):  # closing never hides the error being handled
+                    handle.close()
 
     @staticmethod
     def _undo(done: list[tuple[Path, Path | None]]) -> None:
@@ -306,11 +332,11 @@ def all_or_none() -> Iterator[OutputSet]:
 
 def scores_stem(scores: str | Path) -> str:
     """The stem every file derived from a scores file is named by (report, rejects,
-    accounts and campaign tables): its name without a scores extension and without a
-    final ``.scores``.  ``seed.csv`` and ``seed.scores.csv`` -> ``seed``;
+    accounts and campaign tables): its name without a scores or database extension and
+    without a final ``.scores``.  ``seed.csv`` and ``seed.scores.csv`` -> ``seed``;
     ``run.2024-11-04.csv`` -> ``run.2024-11-04``; a Dask folder ``big.scores`` -> ``big``."""
     name = Path(scores).name
-    for extension in SCORES_EXTENSIONS:
+    for extension in STEM_EXTENSIONS:
         if name.lower().endswith(extension) and len(name) > len(extension):
             name = name[: -len(extension)]
             break

@@ -34,9 +34,11 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from .accounts import AccountTables
 from .campaigns_view import campaign_view
 from .outputs import OutputSet, all_or_none
 from .model import Contribution
+from .report_accounts import accounts_payload, tables_of_records
 from .scored import ScoredSegment
 from .summary import UNKNOWN_ACCOUNT, summarize
 
@@ -64,13 +66,13 @@ ROW_COLUMNS = (
 SECTIONS = (
     ("overview", "Overview", "_report_overview.html"),
     ("charts", "Charts", "_report_charts.html"),
-    ("techniques", "Techniques", "_report_techniques.html"),
+    ("accounts", "Accounts", "_report_accounts.html"),
     ("campaigns", "Campaigns", "_report_campaigns.html"),
     ("review", "Segments and review", "_report_review.html"),
 )
 #: The report's scripts in page order: the core (data, segment list, review mode) first,
 #: then the views' own scripts, which register with the core (see ``report.js``).
-SCRIPTS = ("report.js", "campaigns.js")
+SCRIPTS = ("report.js", "report_accounts.js", "campaigns.js")
 OTHER_ACCOUNTS = "(other accounts)"
 
 
@@ -194,23 +196,6 @@ def post_key(record: ScoredSegment) -> str:
     return str(record.post_id or f"{record.dump}#{record.record}")
 
 
-def technique_table(summary: dict) -> dict:
-    """Technique x account counts: the accounts that have any marker, most markers first."""
-    totals: Counter = Counter()
-    for item in summary["techniques"]:
-        totals.update(item["accounts"])
-    accounts = [name for name, _ in sorted(totals.items(), key=lambda item: (-item[1], item[0]))]
-    return {
-        "accounts": accounts,
-        "rows": [
-            {"technique": item["technique"], "count": item["count"],
-             "cells": [item["accounts"].get(name, 0) for name in accounts]}
-            for item in summary["techniques"]
-        ],
-        "totals": [totals[name] for name in accounts],
-    }
-
-
 def histograms(rows: "ReportRows", summary: dict, bins: int = HISTOGRAM_BINS) -> list[dict]:
     """p_wire histograms, one per large account (the rest pooled), for the SVG chart.
 
@@ -329,14 +314,16 @@ def filter_options(rows: ReportRows, summary: dict) -> dict:
     }
 
 
-def _prepared(rows: Iterable[ScoredSegment] | ReportRows, summary: dict | None) -> tuple[ReportRows, dict]:
-    """Rows in their compact form, and the summary (computed from the records if not given)."""
+def _prepared(rows: Iterable[ScoredSegment] | ReportRows, summary: dict | None,
+              accounts: AccountTables | None) -> tuple[ReportRows, dict, AccountTables | None]:
+    """Rows in their compact form, the summary and the account tables (computed from the
+    records when not given; compact rows without tables get no Accounts view)."""
     if isinstance(rows, ReportRows):
         if summary is None:
             raise ValueError("compact rows need the summary of the run that scored them")
-        return rows, summary
+        return rows, summary, accounts
     records = list(rows)
-    return ReportRows(records), summary or summarize(records)
+    return ReportRows(records), summary or summarize(records), accounts or tables_of_records(records)
 
 
 def render_report(rows: Iterable[ScoredSegment] | ReportRows, **options) -> str:
@@ -369,6 +356,7 @@ def report_chunks(
     run: dict | None = None,
     page_size: int = 50,
     campaigns: CampaignSet | None = None,
+    accounts: AccountTables | None = None,
 ) -> Iterator[str]:
     """The report HTML for scored records (as made by :mod:`classifier.scoring`), piece by
     piece (Jinja's ``generate``): a large report is written as it renders, and its rows are
@@ -394,8 +382,11 @@ def report_chunks(
     campaigns:
         The run's campaigns, for the Campaigns view (None: the run did not look for
         them, and the view says so).
+    accounts:
+        The run's account tables (:class:`~classifier.accounts.AccountTables`), drawn by
+        the Accounts view; computed from ``rows`` when they are records.
     """
-    rows, summary = _prepared(rows, summary)
+    rows, summary, accounts = _prepared(rows, summary, accounts)
     model_meta = model_meta or {}
     scripts, style = [asset(name) for name in SCRIPTS], asset("report.css")
     m_hash = model_hash(model_meta)
@@ -427,7 +418,8 @@ def report_chunks(
         row_chunks=row_chunks,
         summary=summary,
         histograms=histograms(rows, summary),
-        techniques=technique_table(summary),
+        accounts_view=accounts_payload(accounts) if accounts is not None else None,
+        accounts_note=accounts.note() if accounts is not None else "",
         options=filter_options(rows, summary),
         run=run or {},
         campaigns=campaign_view(campaigns, (row[_ID] for row in rows.rows)),

@@ -4,13 +4,15 @@ Checks the output paths, reads the dump (counting records; malformed ones go to 
 rejects file as they are read), hands chunks to an engine (this process, a process pool,
 a Dask cluster: :mod:`classifier.engines`), writes the scored chunks in input order,
 finds campaigns among the posts (each chunk's posts sketched where it was scored, the
-sketches merged here: :mod:`classifier.campaigns`), and at the end writes the campaign
-files and the HTML report from the summary of every segment and the records it lists.
-Every output of a run is staged in one :func:`classifier.outputs.all_or_none` set (the
-``outputs`` that :func:`finish_run` receives: an output added to the run is staged there
-too) and put in place when the run succeeds; a failed run leaves all of them or none, and
-no temporary file.  Derived names (report, rejects, campaign files) are
-``<scores stem><suffix>`` (:func:`classifier.outputs.derived_path`).
+sketches merged here: :mod:`classifier.campaigns`), folds each chunk's posts into the
+account tables (:mod:`classifier.accounts`, folded where the chunk was scored), and at the
+end writes the campaign files, the account tables (each account's campaigns are those
+found here) and the HTML report from the summary of every segment and the records it
+lists.  Every output of a run is staged in one :func:`classifier.outputs.all_or_none` set
+(the ``outputs`` that :func:`finish_run` receives: an output added to the run is staged
+there too) and put in place when the run succeeds; a failed run leaves all of them or
+none, and no temporary file.  Derived names (report, rejects, campaign and account files)
+are ``<scores stem><suffix>`` (:func:`classifier.outputs.derived_path`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping
 
+from .accounts import DEFAULT_TZ, AccountsBuilder
+from .accounts_files import ACCOUNTS_SUFFIX, DAYS_SUFFIX, RunAccounts
 from .campaign_params import CampaignParams
 from .engines import Engine, LocalEngine
 from .errors import OutputError
@@ -32,7 +36,7 @@ from .scoring import CHUNK_SIZE, ChunkTask, ScoredChunk, ScoreSummary, post_chun
 from .source import Post, ReadOptions, Reject
 from .startup import settle_collector
 from .summary import Summary
-from .writers import ScoresWriter, format_for
+from .writers import TABLE_FORMATS, ScoresWriter, format_for
 
 if TYPE_CHECKING:
     from .campaigns import CampaignFinder, CampaignSet
@@ -56,6 +60,10 @@ class ScoreRun:
     #: The campaigns found (None: the run did not look for them) and the files written.
     campaigns: CampaignSet | None = None
     campaign_files: list[Path] = field(default_factory=list)
+    #: The account tables' CSVs (None: not written) and what the tables cover.
+    accounts_csv: Path | None = None
+    account_days_csv: Path | None = None
+    accounts_note: str = ""
 
 
 def default_output(dump: str) -> Path:
@@ -78,18 +86,37 @@ def side_outputs(dump: str, output: Path, *, report_path: str | Path | None, wri
     return report, rejects
 
 
+def checked_outputs(dump: str, output: Path, paths: Iterable[Path], *, others: Iterable[Path | None],
+                    force: bool) -> tuple[Path, ...]:
+    """``paths`` (outputs derived from ``output``), checked as :func:`side_outputs` checks
+    its own: never over an input or another output, never inside ``labels/``, never over
+    a file unless ``force``."""
+    paths = tuple(paths)
+    inputs = [dump, output, *(p for p in others if p is not None)]
+    for path in paths:
+        check_output_path(path, inputs=inputs, protected=PROTECTED, force=force)
+    return paths
+
+
 def campaign_outputs(dump: str, output: Path, *, campaigns: CampaignParams | None, others: list[Path | None],
                      force: bool) -> tuple[Path, Path] | None:
     """The campaign files of a run (None: it does not look for campaigns), beside the
-    scores: ``<stem>.campaigns.csv`` and ``<stem>.campaign_summary.csv``, checked like
-    the other outputs."""
+    scores: ``<stem>.campaigns.csv`` and ``<stem>.campaign_summary.csv``."""
     if campaigns is None:
         return None
     from .campaign_files import campaign_paths
 
-    paths = campaign_paths(output)
-    for path in paths:
-        check_output_path(path, inputs=[dump, output, *(p for p in others if p)], protected=PROTECTED, force=force)
+    return checked_outputs(dump, output, campaign_paths(output), others=others, force=force)
+
+
+def account_outputs(dump: str, output: Path, *, write: bool, others: Iterable[Path | None],
+                    force: bool) -> tuple[Path, Path] | None:
+    """The paths of the account tables' CSVs beside the scores (``<stem>.accounts.csv``,
+    ``<stem>.account_days.csv``); None when they are not written."""
+    if not write:
+        return None
+    paths = derived_path(output, ACCOUNTS_SUFFIX), derived_path(output, DAYS_SUFFIX)
+    return checked_outputs(dump, output, paths, others=others, force=force)
     return paths
 
 
@@ -131,30 +158,35 @@ class RejectsFile:
 
 def chunk_tasks(chunks: Iterable[list[Post]], dump: str, fmt: str, *, report_rows: int,
                 partition: Callable[[int], str] | None = None, excel_safe: bool = False,
-                campaigns: CampaignParams | None = None) -> Iterator[ChunkTask]:
+                campaigns: CampaignParams | None = None, tz: str | None = None,
+                tables: bool = False) -> Iterator[ChunkTask]:
     """A task per chunk of posts; the chunks that start before ``report_rows`` segments
-    have gone by keep their records for the report; with ``campaigns``, every chunk's
-    posts are sketched for campaign detection."""
+    have gone by keep their records for the report; ``excel_safe``, ``campaigns``, ``tz``
+    and ``tables`` as for :class:`~classifier.scoring.ChunkTask`."""
     evidence = None
     if report_rows > 0:
         from .report import EVIDENCE_PER_SEGMENT as evidence
     dispatched = 0
     for index, posts in enumerate(chunks):
-        task = ChunkTask(index, posts, dump, fmt, partition(index) if partition else None,
-                         evidence if dispatched < report_rows else None, excel_safe, campaigns)
+        task = ChunkTask(index, posts, dump, fmt, partition=partition(index) if partition else None,
+                         report_evidence=evidence if dispatched < report_rows else None, excel_safe=excel_safe,
+                         campaigns=campaigns, tz=tz, tables=tables)
         dispatched += task.segments
         yield task
 
 
 class RunCollector:
-    """Takes the scored chunks in input order: writes their text to the scores file and
-    gathers what the report needs, the summary over every record and the first
-    ``max_rows`` records, and the chunks' campaign sketches (merged into one finder)."""
+    """Takes the scored chunks in input order: writes their text to the scores file,
+    adds their posts to the account tables, and gathers what the report needs, the
+    summary over every record and the first ``max_rows`` records, and the chunks'
+    campaign sketches (merged into one finder)."""
 
-    def __init__(self, writer: ScoresWriter | None, max_rows: int, progress: Callable[[int], None] | None = None) -> None:
+    def __init__(self, writer: ScoresWriter | None, max_rows: int, progress: Callable[[int], None] | None = None,
+                 accounts: RunAccounts | None = None) -> None:
         self.writer = writer
         self.max_rows = max_rows
         self.progress = progress
+        self.accounts = accounts
         self.segments = 0
         self.kept = 0
         self.summary = Summary()
@@ -164,6 +196,8 @@ class RunCollector:
     def add(self, chunk: ScoredChunk) -> None:
         if self.writer is not None:
             self.writer.write(chunk.text)
+        if self.accounts is not None:
+            self.accounts.add(chunk.posts or (), chunk.segment_rows)
         self.summary.merge(chunk.summary)
         self.segments += chunk.segments
         if chunk.packed_records is not None and self.kept < self.max_rows:
@@ -210,17 +244,22 @@ def finish_run(*, dump: str, output: Path, model: Model, summary: ScoreSummary, 
                report_path: Path | None, rejects: RejectsFile | None, outputs: OutputSet,
                empty_note: str, campaigns: CampaignParams | None = None,
                campaign_paths: tuple[Path, Path] | None = None, excel_safe: bool = False) -> ScoreRun:
-    """Close a scoring run (any engine): find the campaigns, stage their files and the
-    report in the run's ``outputs`` (every output is put in place when the caller's
+    """Close a scoring run (any engine): find the campaigns, make the account tables
+    (each account's campaigns among them), stage their files and the report in the run's
+    ``outputs`` (every output is put in place when the caller's
     :func:`~classifier.outputs.all_or_none` block ends), and say what was written and
     what to warn about."""
     summary.segments = collector.segments
-    found, campaign_files = None, []
-    if campaigns is not None and campaign_paths is not None:
-        from .campaign_files import write_campaign_csvs
+    found, campaign_files, members = None, [], []
+    if campaigns is not None:
+        from .campaign_files import campaign_rows, write_campaign_csvs
 
         found = collector.campaign_set(campaigns)
-        campaign_files = write_campaign_csvs(outputs, found, *campaign_paths, excel_safe=excel_safe)
+        members = list(campaign_rows(found))
+        if campaign_paths is not None:
+            campaign_files = write_campaign_csvs(outputs, found, *campaign_paths, excel_safe=excel_safe)
+    accounts = collector.accounts
+    tables = accounts.finish(outputs, members, excel_safe=excel_safe) if accounts is not None else None
     if report_path is not None:
         from .report import write_report
 
@@ -228,14 +267,17 @@ def finish_run(*, dump: str, output: Path, model: Model, summary: ScoreSummary, 
         try:
             write_report(report_path, collector.report_rows(), outputs=outputs, title=title,
                          summary=collector.summary.result(), model_meta=model.metadata,
-                         run={**summary.to_dict(), **collector.report_run()}, campaigns=found)
+                         run={**summary.to_dict(), **collector.report_run()}, campaigns=found, accounts=tables)
         except OSError as exc:  # a full disk, a quota
             raise write_failed(report_path, exc) from None
     warnings = []
     if summary.records_read == 0:
         warnings.append(f"{'<stdin>' if dump == '-' else dump}: no records found (an empty dump); {empty_note}")
+    accounts_csv, days_csv = accounts.csv_paths if accounts is not None and accounts.csv_paths else (None, None)
     return ScoreRun(output, report_path, summary, collector.summary.label_counts(),
-                    rejects.written if rejects is not None else None, warnings, found, campaign_files)
+                    rejects.written if rejects is not None else None, warnings, campaigns=found,
+                    campaign_files=campaign_files, accounts_csv=accounts_csv, account_days_csv=days_csv,
+                    accounts_note=tables.note() if tables is not None else "")
 
 
 def open_engine(model: Model, *, jobs: int = 1, model_dir: str | Path | None = None) -> Engine:
@@ -264,9 +306,12 @@ def score_to_files(
     report_max_rows: int = REPORT_MAX_ROWS,
     excel_safe: bool = False,
     campaigns: CampaignParams | None = CampaignParams(),
+    write_accounts: bool = True,
+    tz: str = DEFAULT_TZ,
+    post_campaigns: Mapping[str, str | Iterable[str]] | None = None,
 ) -> ScoreRun:
     """Score a dump file (``"-"``: standard input) and write the scores file, the
-    campaign files and (optionally) the HTML report.
+    campaign files, the account tables and (optionally) the HTML report.
 
     ``model_dir`` is a model folder or file (default: the shipped model); ``trust_model``
     loads it even when this machine did not train it (see :mod:`classifier.trust`).
@@ -282,12 +327,23 @@ def score_to_files(
     report's summaries count every segment; its per-segment rows stop after
     ``report_max_rows``, and it says so.
 
-    ``excel_safe`` makes a CSV scores file safe to open in a spreadsheet: a cell starting
+    ``excel_safe`` makes the CSV files safe to open in a spreadsheet: a cell starting
     with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``
-    (:func:`classifier.outputs.excel_safe_cell`); off, the file holds the texts as they are.
+    (:func:`classifier.outputs.excel_safe_cell`); off, the files hold the texts as they are.
+
     ``campaigns`` are the campaign detection parameters (None: no campaign detection):
     campaigns among the posts go to ``<scores stem>.campaigns.csv`` and
-    ``<scores stem>.campaign_summary.csv`` beside the scores, and into the report.
+    ``<scores stem>.campaign_summary.csv`` beside the scores, into the account tables'
+    ``campaigns`` column, the database's campaign tables and the report.
+
+    ``write_accounts`` writes ``<stem>.accounts.csv`` and ``<stem>.account_days.csv``
+    beside the scores (:mod:`classifier.accounts`; times cut into days and hours in
+    ``tz``); ``post_campaigns`` (post_id -> campaign ids, known before the run) adds
+    campaigns to those the run finds.
+    ``fmt`` ``"sqlite"`` (or an output ending in ``.sqlite``/``.db``) writes every table
+    (segments, posts, accounts, account_days, campaigns) into one SQLite file instead of a
+    scores file, ``"parquet"`` one Parquet file per table into the ``output`` folder
+    (:mod:`classifier.database`).
 
     Examples
     --------
@@ -299,10 +355,14 @@ def score_to_files(
         fmt = format_for(output, fmt)
     except ValueError as exc:
         raise OutputError(str(exc)) from None
-    check_output_path(output, inputs=[dump], protected=PROTECTED, force=force)
+    tables = fmt in TABLE_FORMATS
+    if not tables:
+        check_output_path(output, inputs=[dump], protected=PROTECTED, force=force)
     report_path, rejects_path = side_outputs(dump, output, report_path=report_path, write_report=write_report,
                                              rejects_path=rejects_path, skip=read.on_error == "skip", force=force)
     found_paths = campaign_outputs(dump, output, campaigns=campaigns, others=[report_path, rejects_path], force=force)
+    csv_paths = account_outputs(dump, output, write=write_accounts,
+                                others=[report_path, rejects_path, *(found_paths or ())], force=force)
     model = load_model(model_dir, trust_model=trust_model)
     settle_collector()  # the start-up's pause of the collector, if any, ends here
     items = read_posts(dump, read)
@@ -310,16 +370,42 @@ def score_to_files(
     with all_or_none() as outputs:
         rejects = open_rejects(rejects_path, outputs)
         summary = ScoreSummary(on_reject=rejects)
+        writer, sink = open_scores(outputs, output, fmt, dump=dump, force=force)
+        accounts = run_accounts(tz, csv_paths, sink, report=report_path is not None, post_campaigns=post_campaigns)
         with open_engine(model, jobs=jobs, model_dir=model_dir) as engine, ProgressBar(progress) as advance:
-            collector = RunCollector(ScoresWriter(outputs.open(output, "w", newline=""), fmt), report_rows, advance)
+            collector = RunCollector(writer, report_rows, advance, accounts)
             tasks = chunk_tasks(post_chunks(items, summary, CHUNK_SIZE), dump_name(dump), fmt, report_rows=report_rows,
-                                excel_safe=excel_safe, campaigns=campaigns)
+                                excel_safe=excel_safe, campaigns=campaigns, tz=tz if accounts is not None else None,
+                                tables=tables)
             for chunk in engine.map(tasks):
                 collector.add(chunk)
         return finish_run(dump=dump, output=output, model=model, summary=summary, collector=collector,
                           report_path=report_path, rejects=rejects, outputs=outputs,
                           empty_note="the scores file has no rows", campaigns=campaigns,
                           campaign_paths=found_paths, excel_safe=excel_safe)
+
+
+def run_accounts(tz: str, csv_paths: tuple[Path, Path] | None, sink, *, report: bool,
+                 post_campaigns: Mapping[str, str | Iterable[str]] | None = None) -> RunAccounts | None:
+    """The account tables of a run, when anything shows them: their CSVs, the database
+    tables, the report's Accounts view (None: the chunks' posts are not even folded)."""
+    if csv_paths is None and sink is None and not report:
+        return None
+    return RunAccounts(AccountsBuilder(tz=tz, post_campaigns=post_campaigns), csv_paths, sink)
+
+
+def open_scores(outputs: OutputSet, output: Path, fmt: str, *, dump: str,
+                force: bool) -> tuple[ScoresWriter | None, object | None]:
+    """The run's main output, staged in ``outputs``: a scores file's writer (CSV, JSONL),
+    or the database tables' writer (SQLite, Parquet: :func:`classifier.database.open_tables`)."""
+    if fmt in TABLE_FORMATS:
+        from .database import open_tables
+
+        if fmt == "parquet" and output.exists() and not output.is_dir():
+            raise OutputError(f"{output}: is a file; --format parquet writes a folder of one file per table")
+        check_output_path(output, inputs=[dump], protected=PROTECTED, force=force or fmt == "parquet")
+        return None, open_tables(outputs, output, fmt, force=force)
+    return ScoresWriter(outputs.open(output, "w", newline=""), fmt), None
 
 
 class ProgressBar:

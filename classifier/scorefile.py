@@ -17,34 +17,24 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import InputError
+from .outputs import SCORES_EXTENSIONS
 from .technique_counts import parse_technique_counts
 
-__all__ = ["REQUIRED_COLUMNS", "ScoreReader", "check_row", "parse_technique_counts", "partition_files", "read_scores"]
+__all__ = ["REQUIRED_COLUMNS", "ScoreReader", "check_row", "partition_files"]
 
 #: Columns every consumer of a scores file needs (the rest are optional).
 REQUIRED_COLUMNS = ("id", "post_id", "account", "handle", "date", "role", "p_wire")
 #: Columns a Parquet partition stores as JSON text (see ``writers.parquet_table``).
 JSON_TEXT_COLUMNS = ("top_tokens", "evidence", "markers", "techniques")
-SCORE_EXTENSIONS = (".csv", ".jsonl", ".ndjson", ".json", ".parquet")
-
-
-def read_scores(path: str | Path, *, required: tuple[str, ...] = REQUIRED_COLUMNS) -> Iterator[dict]:
-    """The rows of a scores file (or of a Dask output folder), in file order.
-
-    ``required`` are the columns the file must have (default :data:`REQUIRED_COLUMNS`).
-
-    Raises
-    ------
-    InputError
-        The path does not exist, is not a scores file, or a row is malformed.
-    """
-    yield from ScoreReader(path, required=required)
 
 
 class ScoreReader:
     """The rows of a scores file (or of a Dask output folder), in file order, remembering
     where the last row read came from (:attr:`file`, :attr:`line`) so that a consumer
-    that finds something wrong in a row can name it (:meth:`error`).
+    that finds something wrong in a row can name it (:meth:`error`).  ``required`` are the
+    columns the file must have (default :data:`REQUIRED_COLUMNS`).  Iterating raises
+    :class:`~classifier.errors.InputError` when the path does not exist, is not a scores
+    file, or a row is malformed.
 
     Examples
     --------
@@ -82,7 +72,7 @@ class ScoreReader:
 
 def partition_files(folder: Path) -> list[Path]:
     """The ``part-*`` files of a Dask output folder, in partition order."""
-    parts = sorted(p for p in folder.glob("part-*") if p.suffix.lower() in SCORE_EXTENSIONS)
+    parts = sorted(p for p in folder.glob("part-*") if p.suffix.lower() in SCORES_EXTENSIONS)
     if not parts:
         raise InputError(folder, "a folder without part-* scores files; give a scores file or a `--engine dask` output folder")
     return parts

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
+from .accounts import ScoredPost, record_posts, time_zone
 from .ingest import dump_name, read_posts
 from .markers import annotate_markers, load_lexicon, technique_counts
 from .model import Model, explain, load_model, transform_features, wire_probability_of_features
@@ -149,7 +150,10 @@ class ChunkTask:
     ``report_evidence`` the evidence kept per record when the report lists this chunk's
     records (None: it does not); ``excel_safe`` quotes CSV cells a spreadsheet would run
     as formulas (:func:`classifier.outputs.excel_safe_cell`); ``campaigns`` the campaign
-    detection parameters when the run looks for campaigns (None: it does not).
+    detection parameters when the run looks for campaigns (None: it does not); ``tz`` the
+    time zone the chunk's posts are folded in for the account tables (None: no account
+    tables); ``tables`` True when the run's output is the database tables (SQLite,
+    Parquet), whose segment rows go back instead of text.
     """
 
     index: int
@@ -160,6 +164,8 @@ class ChunkTask:
     report_evidence: int | None = None
     excel_safe: bool = False
     campaigns: CampaignParams | None = None
+    tz: str | None = None
+    tables: bool = False
 
     @property
     def segments(self) -> int:
@@ -170,14 +176,17 @@ class ChunkTask:
 class ScoredChunk:
     """What a run needs of one scored chunk: its size, its text for the scores file ("" when
     a worker wrote it), its summary, its records for the report (pickled: a pickled
-    record takes a fraction of the memory of its objects while it waits), and its posts
-    sketched for campaign detection (a finder the run merges into its own)."""
+    record takes a fraction of the memory of its objects while it waits), its posts
+    sketched for campaign detection (a finder the run merges into its own), its posts for
+    the account tables, and its rows of the database's segments table."""
 
     segments: int
     text: str
     summary: Summary
     packed_records: bytes | None = None
     campaigns: CampaignFinder | None = None
+    posts: list[ScoredPost] | None = None
+    segment_rows: list[tuple] | None = None
 
     def records(self) -> list[ScoredSegment]:
         return pickle.loads(self.packed_records) if self.packed_records is not None else []
@@ -187,20 +196,26 @@ def process_chunk(model: Model, task: ChunkTask) -> ScoredChunk:
     """Score one chunk and make of it what the run needs: the one function every engine runs.
 
     The evidence spans are computed only where they are shown: in JSONL and Parquet
-    files, and in the records the report lists.
+    scores files, and in the records the report lists.
     """
+    spans = (task.fmt != "csv" and not task.tables) or task.report_evidence is not None
+    segment_rows = None
     with gc_paused():
-        records = score_chunk(model, task.posts, task.dump,
-                              evidence=task.fmt != "csv" or task.report_evidence is not None)
+        records = score_chunk(model, task.posts, task.dump, evidence=spans)
         if task.partition is not None:
             write_partition(task.partition, records, task.fmt, excel_safe=task.excel_safe)
             text = ""
+        elif task.tables:
+            from .database import segment_values
+
+            text, segment_rows = "", segment_values(records)
         else:
             text = format_records(records, task.fmt, excel_safe=task.excel_safe)
         summary = Summary().update(records)
         packed = None if task.report_evidence is None else pack_for_report(records, task.report_evidence)
         finder = None if task.campaigns is None else sketch_campaigns(records, task.campaigns)
-    return ScoredChunk(len(records), text, summary, packed, finder)
+        posts = None if task.tz is None else record_posts(records, time_zone(task.tz))
+    return ScoredChunk(len(records), text, summary, packed, campaigns=finder, posts=posts, segment_rows=segment_rows)
 
 
 def sketch_campaigns(records: list[ScoredSegment], params: CampaignParams) -> CampaignFinder:

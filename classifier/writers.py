@@ -20,6 +20,9 @@ from .scored import ScoredSegment
 
 TEXT_FORMATS = ("csv", "jsonl")
 FORMATS = ("csv", "jsonl", "parquet")
+#: Outputs of ``postcred score`` (local engine) that are the database's tables rather than
+#: a scores file: one SQLite file, or a folder of one Parquet file per table.
+TABLE_FORMATS = ("sqlite", "parquet")
 
 
 def csv_header() -> list[str]:
@@ -56,7 +59,8 @@ def format_records(records: Sequence[ScoredSegment], fmt: str, *, header: bool =
 
 
 def format_for(path: str | Path, fmt: str | None = None) -> str:
-    """The output format: ``fmt`` if given, else from the extension (.csv, .jsonl/.json)."""
+    """The output format: ``fmt`` if given, else from the extension (.csv, .jsonl/.json,
+    .sqlite/.db, .parquet)."""
     if fmt:
         return fmt
     suffix = Path(path).suffix.lower()
@@ -64,7 +68,11 @@ def format_for(path: str | Path, fmt: str | None = None) -> str:
         return "csv"
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
-    raise ValueError(f"{path}: cannot tell the format from the extension; use --format csv or jsonl")
+    if suffix in (".sqlite", ".sqlite3", ".db"):
+        return "sqlite"
+    if suffix == ".parquet":
+        return "parquet"
+    raise ValueError(f"{path}: cannot tell the format from the extension; use --format csv, jsonl or sqlite")
 
 
 class ScoresWriter:

@@ -122,22 +122,26 @@ def read_csv(path: Path) -> list[dict]:
 
 def score_planned_dumps(folder: Path) -> dict:
     """The plan as snscrape JSONL (``timed``) and as a pasted timeline (``dayonly``), each
-    scored by `postcred score` and turned into account tables by `postcred accounts`
-    (with the SQLite database): paths, printed note and the tables' rows of each."""
+    scored by `postcred score` (which writes the account tables beside the scores), and
+    the scores file turned into account tables again by `postcred accounts` (into
+    ``again/``, with the SQLite database): paths, printed notes and the tables' rows of
+    `score`'s CSVs."""
     posts = plan()
     out = {}
     for name, write, suffix in (("timed", write_snscrape, "jsonl"), ("dayonly", write_timeline, "txt")):
         dump = write(folder / f"{name}.{suffix}", posts)
         scores = folder / f"{name}.csv"
-        result = run("score", dump, "-o", scores, "--no-report")
-        assert result.exit_code == 0, result.output
-        result = run("accounts", scores, "--sqlite", folder / f"{name}.sqlite")
+        scored = run("score", dump, "-o", scores, "--no-report")
+        assert scored.exit_code == 0, scored.output
+        result = run("accounts", scores, "-o", folder / "again", "--sqlite", folder / f"{name}.sqlite")
         assert result.exit_code == 0, result.output
         out[name] = {
             "dump": dump,
             "scores": scores,
             "sqlite": folder / f"{name}.sqlite",
             "output": result.output,
+            "score_output": scored.output,
+            "again": folder / "again",
             "accounts": {row["handle"]: row for row in read_csv(folder / f"{name}.accounts.csv")},
             "days": read_csv(folder / f"{name}.account_days.csv"),
         }

@@ -136,7 +136,8 @@ def test_jsonl_scores_and_in_memory_rows_give_the_csv_tables(scored, tmp_path):
 
     dump = scored["timed"]["dump"]
     scores = tmp_path / "again.jsonl"
-    assert run("score", dump, "-o", scores, "--no-report").exit_code == 0
+    assert run("score", dump, "-o", scores, "--no-report", "--no-accounts").exit_code == 0
+    assert not (tmp_path / "again.accounts.csv").exists()
     assert run("accounts", scores, "-o", tmp_path).exit_code == 0
     from_jsonl = read_csv(tmp_path / "again.account_days.csv")
     assert from_jsonl == scored["timed"]["days"]

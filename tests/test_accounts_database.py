@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from classifier.accounts import ACCOUNT_COLUMNS, DAY_COLUMNS, AccountsBuilder
-from classifier.database import TABLES, sqlite_output
+from classifier.database import TABLES, open_tables
+from classifier.outputs import all_or_none
 
 from .accounts_dumps import read_csv, run
 from .conftest import ROOT
@@ -101,10 +102,14 @@ def readme_section(title: str) -> str:
 
 
 def test_the_readme_query_runs(db):
-    (query,) = re.findall(r"```sql\n(.*?)```", readme_section("\n## Accounts\n"), flags=re.S)
-    rows = db.execute(query).fetchall()
+    bursts, changed = re.findall(r"```sql\n(.*?)```", readme_section("\n## Accounts\n"), flags=re.S)
+    rows = db.execute(bursts).fetchall()
     assert [row[:3] for row in rows] == [("burster", "2024-04-13", 25)]
     assert 0 <= rows[0][3] <= 1
+    rows = db.execute(changed).fetchall()
+    assert {row[0] for row in rows} == {"turncoat"}
+    assert len(rows) == db.execute("SELECT SUM(listings) FROM posts WHERE handle = 'turncoat'").fetchone()[0]
+    assert [row[2] < 0.5 for row in rows[:3]] == [False] * 3 and rows[-1][2] < 0.5  # wire first, partisan last
 
 
 def test_the_readme_commands_run(tmp_path, monkeypatch):
@@ -197,7 +202,8 @@ def test_a_post_listed_twice_is_one_post_row_with_two_listings(tmp_path):
         for i, (record, post_id) in enumerate([(1, "p1"), (2, "p2"), (3, "p1")], start=1)
     ]
     builder = AccountsBuilder(tz="UTC")
-    with sqlite_output(tmp_path / "d.sqlite") as writer:
+    with all_or_none() as outputs:
+        writer = open_tables(outputs, tmp_path / "d.sqlite", "sqlite", force=False)
         for post, segments in builder.add_rows(rows):
             writer.add_post(post, segments)
         tables = builder.finish()

@@ -526,7 +526,16 @@ def test_hostile_text_is_shown_as_text_and_never_runs(page, tmp_path):
 
     assert p.title() == "postcred: \u2068<script>document.title='PWNED0'</script>\u2069"
     assert p.locator("body img, body svg[onload], body b, body i").count() == 0
-    assert p.locator("script").count() == 2 + len(SCRIPTS)  # the data block, one block of rows, the report's scripts
+    # the accounts view draws the hostile name, handle and technique as text, too
+    p.click("#accounts tr.account button.open-account")
+    assert p.text_content("#accounts tr.account button.open-account bdi") == rows[0]["account"]
+    assert p.text_content("#accounts tr.account div.small bdi") == "<b>h</b>"
+    assert p.text_content("#accounts g.technique-bar text") == "<i>Loaded</i>"
+    p.click("#accounts button.show-segments")
+    assert page.count() == 1 and p.text_content("#account-filter-text bdi") == "<b>h</b>"  # posts view: its post
+    assert p.locator("body img, body svg[onload], body b, body i").count() == 0
+    # the data block, one block of rows, the accounts view's data, the report's scripts
+    assert p.locator("script").count() == 3 + len(SCRIPTS)
     page.clean()
 
     # the watch does see a handler that reaches the DOM: the same policy blocks it and reports it
@@ -640,7 +649,7 @@ def test_a_right_to_left_override_in_a_name_stays_inside_it(page, tmp_path):
     p.select_option("#f-view", "segments")
     p.locator("button.open-post").first.click()
     assert p.locator("#post-filter-text bdi").first.text_content() == "\u202eEvil Name"
-    overview = p.eval_on_selector_all("#account-summary td bdi", "b => b.map(x => x.textContent)")
+    overview = p.eval_on_selector_all("#account-rows tr.account bdi", "b => b.map(x => x.textContent)")
     assert overview == ["\u202eEvil Name", "\u202eevil"]
     page.clean()
 

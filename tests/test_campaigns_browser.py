@@ -38,6 +38,26 @@ def campaign_report(tmp_path_factory):
     return folder / "dump.html", rows
 
 
+def test_an_accounts_campaign_link_brings_the_campaign_into_view(page, campaign_report):
+    """The Accounts view lists an account's campaigns (those score found): its link opens
+    the campaign in the Campaigns view, on its page, in sight."""
+    path, rows = campaign_report
+    page.open(path)
+    p = page.page
+    last = rows[-1]["campaign"]  # the last campaign: on the view's last page when it has several
+    handle = next(r["handle"] for r in rows if r["campaign"] == last)
+    p.fill("#a-search", handle)
+    p.click(f'tr.account[data-handle="{handle}"] button.open-account')
+    link = p.locator(f'tr.account[data-handle="{handle}"] + tr.account-detail a.campaign-link[data-campaign="{last}"]')
+    assert link.text_content() == f"campaign {last}" and link.get_attribute("href") == f"#campaign-{last}"
+    p.select_option("#c-kind", "copypasta")  # a filter the link clears
+    link.click()
+    article = p.locator(f"article#campaign-{last}")
+    assert "target" in article.get_attribute("class")
+    assert article.evaluate("a => { const r = a.getBoundingClientRect(); return r.top < innerHeight && r.bottom > 0; }")
+    assert p.input_value("#c-kind") == ""
+
+
 def test_from_a_segment_row_to_its_campaign_and_a_mark_in_the_export(page, campaign_report, tmp_path):
     path, rows = campaign_report
     page.open(path)

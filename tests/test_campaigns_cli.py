@@ -36,7 +36,7 @@ def scored(tmp_path_factory):
     dump = write_snscrape(posts, folder / "dump.jsonl")
     for fmt in ("csv", "jsonl"):
         once = ["--no-campaigns"] if fmt == "jsonl" else []  # the campaign files go beside the CSV's
-        result = run("score", dump, "-o", folder / f"dump.scores.{fmt}", "--no-report", "-q", *once)
+        result = run("score", dump, "-o", folder / f"dump.scores.{fmt}", "--no-report", "--no-accounts", "-q", *once)
         assert result.exit_code == 0, result.output
     return folder, posts
 

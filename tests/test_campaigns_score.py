@@ -17,6 +17,7 @@ from classifier.cli import cli
 from tests.synthetic_campaigns import DumpGenerator, write_snscrape
 
 CAMPAIGN_FILES = ("dump.campaigns.csv", "dump.campaign_summary.csv")
+ACCOUNT_FILES = ("dump.accounts.csv", "dump.account_days.csv")
 
 
 def run(*args):
@@ -53,7 +54,8 @@ def c_first(rows: list[dict], campaign: dict) -> str:
 
 def test_score_writes_the_campaign_files_beside_the_scores(scored, tmp_path):
     folder, posts, output = scored
-    assert sorted(p.name for p in folder.iterdir()) == sorted(["dump.scores.csv", "dump.html", *CAMPAIGN_FILES])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["dump.scores.csv", "dump.html", *CAMPAIGN_FILES,
+                                                                *ACCOUNT_FILES])
     rows = read_csv(folder / "dump.campaigns.csv")
     summary = read_csv(folder / "dump.campaign_summary.csv")
     group = {p.post_id: p.group for p in posts}
@@ -80,7 +82,8 @@ def test_no_campaigns_writes_none(generated, tmp_path):
     dump, _ = generated
     result = run("score", dump, "-o", tmp_path / "dump.scores.csv", "--no-campaigns", "-q")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dump.html", "dump.scores.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["dump.html", "dump.scores.csv", *ACCOUNT_FILES])
+    assert all(row["campaigns"] == "" for row in read_csv(tmp_path / "dump.accounts.csv"))
     soup = BeautifulSoup((tmp_path / "dump.html").read_text(encoding="utf-8"), "html.parser")
     assert soup.select_one("#campaigns #campaigns-off") is not None
     assert soup.select_one("#campaign-data") is None
@@ -132,7 +135,9 @@ def test_a_failure_while_writing_campaigns_leaves_no_output(generated, tmp_path,
 
 
 def campaign_files_of(folder, stem="dump") -> dict[str, bytes]:
-    return {suffix: (folder / f"{stem}{suffix}").read_bytes() for suffix in (".campaigns.csv", ".campaign_summary.csv")}
+    """The campaign files and the account tables (whose campaigns column they fill)."""
+    suffixes = (".campaigns.csv", ".campaign_summary.csv", ".accounts.csv", ".account_days.csv")
+    return {suffix: (folder / f"{stem}{suffix}").read_bytes() for suffix in suffixes}
 
 
 @pytest.fixture
@@ -163,6 +168,43 @@ def test_jobs_2_and_dask_find_the_same_campaigns_as_one_process(generated, tmp_p
                    write_report=False)
     assert len(list((tmp_path / "dask" / "dump.scores").glob("part-*.jsonl"))) > 3
     assert campaign_files_of(tmp_path / "dask") == one
+
+
+# ---------------------------------------------------------------- the account tables
+
+
+def campaigns_by_account(rows: list[dict]) -> dict[str, set[str]]:
+    """Each account's campaigns, from campaign membership rows (``handle``, ``campaign``)."""
+    found: dict[str, set[str]] = {}
+    for row in rows:
+        found.setdefault(row["handle"], set()).add(str(row["campaign"]))
+    return found
+
+
+def test_an_account_in_a_planted_campaign_has_it_in_accounts_csv_and_sqlite(scored, generated, tmp_path):
+    import sqlite3
+
+    folder, posts, _ = scored
+    rows = read_csv(folder / "dump.campaigns.csv")
+    expected = campaigns_by_account(rows)
+    accounts = {row["handle"]: set(filter(None, row["campaigns"].split("; ")))
+                for row in read_csv(folder / "dump.accounts.csv")}
+    assert {handle: ids for handle, ids in accounts.items() if ids} == expected
+    planted = {p.handle for p in posts if p.group.startswith("campaign:")}
+    assert planted and all(accounts[handle] for handle in planted)
+    assert any(len(ids) > 1 for ids in accounts.values())  # some accounts pushed two of the planted campaigns
+    # the database of the same dump holds the same campaigns, joined to the accounts through their posts
+    dump, _ = generated
+    result = run("score", dump, "-o", tmp_path / "dump.sqlite", "--no-report", "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "dump.campaigns.csv").read_bytes() == (folder / "dump.campaigns.csv").read_bytes()
+    db = sqlite3.connect(tmp_path / "dump.sqlite")
+    joined = db.execute("SELECT m.campaign, p.handle FROM campaign_posts AS m JOIN posts AS p USING (post_id)")
+    assert campaigns_by_account([{"campaign": c, "handle": h} for c, h in joined]) == expected
+    assert dict(db.execute("SELECT campaign, posts FROM campaigns").fetchall()) == {
+        c["campaign"]: int(c["posts"]) for c in read_csv(folder / "dump.campaign_summary.csv")}
+    assert dict(db.execute("SELECT handle, campaigns FROM accounts").fetchall()) == {
+        row["handle"]: row["campaigns"] for row in read_csv(folder / "dump.accounts.csv")}
 
 
 # ---------------------------------------------------------------- the report

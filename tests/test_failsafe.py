@@ -18,7 +18,7 @@ from .conftest import SEED
 
 POSTCRED = [sys.executable, "-m", "classifier.cli"]
 #: The tables ``postcred score`` writes beside the scores by default, after their stem.
-RUN_TABLES = (".campaigns.csv", ".campaign_summary.csv")
+RUN_TABLES = (".campaigns.csv", ".campaign_summary.csv", ".accounts.csv", ".account_days.csv")
 
 
 def run_tables(stem: str) -> list[str]:
@@ -146,15 +146,21 @@ def snscrape_dump(folder: Path) -> Path:
     return path
 
 
-def test_a_failing_report_leaves_no_output_at_all(tmp_path, monkeypatch):
-    """The report fails after the scores and rejects are written (a full disk, half-way
-    through rendering): nothing of the run is left, not even a temporary file."""
+@pytest.mark.parametrize("name", ["run.csv", "run.sqlite"])
+def test_a_failing_report_leaves_no_output_at_all(tmp_path, monkeypatch, name):
+    """The report fails after the scores, rejects, campaign and account tables (or the
+    database) are staged (a full disk, half-way through rendering): nothing of the run is
+    left, not even a temporary file or the folder it made."""
     import errno
 
     import classifier.report
 
     from .conftest import error_line
 
+    dump = snscrape_dump(tmp_path)
+    assert run_cli("score", dump, "-o", tmp_path / "ok" / name, "--on-error", "skip").exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "ok").iterdir()) == sorted(
+        [name, "run.html", "run.rejects.jsonl", *run_tables("run")])  # what the failing run would write
     real = classifier.report.report_chunks
 
     def fails_half_way(*args, **kwargs):
@@ -163,12 +169,11 @@ def test_a_failing_report_leaves_no_output_at_all(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(classifier.report, "report_chunks", fails_half_way)
-    dump = snscrape_dump(tmp_path)
     out = tmp_path / "out"
-    result = run_cli("score", dump, "-o", out / "run.csv", "--on-error", "skip")
+    result = run_cli("score", dump, "-o", out / name, "--on-error", "skip")
     assert error_line(result) == (f"Error: {out / 'run.html'}: cannot write (No space left on device); "
                                   "no output of this run was written")
-    assert sorted(p.name for p in out.iterdir()) == []
+    assert not out.exists()
 
 
 def test_an_unwritable_report_path_leaves_no_output(tmp_path):
@@ -283,7 +288,7 @@ def test_derived_names_keep_the_whole_scores_stem(tmp_path, output, report, reje
 
 @pytest.mark.parametrize(("scores", "stem"), [
     ("run.2024-11-04.csv", "run.2024-11-04"), ("seed.scores.csv", "seed"), ("big.scores", "big"),
-    ("a.b.jsonl", "a.b"), ("x.parquet", "x"), ("scores.csv", "scores"), (".csv", ".csv"),
+    ("a.b.jsonl", "a.b"), ("x.parquet", "x"), ("scores.csv", "scores"), (".csv", ".csv"), ("run.sqlite", "run"),
 ])
 def test_scores_stem(scores, stem):
     from classifier.outputs import scores_stem

@@ -20,13 +20,13 @@ from classifier.markers import (
     MarkerVectorizer,
     detect_markers,
     format_marker_counts,
-    format_technique_counts,
     load_lexicon,
     marker_counts,
     read_lexicon_file,
     technique_counts,
 )
 from classifier.scored import COLUMNS, csv_cells, csv_columns
+from classifier.technique_counts import format_technique_counts
 from classifier.segment import post_segments
 from classifier.tokens import TokenizedText, analyze
 

@@ -150,13 +150,13 @@ def test_report_lists_the_first_rows_and_summarizes_all(tmp_path, seed_path, mon
     import classifier.report
 
     seen = {}
-    real = classifier.report.write_report
+    real = classifier.report.report_chunks
 
-    def spy(path, rows, **kwargs):
+    def spy(rows, **kwargs):  # the run writes the report's pieces onto its own stack of outputs
         seen.update(rows=rows, **kwargs)
-        return real(path, rows, **kwargs)
+        return real(rows, **kwargs)
 
-    monkeypatch.setattr(classifier.report, "write_report", spy)
+    monkeypatch.setattr(classifier.report, "report_chunks", spy)
     result = score_to_files(str(seed_path), output=tmp_path / "s.csv", report_max_rows=10)
     assert result.summary.segments == 43
     line = classifier.report.ROW_COLUMNS.index("line")
@@ -176,7 +176,7 @@ def test_uncapped_report_says_nothing_was_cut(tmp_path, seed_path, monkeypatch):
     import classifier.report
 
     seen = {}
-    monkeypatch.setattr(classifier.report, "write_report", lambda path, rows, **kw: seen.update(rows=rows, **kw))
+    monkeypatch.setattr(classifier.report, "report_chunks", lambda rows, **kw: seen.update(rows=rows, **kw) or [])
     score_to_files(str(seed_path), output=tmp_path / "s.csv")
     assert len(seen["rows"]) == 43
     assert seen["run"]["report_rows_capped"] is False and "report_note" not in seen["run"]
@@ -221,7 +221,7 @@ def test_cli_jobs_0_starts_one_worker_per_cpu(tmp_path, seed_path, monkeypatch):
 @pytest.mark.parametrize("args, message", [
     (["--jobs", "-1"], "Invalid value for '-j' / '--jobs'"),
     (["--scheduler", "tcp://x:1"], "--scheduler is for --engine dask"),
-    (["--format", "parquet"], "--format parquet is for --engine dask"),
+    (["--format", "sqlite", "--engine", "dask"], "--format sqlite is for --engine local"),
 ])
 def test_cli_rejects_options_of_the_other_engine(tmp_path, seed_path, args, message):
     result = CliRunner().invoke(cli, ["score", str(seed_path), "-o", str(tmp_path / "x.csv"), *args])

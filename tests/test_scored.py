@@ -27,7 +27,8 @@ def with_length_column(monkeypatch):
 
 def test_a_new_column_appears_in_every_scores_file(tmp_path, seed_path, seed_records, with_length_column):
     score_to_files(str(seed_path), output=tmp_path / "s.csv", write_report=False, campaigns=None)
-    score_to_files(str(seed_path), output=tmp_path / "s.jsonl", write_report=False, campaigns=None)
+    score_to_files(str(seed_path), output=tmp_path / "s.jsonl", write_report=False, campaigns=None,
+                   write_accounts=False)
     with (tmp_path / "s.csv").open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         assert reader.fieldnames == [name for name in with_length_column if name != "evidence"]

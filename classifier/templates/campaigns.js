@@ -251,17 +251,7 @@
   }
 
   function pager(box, pages) {
-    box.textContent = "";
-    box.hidden = pages <= 1;
-    if (pages <= 1) return;
-    var go = function (label, page, disabled) {
-      var b = el("button", { type: "button", className: "page", disabled: disabled }, label);
-      b.addEventListener("click", function () { state.page = page; draw(); $("campaigns").scrollIntoView(); });
-      box.appendChild(b);
-    };
-    go("‹ previous", state.page - 1, state.page === 0);
-    box.appendChild(el("span", { className: "page-of" }, "page " + (state.page + 1) + " of " + pages));
-    go("next ›", state.page + 1, state.page >= pages - 1);
+    api.pager(box, state.page, pages, function (page) { state.page = page; draw(); $("campaigns").scrollIntoView(); });
   }
 
   function draw() {
@@ -316,6 +306,7 @@
 
   function init(viewApi) {
     api = viewApi;
+    api.showCampaign = showCampaign; // other views link to a campaign through it (the Accounts view)
     marks.init(api);
     $("campaign-controls").hidden = false;
     $("c-kind").addEventListener("change", function () { state.kind = $("c-kind").value; state.page = 0; draw(); });

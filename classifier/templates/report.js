@@ -77,6 +77,8 @@
   }
 
   function accountName(row) { return row.account || "(unknown)"; }
+  /** The key of a row's account in the account tables: its handle, else its name. */
+  function accountKey(row) { return row.handle || accountName(row); }
 
   function excerpt(text, n) {
     var chars = Array.from(text);
@@ -359,7 +361,7 @@
   var state = {
     search: "", label: "", account: "", role: "", marker: "", pmin: 0, pmax: 1,
     status: "", sort: "line", desc: false, view: "segments", pageSize: DATA.page_size || 50,
-    page: 0, post: "", allEvidence: false
+    page: 0, post: "", allEvidence: false, handle: ""
   };
   var hay = null; // normalized search text per row, built on the first search
 
@@ -401,6 +403,7 @@
     if (state.post && row.post !== state.post) return false;
     if (state.label && row.label !== state.label) return false;
     if (state.account && accountName(row) !== state.account) return false;
+    if (state.handle && accountKey(row) !== state.handle) return false;
     if (state.role && row.role !== state.role) return false;
     if (row.p_wire < state.pmin || row.p_wire > state.pmax) return false;
     if (!matchesMarker(row) || !matchesStatus(row)) return false;
@@ -638,20 +641,32 @@
 
   function pageCount() { return Math.max(1, Math.ceil(units().length / state.pageSize)); }
 
-  function pager(box, pages) {
+  /** Fill ``box`` with page buttons for ``page`` of ``pages`` (‹ previous, "page N of M"
+   * and ``options.note``, next ›; with ``options.ends`` also « first and last »): a click
+   * calls ``go(page)``.  The box hides when there is one page, unless ``options.always``;
+   * ``options.id`` names the count. Every view's pager (segments, accounts, campaigns). */
+  function pager(box, page, pages, go, options) {
+    options = options || {};
     box.textContent = "";
-    box.hidden = pages <= 1;
-    if (pages <= 1) return;
-    var go = function (label, page, disabled) {
+    box.hidden = pages <= 1 && !options.always;
+    if (box.hidden) return;
+    var button = function (label, target, disabled) {
       var b = el("button", { type: "button", className: "page", disabled: disabled }, label);
-      b.addEventListener("click", function () { state.page = page; draw(); window.scrollTo(0, $("review").offsetTop); });
+      b.addEventListener("click", function () { go(target); });
       box.appendChild(b);
     };
-    go("« first", 0, state.page === 0);
-    go("‹ previous", state.page - 1, state.page === 0);
-    box.appendChild(el("span", { className: "page-of" }, "page " + (state.page + 1).toLocaleString() + " of " + pages.toLocaleString()));
-    go("next ›", state.page + 1, state.page >= pages - 1);
-    go("last »", pages - 1, state.page >= pages - 1);
+    if (options.ends) button("« first", 0, page === 0);
+    button("‹ previous", page - 1, page === 0);
+    box.appendChild(el("span", { className: "page-of", id: options.id },
+      "page " + (page + 1).toLocaleString() + " of " + pages.toLocaleString() + (options.note || "")));
+    button("next ›", page + 1, page >= pages - 1);
+    if (options.ends) button("last »", pages - 1, page >= pages - 1);
+  }
+
+  function segmentPager(box, pages) {
+    pager(box, state.page, pages, function (page) {
+      state.page = page; draw(); window.scrollTo(0, $("review").offsetTop);
+    }, { ends: true });
   }
 
   function draw() {
@@ -686,13 +701,20 @@
       var matched = new Set(current.map(function (row) { return row.id; }));
       shown.forEach(function (key) { posts.appendChild(postBlock(key, matched)); });
     }
-    pager($("pager-top"), pages);
-    pager($("pager-bottom"), pages);
+    segmentPager($("pager-top"), pages);
+    segmentPager($("pager-bottom"), pages);
     document.querySelectorAll("#segments th button.sort").forEach(function (b) {
       var active = b.getAttribute("data-sort") === state.sort;
       b.classList.toggle("active", active);
       b.classList.toggle("desc", active && state.desc);
     });
+    var af = $("account-filter");
+    af.hidden = !state.handle;
+    if (state.handle) {
+      var who = $("account-filter-text");
+      who.textContent = "Showing one account: ";
+      who.appendChild(bdi(state.handle));
+    }
     var pf = $("post-filter");
     pf.hidden = !state.post;
     if (state.post) {
@@ -933,7 +955,7 @@
     $("f-desc").checked = false;
     $("f-pmin").value = "0"; $("f-pmax").value = "1";
     state.search = ""; state.label = ""; state.account = ""; state.role = ""; state.marker = "";
-    state.status = ""; state.pmin = 0; state.pmax = 1; state.post = ""; state.page = 0;
+    state.status = ""; state.pmin = 0; state.pmax = 1; state.post = ""; state.handle = ""; state.page = 0;
     state.sort = "line"; state.desc = false;
   }
 
@@ -988,6 +1010,7 @@
     });
     $("b-reset").addEventListener("click", function () { resetFilters(); update(); });
     $("b-clear-post").addEventListener("click", function () { state.post = ""; state.page = 0; update(); });
+    $("b-clear-account").addEventListener("click", function () { state.handle = ""; state.page = 0; update(); });
     $("b-export").addEventListener("click", exportCorrections);
     $("b-export-now").addEventListener("click", exportCorrections);
     $("b-undo").addEventListener("click", undo);
@@ -1019,8 +1042,11 @@
     el: el,
     bdi: bdi,
     iso: iso,
+    accountKey: accountKey,
+    pager: pager,
     status: function (row) { return store.status(row); },
-    /** Show the segment list with only these filters, e.g. {account: "x", marker: "t:Doubt"}. */
+    /** Show the segment list with only these filters, e.g. {account: "x", marker: "t:Doubt"};
+     * {handle: "x"} keeps one account of the account tables (its handle, else its name). */
     showSegments: function (filters) {
       resetFilters();
       Object.keys(filters || {}).forEach(function (name) {

@@ -18,7 +18,7 @@ has a hundred and more.
 
 from __future__ import annotations
 
-from itertools import repeat
+from itertools import chain, repeat
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -286,7 +286,7 @@ class CharPositions(NamedTuple):
 
 def _owner_array(owners: list[list[int]]) -> np.ndarray:
     """The documents' owner lists end to end, white space (-1) given to the token before it."""
-    owner = np.fromiter((k for one in owners for k in one), dtype=np.int64)
+    owner = np.fromiter(chain.from_iterable(owners), dtype=np.int64)
     gaps = np.flatnonzero(owner < 0)
     owner[gaps] = owner[gaps - 1]  # white space never opens a string: there is a token before it
     return owner

@@ -18,7 +18,7 @@ has a hundred and more.
 
 from __future__ import annotations
 
-from itertools import repeat
+from itertools import chain, repeat
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -286,7 +286,7 @@ class CharPositions(NamedTuple):
 
 def _owner_array(owners: list[list[int]]) -> np.ndarray:
     """The documents' owner lists end to end, white space (-1) given to the token before it."""
-    owner = np.fromiter((k for one in owners for k in one), dtype=np.int64)
+    owner = np.fromiter(chain.from_iterable(owners), dtype=np.int64)
     gaps = np.flatnonzero(owner < 0)
     owner[gaps] = owner[gaps - 1]  # white space never opens a string: there is a token before it
     return owner
@@ -385,7 +385,9 @@ class _GramTable:
 
         Known right after :meth:`CharNgramVectorizer.fit`; rebuilt from the vocabulary (one
         lookup per feature) for a model loaded from disk or after the table started afresh.
-        Ids added since are n-grams the fit never saw: -1.
+        Ids added since are looked up in the vocabulary: for a fitted vectorizer they are
+        n-grams the fit never saw (-1), but a model loaded from disk meets its vocabulary's
+        n-grams one batch at a time, and a later batch's must count as the first's did.
         """
         cached = self._columns.get(id(vocabulary))
         if cached is None or cached[0] is not vocabulary:
@@ -397,8 +399,11 @@ class _GramTable:
             self.remember(vocabulary, column)
             cached = (vocabulary, column)
         column = cached[1]
-        if len(column) < len(self.ids):
-            column = np.concatenate([column, np.full(len(self.ids) - len(column), -1, dtype=np.int64)])
+        if len(column) < len(self.ids):  # n-grams met since: a loaded model's vocabulary may hold them
+            lookup = vocabulary.get
+            added = self.names()[len(column):].tolist()
+            column = np.concatenate([column, np.fromiter(map(lookup, added, repeat(-1)), dtype=np.int64, count=len(added))])
+            self.remember(vocabulary, column)
         return column
 
 

@@ -24,6 +24,7 @@ offset map and run no regex over the text:
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -86,6 +87,19 @@ def figure_claim_words() -> tuple[str, ...]:
     return _claim_words
 
 
+_DIGIT = re.compile(r"\d")
+_claims_re: re.Pattern | None = None
+
+
+def _claims_pattern() -> re.Pattern:
+    """One regex finding any word of :func:`figure_claim_words` (built once per process)."""
+    global _claims_re
+    if _claims_re is None:
+        words = sorted(figure_claim_words(), key=len, reverse=True)
+        _claims_re = re.compile("|".join(map(re.escape, words)) or r"(?!)")
+    return _claims_re
+
+
 def _sentence_around(text: str, start: int, end: int) -> str:
     """The sentence of ``text`` holding [start, end): up to the nearest 。!? or line break."""
     stops = "。!?！？\n"
@@ -98,9 +112,9 @@ def precise_figures(doc: TokenizedText) -> list[Span]:
     """Spans of counts and shares with three or more significant digits in a sentence
     that claims deaths, harm or fraud (see the module docstring); the span covers the
     figure and its unit."""
+    if not _DIGIT.search(doc.norm) or not _claims_pattern().search(doc.text):
+        return []  # most texts: no figure, or no claim a figure could back (no token pass)
     tokens = doc.tokens
-    if not any(c.isdigit() for c in doc.norm):
-        return []
     spans: list[Span] = []
     i = 0
     while i < len(tokens):

@@ -999,10 +999,12 @@ class MarkerVectorizer(TransformerMixin, BaseEstimator):
         for span in spans:
             grouped.setdefault(MARKER_PREFIX + span.marker, []).append(span)
         if self.densities:
-            emoji = [t for t in doc.tokens if t.kind == "EMOJI"]  # tokens built only with densities on
+            emoji = [k for k, word in enumerate(doc.words) if word[KIND] == "EMOJI"]
             if emoji:
+                starts, ends = doc.starts, doc.ends
                 grouped[EMOJI_DENSITY] = [
-                    MarkerSpan(t.start, t.end, "emoji", FORM, 0.0, PROPAGANDA, doc.text[t.start : t.end]) for t in emoji
+                    MarkerSpan(starts[k], ends[k], "emoji", FORM, 0.0, PROPAGANDA, doc.text[starts[k] : ends[k]])
+                    for k in emoji
                 ]
             exclaim = [s for s in spans if s.marker == "exclamation"]
             if exclaim:

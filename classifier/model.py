@@ -8,6 +8,7 @@ texts, and training can analyze each text once and reuse it across every CV fold
 
 from __future__ import annotations
 
+import heapq
 import io
 import json
 import platform
@@ -646,7 +647,7 @@ def explain(
         positions = None
         marker_spans = None
         # The character contributions, strongest first, are merged into the ordered features.
-        chars = _char_contributions(doc, char_tokens[i], spans) if char_tokens is not None else []
+        chars = _char_contributions(doc, char_tokens[i], spans, top) if char_tokens is not None else []
         c = 0
         contributions = []
         for k in order[bounds[i] : bounds[i + 1]]:
@@ -754,25 +755,31 @@ def _char_token_weights(vectorizer, docs: list[TokenizedText], X: sparse.csr_mat
     return token_contributions(positions, contributions)
 
 
-def _char_contributions(doc: TokenizedText, per_token: np.ndarray, spans: bool) -> list[Contribution]:
+def _char_contributions(doc: TokenizedText, per_token: np.ndarray, spans: bool,
+                        top: int | None = None) -> list[Contribution]:
     """A document's character n-gram evidence as one contribution per word: the tokens
-    with a weight, those of the same text together.  The feature reads ``char:`` and that
-    text (``char:しました``)."""
+    with a weight, those of the same text together, strongest first (only the ``top``
+    strongest when given).  The feature reads ``char:`` and that text (``char:しました``)."""
     grouped: dict[str, list] = {}
     starts, ends, text = doc.starts, doc.ends, doc.text
-    for k in np.flatnonzero(per_token).tolist():
+    nonzero = np.flatnonzero(per_token)
+    for k, weight in zip(nonzero.tolist(), per_token[nonzero].tolist()):
         start, end = starts[k], ends[k]
         surface = text[start:end]
         entry = grouped.get(surface)
         if entry is None:
-            grouped[surface] = [float(per_token[k]), [(start, end)]]
+            grouped[surface] = [weight, [(start, end)]]
         else:
-            entry[0] += float(per_token[k])
+            entry[0] += weight
             entry[1].append((start, end))
-    out = [Contribution(CHAR_PREFIX + surface, surface, weight, tuple(where) if spans else ())
-           for surface, (weight, where) in grouped.items()]
-    out.sort(key=lambda c: -abs(c.weight))
-    return out
+    strongest = _strongest_first
+    chosen = heapq.nsmallest(top, grouped.items(), key=strongest) if top else sorted(grouped.items(), key=strongest)
+    return [Contribution(CHAR_PREFIX + surface, surface, weight, tuple(where) if spans else ())
+            for surface, (weight, where) in chosen]
+
+
+def _strongest_first(item: tuple[str, list]) -> float:
+    return -abs(item[1][0])
 
 
 def _ngram_spans(doc: TokenizedText, gram: list[str]) -> tuple[list[tuple[int, int]], str]:

@@ -127,3 +127,27 @@ def test_isotonic_calibration_keeps_the_explanation_of_the_linear_logit():
     X, _ = transform_features(fitted, docs[:1])
     contributions = explain(fitted, docs[:1])[0]
     assert sum(c.weight for c in contributions) == pytest.approx(clf.base_.decision_function(X)[0] - clf.intercept_[0])
+
+
+def test_a_loaded_model_scores_a_batch_the_same_whatever_it_scored_before():
+    """The table of n-grams is per process and grows batch by batch; the n-grams of a loaded
+    model's vocabulary first met in a later batch count as they would have in the first
+    (they were dropped: ``Model.p_wire`` and ``postcred evaluate`` scored every batch after
+    the first with part of its character features missing)."""
+    from classifier import chargrams
+    from classifier.model import load_model
+
+    first = ["気象庁は5日、関東地方に大雨警報を発表した。", "政府は新たな経済対策をまとめた。"]
+    later = ["外務省報道官は記者会見で、周辺国に自制を求めたと明らかにした。",
+             "マスコミは絶対に報じないけど、これが真実だよね😡 #拡散希望",
+             "厚生労働省によると、新規感染者は前の週より1割ほど減った。"]
+    def features(model, texts):
+        return model.pipeline[:-1].transform(texts).toarray()
+
+    chargrams._TABLES.clear()
+    alone = features(load_model(), later)
+    chargrams._TABLES.clear()
+    model = load_model()
+    features(model, first)
+    after = features(model, later)
+    assert after.shape == alone.shape and (after == alone).all()

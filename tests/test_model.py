@@ -165,3 +165,23 @@ def test_a_score_does_not_depend_on_which_person_a_text_names(template):
     classifier/names.tsv): a text scores the same whoever it names."""
     p_wire = load_model().p_wire([template.format(person) for person in SWAPPABLE_PEOPLE])
     assert float(p_wire.max() - p_wire.min()) < 1e-9, dict(zip(SWAPPABLE_PEOPLE, p_wire.round(3)))
+
+
+def test_the_model_file_is_a_compressed_pickle_and_joblib_format_still_loads(tmp_path):
+    """The shipped file is a zlib-compressed pickle (the C unpickler loads it; joblib.load
+    reads it too); a model saved in joblib's own format, as postcred saved them before,
+    loads and scores the same."""
+    import shutil
+    import zlib
+
+    import joblib
+
+    shipped = PACKAGE_MODEL_DIR / "postcred.joblib"
+    assert shipped.read_bytes()[:1] == b"\x78" and zlib.decompress(shipped.read_bytes())[:1] == b"\x80"
+    pipeline = joblib.load(shipped)
+    older = tmp_path / "older"
+    older.mkdir()
+    joblib.dump(pipeline, older / "postcred.joblib", compress=3)
+    shutil.copy(PACKAGE_MODEL_DIR / META_FILE, older / META_FILE)
+    texts = ["政府は4日、新たな方針を発表したと明らかにした。", "こんな政府、もう信用できない。拡散して！"]
+    assert load_model(older, trust_model=True).p_wire(texts).tolist() == load_model().p_wire(texts).tolist()

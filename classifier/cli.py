@@ -419,7 +419,7 @@ def campaign_counts(result) -> str:
     """One line of what campaign detection compared and found."""
     counts = result.counts
     kinds = {kind: sum(1 for c in result.campaigns if c.kind == kind) for kind in ("copypasta", "share_template")}
-    return (f"posts {counts.get('posts', 0)} (compared {counts.get('compared', 0)}, too short "
+    return (f"post segments {counts.get('posts', 0)} (compared {counts.get('compared', 0)}, too short "
             f"{counts.get('too_short', 0)}); campaigns {len(result.campaigns)} (copypasta {kinds['copypasta']}, "
             f"share templates {kinds['share_template']}) holding {counts.get('posts_in_campaigns', 0)} posts; "
             f"times: {result.time_resolution}")

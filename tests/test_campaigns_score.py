@@ -71,7 +71,7 @@ def test_score_writes_the_campaign_files_beside_the_scores(scored, tmp_path):
     # share templates hold only headlines shared with their link (by share buttons, or by readers adding a
     # comment): never a planted copy nor an organic post that quotes no headline
     assert all(group[r["post_id"]].startswith(("share:", "headline:")) for r in rows if r["kind"] == "share_template")
-    assert f"campaigns: posts {len(posts)}" in output and f"campaigns {len(summary)} (" in output
+    assert f"campaigns: post segments {len(posts)}" in output and f"campaigns {len(summary)} (" in output
     # rerunning detection on the scores file gives the same files, byte for byte
     assert run("campaigns", folder / "dump.scores.csv", "-o", tmp_path, "-q").exit_code == 0
     for name in CAMPAIGN_FILES:

@@ -35,13 +35,11 @@ from .run import (
     ProgressBar,
     RunCollector,
     ScoreRun,
-    account_outputs,
-    campaign_outputs,
     chunk_tasks,
     finish_run,
     open_rejects,
     run_accounts,
-    side_outputs,
+    run_paths,
 )
 from .scoring import ChunkTask, ScoredChunk, ScoreSummary, post_chunks, process_chunk
 from .source import ReadOptions
@@ -188,11 +186,9 @@ def score_dask(
     distributed = _import_distributed()
     folder = Path(output)
     old_partitions = _check_folder(folder, dump=dump, force=force)
-    report_path, rejects_path = side_outputs(dump, folder, report_path=report_path, write_report=write_report,
-                                             rejects_path=rejects_path, skip=read.on_error == "skip", force=force)
-    found_paths = campaign_outputs(dump, folder, campaigns=campaigns, others=[report_path, rejects_path], force=force)
-    csv_paths = account_outputs(dump, folder, write=write_accounts,
-                                others=[report_path, rejects_path, *(found_paths or ())], force=force)
+    report_path, rejects_path, found_paths, csv_paths = run_paths(
+        dump, folder, report_path=report_path, write_report=write_report, rejects_path=rejects_path,
+        skip=read.on_error == "skip", campaigns=campaigns, write_accounts=write_accounts, force=force)
     model = load_model(model_dir, trust_model=trust_model)
     settle_collector()  # the start-up's pause of the collector, if any, ends here
     folder.mkdir(parents=True, exist_ok=True)

@@ -117,7 +117,18 @@ def account_outputs(dump: str, output: Path, *, write: bool, others: Iterable[Pa
         return None
     paths = derived_path(output, ACCOUNTS_SUFFIX), derived_path(output, DAYS_SUFFIX)
     return checked_outputs(dump, output, paths, others=others, force=force)
-    return paths
+
+
+def run_paths(dump: str, output: Path, *, report_path: str | Path | None, write_report: bool,
+              rejects_path: str | Path | None, skip: bool, campaigns: CampaignParams | None,
+              write_accounts: bool, force: bool) -> tuple:
+    """Every side output of a run, checked against the inputs and each other (any engine):
+    ``(report, rejects, campaign files, account CSVs)``, each None when not written."""
+    report, rejects = side_outputs(dump, output, report_path=report_path, write_report=write_report,
+                                   rejects_path=rejects_path, skip=skip, force=force)
+    found = campaign_outputs(dump, output, campaigns=campaigns, others=[report, rejects], force=force)
+    accounts = account_outputs(dump, output, write=write_accounts, others=[report, rejects, *(found or ())], force=force)
+    return report, rejects, found, accounts
 
 
 # ---------------------------------------------------------------- rejects
@@ -358,11 +369,9 @@ def score_to_files(
     tables = fmt in TABLE_FORMATS
     if not tables:
         check_output_path(output, inputs=[dump], protected=PROTECTED, force=force)
-    report_path, rejects_path = side_outputs(dump, output, report_path=report_path, write_report=write_report,
-                                             rejects_path=rejects_path, skip=read.on_error == "skip", force=force)
-    found_paths = campaign_outputs(dump, output, campaigns=campaigns, others=[report_path, rejects_path], force=force)
-    csv_paths = account_outputs(dump, output, write=write_accounts,
-                                others=[report_path, rejects_path, *(found_paths or ())], force=force)
+    report_path, rejects_path, found_paths, csv_paths = run_paths(
+        dump, output, report_path=report_path, write_report=write_report, rejects_path=rejects_path,
+        skip=read.on_error == "skip", campaigns=campaigns, write_accounts=write_accounts, force=force)
     model = load_model(model_dir, trust_model=trust_model)
     settle_collector()  # the start-up's pause of the collector, if any, ends here
     items = read_posts(dump, read)

@@ -241,6 +241,11 @@ def datasketch_comparison(texts: int) -> dict:
 # ---------------------------------------------------------------- report
 
 
+def ok(good: bool) -> str:
+    """A target's mark in the table."""
+    return "yes" if good else "NO"
+
+
 def table(rows: list[tuple[str, str, str]]) -> str:
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows)
@@ -272,7 +277,6 @@ def main() -> None:
     for seed in args.seeds:
         q = quality(seed, args.organic, args.campaigns, args.share_button)
         figures["quality"].append(q)
-        ok = lambda good: "yes" if good else "NO"
         rows += [
             (f"seed {seed}: {q['posts']:,} posts ({q['organic']:,} organic, {q['planted']} planted in "
              f"{args.campaigns} campaigns, {q['share_button']} share-button)", "", ""),
@@ -292,13 +296,13 @@ def main() -> None:
             (f"scale: {s['posts']:,} posts ({s['counts'].get('distinct_texts', 0):,} distinct texts), "
              f"load average {s['load_before']:.1f} before, {s['load_after']:.1f} after", "", ""),
             ("  detection wall time (add + finish)", f"{s['detect_s']:.0f} s ({s['add_s']:.0f} + {s['finish_s']:.0f})",
-             f"< 300 s: {'yes' if s['detect_s'] < TIME_TARGET_S else 'NO'}"),
+             f"< 300 s: {ok(s['detect_s'] < TIME_TARGET_S)}"),
             ("  detection CPU time (add + finish)",
              f"{s['detect_cpu_s']:.0f} s ({s['add_cpu_s']:.0f} + {s['finish_cpu_s']:.0f})", ""),
             ("  CPU time of the process (generation included)", f"{s['cpu_s']:.0f} s", ""),
             ("  generating the posts (not counted)", f"{s['generate_s']:.0f} s", ""),
             ("  peak RSS (kernel high-water mark)", f"{s['peak_rss_mb']:,.0f} MB",
-             f"< 4 GB: {'yes' if s['peak_rss_mb'] < RSS_TARGET_MB else 'NO'}"),
+             f"< 4 GB: {ok(s['peak_rss_mb'] < RSS_TARGET_MB)}"),
             ("  LSH candidate pairs / checked exactly / matching",
              f"{s['counts']['candidate_pairs']:,} / {s['counts']['checked_pairs']:,} / {s['counts']['matching_pairs']:,}", ""),
             ("  campaigns / posts in campaigns", f"{s['campaigns']:,} / {s['counts']['posts_in_campaigns']:,}", ""),

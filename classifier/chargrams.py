@@ -60,6 +60,12 @@ class CharText(NamedTuple):
     quoted: list[bool] | None
 
 
+def feature_name(gram: str) -> str:
+    """The feature name of a character n-gram: ``char:`` and the n-gram, its placeholder
+    characters written as their terms (``char:<NUM>人``)."""
+    return CHAR_PREFIX + gram.translate(_READABLE)
+
+
 def char_text(doc: TokenizedText) -> CharText:
     """The placeholder string of an analyzed document (see the module docstring).
 
@@ -197,7 +203,7 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """``char:`` and the n-gram, its placeholders written as their terms (``char:<NUM>人``)."""
         check_is_fitted(self, "vocabulary_")
-        return np.asarray([CHAR_PREFIX + g.translate(_READABLE) for g in self.vocabulary_], dtype=object)
+        return np.asarray([feature_name(g) for g in self.vocabulary_], dtype=object)
 
     def transform(self, X) -> sparse.csr_matrix:
         check_is_fitted(self, "vocabulary_")

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .chargrams import CHAR_PREFIX, char_gram_runs, char_text
+from .chargrams import char_gram_runs, char_text, feature_name
 from .model import CHAR_NGRAM_MIN, DEFAULT_PARAMS, META_FILE, PACKAGE_MODEL_DIR, WIRE, build_pipeline
 from .tokens import TokenizedText, analyze
 
@@ -72,25 +72,26 @@ def nouns(doc: TokenizedText) -> dict[str, int]:
     return found
 
 
-def word_weight(doc: TokenizedText, k: int, coef: dict[str, float], params: dict) -> float:
-    """How hard token ``k`` of ``doc`` pulls towards wire by its own features: its word's
-    coefficient plus, when the model has a character n-gram block, the coefficient of
-    every character n-gram cut across it, in the share of its characters that are the
-    token's (the way the evidence spreads them, see :mod:`classifier.chargrams`).
+def character_shares(doc: TokenizedText, coef: dict[str, float], params: dict) -> dict[int, float]:
+    """Per token of ``doc``, its share of the character n-gram block's coefficients: each
+    n-gram's coefficient spread over the tokens its characters came from (the way the
+    evidence spreads them, see :mod:`classifier.chargrams`); empty without that block.
 
-    Without the character share a word the labels use once or twice (below the word
-    block's ``min_df``) would look untaught while its characters carry it."""
-    weight = coef.get(doc.terms[k], 0.0)
+    Without it a word the labels use once or twice (below the word block's ``min_df``)
+    would look untaught while its characters carry it."""
+    shares: dict[int, float] = {}
     if not params.get("char_ngram_max"):
-        return weight
+        return shares
     text = char_text(doc)
     owner = text.owner
     for n, grams in char_gram_runs(text, (CHAR_NGRAM_MIN, params["char_ngram_max"]), params["quotes"]):
         for i, gram in enumerate(grams):
-            mine = owner[i : i + n].count(k)
-            if mine:
-                weight += coef.get(CHAR_PREFIX + gram, 0.0) * mine / n
-    return weight
+            weight = coef.get(feature_name(gram))
+            if weight:
+                for k in owner[i : i + n]:
+                    if k >= 0:  # white space between tokens belongs to none
+                        shares[k] = shares.get(k, 0.0) + weight / n
+    return shares
 
 
 def coefficients(docs: Sequence[TokenizedText], labels: Sequence[str], params: dict) -> dict[str, float]:
@@ -141,9 +142,10 @@ def topic_words(
         sign = 1.0 if label == WIRE else -1.0
         found = []
         merged_doc = doc(text)
+        old_chars, new_chars = character_shares(merged_doc, old, params), character_shares(merged_doc, new, params)
         for word, k in nouns(merged_doc).items():
-            was = sign * word_weight(merged_doc, k, old, params)
-            now = sign * word_weight(merged_doc, k, new, params)
+            was = sign * (old.get(word, 0.0) + old_chars.get(k, 0.0))
+            now = sign * (new.get(word, 0.0) + new_chars.get(k, 0.0))
             if now >= STRONG and now - was >= GAIN:
                 found.append(TopicWord(word, round(was, 2), round(now, 2), rows.get(word, 0)))
         out.append(sorted(found, key=lambda w: (-w.after, w.word)))

@@ -19,7 +19,7 @@ has a hundred and more.
 from __future__ import annotations
 
 from itertools import chain, repeat
-from typing import NamedTuple, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -67,23 +67,31 @@ def feature_name(gram: str) -> str:
 
 
 def char_text(doc: TokenizedText) -> CharText:
-    """The placeholder string of an analyzed document (see the module docstring).
-
-    Built with comprehensions rather than one loop over the tokens: this runs once per
-    segment scored."""
+    """The placeholder string of an analyzed document (see the module docstring)."""
     words, starts, ends = doc.words, doc.starts, doc.ends
-    pieces = [
-        word[SURFACE] if word[KIND] not in PLACEHOLDER_KINDS and word[POS2] not in CLASS_TERM_POS2 else _placeholder(word)
-        for word in words
-    ]
+    pieces = token_pieces(words)
     owners = list(range(len(words)))
     gaps = [k for k in range(1, len(words)) if starts[k] > ends[k - 1]]
     for k in reversed(gaps):  # white space between two tokens: one space, owned by no token
         pieces.insert(k, GAP)
         owners.insert(k, -1)
     owner = [k for k, piece in zip(owners, pieces) for _ in piece]
-    quoted = _quoted(pieces) if any(q in doc.norm for q in QUOTE_OPEN) else None
+    quoted = None
+    if any(q in doc.norm for q in QUOTE_OPEN):
+        inside, _ = quote_walk(pieces)
+        quoted = [flag for flag, piece in zip(inside, pieces) for _ in piece]
     return CharText("".join(pieces), owner, quoted)
+
+
+def token_pieces(words: Iterable) -> list[str]:
+    """Per token, its piece of the placeholder string: its normalized surface, or the
+    placeholder character of its class term.
+
+    A comprehension rather than a loop: this runs on every token scored."""
+    return [
+        word[SURFACE] if word[KIND] not in PLACEHOLDER_KINDS and word[POS2] not in CLASS_TERM_POS2 else _placeholder(word)
+        for word in words
+    ]
 
 
 def _placeholder(word) -> str:
@@ -93,17 +101,20 @@ def _placeholder(word) -> str:
     return PLACEHOLDER_CHARS.get(term, OTHER_PLACEHOLDER) if term.startswith("<") else word[SURFACE]
 
 
-def _quoted(pieces: list[str]) -> list[bool]:
-    """Per character of the joined pieces: inside a quotation or not (the brackets not)."""
-    quoted: list[bool] = []
+def quote_walk(pieces: Sequence[str]) -> tuple[list[bool], list[bool]]:
+    """Per piece of a placeholder string: whether its characters lie inside a quotation
+    (the brackets themselves do not), and whether what follows it does."""
+    inside: list[bool] = []
+    after: list[bool] = []
     depth = 0
     for piece in pieces:
         if piece in QUOTE_CLOSE and depth:
             depth -= 1
-        quoted.extend([depth > 0] * len(piece))
+        inside.append(depth > 0)
         if piece in QUOTE_OPEN:
             depth += 1
-    return quoted
+        after.append(depth > 0)
+    return inside, after
 
 
 def char_gram_runs(text: CharText, ngram_range: tuple[int, int], quotes: str = "mark") -> list[tuple[int, list[str]]]:
@@ -230,9 +241,43 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
     def transform_with_occurrences(self, docs: Sequence[TokenizedText]) -> tuple[sparse.csr_matrix, "CharPositions"]:
         """:meth:`transform`, and where the n-grams of these documents are (a
         :class:`CharPositions`), which :func:`token_contributions` reads to put the block's
-        evidence back on the tokens.  Scoring calls this once per chunk of segments; the
-        vocabulary lookups run at C speed and nothing is memoized."""
+        evidence back on the tokens.  Scoring calls this once per chunk of segments.
+
+        The n-grams are never cut as strings: the chunk's placeholder strings become one
+        array of letters (see :class:`VocabularyKeys`), every n-gram an integer key, looked
+        up in the vocabulary's sorted keys at once.  A vocabulary whose keys would not fit
+        in 63 bits (a very wide n-gram range) is looked up n-gram by n-gram instead."""
         check_is_fitted(self, "vocabulary_")
+        keys = vocabulary_keys(self.vocabulary_, tuple(self.ngram_range))
+        docs = list(docs)
+        positions = (self._positions_by_keys(docs, keys) if keys is not None
+                     else self._positions_by_strings(docs))
+        counts = sparse.csr_matrix((np.ones(len(positions.columns)), (positions.docs, positions.columns)),
+                                   shape=(len(docs), len(self.vocabulary_)))
+        counts.sum_duplicates()
+        return self._weighted(counts), positions
+
+    def _positions_by_keys(self, docs: list[TokenizedText], keys: "VocabularyKeys") -> "CharPositions":
+        """The occurrences of the vocabulary's n-grams in ``docs``, by integer keys: in
+        order of length, then of place in the chunk."""
+        chars = chunk_chars(docs, mark_quotes=self.quotes == "mark")
+        letters = keys.letter_ids(chars.codes)
+        doc_of_char = np.repeat(np.arange(len(docs)), np.diff(chars.char_offsets))
+        doc_end = chars.char_offsets[1:][doc_of_char]
+        found = []
+        low, high = self.ngram_range
+        for n in range(low, high + 1):
+            starts = np.flatnonzero(np.arange(n, len(letters) + n) <= doc_end)  # the n-gram stays in its document
+            columns = keys.columns(letters, chars.quoted, starts, n)
+            known = columns >= 0
+            found.append((columns[known], starts[known], np.full(int(known.sum()), n, dtype=np.int64)))
+        columns, starts, lengths = (np.concatenate(parts) for parts in zip(*found))
+        return CharPositions(columns=columns, docs=doc_of_char[starts], starts=starts, lengths=lengths,
+                             owner=chars.owner, char_offsets=chars.char_offsets, token_offsets=chars.token_offsets)
+
+    def _positions_by_strings(self, docs: list[TokenizedText]) -> "CharPositions":
+        """The occurrences of the vocabulary's n-grams in ``docs``, each n-gram cut as a
+        string and looked up in the vocabulary: in order of document, length and place."""
         lookup = self.vocabulary_.get
         grams: list[str] = []
         starts: list[int] = []
@@ -254,16 +299,172 @@ class CharNgramVectorizer(TransformerMixin, BaseEstimator):
             token_offsets.append(token_offsets[-1] + len(doc.words))
         columns = np.fromiter(map(lookup, grams, repeat(-1)), dtype=np.int64, count=len(grams))
         known = columns >= 0
-        positions = CharPositions(
+        return CharPositions(
             columns=columns[known], docs=np.asarray(docs_of, dtype=np.int64)[known],
             starts=np.asarray(starts, dtype=np.int64)[known], lengths=np.asarray(lengths, dtype=np.int64)[known],
             owner=_owner_array(owners), char_offsets=np.asarray(char_offsets, dtype=np.int64),
             token_offsets=np.asarray(token_offsets, dtype=np.int64),
         )
-        counts = sparse.csr_matrix((np.ones(len(positions.columns)), (positions.docs, positions.columns)),
-                                   shape=(len(docs), len(self.vocabulary_)))
-        counts.sum_duplicates()
-        return self._weighted(counts), positions
+
+
+class ChunkChars(NamedTuple):
+    """The placeholder strings of a chunk of documents laid end to end, as arrays.
+
+    ``codes`` holds the code point of every character, ``owner`` the index (within its
+    document) of the token it came from, the white space between two tokens given to the
+    token before it; ``quoted`` whether it lies inside a quotation, for the n-grams that
+    start there to carry the ``q:`` mark (all False without ``mark_quotes``).
+    ``char_offsets`` and ``token_offsets`` say where each document's characters and
+    tokens begin (one more entry than documents).
+    """
+
+    codes: np.ndarray
+    owner: np.ndarray
+    quoted: np.ndarray
+    char_offsets: np.ndarray
+    token_offsets: np.ndarray
+
+
+def chunk_chars(docs: Sequence[TokenizedText], mark_quotes: bool = True) -> ChunkChars:
+    """The chunk's placeholder strings (what :func:`char_text` makes of each document), in
+    one pass of array work over the whole chunk: each white space between two tokens is
+    appended to the piece of the token before it, which then owns it."""
+    pieces = token_pieces(chain.from_iterable(doc.words for doc in docs))
+    n_tokens = len(pieces)
+    token_offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum([len(doc.words) for doc in docs], out=token_offsets[1:])
+    starts = np.fromiter(chain.from_iterable(doc.starts for doc in docs), dtype=np.int64, count=n_tokens)
+    ends = np.fromiter(chain.from_iterable(doc.ends for doc in docs), dtype=np.int64, count=n_tokens)
+    token_lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=n_tokens)
+    gap_after = np.zeros(n_tokens, dtype=bool)
+    if n_tokens:
+        gap_after[:-1] = starts[1:] > ends[:-1]
+        gap_after[token_offsets[1:] - 1] = False  # never across two documents
+    quoted_tokens = _quoted_tokens(docs, pieces, token_offsets) if mark_quotes else None
+    for k in np.flatnonzero(gap_after).tolist():
+        pieces[k] += GAP
+    lengths = token_lengths + gap_after
+    ends_of_pieces = np.cumsum(lengths)
+    char_offsets = np.concatenate([[0], ends_of_pieces])[token_offsets]
+    codes = np.frombuffer("".join(pieces).encode("utf-32-le"), dtype=np.uint32)
+    token_of_char = np.repeat(np.arange(n_tokens), lengths)
+    doc_of_token = np.repeat(np.arange(len(docs)), np.diff(token_offsets))
+    owner = token_of_char - token_offsets[doc_of_token[token_of_char]]
+    quoted = np.zeros(len(codes), dtype=bool)
+    if quoted_tokens is not None:
+        inside, after = quoted_tokens
+        quoted = np.repeat(inside, lengths)
+        quoted[ends_of_pieces[gap_after] - 1] = after[gap_after]  # a white space: as what follows its token
+    return ChunkChars(codes, owner, quoted, char_offsets, token_offsets)
+
+
+def _quoted_tokens(docs: Sequence[TokenizedText], pieces: list[str],
+                   token_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per token of the chunk: inside a quotation, and is what follows it (see
+    :func:`quote_walk`); None when no document opens a quotation (most chunks)."""
+    inside = np.zeros(len(pieces), dtype=bool)
+    after = np.zeros(len(pieces), dtype=bool)
+    any_quoted = False
+    for i, doc in enumerate(docs):
+        if any(q in doc.norm for q in QUOTE_OPEN):
+            a, b = int(token_offsets[i]), int(token_offsets[i + 1])
+            inside[a:b], after[a:b] = quote_walk(pieces[a:b])
+            any_quoted = True
+    return (inside, after) if any_quoted else None
+
+
+class VocabularyKeys:
+    """A fitted character vocabulary as integer keys, to look a chunk's n-grams up at once.
+
+    Every character of the vocabulary is a *letter* (1, 2, ...; 0 for any other
+    character); an n-gram of letters l1..ln is the integer l1 B^(n-1) + ... + ln in base B
+    (the number of letters + 1), plus B^n when it starts inside a quotation (its
+    vocabulary entry reads ``q:`` and the n-gram).  An n-gram holding a character the
+    vocabulary never saw has a 0 digit, which no key of the vocabulary has.  Each length
+    has its keys sorted, with the vocabulary column of each.
+
+    A vocabulary entry that starts with ``q:`` is also an n-gram of its own letters (two
+    more), as the string lookup would take it.  Built from ``vocabulary_`` at first use
+    (see :func:`vocabulary_keys`), with array work only (a model is loaded at every
+    start-up), and never stored in the model file.
+    """
+
+    def __init__(self, letters: np.ndarray, tables: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+        self.letters = letters
+        self.base = len(letters) + 1
+        self.tables = tables
+
+    @classmethod
+    def of(cls, vocabulary: dict[str, int], ngram_range: tuple[int, int]) -> "VocabularyKeys | None":
+        """The keys of a vocabulary, or None when they would not fit in a signed 64-bit
+        integer (a quoted n-gram of the longest length is the largest key)."""
+        grams = list(vocabulary)
+        lengths = np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
+        codes = np.frombuffer("".join(grams).encode("utf-32-le"), dtype=np.uint32)
+        letters = np.unique(codes)
+        low, high = ngram_range
+        if 2 * (len(letters) + 1) ** high >= 2**63:
+            return None
+        keys = cls(letters, {})
+        ids = keys.letter_ids(codes)
+        starts = np.cumsum(lengths) - lengths
+        columns = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(grams))
+        prefix = [ord(c) for c in QUOTED_PREFIX]
+        marked = lengths > len(prefix)
+        for k, code in enumerate(prefix):
+            marked[marked] &= codes[starts[marked] + k] == code
+        for n in range(low, high + 1):
+            plain = np.flatnonzero(lengths == n)
+            quoted = np.flatnonzero(marked & (lengths == n + len(prefix)))
+            entry_starts = np.concatenate([starts[plain], starts[quoted] + len(prefix)])
+            is_quoted = np.concatenate([np.zeros(len(plain), np.int64), np.ones(len(quoted), np.int64)])
+            entry_keys = keys.keys_at(ids, entry_starts, is_quoted, n)
+            order = np.argsort(entry_keys, kind="stable")
+            keys.tables[n] = (entry_keys[order], np.concatenate([columns[plain], columns[quoted]])[order])
+        return keys
+
+    def letter_ids(self, codes: np.ndarray) -> np.ndarray:
+        """The letter of each code point (0: not a character of the vocabulary)."""
+        if not len(self.letters):
+            return np.zeros(len(codes), dtype=np.int64)
+        at = np.searchsorted(self.letters, codes)
+        at[at == len(self.letters)] = 0
+        return np.where(self.letters[at] == codes, at + 1, 0)
+
+    def keys_at(self, letters: np.ndarray, starts: np.ndarray, quoted: np.ndarray, n: int) -> np.ndarray:
+        """The key of the n-gram of ``letters`` starting at each of ``starts`` (``quoted``:
+        1 where it starts inside a quotation, else 0)."""
+        keys = np.zeros(len(starts), dtype=np.int64)
+        for k in range(n):
+            keys = keys * self.base + letters[starts + k]
+        return keys + quoted * self.base**n
+
+    def columns(self, letters: np.ndarray, quoted: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
+        """The vocabulary column of the n-gram starting at each of ``starts`` in the
+        letters of a chunk (-1: not a feature)."""
+        keys = self.keys_at(letters, starts, quoted[starts], n)
+        table, table_columns = self.tables[n]
+        if not len(table):
+            return np.full(len(starts), -1, dtype=np.int64)
+        at = np.searchsorted(table, keys)
+        at[at == len(table)] = 0
+        return np.where(table[at] == keys, table_columns[at], -1)
+
+
+def vocabulary_keys(vocabulary: dict[str, int], ngram_range: tuple[int, int]) -> VocabularyKeys | None:
+    """The :class:`VocabularyKeys` of a fitted vocabulary, built at first use and kept
+    for this process (the most recent few); None when its keys would not fit."""
+    key = (id(vocabulary), ngram_range)
+    cached = _KEYS.get(key)
+    if cached is None or cached[0] is not vocabulary:
+        if len(_KEYS) >= _KEYS_KEPT:
+            _KEYS.pop(next(iter(_KEYS)))
+        cached = _KEYS[key] = (vocabulary, VocabularyKeys.of(vocabulary, ngram_range))
+    return cached[1]
+
+
+_KEYS: dict[tuple[int, tuple[int, int]], tuple[dict, VocabularyKeys | None]] = {}
+_KEYS_KEPT = 4
 
 
 class CharPositions(NamedTuple):
@@ -298,9 +499,10 @@ def _owner_array(owners: list[list[int]]) -> np.ndarray:
     return owner
 
 
-def token_contributions(positions: CharPositions, weights: sparse.csr_matrix) -> list[np.ndarray]:
+def token_contributions(positions: CharPositions, weights: sparse.csr_matrix) -> np.ndarray:
     """The character n-gram block's contributions spread over the tokens the n-grams were
-    cut from: per document, an array of one weight per token.
+    cut from: one weight per token of the chunk, the documents' tokens end to end (each
+    document's from ``positions.token_offsets``).
 
     ``weights`` is documents x block columns: each column's contribution to the logit
     (coefficient x value).  A column's contribution is shared equally by its occurrences
@@ -328,8 +530,7 @@ def token_contributions(positions: CharPositions, weights: sparse.csr_matrix) ->
             np.add.at(per_char, positions.starts[these] + offset, share[these])
     char_doc = np.repeat(np.arange(positions.n_docs), np.diff(positions.char_offsets))
     token = positions.token_offsets[char_doc] + positions.owner
-    per_token = np.bincount(token, weights=per_char, minlength=int(positions.token_offsets[-1]))
-    return [per_token[a:b] for a, b in zip(positions.token_offsets[:-1], positions.token_offsets[1:])]
+    return np.bincount(token, weights=per_char, minlength=int(positions.token_offsets[-1]))
 
 
 class _GramTable:

@@ -797,16 +797,14 @@ def _char_contributions(docs: list[TokenizedText], per_token: np.ndarray, token_
     the contributions kept."""
     weighted = np.flatnonzero(per_token)
     doc_of = np.repeat(np.arange(len(docs)), np.diff(token_offsets))[weighted]
-    local = (weighted - token_offsets[doc_of]).tolist()
     bounds = np.searchsorted(doc_of, np.arange(len(docs) + 1)).tolist()
-    where: list[tuple[int, int]] = []
+    n_tokens = int(token_offsets[-1])
+    starts = np.fromiter(chain.from_iterable(doc.starts for doc in docs), dtype=np.int64, count=n_tokens)[weighted].tolist()
+    ends = np.fromiter(chain.from_iterable(doc.ends for doc in docs), dtype=np.int64, count=n_tokens)[weighted].tolist()
     surfaces: list[str] = []
     for i, doc in enumerate(docs):
-        starts, ends, text = doc.starts, doc.ends, doc.text
-        these = local[bounds[i] : bounds[i + 1]]
-        pairs = list(zip(map(starts.__getitem__, these), map(ends.__getitem__, these)))
-        where.extend(pairs)
-        surfaces.extend(text[a:b] for a, b in pairs)
+        a, b = bounds[i], bounds[i + 1]
+        surfaces.extend(map(doc.text.__getitem__, map(slice, starts[a:b], ends[a:b])))
     ids: dict[str, int] = {}
     surface_ids = np.fromiter(map(ids.setdefault, surfaces, count()), dtype=np.int64, count=len(surfaces))
     _, first, group = np.unique(doc_of * (len(surfaces) + 1) + surface_ids, return_index=True, return_inverse=True)
@@ -825,7 +823,7 @@ def _char_contributions(docs: list[TokenizedText], per_token: np.ndarray, token_
         contributions = []
         for g in chosen:
             surface = surfaces[first[g]]
-            found = tuple(where[k] for k in members[member_bounds[g] : member_bounds[g + 1]]) if spans else ()
+            found = tuple((starts[k], ends[k]) for k in members[member_bounds[g] : member_bounds[g + 1]]) if spans else ()
             contributions.append(Contribution(CHAR_PREFIX + surface, surface, weights[g], found))
         out.append(contributions)
     return out

@@ -543,10 +543,9 @@ def _owner_array(owners: list[list[int]]) -> np.ndarray:
     return owner
 
 
-def token_contributions(positions: CharPositions, weights: sparse.csr_matrix) -> np.ndarray:
+def token_contributions(positions: CharPositions, weights: sparse.csr_matrix) -> list[np.ndarray]:
     """The character n-gram block's contributions spread over the tokens the n-grams were
-    cut from: one weight per token of the chunk, the documents' tokens end to end (each
-    document's from ``positions.token_offsets``).
+    cut from: per document, an array of one weight per token.
 
     ``weights`` is documents x block columns: each column's contribution to the logit
     (coefficient x value).  A column's contribution is shared equally by its occurrences
@@ -579,7 +578,8 @@ def token_contributions(positions: CharPositions, weights: sparse.csr_matrix) ->
                            weights=np.concatenate(shares or [np.zeros(0)]), minlength=len(positions.owner))
     char_doc = np.repeat(np.arange(positions.n_docs), np.diff(positions.char_offsets))
     token = positions.token_offsets[char_doc] + positions.owner
-    return np.bincount(token, weights=per_char, minlength=int(positions.token_offsets[-1]))
+    per_token = np.bincount(token, weights=per_char, minlength=int(positions.token_offsets[-1]))
+    return [per_token[a:b] for a, b in zip(positions.token_offsets[:-1], positions.token_offsets[1:])]
 
 
 class _GramTable:

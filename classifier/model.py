@@ -8,6 +8,7 @@ texts, and training can analyze each text once and reuse it across every CV fold
 
 from __future__ import annotations
 
+import heapq
 import io
 import json
 import pickle
@@ -16,7 +17,7 @@ import warnings
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import chain, count
+from itertools import chain
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -668,16 +669,14 @@ def explain(
     columns, weights = columns.tolist(), weights.tolist()
     blocks = dict(features.transformer_list) if isinstance(features, FeatureUnion) else {}
     has_marker_spans = hasattr(blocks.get("markers"), "feature_spans")
-    char_evidence = (_char_contributions(docs, *_char_token_weights(blocks["chars"], docs, X, coef * scale, (low, high),
-                                                                   occurrences), spans, top)
-                     if high > low else None)
+    char_tokens = _char_token_weights(blocks["chars"], docs, X, coef * scale, (low, high), occurrences) if high > low else None
     out: list[list[Contribution]] = []
     for i, doc in enumerate(docs):
         found = occurrences[i] if occurrences is not None else None
         positions = None
         marker_spans = None
         # The character contributions, strongest first, are merged into the ordered features.
-        chars = char_evidence[i] if char_evidence is not None else []
+        chars = _char_contributions(doc, char_tokens[i], spans, top) if char_tokens is not None else []
         c = 0
         contributions = []
         for k in order[bounds[i] : bounds[i + 1]]:
@@ -774,59 +773,42 @@ def _occurrence_spans(doc: TokenizedText, found: tuple[int, list[int]] | None,
 
 
 def _char_token_weights(vectorizer, docs: list[TokenizedText], X: sparse.csr_matrix, coef: np.ndarray,
-                        block: tuple[int, int], occurrences: list[Occurrences] | None) -> tuple[np.ndarray, np.ndarray]:
-    """The character n-gram block's contribution to the logit on each token of the chunk
-    (see :func:`classifier.chargrams.token_contributions`), computed for the whole chunk at
-    once, and where each document's tokens begin in it."""
+                        block: tuple[int, int], occurrences: list[Occurrences] | None) -> list[np.ndarray]:
+    """Per document, the character n-gram block's contribution to the logit on each token
+    (see :func:`classifier.chargrams.token_contributions`), for the whole chunk at once."""
     low, high = block
     positions = occurrences[0].chars if occurrences else None
     if positions is None or positions.n_docs != len(docs) or any(o.chars is not positions for o in occurrences):
         _, positions = vectorizer.transform_with_occurrences(docs)  # a caller that passed its own matrix
     contributions = sparse.csr_matrix(X[:, low:high].multiply(coef[low:high]))
-    return token_contributions(positions, contributions), positions.token_offsets
+    return token_contributions(positions, contributions)
 
 
-def _char_contributions(docs: list[TokenizedText], per_token: np.ndarray, token_offsets: np.ndarray, spans: bool,
-                        top: int | None = None) -> list[list[Contribution]]:
-    """Per document, its character n-gram evidence as one contribution per word: the
-    tokens with a weight, those of the same text together (their weights added in token
-    order), strongest first, ties in order of first appearance (only the ``top`` strongest
-    when given).  The feature reads ``char:`` and that text (``char:しました``).
+def _char_contributions(doc: TokenizedText, per_token: np.ndarray, spans: bool,
+                        top: int | None = None) -> list[Contribution]:
+    """A document's character n-gram evidence as one contribution per word: the tokens
+    with a weight, those of the same text together, strongest first (only the ``top``
+    strongest when given).  The feature reads ``char:`` and that text (``char:しました``)."""
+    grouped: dict[str, list] = {}
+    starts, ends, text = doc.starts, doc.ends, doc.text
+    nonzero = np.flatnonzero(per_token)
+    for k, weight in zip(nonzero.tolist(), per_token[nonzero].tolist()):
+        start, end = starts[k], ends[k]
+        surface = text[start:end]
+        entry = grouped.get(surface)
+        if entry is None:
+            grouped[surface] = [weight, [(start, end)]]
+        else:
+            entry[0] += weight
+            entry[1].append((start, end))
+    strongest = _strongest_first
+    chosen = heapq.nsmallest(top, grouped.items(), key=strongest) if top else sorted(grouped.items(), key=strongest)
+    return [Contribution(CHAR_PREFIX + surface, surface, weight, tuple(where) if spans else ())
+            for surface, (weight, where) in chosen]
 
-    The grouping, sums and order are array work over the whole chunk; Python builds only
-    the contributions kept."""
-    weighted = np.flatnonzero(per_token)
-    doc_of = np.repeat(np.arange(len(docs)), np.diff(token_offsets))[weighted]
-    bounds = np.searchsorted(doc_of, np.arange(len(docs) + 1)).tolist()
-    n_tokens = int(token_offsets[-1])
-    starts = np.fromiter(chain.from_iterable(doc.starts for doc in docs), dtype=np.int64, count=n_tokens)[weighted].tolist()
-    ends = np.fromiter(chain.from_iterable(doc.ends for doc in docs), dtype=np.int64, count=n_tokens)[weighted].tolist()
-    surfaces: list[str] = []
-    for i, doc in enumerate(docs):
-        a, b = bounds[i], bounds[i + 1]
-        surfaces.extend(map(doc.text.__getitem__, map(slice, starts[a:b], ends[a:b])))
-    ids: dict[str, int] = {}
-    surface_ids = np.fromiter(map(ids.setdefault, surfaces, count()), dtype=np.int64, count=len(surfaces))
-    _, first, group = np.unique(doc_of * (len(surfaces) + 1) + surface_ids, return_index=True, return_inverse=True)
-    weights = np.bincount(group, weights=per_token[weighted], minlength=len(first))
-    group_doc = doc_of[first]
-    order = np.lexsort((first, -np.abs(weights), group_doc))
-    group_bounds = np.searchsorted(group_doc[order], np.arange(len(docs) + 1)).tolist()
-    members = np.argsort(group, kind="stable").tolist() if spans else []
-    member_bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=len(first)))]).tolist() if spans else []
-    first, weights, order = first.tolist(), weights.tolist(), order.tolist()
-    out = []
-    for i in range(len(docs)):
-        chosen = order[group_bounds[i] : group_bounds[i + 1]]
-        if top:
-            chosen = chosen[:top]
-        contributions = []
-        for g in chosen:
-            surface = surfaces[first[g]]
-            found = tuple((starts[k], ends[k]) for k in members[member_bounds[g] : member_bounds[g + 1]]) if spans else ()
-            contributions.append(Contribution(CHAR_PREFIX + surface, surface, weights[g], found))
-        out.append(contributions)
-    return out
+
+def _strongest_first(item: tuple[str, list]) -> float:
+    return -abs(item[1][0])
 
 
 def _ngram_spans(doc: TokenizedText, gram: list[str]) -> tuple[list[tuple[int, int]], str]:

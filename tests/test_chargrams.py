@@ -242,6 +242,8 @@ def test_the_shipped_model_scores_and_explains_as_the_plain_path_on_labeled_text
     model = load_model()
     docs = model.pipeline.named_steps["tokens"].transform(texts)
     X, occurrences = transform_features(model.pipeline, docs)
+    chars = dict(model.pipeline.named_steps["features"].transformer_list)["chars"]
+    assert vocabulary_keys(chars.vocabulary_, tuple(chars.ngram_range), build=False) is not None  # the key path ran
     assert np.abs(wire_probability_of_features(model.pipeline, X) - model.p_wire(texts)).max() < 1e-12
     explained = explain(model.pipeline, docs, X=X, occurrences=occurrences)
     for doc, contributions in zip(docs, explained):

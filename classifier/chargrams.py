@@ -574,16 +574,19 @@ def token_contributions(positions: CharPositions, weights: sparse.csr_matrix) ->
     """
     n_columns = weights.shape[1]
     keys = positions.docs * n_columns + positions.columns
-    unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
     weights = sparse.csr_matrix(weights)
     weights.sort_indices()
     rows = np.repeat(np.arange(weights.shape[0]), np.diff(weights.indptr))
     weight_keys = rows * n_columns + weights.indices
-    slot = np.searchsorted(weight_keys, unique)
-    slot_ok = slot < len(weight_keys)
-    found = np.zeros(len(unique))
-    found[slot_ok] = np.where(weight_keys[slot[slot_ok]] == unique[slot_ok], weights.data[slot[slot_ok]], 0.0)
-    share = found[inverse] / (positions.lengths * counts[inverse])
+    # Each occurrence's entry of ``weights`` (none: the column weighs nothing in that
+    # document); the occurrences of one entry counted on it.
+    slot = np.searchsorted(weight_keys, keys)
+    slot[slot == len(weight_keys)] = 0
+    has_weight = weight_keys[slot] == keys if len(weight_keys) else np.zeros(len(keys), dtype=bool)
+    slot = slot[has_weight]
+    counts = np.bincount(slot, minlength=len(weight_keys))
+    share = np.zeros(len(keys))
+    share[has_weight] = weights.data[slot] / (positions.lengths[has_weight] * counts[slot])
     # Each character's shares added in one pass, in the order of the n-grams' lengths and
     # of their characters (one bincount: a sequential sum, as np.add.at would do, faster).
     chars, shares = [], []

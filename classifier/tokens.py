@@ -23,6 +23,7 @@ import csv
 import re
 import shlex
 import unicodedata
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate, compress
 from operator import itemgetter
@@ -111,6 +112,7 @@ class TokenizedText:
     markers_key: str = field(default="", repr=False)
     _tokens: list[Token] | None = field(default=None, init=False, repr=False, compare=False)
     _keys: str | None = field(default=None, init=False, repr=False, compare=False)
+    _emoji: list[int] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def tokens(self) -> list[Token]:
@@ -127,6 +129,15 @@ class TokenizedText:
         if self._keys is None:
             self._keys = "".join(map(itemgetter(KEY), self.words)).replace(NO_KEY, "")
         return self._keys
+
+    @property
+    def emoji(self) -> list[int]:
+        """The indices of the emoji tokens, in order (found on first use, at C speed): the
+        marker detectors and the marker block all ask, and most texts have none."""
+        if self._emoji is None:
+            kinds = list(map(itemgetter(KIND), self.words))
+            self._emoji = list(compress(range(len(kinds)), map("EMOJI".__eq__, kinds))) if "EMOJI" in kinds else []
+        return self._emoji
 
     def __len__(self) -> int:
         return len(self.words)
@@ -305,7 +316,6 @@ def _is_flag(chars: str) -> bool:
 
 Columns = tuple[list[Word], list[int], list[int]]
 _SPACE_RE = re.compile(r"\s+")
-_NON_SPACE_RE = re.compile(r"\S+")
 
 
 def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int], identity: bool = False) -> Columns:
@@ -330,13 +340,10 @@ def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int], identity:
             return words, bounds[:-1], bounds[1:]
         if "".join(surfaces) == _SPACE_RE.sub("", chunk):
             # MeCab skipped white space, and nothing else: the surfaces are the other
-            # characters in order, so a token's span maps through their positions.
-            kept: list[int] = []
-            for run in _NON_SPACE_RE.finditer(chunk):
-                kept.extend(range(start + run.start(), start + run.end()))
-            kept_ends = list(map((1).__add__, kept))
-            at = list(accumulate(map(len, surfaces), initial=0))
-            return words, list(map(kept.__getitem__, at[:-1])), list(map(kept_ends.__getitem__, map((-1).__add__, at[1:])))
+            # characters in order, so the running sums are right up to the white space
+            # skipped before each character.
+            starts, ends = _shifted_past_spaces(chunk, start, bounds)
+            return words, starts, ends
     starts: list[int] = []
     ends: list[int] = []
     pos = 0
@@ -355,6 +362,30 @@ def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int], identity:
         starts.append(begin)
         ends.append(end_)
     return words, starts, ends
+
+
+def _shifted_past_spaces(chunk: str, start: int, bounds: list[int]) -> tuple[list[int], list[int]]:
+    """Token spans from the running sums ``bounds`` of surfaces that leave out the white
+    space of ``chunk`` (which begins at ``start``): a token's first character moves right
+    by the white space before it, and so does its last.  One step per run of white space
+    (a few a text), each moving a slice of the spans at C speed, not one per character."""
+    starts, ends = bounds[:-1], bounds[1:]
+    out_starts: list[int] = []
+    out_ends: list[int] = []
+    done_starts = done_ends = 0
+    shift = 0  # white space skipped so far
+    for run in _SPACE_RE.finditer(chunk):
+        at = start + run.start() - shift  # where the run sits among the characters kept
+        k = bisect_left(starts, at, done_starts)  # tokens starting at or after it
+        out_starts.extend(map(shift.__add__, starts[done_starts:k]))
+        done_starts = k
+        k = bisect_right(ends, at, done_ends)  # tokens whose last character is after it
+        out_ends.extend(map(shift.__add__, ends[done_ends:k]))
+        done_ends = k
+        shift += run.end() - run.start()
+    out_starts.extend(map(shift.__add__, starts[done_starts:]))
+    out_ends.extend(map(shift.__add__, ends[done_ends:]))
+    return out_starts, out_ends
 
 
 def _mecab_words(chunk: str) -> list[Word]:

@@ -1024,6 +1024,9 @@ def _surface(spans: list[MarkerSpan], limit: int = 3) -> str:
 
 def _attributed_share(doc: TokenizedText, spans: Sequence[MarkerSpan]) -> float:
     """Share of the sentences of ``doc`` that carry an attribution, a quote or an official source."""
+    sourced = [s.start for s in spans if s.kind == CREDIBILITY and s.marker not in SPECIFICITY_MARKERS]
+    if not sourced:
+        return 0.0  # no sentence is attributed (most commentary): the sentences need not be found
     bounds = sentence_bounds(doc.text)
     nonempty = [
         k for k, start in enumerate(bounds)
@@ -1031,9 +1034,5 @@ def _attributed_share(doc: TokenizedText, spans: Sequence[MarkerSpan]) -> float:
     ]
     if not nonempty:
         return 0.0
-    attributed = {
-        bisect.bisect_right(bounds, s.start) - 1
-        for s in spans
-        if s.kind == CREDIBILITY and s.marker not in SPECIFICITY_MARKERS
-    }
+    attributed = {bisect.bisect_right(bounds, start) - 1 for start in sourced}
     return len(attributed & set(nonempty)) / len(nonempty)

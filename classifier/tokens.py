@@ -574,12 +574,15 @@ QUOTED_PREFIX = "q:"
 QUOTE_MODES = ("mark", "keep")
 
 
-def document_terms(words: Sequence[Word | Token], proper_nouns: str = "class", quotes: str = "mark") -> list[str]:
+def document_terms(words: Sequence[Word | Token], proper_nouns: str = "class", quotes: str = "mark",
+                   norm: str | None = None) -> list[str]:
     """The TF-IDF terms of a token sequence (words or tokens), one per token.
 
     With ``quotes="mark"`` the words inside 「」『』“” carry a ``q:`` prefix: a wire report
     quoting loaded language (「断じて許さない」と非難した) should not read like the loaded
-    language itself, so quoted words become features of their own.
+    language itself, so quoted words become features of their own.  ``norm``, the
+    normalized text the words were cut from when the caller has it, tells at once whether
+    anything can be quoted (every character of a surface is one of its characters).
     """
     if proper_nouns == "class":
         terms = list(map(itemgetter(TERM), words))
@@ -587,12 +590,15 @@ def document_terms(words: Sequence[Word | Token], proper_nouns: str = "class", q
         terms = [term_for(word, proper_nouns) for word in words]
     if quotes != "mark":
         return terms
-    surfaces = "".join(map(itemgetter(SURFACE), words))
-    if not any(q in surfaces for q in QUOTE_OPEN):
+    text = norm if norm is not None else "".join(map(itemgetter(SURFACE), words))
+    if not any(q in text for q in QUOTE_OPEN):
         return terms  # nothing is quoted (most texts): no pass over the tokens
+    surfaces = list(map(itemgetter(SURFACE), words))
+    # Nothing before the first opening mark is quoted: the pass starts there.
+    first = next(compress(range(len(surfaces)), map(QUOTE_OPEN.__contains__, surfaces)), len(surfaces))
     depth = 0
-    for k, word in enumerate(words):
-        surface = word[SURFACE]
+    for k in range(first, len(surfaces)):
+        word, surface = words[k], surfaces[k]
         if surface in QUOTE_CLOSE and depth:
             depth -= 1
         elif depth and not terms[k].startswith("<") and word[KIND] not in ("補助記号", "空白"):
@@ -646,7 +652,7 @@ def analyze(text: str, *, proper_nouns: str = "class", quotes: str = "mark") -> 
         for column, part in zip((words, starts, ends), _mecab_tokens(norm, cursor, len(norm), offsets, identity)):
             column.extend(part)
     words, starts, ends = merge_names(words, starts, ends)
-    terms = document_terms(words, proper_nouns, quotes)
+    terms = document_terms(words, proper_nouns, quotes, norm)
     urls, hashtags, mentions = entities(norm)
     return TokenizedText(text, norm, words, starts, ends, terms, offsets, urls, hashtags, mentions)
 

@@ -18,8 +18,9 @@ exact matching.  This module finds them among scored posts and says what they pu
    guess of its kind (a high-p_wire headline with a link shared by many readers is a
    ``share_template``, not a coordinated ``copypasta``).
 
-Memory holds, per post, a few numbers and one compact byte string, and per distinct text
-its signature and 3-gram set (about 1 KB); never the score rows.  The result does not
+Memory holds, per post, a few numbers (about 50 bytes); the sketches and what the outputs
+show of each post wait in temporary files (:mod:`classifier.campaign_spill`) and are read
+back a band, a block of texts or a post at a time; never the score rows.  The result does not
 depend on the order posts arrive in: texts are put in a canonical order (by a hash of
 their normalized text) before pairs are proposed, and campaigns are numbered by what they
 hold.  So a run chunked any way, or split across processes whose finders are merged,
@@ -32,7 +33,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -42,12 +44,12 @@ from .campaign_sketch import (
     band_keys,
     candidate_pairs,
     estimate_floor,
-    estimated_jaccard,
     match_text,
     pair_jaccard,
     shingle_sets,
     text_key,
 )
+from .campaign_spill import SketchStore
 from .technique_counts import format_technique_counts, technique_counts_of
 
 if TYPE_CHECKING:
@@ -233,11 +235,16 @@ class CampaignFinder:
     """Streaming campaign detection: :meth:`add` chunks of records as they come (any
     order, any chunking), :meth:`merge` finders fed apart, then :meth:`finish`.
 
-    Kept per post: its text's key, account number, time, p_wire, whether it had a link,
-    and one compact byte string of what the outputs show (ids, names, date, text,
-    techniques).  Kept per distinct text: its LSH band keys (4 bytes each), the low byte
-    of each MinHash value (enough to estimate similarity) and the post that brought it.
-    Exact 3-gram sets are rebuilt at the end, only for the texts that need checking.
+    Kept in memory per post: its text's key, account number, time, p_wire, whether it had
+    a link and where its fields end in the temporary file (about 40 bytes); per sketched
+    text, the post that brought it (8 bytes).  The rest waits on disk
+    (:class:`~classifier.campaign_spill.SketchStore`, in ``folder`` or the system's
+    temporary folder), ``chunk_size`` posts at a time: each text's LSH band keys and the
+    low byte of each MinHash value (enough to estimate similarity), each post's fields
+    (ids, names, date, text, techniques).  :meth:`finish` reads the band keys one band at
+    a time, the signatures a block of texts at a time, and rebuilds exact 3-gram sets only
+    for the texts that need checking.  A finder fed in a worker process holds its chunk in
+    memory (no file) and is pickled back whole.
 
     Examples
     --------
@@ -246,15 +253,20 @@ class CampaignFinder:
     >>> result = finder.finish()  # doctest: +SKIP
     """
 
-    def __init__(self, params: CampaignParams | None = None) -> None:
+    def __init__(self, params: CampaignParams | None = None, *, folder: str | Path | None = None) -> None:
         self.params = params or CampaignParams()
+        self.folder = folder
         self._hasher = MinHasher(self.params.num_perm, self.params.seed)
-        self._sketched: set[int] = set()
         self._accounts: dict[str, int] = {}
         self._pending: list[tuple[PostRecord, str, bool, int, tuple[int, bool]]] = []
-        self._texts = _Columns("key", "bands", "signature", "post")
         self._posts = _Columns("key", "account", "time", "day_only", "p_wire", "url")
+        self._post_count = 0
+        # Not yet on disk: sketched texts (and the post that brought each), posts' fields.
+        self._buffer = _Columns("bands", "signature", "post")
         self._blobs: list[bytes] = []
+        # On disk: where each post's fields end, and the post that brought each text.
+        self._store: SketchStore | None = None
+        self._spilled = _Columns("post_end", "text_post")
         self.counts: Counter = Counter()
 
     def add(self, records: Iterable[PostRecord]) -> None:
@@ -287,25 +299,20 @@ class CampaignFinder:
         return self
 
     def _flush(self) -> None:
+        """Sketch the pending posts' texts (each distinct one once) and keep their columns."""
         pending, self._pending = self._pending, []
         if not pending:
             return
-        first_post = len(self._blobs)
-        new_texts, new_keys, new_posts = [], [], []
+        first_post = self._post_count
+        new_texts, new_posts, seen = [], [], set()
         for k, (_, norm, _, key, _) in enumerate(pending):
-            if key not in self._sketched:
-                self._sketched.add(key)
+            if key not in seen:
+                seen.add(key)
                 new_texts.append(norm)
-                new_keys.append(key)
                 new_posts.append(first_post + k)
-        if new_texts:
-            signatures = self._hasher.signatures(shingle_sets(new_texts))
-            self._texts.append(
-                key=np.array(new_keys, dtype=np.uint64),
-                bands=band_keys(signatures, self.params.bands),
-                signature=signatures.astype(np.uint8),
-                post=np.array(new_posts, dtype=np.int64),
-            )
+        signatures = self._hasher.signatures(shingle_sets(new_texts))
+        self._buffer.append(bands=band_keys(signatures, self.params.bands), signature=signatures.astype(np.uint8),
+                            post=np.array(new_posts, dtype=np.int64))
         times = [moment for *_, moment in pending]
         self._posts.append(
             key=np.array([key for _, _, _, key, _ in pending], dtype=np.uint64),
@@ -315,7 +322,26 @@ class CampaignFinder:
             p_wire=np.array([np.nan if r.p_wire is None else r.p_wire for r, *_ in pending], dtype=np.float32),
             url=np.array([url for _, _, url, _, _ in pending], dtype=bool),
         )
+        self._post_count += len(pending)
         self._blobs.extend(_pack(record) for record, *_ in pending)
+        self._spill_if_full()
+
+    def _spill_if_full(self) -> None:
+        if len(self._blobs) >= self.params.chunk_size:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Move the buffered sketches and fields to the temporary files."""
+        if not self._blobs:
+            return
+        p = self.params
+        if self._store is None:
+            self._store = SketchStore(self.folder, p.num_perm, p.bands)
+        ends = self._store.add(self._buffer.column("bands", np.uint32, p.bands),
+                               self._buffer.column("signature", np.uint8, p.num_perm), self._blobs)
+        self._spilled.append(post_end=ends, text_post=self._buffer.column("post", np.int64))
+        self._buffer = _Columns("bands", "signature", "post")
+        self._blobs = []
 
     def _account_id(self, name: str) -> int:
         found = self._accounts.get(name)
@@ -330,39 +356,63 @@ class CampaignFinder:
         self._flush()
         other._flush()
         remap = np.array([self._account_id(name) for name in other._accounts], dtype=np.int64)
-        offset = len(self._blobs)
-        self._texts.extend(other._texts, post=lambda posts: posts + offset)
-        self._posts.extend(other._posts, account=lambda accounts: remap[accounts])
-        self._sketched |= other._sketched
+        offset = self._post_count
+        if other._store is not None:  # a finder that has spilled: its files are copied into ours
+            self._spill()
+            other._spill()
+            if self._store is None:
+                self._store = SketchStore(self.folder, self.params.num_perm, self.params.bands)
+            shift = self._store.extend(other._store)
+            self._spilled.extend(other._spilled, post_end=lambda ends: ends + shift,
+                                 text_post=lambda posts: posts + offset)
+            other.close()
+        self._buffer.extend(other._buffer, post=lambda posts: posts + offset)
         self._blobs += other._blobs
+        self._posts.extend(other._posts, account=lambda accounts: remap[accounts])
+        self._post_count += other._post_count
         self.counts.update(other.counts)
+        self._spill_if_full()
         return self
+
+    def close(self) -> None:
+        """Remove the temporary files (:meth:`finish` does it; for a finder given up)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     # ------------------------------------------------------------ finishing
 
     def finish(self) -> CampaignSet:
-        """Match the texts, group them and describe every campaign."""
+        """Match the texts, group them and describe every campaign; the temporary files
+        are removed whatever happens."""
         self._flush()
+        self._spill()
+        try:
+            return self._find()
+        finally:
+            self.close()
+
+    def _find(self) -> CampaignSet:
         p = self.params
-        keys, bands, signatures, text_posts = self._canonical_texts()
+        keys, rows, text_posts = self._canonical_texts()
+        bands = (self._store.band(band)[rows] for band in range(p.bands)) if keys.size else ()
         pairs = candidate_pairs(bands, p.window)
-        del bands
-        likely = pairs[estimated_jaccard(signatures, pairs) >= estimate_floor(p.threshold, p.num_perm)]
-        del signatures
+        floor = estimate_floor(p.threshold, p.num_perm)
+        likely = pairs[self._signature_agreement(pairs, rows) / p.num_perm >= floor]
         similar = likely[self._exact_jaccard(likely, text_posts) >= p.threshold]
         groups = _components(keys.size, similar)
         post_keys = self._posts.column("key", np.uint64)
         self.counts.update(compared=int(post_keys.size), distinct_texts=int(keys.size),
                            candidate_pairs=int(pairs.size), checked_pairs=int(likely.size),
                            matching_pairs=int(similar.size))
-        del pairs, likely
+        del pairs, likely, rows
         text_of_post = np.searchsorted(keys, post_keys)
         group_of_post = groups[text_of_post] if post_keys.size else np.zeros(0, np.int64)
         accounts = self._posts.column("account", np.int64)
         members = _qualifying_groups(group_of_post, accounts, p.min_accounts)
         times, days = self._posts.column("time", np.int64), self._posts.column("day_only", bool)
         context = _PostColumns(text_of_post, accounts, times, days, self._posts.column("p_wire", np.float32),
-                               self._posts.column("url", bool), self._blobs)
+                               self._posts.column("url", bool), self._post_fields)
         campaigns = [_describe(indices, context, p) for indices in members]
         campaigns.sort(key=_rank)
         numbered = tuple(_numbered(c, f"C{i:04d}") for i, c in enumerate(campaigns, 1))
@@ -370,15 +420,50 @@ class CampaignFinder:
         self.counts["posts_in_campaigns"] = sum(len(c.posts) for c in numbered)
         return CampaignSet(numbered, p, dict(sorted(self.counts.items())), _resolution(times, days))
 
-    def _canonical_texts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _canonical_texts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The distinct texts sorted by key, each once whatever the finders merged: keys,
-        band keys, byte signatures, the post each came from."""
-        p = self.params
-        keys = self._texts.column("key", np.uint64)
+        their rows in the temporary files (the first that brought each), their posts."""
+        posts = self._spilled.column("text_post", np.int64)
+        keys = self._posts.column("key", np.uint64)[posts]
         order = np.argsort(keys, kind="stable")
         first = order[np.concatenate(([True], keys[order][1:] != keys[order][:-1]))] if keys.size else order
-        return (keys[first], self._texts.column("bands", np.uint32, p.bands)[first],
-                self._texts.column("signature", np.uint8, p.num_perm)[first], self._texts.column("post", np.int64)[first])
+        return keys[first], first, posts[first]
+
+    def _signature_agreement(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 100_000) -> np.ndarray:
+        """How many MinHash positions (their low bytes) each pair of texts shares, the
+        signatures read from the temporary file one block of rows at a time: the pairs are
+        taken by the blocks their two texts are in, so two blocks are in memory at once."""
+        out = np.zeros(pairs.size, dtype=np.int64)
+        if pairs.size == 0:
+            return out
+        left = rows[(pairs >> np.uint64(32)).astype(np.int64)]
+        right = rows[(pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)]
+        low, high = np.minimum(left, right), np.maximum(left, right)
+        del left, right
+        size = self._store.signature_block_rows()
+        blocks = self._store.texts // size + 1
+        group = (low // size) * blocks + high // size
+        order = np.argsort(group, kind="stable")
+        cuts = np.flatnonzero(np.diff(group[order])) + 1
+        del group
+        loaded: dict[int, np.ndarray] = {}
+        for run in np.split(order, cuts):
+            a, b = int(low[run[0]]) // size, int(high[run[0]]) // size
+            for block in [k for k in loaded if k not in (a, b)]:
+                del loaded[block]
+            for block in (a, b):
+                if block not in loaded:
+                    loaded[block] = self._store.signature_rows(block * size, min((block + 1) * size, self._store.texts))
+            for lo in range(0, run.size, batch):
+                part = run[lo:lo + batch]
+                same = loaded[a][low[part] - a * size] == loaded[b][high[part] - b * size]
+                out[part] = np.count_nonzero(same, axis=1)
+        return out
+
+    def _post_fields(self, post: int) -> bytes:
+        """A post's packed fields, read back from the temporary file."""
+        ends = self._spilled.column("post_end", np.int64)
+        return self._store.post_bytes(int(ends[post - 1]) if post else 0, int(ends[post]))
 
     def _exact_jaccard(self, pairs: np.ndarray, text_posts: np.ndarray, batch: int = 50_000) -> np.ndarray:
         """Exact Jaccard similarity of each pair of texts, their 3-gram sets rebuilt from
@@ -388,7 +473,7 @@ class CampaignFinder:
             chunk = pairs[lo:lo + batch]
             ends = np.concatenate((chunk >> np.uint64(32), chunk & np.uint64(0xFFFFFFFF))).astype(np.int64)
             needed = np.unique(ends)
-            texts = [match_text(_unpack(self._blobs[post])["text"]).text for post in text_posts[needed].tolist()]
+            texts = [match_text(_unpack(self._post_fields(post))["text"]).text for post in text_posts[needed].tolist()]
             local = np.searchsorted(needed, ends).astype(np.uint64)
             local_pairs = (local[:chunk.size] << np.uint64(32)) | local[chunk.size:]
             out[lo:lo + chunk.size] = pair_jaccard(shingle_sets(texts), local_pairs)
@@ -417,10 +502,6 @@ def _pack(record: PostRecord) -> bytes:
 
 def _unpack(blob: bytes) -> dict:
     return dict(zip(_BLOB_FIELDS, blob.decode("utf-8").split(_SEP)))
-
-
-def _concat(parts: list[np.ndarray], dtype) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:
@@ -463,12 +544,12 @@ class _PostColumns:
     day_only: np.ndarray
     p_wire: np.ndarray
     url: np.ndarray
-    blobs: list[bytes]
+    fields: Callable[[int], bytes]
 
 
 def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) -> Campaign:
     """A campaign of the posts at ``indices``, its posts in time order (undated last)."""
-    rows = [_unpack(posts.blobs[int(i)]) for i in indices]
+    rows = [_unpack(posts.fields(int(i))) for i in indices]
     times = posts.time[indices]
     order = sorted(range(indices.size), key=lambda k: (bool(times[k] == NO_TIME), int(times[k]), rows[k]["post_id"],
                                                        rows[k]["handle"], rows[k]["text"]))

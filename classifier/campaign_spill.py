@@ -99,7 +99,7 @@ class SketchStore:
         self.num_perm, self.bands_per_text = num_perm, bands
         self._bands = SpillFile(folder, "campaign-bands")
         self._signatures = SpillFile(folder, "campaign-signatures")
-        self._posts = SpillFile(folder, "campaign-posts")
+        self.posts = SpillFile(folder, "campaign-posts")
         self._blocks: list[_Block] = []
         self.texts = 0
 
@@ -111,8 +111,8 @@ class SketchStore:
             self._blocks.append(_Block(at, bands.shape[0]))
             self._signatures.append(np.ascontiguousarray(signatures, dtype=np.uint8).data)
             self.texts += bands.shape[0]
-        start = self._posts.size
-        self._posts.append(b"".join(blobs))
+        start = self.posts.size
+        self.posts.append(b"".join(blobs))
         return start + np.cumsum(np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)))
 
     def extend(self, other: "SketchStore") -> int:
@@ -122,8 +122,8 @@ class SketchStore:
             self._blocks.append(_Block(self._bands.append(data), block.texts))
         _copy(other._signatures, self._signatures)
         self.texts += other.texts
-        shift = self._posts.size
-        _copy(other._posts, self._posts)
+        shift = self.posts.size
+        _copy(other.posts, self.posts)
         return shift
 
     def band(self, band: int) -> np.ndarray:
@@ -143,8 +143,13 @@ class SketchStore:
         return max(1, SIGNATURE_BLOCK_BYTES // self.num_perm)
 
     def post_bytes(self, start: int, end: int) -> bytes:
-        return self._posts.read(start, end - start)
+        return self.posts.read(start, end - start)
+
+    def close_sketches(self) -> None:
+        """Remove the band keys and signatures (the posts' fields stay while referenced)."""
+        self._bands.close()
+        self._signatures.close()
 
     def close(self) -> None:
-        for spilled in (self._bands, self._signatures, self._posts):
-            spilled.close()
+        self.close_sketches()
+        self.posts.close()

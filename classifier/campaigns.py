@@ -29,12 +29,15 @@ gives the same campaigns as one pass.
 
 from __future__ import annotations
 
+import math
+from array import array
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
 
@@ -49,7 +52,7 @@ from .campaign_sketch import (
     shingle_sets,
     text_key,
 )
-from .campaign_spill import SketchStore
+from .campaign_spill import SketchStore, SpillFile
 from .technique_counts import format_technique_counts, technique_counts_of
 
 if TYPE_CHECKING:
@@ -156,6 +159,59 @@ class CampaignPost:
     text: str
 
 
+class CampaignPosts(Sequence):
+    """The posts of one campaign, in time order, as :class:`CampaignPost` records.
+
+    In memory are a few numbers a post; what is shown of each (ids, names, date, label,
+    text, techniques) stays in the finder's temporary file and is read back when a post is
+    asked for (a run whose campaigns hold half its posts would otherwise keep all their
+    texts).  The file lives as long as the campaigns do."""
+
+    __slots__ = ("campaign", "_file", "_starts", "_ends", "_offsets", "_similarity", "_p_wire")
+
+    def __init__(self, campaign: str, file: SpillFile, starts: array, ends: array, offsets: array,
+                 similarity: array, p_wire: array) -> None:
+        self.campaign = campaign
+        self._file = file
+        self._starts, self._ends = starts, ends
+        self._offsets, self._similarity, self._p_wire = offsets, similarity, p_wire
+
+    def renamed(self, campaign: str) -> "CampaignPosts":
+        """The same posts, of campaign ``campaign``."""
+        return CampaignPosts(campaign, self._file, self._starts, self._ends, self._offsets, self._similarity,
+                             self._p_wire)
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(self[k] for k in range(len(self))[index])
+        size = len(self)
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError("campaign post index out of range")
+        row = _unpack(self._file.read(self._starts[index], self._ends[index] - self._starts[index]))
+        offset, p_wire = self._offsets[index], self._p_wire[index]
+        return CampaignPost(
+            campaign=self.campaign, id=row["id"], post_id=row["post_id"], account=row["account"], handle=row["handle"],
+            date=row["date"], kind=row["kind"], offset=None if offset == NO_TIME else offset,
+            similarity=self._similarity[index], p_wire=None if math.isnan(p_wire) else p_wire, label=row["label"],
+            techniques=row["techniques"], text=row["text"],
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"CampaignPosts({self.campaign!r}, {len(self)} posts)"
+
+
 @dataclass(frozen=True, slots=True)
 class Campaign:
     """A group of matching posts from at least ``min_accounts`` accounts.
@@ -169,7 +225,7 @@ class Campaign:
 
     id: str
     kind: str
-    posts: tuple[CampaignPost, ...]
+    posts: Sequence[CampaignPost]
     accounts: int
     texts: int
     first: str
@@ -388,9 +444,14 @@ class CampaignFinder:
         self._flush()
         self._spill()
         try:
-            return self._find()
-        finally:
+            found = self._find()
+        except BaseException:
             self.close()
+            raise
+        if self._store is not None:
+            self._store.close_sketches()  # the posts' fields stay, for the campaigns to read
+            self._store = None
+        return found
 
     def _find(self) -> CampaignSet:
         p = self.params
@@ -412,10 +473,12 @@ class CampaignFinder:
         members = _qualifying_groups(group_of_post, accounts, p.min_accounts)
         times, days = self._posts.column("time", np.int64), self._posts.column("day_only", bool)
         context = _PostColumns(text_of_post, accounts, times, days, self._posts.column("p_wire", np.float32),
-                               self._posts.column("url", bool), self._post_fields)
+                               self._posts.column("url", bool), self._spilled.column("post_end", np.int64),
+                               self._store.posts if self._store is not None else None)
         campaigns = [_describe(indices, context, p) for indices in members]
         campaigns.sort(key=_rank)
         numbered = tuple(_numbered(c, f"C{i:04d}") for i, c in enumerate(campaigns, 1))
+        del campaigns
         self.counts["campaigns"] = len(numbered)
         self.counts["posts_in_campaigns"] = sum(len(c.posts) for c in numbered)
         return CampaignSet(numbered, p, dict(sorted(self.counts.items())), _resolution(times, days))
@@ -465,7 +528,7 @@ class CampaignFinder:
         ends = self._spilled.column("post_end", np.int64)
         return self._store.post_bytes(int(ends[post - 1]) if post else 0, int(ends[post]))
 
-    def _exact_jaccard(self, pairs: np.ndarray, text_posts: np.ndarray, batch: int = 50_000) -> np.ndarray:
+    def _exact_jaccard(self, pairs: np.ndarray, text_posts: np.ndarray, batch: int = 4096) -> np.ndarray:
         """Exact Jaccard similarity of each pair of texts, their 3-gram sets rebuilt from
         the posts that brought them (only the texts a batch of pairs needs)."""
         out = np.zeros(pairs.size)
@@ -544,12 +607,20 @@ class _PostColumns:
     day_only: np.ndarray
     p_wire: np.ndarray
     url: np.ndarray
-    fields: Callable[[int], bytes]
+    ends: np.ndarray  # where each post's fields end in ``file`` (they start where the previous post's end)
+    file: SpillFile
+
+    def span(self, post: int) -> tuple[int, int]:
+        return (int(self.ends[post - 1]) if post else 0), int(self.ends[post])
+
+    def fields(self, post: int) -> dict:
+        start, end = self.span(post)
+        return _unpack(self.file.read(start, end - start))
 
 
 def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) -> Campaign:
     """A campaign of the posts at ``indices``, its posts in time order (undated last)."""
-    rows = [_unpack(posts.fields(int(i))) for i in indices]
+    rows = [posts.fields(int(i)) for i in indices]
     times = posts.time[indices]
     order = sorted(range(indices.size), key=lambda k: (bool(times[k] == NO_TIME), int(times[k]), rows[k]["post_id"],
                                                        rows[k]["handle"], rows[k]["text"]))
@@ -562,31 +633,28 @@ def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) 
     similarity = _similarity_to_first([row["text"] for row in rows])
     first_time = times[0] if dated.any() else NO_TIME
     accounts = posts.account[indices]
-    campaign_posts = []
     technique_totals: Counter = Counter()
-    for k, (index, row) in enumerate(zip(indices, rows)):
-        p = posts.p_wire[index]
+    for row in rows:
         technique_totals.update(technique_counts_of(row["techniques"]))
-        campaign_posts.append(CampaignPost(
-            campaign="", id=row["id"], post_id=row["post_id"], account=row["account"], handle=row["handle"],
-            date=row["date"], kind=row["kind"],
-            offset=int((times[k] - first_time) // scale) if dated[k] else None,
-            similarity=round(float(similarity[k]), 3), p_wire=None if np.isnan(p) else round(float(p), 4),
-            label=row["label"], techniques=row["techniques"], text=row["text"],
-        ))
+    spans = [posts.span(int(index)) for index in indices]
+    offsets = [int((times[k] - first_time) // scale) if dated[k] else NO_TIME for k in range(indices.size)]
+    campaign_posts = CampaignPosts(
+        "", posts.file, array("q", [start for start, _ in spans]), array("q", [end for _, end in spans]),
+        array("q", offsets), array("d", [round(float(value), 3) for value in similarity]),
+        array("d", [value if np.isnan(value) else round(float(value), 4) for value in posts.p_wire[indices]]))
+    dated_dates = [row["date"] for row, ok in zip(rows, dated) if ok]
     p_wire = posts.p_wire[indices]
     median_p_wire = None if np.isnan(p_wire).all() else round(float(np.nanmedian(p_wire)), 4)
     url_share = round(float(posts.url[indices].mean()), 3)
     share = median_p_wire is not None and median_p_wire >= params.share_p_wire and url_share >= params.share_url_share
-    dated_posts = [post for post, ok in zip(campaign_posts, dated) if ok]
     return Campaign(
         id="",
         kind="share_template" if share else "copypasta",
-        posts=tuple(campaign_posts),
+        posts=campaign_posts,
         accounts=len(set(accounts.tolist())),
         texts=len(set(texts.tolist())),
-        first=dated_posts[0].date if dated_posts else "",
-        last=dated_posts[-1].date if dated_posts else "",
+        first=dated_dates[0] if dated_dates else "",
+        last=dated_dates[-1] if dated_dates else "",
         time_unit=unit,
         span=int((times[dated][-1] - times[dated][0]) // scale) if dated.any() else None,
         median_gap=_median_gap(times[dated], accounts[dated], scale),
@@ -652,7 +720,7 @@ def _rank(campaign: Campaign) -> tuple:
 def _numbered(campaign: Campaign, name: str) -> Campaign:
     from dataclasses import replace
 
-    return replace(campaign, id=name, posts=tuple(replace(post, campaign=name) for post in campaign.posts))
+    return replace(campaign, id=name, posts=campaign.posts.renamed(name))
 
 
 def _resolution(times: np.ndarray, days: np.ndarray) -> str:

@@ -279,7 +279,7 @@ def finish_run(*, dump: str, output: Path, model: Model, summary: ScoreSummary, 
         from .campaign_files import campaign_rows, write_campaign_csvs
 
         found = collector.campaign_set(campaigns)
-        members = list(campaign_rows(found))
+        members = campaign_rows(found)
         if campaign_paths is not None:
             campaign_files = write_campaign_csvs(outputs, found, *campaign_paths, excel_safe=excel_safe)
     accounts = collector.accounts

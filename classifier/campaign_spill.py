@@ -8,8 +8,10 @@ time and read back piece by piece:
   found one band at a time, so a band is read as one column);
 - each sketched text's MinHash signature bytes, row by row (the estimate of a pair's
   similarity reads the signatures of a range of texts at a time);
+- each sketched text, normalized, read back only for the pairs the exact check compares
+  and the posts of the campaigns found;
 - each post's packed fields (ids, names, date, text, techniques), read back only for the
-  texts the exact check compares and the posts of the campaigns found.
+  posts of the campaigns found.
 
 The files are made beside the run's outputs (or in the system's temporary folder) named as
 every temporary file of postcred is (:func:`classifier.outputs.temp_beside`: a crashed
@@ -77,6 +79,12 @@ def _close_and_remove(handle, path: Path | None) -> None:
             pass
 
 
+def _append_all(target: SpillFile, pieces: list[bytes]) -> np.ndarray:
+    """Append ``pieces`` as one write; returns where each ends in ``target``."""
+    start = target.append(b"".join(pieces))
+    return start + np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)))
+
+
 def _copy(source: SpillFile, target: SpillFile, piece: int = 8 << 20) -> None:
     for at in range(0, source.size, piece):
         target.append(source.read(at, min(piece, source.size - at)))
@@ -99,32 +107,40 @@ class SketchStore:
         self.num_perm, self.bands_per_text = num_perm, bands
         self._bands = SpillFile(folder, "campaign-bands")
         self._signatures = SpillFile(folder, "campaign-signatures")
+        self._texts = SpillFile(folder, "campaign-texts")
         self.posts = SpillFile(folder, "campaign-posts")
         self._blocks: list[_Block] = []
         self.texts = 0
 
-    def add(self, bands: np.ndarray, signatures: np.ndarray, blobs: list[bytes]) -> np.ndarray:
-        """Append a block of texts' sketches and of posts' packed fields; returns where each
-        post's bytes end in the posts' file (they start where the previous post's end)."""
+    def add(self, bands: np.ndarray, signatures: np.ndarray, texts: list[str],
+            blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        """Append a block of texts (their sketches and normalized texts) and of posts'
+        packed fields; returns where each text's and each post's bytes end in their files
+        (each starts where the previous one ends)."""
         if bands.shape[0]:
             at = self._bands.append(np.ascontiguousarray(bands.T, dtype=np.uint32).data)
             self._blocks.append(_Block(at, bands.shape[0]))
             self._signatures.append(np.ascontiguousarray(signatures, dtype=np.uint8).data)
             self.texts += bands.shape[0]
-        start = self.posts.size
-        self.posts.append(b"".join(blobs))
-        return start + np.cumsum(np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)))
+        encoded = [text.encode("utf-8") for text in texts]
+        return _append_all(self._texts, encoded), _append_all(self.posts, blobs)
 
-    def extend(self, other: "SketchStore") -> int:
-        """Append everything ``other`` holds; returns the shift of its posts' byte offsets."""
+    def text(self, start: int, end: int) -> str:
+        """A normalized text, by where its bytes start and end."""
+        return self._texts.read(start, end - start).decode("utf-8")
+
+    def extend(self, other: "SketchStore") -> tuple[int, int]:
+        """Append everything ``other`` holds; returns the shifts of its texts' and its posts'
+        byte offsets."""
         for block in other._blocks:
             data = other._bands.read(block.bands_at, block.texts * self.bands_per_text * 4)
             self._blocks.append(_Block(self._bands.append(data), block.texts))
         _copy(other._signatures, self._signatures)
         self.texts += other.texts
-        shift = self.posts.size
+        shifts = self._texts.size, self.posts.size
+        _copy(other._texts, self._texts)
         _copy(other.posts, self.posts)
-        return shift
+        return shifts
 
     def band(self, band: int) -> np.ndarray:
         """Band ``band``'s key of every text, in the order they were added."""
@@ -149,6 +165,7 @@ class SketchStore:
         """Remove the band keys and signatures (the posts' fields stay while referenced)."""
         self._bands.close()
         self._signatures.close()
+        self._texts.close()
 
     def close(self) -> None:
         self.close_sketches()

@@ -319,10 +319,11 @@ class CampaignFinder:
         self._post_count = 0
         # Not yet on disk: sketched texts (and the post that brought each), posts' fields.
         self._buffer = _Columns("bands", "signature", "post")
+        self._norms: list[str] = []
         self._blobs: list[bytes] = []
-        # On disk: where each post's fields end, and the post that brought each text.
+        # On disk: where each post's fields end; the post that brought each text, where it ends.
         self._store: SketchStore | None = None
-        self._spilled = _Columns("post_end", "text_post")
+        self._spilled = _Columns("post_end", "text_post", "text_end")
         self.counts: Counter = Counter()
 
     def add(self, records: Iterable[PostRecord]) -> None:
@@ -369,6 +370,7 @@ class CampaignFinder:
         signatures = self._hasher.signatures(shingle_sets(new_texts))
         self._buffer.append(bands=band_keys(signatures, self.params.bands), signature=signatures.astype(np.uint8),
                             post=np.array(new_posts, dtype=np.int64))
+        self._norms += new_texts
         times = [moment for *_, moment in pending]
         self._posts.append(
             key=np.array([key for _, _, _, key, _ in pending], dtype=np.uint64),
@@ -393,11 +395,12 @@ class CampaignFinder:
         p = self.params
         if self._store is None:
             self._store = SketchStore(self.folder, p.num_perm, p.bands)
-        ends = self._store.add(self._buffer.column("bands", np.uint32, p.bands),
-                               self._buffer.column("signature", np.uint8, p.num_perm), self._blobs)
-        self._spilled.append(post_end=ends, text_post=self._buffer.column("post", np.int64))
+        text_ends, post_ends = self._store.add(self._buffer.column("bands", np.uint32, p.bands),
+                                               self._buffer.column("signature", np.uint8, p.num_perm),
+                                               self._norms, self._blobs)
+        self._spilled.append(post_end=post_ends, text_post=self._buffer.column("post", np.int64), text_end=text_ends)
         self._buffer = _Columns("bands", "signature", "post")
-        self._blobs = []
+        self._norms, self._blobs = [], []
 
     def _account_id(self, name: str) -> int:
         found = self._accounts.get(name)
@@ -418,11 +421,12 @@ class CampaignFinder:
             other._spill()
             if self._store is None:
                 self._store = SketchStore(self.folder, self.params.num_perm, self.params.bands)
-            shift = self._store.extend(other._store)
-            self._spilled.extend(other._spilled, post_end=lambda ends: ends + shift,
-                                 text_post=lambda posts: posts + offset)
+            text_shift, post_shift = self._store.extend(other._store)
+            self._spilled.extend(other._spilled, post_end=lambda ends: ends + post_shift,
+                                 text_post=lambda posts: posts + offset, text_end=lambda ends: ends + text_shift)
             other.close()
         self._buffer.extend(other._buffer, post=lambda posts: posts + offset)
+        self._norms += other._norms
         self._blobs += other._blobs
         self._posts.extend(other._posts, account=lambda accounts: remap[accounts])
         self._post_count += other._post_count
@@ -455,18 +459,18 @@ class CampaignFinder:
 
     def _find(self) -> CampaignSet:
         p = self.params
-        keys, rows, text_posts = self._canonical_texts()
+        keys, rows = self._canonical_texts()
         bands = (self._store.band(band)[rows] for band in range(p.bands)) if keys.size else ()
         pairs = candidate_pairs(bands, p.window)
         floor = estimate_floor(p.threshold, p.num_perm)
         likely = pairs[self._signature_agreement(pairs, rows) / p.num_perm >= floor]
-        similar = likely[self._exact_jaccard(likely, text_posts) >= p.threshold]
+        similar = likely[self._exact_jaccard(likely, rows) >= p.threshold]
         groups = _components(keys.size, similar)
         post_keys = self._posts.column("key", np.uint64)
         self.counts.update(compared=int(post_keys.size), distinct_texts=int(keys.size),
                            candidate_pairs=int(pairs.size), checked_pairs=int(likely.size),
                            matching_pairs=int(similar.size))
-        del pairs, likely, rows
+        del pairs, likely
         text_of_post = np.searchsorted(keys, post_keys)
         group_of_post = groups[text_of_post] if post_keys.size else np.zeros(0, np.int64)
         accounts = self._posts.column("account", np.int64)
@@ -474,7 +478,7 @@ class CampaignFinder:
         times, days = self._posts.column("time", np.int64), self._posts.column("day_only", bool)
         context = _PostColumns(text_of_post, accounts, times, days, self._posts.column("p_wire", np.float32),
                                self._posts.column("url", bool), self._spilled.column("post_end", np.int64),
-                               self._store.posts if self._store is not None else None)
+                               self._store, rows, self._spilled.column("text_end", np.int64))
         campaigns = [_describe(indices, context, p) for indices in members]
         campaigns.sort(key=_rank)
         numbered = tuple(_numbered(c, f"C{i:04d}") for i, c in enumerate(campaigns, 1))
@@ -483,14 +487,13 @@ class CampaignFinder:
         self.counts["posts_in_campaigns"] = sum(len(c.posts) for c in numbered)
         return CampaignSet(numbered, p, dict(sorted(self.counts.items())), _resolution(times, days))
 
-    def _canonical_texts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The distinct texts sorted by key, each once whatever the finders merged: keys,
-        their rows in the temporary files (the first that brought each), their posts."""
-        posts = self._spilled.column("text_post", np.int64)
-        keys = self._posts.column("key", np.uint64)[posts]
+    def _canonical_texts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct texts sorted by key, each once whatever the finders merged: keys, and
+        their rows in the temporary files (the first that brought each)."""
+        keys = self._posts.column("key", np.uint64)[self._spilled.column("text_post", np.int64)]
         order = np.argsort(keys, kind="stable")
         first = order[np.concatenate(([True], keys[order][1:] != keys[order][:-1]))] if keys.size else order
-        return keys[first], first, posts[first]
+        return keys[first], first
 
     def _signature_agreement(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 100_000) -> np.ndarray:
         """How many MinHash positions (their low bytes) each pair of texts shares, the
@@ -523,20 +526,20 @@ class CampaignFinder:
                 out[part] = np.count_nonzero(same, axis=1)
         return out
 
-    def _post_fields(self, post: int) -> bytes:
-        """A post's packed fields, read back from the temporary file."""
-        ends = self._spilled.column("post_end", np.int64)
-        return self._store.post_bytes(int(ends[post - 1]) if post else 0, int(ends[post]))
+    def _text(self, row: int) -> str:
+        """The normalized text of the ``row``-th sketched text, read back from its file."""
+        ends = self._spilled.column("text_end", np.int64)
+        return self._store.text(int(ends[row - 1]) if row else 0, int(ends[row]))
 
-    def _exact_jaccard(self, pairs: np.ndarray, text_posts: np.ndarray, batch: int = 4096) -> np.ndarray:
+    def _exact_jaccard(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 4096) -> np.ndarray:
         """Exact Jaccard similarity of each pair of texts, their 3-gram sets rebuilt from
-        the posts that brought them (only the texts a batch of pairs needs)."""
+        their normalized texts (only the texts a batch of pairs needs)."""
         out = np.zeros(pairs.size)
         for lo in range(0, pairs.size, batch):
             chunk = pairs[lo:lo + batch]
             ends = np.concatenate((chunk >> np.uint64(32), chunk & np.uint64(0xFFFFFFFF))).astype(np.int64)
             needed = np.unique(ends)
-            texts = [match_text(_unpack(self._post_fields(post))["text"]).text for post in text_posts[needed].tolist()]
+            texts = [self._text(row) for row in rows[needed].tolist()]
             local = np.searchsorted(needed, ends).astype(np.uint64)
             local_pairs = (local[:chunk.size] << np.uint64(32)) | local[chunk.size:]
             out[lo:lo + chunk.size] = pair_jaccard(shingle_sets(texts), local_pairs)
@@ -601,21 +604,27 @@ def _qualifying_groups(groups: np.ndarray, accounts: np.ndarray, min_accounts: i
 
 @dataclass(frozen=True, slots=True)
 class _PostColumns:
-    text: np.ndarray
+    text: np.ndarray  # each post's distinct text (its number in key order)
     account: np.ndarray
     time: np.ndarray
     day_only: np.ndarray
     p_wire: np.ndarray
     url: np.ndarray
-    ends: np.ndarray  # where each post's fields end in ``file`` (they start where the previous post's end)
-    file: SpillFile
+    ends: np.ndarray  # where each post's fields end in the store (they start where the previous post's end)
+    store: SketchStore
+    text_rows: np.ndarray  # each distinct text's row in the store
+    text_ends: np.ndarray  # where each row's normalized text ends in the store
 
     def span(self, post: int) -> tuple[int, int]:
         return (int(self.ends[post - 1]) if post else 0), int(self.ends[post])
 
     def fields(self, post: int) -> dict:
         start, end = self.span(post)
-        return _unpack(self.file.read(start, end - start))
+        return _unpack(self.store.posts.read(start, end - start))
+
+    def normalized(self, text: int) -> str:
+        row = int(self.text_rows[text])
+        return self.store.text(int(self.text_ends[row - 1]) if row else 0, int(self.text_ends[row]))
 
 
 def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) -> Campaign:
@@ -630,7 +639,7 @@ def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) 
     unit = "" if not dated.any() else ("day" if day_only else "s")
     scale = 86_400 if unit == "day" else 1
     texts = posts.text[indices]
-    similarity = _similarity_to_first([row["text"] for row in rows])
+    similarity = _similarity_to_first([posts.normalized(text) for text in texts.tolist()])
     first_time = times[0] if dated.any() else NO_TIME
     accounts = posts.account[indices]
     technique_totals: Counter = Counter()
@@ -639,7 +648,7 @@ def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) 
     spans = [posts.span(int(index)) for index in indices]
     offsets = [int((times[k] - first_time) // scale) if dated[k] else NO_TIME for k in range(indices.size)]
     campaign_posts = CampaignPosts(
-        "", posts.file, array("q", [start for start, _ in spans]), array("q", [end for _, end in spans]),
+        "", posts.store.posts, array("q", [start for start, _ in spans]), array("q", [end for _, end in spans]),
         array("q", offsets), array("d", [round(float(value), 3) for value in similarity]),
         array("d", [value if np.isnan(value) else round(float(value), 4) for value in posts.p_wire[indices]]))
     dated_dates = [row["date"] for row, ok in zip(rows, dated) if ok]
@@ -666,8 +675,8 @@ def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) 
 
 
 def _similarity_to_first(texts: list[str]) -> np.ndarray:
-    """Jaccard similarity of each text's 3-grams (normalized) to the first text's."""
-    shingles = shingle_sets([match_text(text).text for text in texts])
+    """Jaccard similarity of each normalized text's 3-grams to the first text's."""
+    shingles = shingle_sets(texts)
     return pair_jaccard(shingles, np.arange(len(texts), dtype=np.uint64))
 
 

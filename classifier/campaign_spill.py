@@ -31,8 +31,8 @@ import numpy as np
 
 from .outputs import temp_beside
 
-#: Signature rows read at a time when estimating pairs' similarity (8 MB of 128-byte rows).
-SIGNATURE_BLOCK_BYTES = 8 << 20
+#: Signature rows read at a time when estimating pairs' similarity (4 MB of 128-byte rows).
+SIGNATURE_BLOCK_BYTES = 4 << 20
 
 
 class SpillFile:

@@ -495,7 +495,7 @@ class CampaignFinder:
         first = order[np.concatenate(([True], keys[order][1:] != keys[order][:-1]))] if keys.size else order
         return keys[first], first
 
-    def _signature_agreement(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 100_000) -> np.ndarray:
+    def _signature_agreement(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 16_384) -> np.ndarray:
         """How many MinHash positions (their low bytes) each pair of texts shares, the
         signatures read from the temporary file one block of rows at a time: the pairs are
         taken by the blocks their two texts are in, so two blocks are in memory at once."""
@@ -531,7 +531,7 @@ class CampaignFinder:
         ends = self._spilled.column("text_end", np.int64)
         return self._store.text(int(ends[row - 1]) if row else 0, int(ends[row]))
 
-    def _exact_jaccard(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 4096) -> np.ndarray:
+    def _exact_jaccard(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 1024) -> np.ndarray:
         """Exact Jaccard similarity of each pair of texts, their 3-gram sets rebuilt from
         their normalized texts (only the texts a batch of pairs needs)."""
         out = np.zeros(pairs.size)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import OutputError
 from .outputs import temp_beside
 
 #: Signature rows read at a time when estimating pairs' similarity (4 MB of 128-byte rows).
@@ -39,8 +40,12 @@ class SpillFile:
     """A temporary file to append bytes to and read ranges back from."""
 
     def __init__(self, folder: str | Path | None, name: str) -> None:
-        path = temp_beside(Path(folder or tempfile.gettempdir()) / name)
-        self._handle = open(path, "w+b", buffering=0)  # noqa: SIM115 (closed by close() or the finalizer)
+        self.folder = Path(folder or tempfile.gettempdir())
+        try:
+            path = temp_beside(self.folder / name)
+            self._handle = open(path, "w+b", buffering=0)  # noqa: SIM115 (closed by close() or the finalizer)
+        except OSError as exc:
+            raise self._failed(exc) from None
         try:
             os.unlink(path)  # gone from the folder now; the space is freed when the file is closed
             left = None
@@ -54,10 +59,17 @@ class SpillFile:
         start = self.size
         view = memoryview(data).cast("B")
         self.size += len(view)
-        self._handle.seek(start)
-        while view:
-            view = view[self._handle.write(view):]
+        try:
+            self._handle.seek(start)
+            while view:
+                view = view[self._handle.write(view):]
+        except OSError as exc:  # a full disk, a quota
+            raise self._failed(exc) from None
         return start
+
+    def _failed(self, exc: OSError) -> OutputError:
+        return OutputError(f"{self.folder}: cannot write the temporary files of campaign detection "
+                           f"({exc.strerror or exc}); free some space there or score with --no-campaigns")
 
     def read(self, offset: int, size: int) -> bytes:
         self._handle.seek(offset)

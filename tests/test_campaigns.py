@@ -16,6 +16,7 @@ from classifier.campaigns import (
     find_campaigns,
     parse_time,
 )
+from classifier.errors import OutputError
 from classifier.technique_counts import technique_counts_of
 from tests.synthetic_campaigns import DumpGenerator, shuffled_copy
 
@@ -178,6 +179,14 @@ def test_finders_that_spilled_to_disk_merge_into_the_same_campaigns(dump, found,
     given_up.add(records[:400])
     given_up.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_that_cannot_hold_the_temporary_files_is_one_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    finder = CampaignFinder(CampaignParams(chunk_size=1), folder=blocker / "sub")
+    with pytest.raises(OutputError, match="cannot write the temporary files of campaign detection"):
+        finder.add([record(BASE, "a")])
 
 
 def test_merging_needs_the_same_parameters():

@@ -26,7 +26,6 @@ from typing import Iterable, NamedTuple, Sequence
 import joblib
 import numpy as np
 from scipy import sparse
-from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -135,6 +134,8 @@ class PlattCalibratedLogisticRegression(ClassifierMixin, BaseEstimator):
         if getattr(self, "method", "sigmoid") == "isotonic":
             p = np.interp(self.base_.decision_function(X), *self.steps_)
         else:
+            from scipy.special import expit  # Platt scaling only: scipy.special costs start-up
+
             p = expit(self.decision_function(X))
         return np.column_stack([1 - p, p])
 

@@ -18,12 +18,13 @@ import json, sys
 from classifier.cli import cli
 cli.main(["score", sys.argv[1], "-o", sys.argv[2], "-q"], standalone_mode=False)
 print(json.dumps(sorted(m for m in ("pandas", "pyarrow", "rich", "scipy.integrate", "scipy.interpolate", "scipy.optimize",
-                                    "scipy.stats", "sklearn") if m in sys.modules)))
+                                    "scipy.special", "scipy.stats", "sklearn") if m in sys.modules)))
 """
 
 
 def test_score_runs_without_pandas_pyarrow_or_scipy_stats(tmp_path):
-    """Nor rich (no progress bar asked for), scipy.interpolate, scipy.optimize, scipy.integrate."""
+    """Nor rich (no progress bar asked for), scipy.interpolate, scipy.optimize, scipy.integrate,
+    scipy.special."""
     out = subprocess.run([sys.executable, "-c", SCORE_AND_LIST, str(SEED), str(tmp_path / "seed.csv")],
                          capture_output=True, text=True, cwd=ROOT, check=True)
     assert json.loads(out.stdout.splitlines()[-1]) == ["sklearn"]
@@ -37,7 +38,7 @@ import json, sys
 from classifier.startup import import_sklearn_lean
 import_sklearn_lean()
 from sklearn.metrics._ranking import rankdata  # bound to a deferred name while sklearn loaded
-DEFERRED = ("scipy.stats", "scipy.interpolate", "scipy.optimize", "scipy.integrate")
+DEFERRED = ("scipy.stats", "scipy.interpolate", "scipy.optimize", "scipy.integrate", "scipy.special")
 loaded_before = [name for name in DEFERRED if name in sys.modules]
 ranks = rankdata([30, 10, 20]).tolist()
 import numpy as np
@@ -45,7 +46,9 @@ from sklearn.linear_model import LogisticRegression  # lbfgs: scipy.optimize.min
 from sklearn.metrics import auc  # scipy.integrate.trapezoid
 from sklearn.preprocessing import SplineTransformer  # scipy.interpolate.BSpline
 X = np.array([[0.0], [1.0], [2.0], [3.0]])
-fitted = LogisticRegression().fit(X, [0, 0, 1, 1]).predict([[0.0], [3.0]]).tolist()
+classifier = LogisticRegression().fit(X, [0, 0, 1, 1])
+fitted = classifier.predict([[0.0], [3.0]]).tolist()
+fitted.append(bool(classifier.predict_proba([[3.0]])[0, 1] > 0.5))  # scipy.special.expit
 area = float(auc([0.0, 1.0], [1.0, 1.0]))
 splines = SplineTransformer(n_knots=3, degree=1).fit_transform(X).shape
 import pandas
@@ -60,8 +63,8 @@ def test_what_was_deferred_loads_when_used():
                          check=True)
     loaded_before, ranks, fitted, area, splines, loaded_after, frame = json.loads(out.stdout.splitlines()[-1])
     assert loaded_before == []
-    assert (ranks, fitted, area, splines) == ([3.0, 1.0, 2.0], [0, 1], 1.0, [4, 3])
-    assert loaded_after == ["scipy.stats", "scipy.interpolate", "scipy.optimize", "scipy.integrate"]
+    assert (ranks, fitted, area, splines) == ([3.0, 1.0, 2.0], [0, 1, True], 1.0, [4, 3])
+    assert loaded_after == ["scipy.stats", "scipy.interpolate", "scipy.optimize", "scipy.integrate", "scipy.special"]
     assert frame == [1, 1]
 
 

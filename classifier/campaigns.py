@@ -463,7 +463,10 @@ class CampaignFinder:
         bands = (self._store.band(band)[rows] for band in range(p.bands)) if keys.size else ()
         pairs = candidate_pairs(bands, p.window)
         floor = estimate_floor(p.threshold, p.num_perm)
-        likely = pairs[self._signature_agreement(pairs, rows) / p.num_perm >= floor]
+        # The fewest agreeing positions whose share reaches the floor (the share computed as
+        # the estimate always was), so that no array of shares is made.
+        least = next(count for count in range(p.num_perm + 2) if count > p.num_perm or count / p.num_perm >= floor)
+        likely = pairs[self._signature_agreement(pairs, rows) >= least]
         similar = likely[self._exact_jaccard(likely, rows) >= p.threshold]
         groups = _components(keys.size, similar)
         post_keys = self._posts.column("key", np.uint64)
@@ -498,19 +501,22 @@ class CampaignFinder:
     def _signature_agreement(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 16_384) -> np.ndarray:
         """How many MinHash positions (their low bytes) each pair of texts shares, the
         signatures read from the temporary file one block of rows at a time: the pairs are
-        taken by the blocks their two texts are in, so two blocks are in memory at once."""
-        out = np.zeros(pairs.size, dtype=np.int64)
+        taken by the blocks their two texts are in, so two blocks are in memory at once.
+        (32-bit rows and block numbers: a million posts make twenty million pairs.)"""
+        out = np.zeros(pairs.size, dtype=np.uint16)
         if pairs.size == 0:
             return out
+        rows = rows.astype(np.int32)
         left = rows[(pairs >> np.uint64(32)).astype(np.int64)]
-        right = rows[(pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)]
-        low, high = np.minimum(left, right), np.maximum(left, right)
-        del left, right
+        high = rows[(pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)]
+        low = np.minimum(left, high)
+        np.maximum(left, high, out=high)
+        del left
         size = self._store.signature_block_rows()
-        blocks = self._store.texts // size + 1
-        group = (low // size) * blocks + high // size
+        group = (low // size) * (self._store.texts // size + 1) + high // size
         order = np.argsort(group, kind="stable")
-        cuts = np.flatnonzero(np.diff(group[order])) + 1
+        group = group[order]
+        cuts = np.flatnonzero(group[1:] != group[:-1]) + 1
         del group
         loaded: dict[int, np.ndarray] = {}
         for run in np.split(order, cuts):

@@ -400,9 +400,10 @@ def time_report(segments: list[str], work: Path) -> dict:
     return {"report_s": time.perf_counter() - begin, "report_mb": path.stat().st_size / 2**20, "rows": len(records)}
 
 
-def stage_costs(texts: list[str], work: Path) -> list[tuple[str, float]]:
+def stage_costs(texts: list[str], work: Path, clock=time.perf_counter) -> list[tuple[str, float]]:
     """Microseconds per segment of each stage of scoring, timed one stage at a time in
-    this process (garbage collector paused, as while scoring), on ``texts``."""
+    this process (garbage collector paused, as while scoring), on ``texts``; ``clock``
+    is ``time.process_time`` for CPU time (on a machine other work keeps busy)."""
     import gc
 
     from classifier import markers, tokens
@@ -421,9 +422,9 @@ def stage_costs(texts: list[str], work: Path) -> list[tuple[str, float]]:
     out: list[tuple[str, float]] = []
 
     def timed(name: str, work):
-        start = time.perf_counter()
+        start = clock()
         result = work()
-        out.append((name, (time.perf_counter() - start) / n * 1e6))
+        out.append((name, (clock() - start) / n * 1e6))
         return result
 
     enabled = gc.isenabled()
@@ -544,13 +545,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures as JSON.")
     parser.add_argument("--stages", type=int, default=0, metavar="N",
                         help="Only print where the time goes: each stage of scoring timed on N segments.")
+    parser.add_argument("--cpu", action="store_true",
+                        help="With --stages: time in CPU time rather than wall-clock time (a busy machine).")
     args = parser.parse_args(argv)
     if args.stages:
         texts = distinct_texts(sentence_pools(labeled_texts(args.labels)), args.stages)
         with tempfile.TemporaryDirectory(prefix="postcred-stages-") as folder:
-            costs = stage_costs(texts, Path(folder))
+            costs = stage_costs(texts, Path(folder), time.process_time if args.cpu else time.perf_counter)
         width = max(len(name) for name, _ in costs)
-        print(f"where the time goes: {len(texts):,} segments, microseconds per segment\n")
+        print(f"where the time goes: {len(texts):,} segments, {'CPU ' if args.cpu else ''}microseconds per segment\n")
         print("\n".join(f"{name:<{width}}  {cost:8.1f}" for name, cost in costs))
         return {"stages": costs}
     if args.quick:

@@ -28,7 +28,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from .tokens import Token, TokenizedText
+from .tokens import KIND, SURFACE, Token, TokenizedText
 
 Span = tuple[int, int]
 
@@ -149,19 +149,20 @@ def quoted_chants(doc: TokenizedText) -> list[Span]:
     depth = 0
     residue = 0
     exclaims = False
-    for token in doc.tokens:
-        if token.surface in QUOTE_OPEN:
+    for word, start, end in zip(doc.words, doc.starts, doc.ends):  # the columns: no Token objects
+        surface = word[SURFACE]
+        if surface in QUOTE_OPEN:
             if depth == 0:
-                quotes.append([token.start, token.end])
+                quotes.append([start, end])
             depth += 1
-        elif token.surface in QUOTE_CLOSE and depth:
+        elif surface in QUOTE_CLOSE and depth:
             depth -= 1
             if depth == 0:
-                quotes[-1][1] = token.end
+                quotes[-1][1] = end
         elif depth:
-            exclaims = exclaims or "!" in token.surface
-        elif token.kind not in NOT_WORDS:
-            residue += len(token.surface)
+            exclaims = exclaims or "!" in surface
+        elif word[KIND] not in NOT_WORDS:
+            residue += len(surface)
     if depth or not quotes or residue > CHANT_RESIDUE_CHARS:
         return []
     if len(quotes) < 2 and not exclaims:

@@ -981,7 +981,7 @@ class MarkerVectorizer(TransformerMixin, BaseEstimator):
         row = {MARKER_PREFIX + m: math.log1p(w) for m, w in weights.items()}
         if self.densities:
             length = max(len(doc.text), 1)
-            n_emoji = sum(1 for word in doc.words if word[KIND] == "EMOJI")
+            n_emoji = list(map(itemgetter(KIND), doc.words)).count("EMOJI")  # at C speed
             n_exclaim = doc.norm.count("!")
             row[EMOJI_DENSITY] = math.log1p(100.0 * n_emoji / length)
             row[EXCLAMATION_DENSITY] = math.log1p(100.0 * n_exclaim / length)
@@ -999,7 +999,8 @@ class MarkerVectorizer(TransformerMixin, BaseEstimator):
         for span in spans:
             grouped.setdefault(MARKER_PREFIX + span.marker, []).append(span)
         if self.densities:
-            emoji = [k for k, word in enumerate(doc.words) if word[KIND] == "EMOJI"]
+            kinds = list(map(itemgetter(KIND), doc.words))
+            emoji = [k for k, kind in enumerate(kinds) if kind == "EMOJI"] if "EMOJI" in kinds else []
             if emoji:
                 starts, ends = doc.starts, doc.ends
                 grouped[EMOJI_DENSITY] = [

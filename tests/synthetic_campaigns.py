@@ -27,6 +27,19 @@ START = int(datetime(2024, 11, 1, tzinfo=timezone.utc).timestamp())
 DAY = 86_400
 SLOT_RE = re.compile(r"\{(\w+)\}")
 SENTENCE_RE = re.compile(r"[^。！？!?]+[。！？!?]")
+#: The ``labels/`` files the generated posts draw sentences and campaign bases from: the set as
+#: it stood when the campaign tests were written.  Every draw comes from one seeded stream, so a
+#: new labels file would reshuffle every generated dump and move the tests' planted campaigns;
+#: files added later (new labeling waves) are left out to keep the dumps the same.
+LABEL_FILES = (
+    "seed.jsonl", "written-asia-security.jsonl", "written-disasters-climate-crime.jsonl",
+    "written-economy-tech.jsonl", "written-health.jsonl", "written-politics-history-immigration.jsonl",
+    "written-wave2-a.jsonl", "written-wave2-b.jsonl", "written-wave3-a.jsonl", "written-wave3-b.jsonl",
+    "written-wave3-c.jsonl", "written-wave3-d.jsonl", "written-wave4-quote.jsonl",
+    "written-wave5-narrative.jsonl", "written-wave5-short.jsonl", "written-wave6-headlines-outlets-slogans.jsonl",
+    "written-wave6-insinuation-conspiracy-anecdote.jsonl", "written-wave7-headlines-state-copy.jsonl",
+    "written-world.jsonl",
+)
 #: Characters an edit inserts or substitutes: kana, common kanji, punctuation.
 EDIT_CHARS = "あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれろわをん" \
              "アイウエオカキクケコサシスセソ日本国人大中小上下今年月時間政府者的生活問題社会経済!?、。…ー"
@@ -79,10 +92,10 @@ class SyntheticPost:
 
 
 def label_texts() -> tuple[list[str], list[str]]:
-    """(wire sentences, partisan texts) of ``labels/*.jsonl``: sentences of 15-60
-    characters for organic posts, whole partisan texts of 40-140 for campaign bases."""
+    """(wire sentences, partisan texts) of the ``LABEL_FILES`` of ``labels/``: sentences of
+    15-60 characters for organic posts, whole partisan texts of 40-140 for campaign bases."""
     sentences, partisan = set(), set()
-    for path in sorted((ROOT / "labels").glob("*.jsonl")):
+    for path in sorted(ROOT / "labels" / name for name in LABEL_FILES):
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 row = json.loads(line)

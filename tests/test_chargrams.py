@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from classifier.chargrams import CharNgramVectorizer, char_grams, char_text
-from classifier.model import build_pipeline, explain, transform_features
+from classifier.chargrams import (CharNgramVectorizer, char_gram_runs, char_grams, char_text, feature_name,
+                                  vocabulary_keys)
+from classifier.labels import load_labels
+from classifier.model import build_pipeline, explain, load_model, transform_features, wire_probability_of_features
 from classifier.tokens import analyze
+
+from .conftest import LABELS
 
 WIRE = [
     "ロシア外務省は11日、声明を発表しました。",
@@ -151,3 +155,103 @@ def test_a_loaded_model_scores_a_batch_the_same_whatever_it_scored_before():
     features(model, first)
     after = features(model, later)
     assert after.shape == alone.shape and (after == alone).all()
+
+
+EDGE_TEXTS = [
+    "「増税反対!」と 訴えた q:増税 の人",  # a quotation, white space, and a literal "q:" beside a quoted n-gram
+    "「 言った 」「『二重』の 引用」”閉じ",  # white space inside quotations, nested and stray brackets
+    "Breaking news from Tokyo today 🔥 @someone https://t.co/x",
+    "",
+    "   ",
+    "ｗｗｗ　すごい　ｗｗｗ！！",
+]
+
+
+def _occurrences(positions):
+    """A CharPositions as comparable rows (its occurrences in any order)."""
+    rows = sorted(zip(positions.docs.tolist(), positions.lengths.tolist(), positions.starts.tolist(),
+                      positions.columns.tolist()))
+    return rows, positions.owner.tolist(), positions.char_offsets.tolist(), positions.token_offsets.tolist()
+
+
+@pytest.mark.parametrize("quotes", ["mark", "keep"])
+def test_integer_keys_find_the_ngrams_the_strings_find(quotes):
+    """Scoring looks the n-grams up as integer keys; cut as strings and looked up in the
+    vocabulary they must be the same occurrences, in every corner of the placeholder string."""
+    docs = [analyze(t) for t in WIRE + PARTISAN + EDGE_TEXTS]
+    vectorizer = CharNgramVectorizer(ngram_range=(2, 4), min_df=1, quotes=quotes).fit(docs)
+    assert "q:増税" in vectorizer.vocabulary_ or quotes == "keep"
+    keys = vocabulary_keys(vectorizer.vocabulary_, (2, 4))
+    by_keys = vectorizer._positions_by_keys(docs[::-1], keys)
+    assert _occurrences(by_keys) == _occurrences(vectorizer._positions_by_strings(docs[::-1]))
+    counted, _ = vectorizer.transform_with_occurrences(docs)
+    assert abs(counted - vectorizer.transform(docs)).max() < 1e-12
+
+
+def test_a_vocabulary_too_wide_for_integer_keys_is_looked_up_by_strings():
+    docs = [analyze(t) for t in WIRE + PARTISAN]
+    vectorizer = CharNgramVectorizer(ngram_range=(2, 12), min_df=1).fit(docs)
+    assert vocabulary_keys(vectorizer.vocabulary_, (2, 12)) is None
+    counted, positions = vectorizer.transform_with_occurrences(docs)
+    assert abs(counted - vectorizer.transform(docs)).max() < 1e-12
+    assert len(positions.columns) > 0
+
+
+def _reference_char_evidence(pipeline, doc) -> dict[str, tuple[float, tuple]]:
+    """The character evidence of one document computed the plain way: each n-gram cut as
+    a string, its contribution shared by its occurrences and their characters, each
+    character's share given to its token, the tokens of the same text added together."""
+    features = pipeline.named_steps["features"]
+    vectorizer = dict(features.transformer_list)["chars"]
+    names = list(features.get_feature_names_out())
+    clf = pipeline.named_steps["clf"]
+    coef = clf.coef_[0] if list(clf.classes_).index("wire") == 1 else -clf.coef_[0]
+    row = features.transform([doc]).tocsr()
+    contribution = {names[j]: coef[j] * v * getattr(clf, "scale_", 1.0) for j, v in zip(row.indices, row.data)}
+    text = char_text(doc)
+    owner = list(text.owner)
+    for i, k in enumerate(owner):
+        if k < 0:
+            owner[i] = owner[i - 1]  # white space: the token before it
+    runs = char_gram_runs(text, tuple(vectorizer.ngram_range), vectorizer.quotes)
+    seen = {}
+    for n, grams in runs:
+        for gram in grams:
+            seen[gram] = seen.get(gram, 0) + 1
+    per_token = [0.0] * len(doc.words)
+    for n, grams in runs:
+        for i, gram in enumerate(grams):
+            weight = contribution.get("chars__" + feature_name(gram), 0.0)
+            for k in owner[i : i + n]:
+                per_token[k] += weight / (seen[gram] * n)
+    grouped: dict[str, list] = {}
+    for k, weight in enumerate(per_token):
+        if weight:
+            surface = doc.text[doc.starts[k] : doc.ends[k]]
+            entry = grouped.setdefault(surface, [0.0, []])
+            entry[0] += weight
+            entry[1].append((doc.starts[k], doc.ends[k]))
+    return {"char:" + surface: (weight, tuple(where)) for surface, (weight, where) in grouped.items()}
+
+
+def test_the_shipped_model_scores_and_explains_as_the_plain_path_on_labeled_texts():
+    """p_wire and the evidence of the scoring path (integer keys, whole-chunk arrays)
+    against the plain path (strings, one document at a time) on a few hundred labeled texts."""
+    texts = list(load_labels(LABELS).frame["text"])[::12]
+    assert len(texts) >= 250
+    model = load_model()
+    docs = model.pipeline.named_steps["tokens"].transform(texts)
+    X, occurrences = transform_features(model.pipeline, docs)
+    chars = dict(model.pipeline.named_steps["features"].transformer_list)["chars"]
+    assert vocabulary_keys(chars.vocabulary_, tuple(chars.ngram_range), build=False) is not None  # the key path ran
+    assert np.abs(wire_probability_of_features(model.pipeline, X) - model.p_wire(texts)).max() < 1e-12
+    explained = explain(model.pipeline, docs, X=X, occurrences=occurrences)
+    for doc, contributions in zip(docs, explained):
+        chars = {c.feature: (c.weight, c.spans) for c in contributions if c.feature.startswith("char:")}
+        reference = _reference_char_evidence(model.pipeline, doc)
+        assert chars.keys() == reference.keys()
+        for feature, (weight, spans) in chars.items():
+            assert spans == reference[feature][1]
+            assert abs(weight - reference[feature][0]) < 1e-12
+        weights = [abs(c.weight) for c in contributions]
+        assert all(a >= b - 1e-12 for a, b in zip(weights, weights[1:]))  # strongest first

@@ -99,7 +99,7 @@ def test_newsstyle_probes_are_frozen_and_kept_out_of_the_labels(data_dir):
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="partisan recall 0.902 on the news-styled probe (macro-F1 0.946): below issue 12's 0.92")
+                   reason="partisan recall 0.910 on the news-styled probe (macro-F1 0.950): below issue 12's 0.92")
 def test_shipped_model_catches_news_styled_partisan_texts(data_dir):
     """Issue 12's done-when figures on its frozen blind probe: partisan recall >= 0.92 and
     macro-F1 >= 0.93 (the model shipped when the probe was written reached 0.598 and 0.767).

@@ -503,6 +503,26 @@ def seed_startup(runs: int, work: Path) -> dict:
     return {"walls": walls, "median_s": statistics.median(walls)}
 
 
+def memory_figures(figures: dict, args, pools: dict[str, list[str]], work: Path, log) -> None:
+    """The memory part: peak RSS on the pasted-timeline dumps and on the large dump."""
+    figures["timeline"] = []
+    for size in [float(s) for s in args.timeline_mb.split(",") if s.strip()]:
+        path = work / f"timeline-{size:g}mb.txt"
+        posts = write_timeline_dump(path, pools, int(size * 2**20))
+        log(f"postcred score on a {size:g} MB timeline ({posts:,} posts) ...")
+        figures["timeline"].append({"mb": size, "posts": posts, **peak_rss(path, work)})
+        path.unlink()
+
+    if args.rss_gb > 0:
+        big = work / {"jsonl": "big.jsonl", "timeline": "big.txt", "x-api": "big.json"}[args.rss_format]
+        log(f"memory dump: {args.rss_gb:g} GB of {args.rss_format} ...")
+        write = {"jsonl": write_jsonl_dump, "timeline": write_timeline_dump, "x-api": write_x_api_dump}
+        records = write[args.rss_format](big, pools, int(args.rss_gb * 2**30))
+        log(f"postcred score on {big.stat().st_size / 2**30:.2f} GB ({records:,} records), --jobs 1 --no-report ...")
+        figures["rss"] = {"records": records, "format": args.rss_format, **peak_rss(big, work)}
+        big.unlink()
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--segments", type=int, default=70_000, help="Distinct segments in the throughput dump.")
@@ -518,6 +538,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true",
                         help="A small run: 5,000 segments, 2 rounds, 1 and 5 MB timelines, a 20 MB large dump, "
                              "a 2,000-row report, 1,000 labels.")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="Only the memory part: the pasted-timeline dumps of --timeline-mb and the dump of --rss-gb.")
     parser.add_argument("--labels", type=Path, default=ROOT / "labels")
     parser.add_argument("--workdir", type=Path, default=None, help="Keep the generated files here.")
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures as JSON.")
@@ -545,6 +567,10 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         labeled = labeled_texts(args.labels)
         pools = sentence_pools(labeled)
+        if args.memory_only:
+            memory_figures(figures, args, pools, work, log)
+            print(format_memory_table(figures))
+            return figures
         texts = distinct_texts(pools, args.segments)
         dump = work / "bench.txt"
         write_lines_dump(dump, texts)
@@ -552,22 +578,7 @@ def main(argv: list[str] | None = None) -> dict:
         log(f"dump: {len(texts):,} distinct segments, {figures['chars']:,} characters -> {dump}")
         figures["rounds"] = throughput_rounds(dump, len(texts), args.rounds, work, log)
 
-        figures["timeline"] = []
-        for size in [float(s) for s in args.timeline_mb.split(",") if s.strip()]:
-            path = work / f"timeline-{size:g}mb.txt"
-            posts = write_timeline_dump(path, pools, int(size * 2**20))
-            log(f"postcred score on a {size:g} MB timeline ({posts:,} posts) ...")
-            figures["timeline"].append({"mb": size, "posts": posts, **peak_rss(path, work)})
-            path.unlink()
-
-        if args.rss_gb > 0:
-            big = work / {"jsonl": "big.jsonl", "timeline": "big.txt", "x-api": "big.json"}[args.rss_format]
-            log(f"memory dump: {args.rss_gb:g} GB of {args.rss_format} ...")
-            write = {"jsonl": write_jsonl_dump, "timeline": write_timeline_dump, "x-api": write_x_api_dump}
-            records = write[args.rss_format](big, pools, int(args.rss_gb * 2**30))
-            log(f"postcred score on {big.stat().st_size / 2**30:.2f} GB ({records:,} records), --jobs 1 --no-report ...")
-            figures["rss"] = {"records": records, "format": args.rss_format, **peak_rss(big, work)}
-            big.unlink()
+        memory_figures(figures, args, pools, work, log)
 
         log(f"postcred score on the seed with its report, {args.startup_runs} times ...")
         figures["startup"] = seed_startup(args.startup_runs, work)
@@ -596,6 +607,35 @@ def main(argv: list[str] | None = None) -> dict:
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")
     return figures
+
+
+def memory_rows(f: dict) -> list[tuple[str, str, str]]:
+    """The memory part's rows of the table."""
+    mark = lambda ok: "yes" if ok else "NO"  # noqa: E731
+    rows = []
+    timeline = f.get("timeline") or []
+    for t in timeline:
+        rows.append((f"{t['bytes'] / 2**20:.1f} MB pasted timeline ({t['segments']:,} segments): peak RSS",
+                     f"{t['maxrss_mb']:,.0f} MB", ""))
+    if len(timeline) >= 2:
+        small, large = timeline[0], timeline[-1]
+        growth = (large["maxrss_mb"] - small["maxrss_mb"]) / ((large["bytes"] - small["bytes"]) / 2**20)
+        rows.append(("  peak RSS growth per extra MB of timeline", f"{growth:.3f} MB/MB",
+                     f"< {RSS_GROWTH_TARGET} MB/MB: {mark(growth < RSS_GROWTH_TARGET)}"))
+    if "rss" in f:
+        r = f["rss"]
+        rows += [
+            (f"{r['bytes'] / 2**30:.2f} GB {r['format']} dump ({r['records']:,} records), --jobs 1: time",
+             f"{r['wall_s']:,.0f} s", ""),
+            ("  peak RSS (kernel high-water mark)", f"{r['maxrss_mb']:,.0f} MB",
+             f"< {RSS_TARGET_MB} MB: {mark(r['maxrss_mb'] < RSS_TARGET_MB)}"),
+        ]
+    return rows
+
+
+def format_memory_table(f: dict) -> str:
+    """The memory part alone (``--memory-only``), as a table."""
+    return _table(f"postcred benchmark, memory part: {f['cpus']} CPUs, Python {f['python']}", memory_rows(f))
 
 
 def format_table(f: dict) -> str:
@@ -627,23 +667,7 @@ def format_table(f: dict) -> str:
          " ".join(f"{r['jobs1']['load_before']:.1f}" for r in rounds), ""),
         ("peak RSS --jobs 1 (kernel high-water mark)", f"{statistics.median(r['jobs1']['maxrss_mb'] for r in rounds):,.0f} MB", ""),
     ]
-    timeline = f.get("timeline") or []
-    for t in timeline:
-        rows.append((f"{t['bytes'] / 2**20:.1f} MB pasted timeline ({t['segments']:,} segments): peak RSS",
-                     f"{t['maxrss_mb']:,.0f} MB", ""))
-    if len(timeline) >= 2:
-        small, large = timeline[0], timeline[-1]
-        growth = (large["maxrss_mb"] - small["maxrss_mb"]) / ((large["bytes"] - small["bytes"]) / 2**20)
-        rows.append(("  peak RSS growth per extra MB of timeline", f"{growth:.3f} MB/MB",
-                     f"< {RSS_GROWTH_TARGET} MB/MB: {mark(growth < RSS_GROWTH_TARGET)}"))
-    if "rss" in f:
-        r = f["rss"]
-        rows += [
-            (f"{r['bytes'] / 2**30:.2f} GB {r['format']} dump ({r['records']:,} records), --jobs 1: time",
-             f"{r['wall_s']:,.0f} s", ""),
-            ("  peak RSS (kernel high-water mark)", f"{r['maxrss_mb']:,.0f} MB",
-             f"< {RSS_TARGET_MB} MB: {mark(r['maxrss_mb'] < RSS_TARGET_MB)}"),
-        ]
+    rows += memory_rows(f)
     s = f["startup"]
     rows += [
         ("postcred score on the seed with its report, wall clock", " ".join(f"{w:.2f}" for w in s["walls"]), ""),
@@ -659,6 +683,10 @@ def format_table(f: dict) -> str:
         rows.append((f"training (fit), {int(size):,} labels ({t['source']})", f"{t['seconds']:.1f} s", ""))
     head = (f"postcred benchmark: {n:,} distinct segments ({chars:,} characters, {chars / n:.0f} per segment), "
             f"{len(rounds)} rounds, {f['cpus']} CPUs, Python {f['python']}")
+    return _table(head, rows)
+
+
+def _table(head: str, rows: list[tuple[str, str, str]]) -> str:
     width = max(len(r[0]) for r in rows)
     lines = [head, "", f"{'measure':<{width}}  {'value':>24}  target", f"{'-' * width}  {'-' * 24}  ------"]
     lines += [f"{label:<{width}}  {value:>24}  {target}".rstrip() for label, value, target in rows]

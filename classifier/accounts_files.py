@@ -110,7 +110,7 @@ class RunAccounts:
         are the rows of the campaigns the run found (``campaign``, ``post_id``, ``handle``,
         ``account``, ...: :func:`classifier.campaign_files.campaign_rows`): each account
         lists its campaigns, and the database gets them with those of ``post_campaigns``."""
-        found = list(campaign_members)
+        found = campaign_members if self.sink is None else list(campaign_members)  # read once unless the database needs them
         self.builder.add_campaign_members(
             (account_key(str(m.get("handle") or ""), str(m.get("account") or "")), str(m["campaign"])) for m in found)
         tables = self.builder.finish()

@@ -196,12 +196,25 @@ def csv_text(rows: Iterable[dict], columns: tuple[str, ...], *, excel_safe: bool
     """Rows as CSV with a header; ``excel_safe``: text a spreadsheet would run as a
     formula quoted (:func:`classifier.outputs.excel_safe_cell`)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    _write_rows(buffer, rows, columns, excel_safe=excel_safe)
+    return buffer.getvalue()
+
+
+def write_csv(outputs: OutputSet, path: Path, rows: Iterable[dict], columns: tuple[str, ...], *,
+              excel_safe: bool = False) -> Path:
+    """Rows as a CSV file staged in ``outputs``, the same bytes :func:`csv_text` makes,
+    written as the rows come (a run's campaign rows can be hundreds of megabytes of text)."""
+    with outputs.open(path, "w", newline="") as handle:
+        _write_rows(handle, rows, columns, excel_safe=excel_safe)
+    return Path(path)
+
+
+def _write_rows(handle, rows: Iterable[dict], columns: tuple[str, ...], *, excel_safe: bool) -> None:
+    writer = csv.DictWriter(handle, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     if excel_safe:
         rows = ({name: excel_safe_cell(value) for name, value in row.items()} for row in rows)
     writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def campaign_paths(stem_of: str | Path, folder: str | Path | None = None) -> tuple[Path, Path]:
@@ -215,8 +228,8 @@ def write_campaign_csvs(outputs: OutputSet, result: CampaignSet, campaigns_path:
     """The two campaign CSVs, staged in ``outputs`` (put in place with the rest of a
     run's outputs, or not at all); ``excel_safe`` as for :func:`csv_text`."""
     return [
-        outputs.write_text(campaigns_path, csv_text(campaign_rows(result), CAMPAIGN_COLUMNS, excel_safe=excel_safe)),
-        outputs.write_text(summary_path, csv_text(summary_rows(result), SUMMARY_COLUMNS, excel_safe=excel_safe)),
+        write_csv(outputs, campaigns_path, campaign_rows(result), CAMPAIGN_COLUMNS, excel_safe=excel_safe),
+        write_csv(outputs, summary_path, summary_rows(result), SUMMARY_COLUMNS, excel_safe=excel_safe),
     ]
 
 
@@ -258,8 +271,7 @@ def campaigns_from_scores(
     with all_or_none() as outputs:
         written = write_campaign_csvs(outputs, result, campaigns_path, summary_path, excel_safe=excel_safe)
         written.append(outputs.write_bytes(output_dir / GEXF, gexf_bytes(network)))
-        written.append(outputs.write_text(output_dir / EDGES,
-                                          csv_text(network.edge_rows(), EDGE_COLUMNS, excel_safe=excel_safe)))
+        written.append(write_csv(outputs, output_dir / EDGES, network.edge_rows(), EDGE_COLUMNS, excel_safe=excel_safe))
         written.append(outputs.write_text(output_dir / MANIFEST, json.dumps(
             manifest(scores, result, rows, network, network_max_accounts, [p.name for p in paths]),
             ensure_ascii=False, indent=2) + "\n"))

@@ -25,6 +25,7 @@ import re
 import unicodedata
 import zlib
 from dataclasses import dataclass
+from typing import Iterable
 
 import emoji as emoji_lib
 import numpy as np
@@ -246,21 +247,22 @@ def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
 # ---------------------------------------------------------------- LSH candidates, exact check
 
 
-def candidate_pairs(keys: np.ndarray, window: int) -> np.ndarray:
+def candidate_pairs(keys: np.ndarray | Iterable[np.ndarray], window: int) -> np.ndarray:
     """Pairs of texts that share an LSH bucket in some band, as sorted unique uint64
     ``i << 32 | j`` with ``i < j`` (rows of ``keys``).
 
-    Within a bucket, texts are taken in row order and each is paired with the up to
-    ``window`` texts after it: every pair of a bucket of up to ``window + 1`` texts, and
-    a chain through larger buckets (texts that unrelated ones crowd into one bucket only
-    by chance are not compared with all of them).  Row order is the caller's canonical
-    order, so the pairs do not depend on the order texts were read in.
+    ``keys`` is a ``(texts, bands)`` array, or its columns one band at a time (an
+    iterable: only one band need be in memory).  Within a bucket, texts are taken in row
+    order and each is paired with the up to ``window`` texts after it: every pair of a
+    bucket of up to ``window + 1`` texts, and a chain through larger buckets (texts that
+    unrelated ones crowd into one bucket only by chance are not compared with all of
+    them).  Row order is the caller's canonical order, so the pairs do not depend on the
+    order texts were read in.
     """
-    n, bands = keys.shape
     found = []
-    rows = np.arange(n, dtype=np.int64)
-    for band in range(bands):
-        column = keys[:, band]
+    for column in keys.T if isinstance(keys, np.ndarray) else keys:
+        n = column.size
+        rows = np.arange(n, dtype=np.int64)
         order = np.argsort(column, kind="stable")
         ranked = column[order]
         same_as_next = ranked[1:] == ranked[:-1]
@@ -283,6 +285,8 @@ def candidate_pairs(keys: np.ndarray, window: int) -> np.ndarray:
             first, second = members[ok], members[ok + offset]
             low, high = np.minimum(first, second), np.maximum(first, second)
             found.append((low.astype(np.uint64) << _U64(32)) | high.astype(np.uint64))
+        if sum(part.size for part in found) > 2 * found[0].size + (1 << 20):  # a pair found in many bands, once
+            found = [_sorted_unique(np.concatenate(found))]
     if not found:
         return np.zeros(0, dtype=np.uint64)
     return _sorted_unique(np.concatenate(found))
@@ -314,18 +318,6 @@ def _tagged(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> tuple
     offsets = np.arange(owner.size, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
     picked = values[np.repeat(starts, counts) + offsets].astype(np.uint64)
     return (owner.astype(np.uint64) << _U64(32)) | picked, owner
-
-
-def estimated_jaccard(signatures: np.ndarray, pairs: np.ndarray, batch: int = 500_000) -> np.ndarray:
-    """MinHash estimate of each pair's Jaccard similarity: the share of signature positions
-    where the two texts agree (a cheap first look before the exact check)."""
-    out = np.empty(pairs.size, dtype=np.float64)
-    for lo in range(0, pairs.size, batch):
-        chunk = pairs[lo:lo + batch]
-        left = signatures[(chunk >> _U64(32)).astype(np.int64)]
-        right = signatures[(chunk & _MASK32).astype(np.int64)]
-        out[lo:lo + chunk.size] = np.count_nonzero(left == right, axis=1) / signatures.shape[1]
-    return out
 
 
 def estimate_floor(threshold: float, num_perm: int) -> float:

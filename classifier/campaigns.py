@@ -18,8 +18,9 @@ exact matching.  This module finds them among scored posts and says what they pu
    guess of its kind (a high-p_wire headline with a link shared by many readers is a
    ``share_template``, not a coordinated ``copypasta``).
 
-Memory holds, per post, a few numbers and one compact byte string, and per distinct text
-its signature and 3-gram set (about 1 KB); never the score rows.  The result does not
+Memory holds, per post, a few numbers (about 50 bytes); the sketches and what the outputs
+show of each post wait in temporary files (:mod:`classifier.campaign_spill`) and are read
+back a band, a block of texts or a post at a time; never the score rows.  The result does not
 depend on the order posts arrive in: texts are put in a canonical order (by a hash of
 their normalized text) before pairs are proposed, and campaigns are numbered by what they
 hold.  So a run chunked any way, or split across processes whose finders are merged,
@@ -28,10 +29,14 @@ gives the same campaigns as one pass.
 
 from __future__ import annotations
 
+import math
+from array import array
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
@@ -42,12 +47,12 @@ from .campaign_sketch import (
     band_keys,
     candidate_pairs,
     estimate_floor,
-    estimated_jaccard,
     match_text,
     pair_jaccard,
     shingle_sets,
     text_key,
 )
+from .campaign_spill import SketchStore, SpillFile
 from .technique_counts import format_technique_counts, technique_counts_of
 
 if TYPE_CHECKING:
@@ -154,6 +159,59 @@ class CampaignPost:
     text: str
 
 
+class CampaignPosts(Sequence):
+    """The posts of one campaign, in time order, as :class:`CampaignPost` records.
+
+    In memory are a few numbers a post; what is shown of each (ids, names, date, label,
+    text, techniques) stays in the finder's temporary file and is read back when a post is
+    asked for (a run whose campaigns hold half its posts would otherwise keep all their
+    texts).  The file lives as long as the campaigns do."""
+
+    __slots__ = ("campaign", "_file", "_starts", "_ends", "_offsets", "_similarity", "_p_wire")
+
+    def __init__(self, campaign: str, file: SpillFile, starts: array, ends: array, offsets: array,
+                 similarity: array, p_wire: array) -> None:
+        self.campaign = campaign
+        self._file = file
+        self._starts, self._ends = starts, ends
+        self._offsets, self._similarity, self._p_wire = offsets, similarity, p_wire
+
+    def renamed(self, campaign: str) -> "CampaignPosts":
+        """The same posts, of campaign ``campaign``."""
+        return CampaignPosts(campaign, self._file, self._starts, self._ends, self._offsets, self._similarity,
+                             self._p_wire)
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(self[k] for k in range(len(self))[index])
+        size = len(self)
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError("campaign post index out of range")
+        row = _unpack(self._file.read(self._starts[index], self._ends[index] - self._starts[index]))
+        offset, p_wire = self._offsets[index], self._p_wire[index]
+        return CampaignPost(
+            campaign=self.campaign, id=row["id"], post_id=row["post_id"], account=row["account"], handle=row["handle"],
+            date=row["date"], kind=row["kind"], offset=None if offset == NO_TIME else offset,
+            similarity=self._similarity[index], p_wire=None if math.isnan(p_wire) else p_wire, label=row["label"],
+            techniques=row["techniques"], text=row["text"],
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"CampaignPosts({self.campaign!r}, {len(self)} posts)"
+
+
 @dataclass(frozen=True, slots=True)
 class Campaign:
     """A group of matching posts from at least ``min_accounts`` accounts.
@@ -167,7 +225,7 @@ class Campaign:
 
     id: str
     kind: str
-    posts: tuple[CampaignPost, ...]
+    posts: Sequence[CampaignPost]
     accounts: int
     texts: int
     first: str
@@ -233,11 +291,16 @@ class CampaignFinder:
     """Streaming campaign detection: :meth:`add` chunks of records as they come (any
     order, any chunking), :meth:`merge` finders fed apart, then :meth:`finish`.
 
-    Kept per post: its text's key, account number, time, p_wire, whether it had a link,
-    and one compact byte string of what the outputs show (ids, names, date, text,
-    techniques).  Kept per distinct text: its LSH band keys (4 bytes each), the low byte
-    of each MinHash value (enough to estimate similarity) and the post that brought it.
-    Exact 3-gram sets are rebuilt at the end, only for the texts that need checking.
+    Kept in memory per post: its text's key, account number, time, p_wire, whether it had
+    a link and where its fields end in the temporary file (about 40 bytes); per sketched
+    text, the post that brought it (8 bytes).  The rest waits on disk
+    (:class:`~classifier.campaign_spill.SketchStore`, in ``folder`` or the system's
+    temporary folder), ``chunk_size`` posts at a time: each text's LSH band keys and the
+    low byte of each MinHash value (enough to estimate similarity), each post's fields
+    (ids, names, date, text, techniques).  :meth:`finish` reads the band keys one band at
+    a time, the signatures a block of texts at a time, and rebuilds exact 3-gram sets only
+    for the texts that need checking.  A finder fed in a worker process holds its chunk in
+    memory (no file) and is pickled back whole.
 
     Examples
     --------
@@ -246,15 +309,21 @@ class CampaignFinder:
     >>> result = finder.finish()  # doctest: +SKIP
     """
 
-    def __init__(self, params: CampaignParams | None = None) -> None:
+    def __init__(self, params: CampaignParams | None = None, *, folder: str | Path | None = None) -> None:
         self.params = params or CampaignParams()
+        self.folder = folder
         self._hasher = MinHasher(self.params.num_perm, self.params.seed)
-        self._sketched: set[int] = set()
         self._accounts: dict[str, int] = {}
         self._pending: list[tuple[PostRecord, str, bool, int, tuple[int, bool]]] = []
-        self._texts = _Columns("key", "bands", "signature", "post")
         self._posts = _Columns("key", "account", "time", "day_only", "p_wire", "url")
+        self._post_count = 0
+        # Not yet on disk: sketched texts (and the post that brought each), posts' fields.
+        self._buffer = _Columns("bands", "signature", "post")
+        self._norms: list[str] = []
         self._blobs: list[bytes] = []
+        # On disk: where each post's fields end; the post that brought each text, where it ends.
+        self._store: SketchStore | None = None
+        self._spilled = _Columns("post_end", "text_post", "text_end")
         self.counts: Counter = Counter()
 
     def add(self, records: Iterable[PostRecord]) -> None:
@@ -287,25 +356,21 @@ class CampaignFinder:
         return self
 
     def _flush(self) -> None:
+        """Sketch the pending posts' texts (each distinct one once) and keep their columns."""
         pending, self._pending = self._pending, []
         if not pending:
             return
-        first_post = len(self._blobs)
-        new_texts, new_keys, new_posts = [], [], []
+        first_post = self._post_count
+        new_texts, new_posts, seen = [], [], set()
         for k, (_, norm, _, key, _) in enumerate(pending):
-            if key not in self._sketched:
-                self._sketched.add(key)
+            if key not in seen:
+                seen.add(key)
                 new_texts.append(norm)
-                new_keys.append(key)
                 new_posts.append(first_post + k)
-        if new_texts:
-            signatures = self._hasher.signatures(shingle_sets(new_texts))
-            self._texts.append(
-                key=np.array(new_keys, dtype=np.uint64),
-                bands=band_keys(signatures, self.params.bands),
-                signature=signatures.astype(np.uint8),
-                post=np.array(new_posts, dtype=np.int64),
-            )
+        signatures = self._hasher.signatures(shingle_sets(new_texts))
+        self._buffer.append(bands=band_keys(signatures, self.params.bands), signature=signatures.astype(np.uint8),
+                            post=np.array(new_posts, dtype=np.int64))
+        self._norms += new_texts
         times = [moment for *_, moment in pending]
         self._posts.append(
             key=np.array([key for _, _, _, key, _ in pending], dtype=np.uint64),
@@ -315,7 +380,27 @@ class CampaignFinder:
             p_wire=np.array([np.nan if r.p_wire is None else r.p_wire for r, *_ in pending], dtype=np.float32),
             url=np.array([url for _, _, url, _, _ in pending], dtype=bool),
         )
+        self._post_count += len(pending)
         self._blobs.extend(_pack(record) for record, *_ in pending)
+        self._spill_if_full()
+
+    def _spill_if_full(self) -> None:
+        if len(self._blobs) >= self.params.chunk_size:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Move the buffered sketches and fields to the temporary files."""
+        if not self._blobs:
+            return
+        p = self.params
+        if self._store is None:
+            self._store = SketchStore(self.folder, p.num_perm, p.bands)
+        text_ends, post_ends = self._store.add(self._buffer.column("bands", np.uint32, p.bands),
+                                               self._buffer.column("signature", np.uint8, p.num_perm),
+                                               self._norms, self._blobs)
+        self._spilled.append(post_end=post_ends, text_post=self._buffer.column("post", np.int64), text_end=text_ends)
+        self._buffer = _Columns("bands", "signature", "post")
+        self._norms, self._blobs = [], []
 
     def _account_id(self, name: str) -> int:
         found = self._accounts.get(name)
@@ -330,26 +415,59 @@ class CampaignFinder:
         self._flush()
         other._flush()
         remap = np.array([self._account_id(name) for name in other._accounts], dtype=np.int64)
-        offset = len(self._blobs)
-        self._texts.extend(other._texts, post=lambda posts: posts + offset)
-        self._posts.extend(other._posts, account=lambda accounts: remap[accounts])
-        self._sketched |= other._sketched
+        offset = self._post_count
+        if other._store is not None:  # a finder that has spilled: its files are copied into ours
+            self._spill()
+            other._spill()
+            if self._store is None:
+                self._store = SketchStore(self.folder, self.params.num_perm, self.params.bands)
+            text_shift, post_shift = self._store.extend(other._store)
+            self._spilled.extend(other._spilled, post_end=lambda ends: ends + post_shift,
+                                 text_post=lambda posts: posts + offset, text_end=lambda ends: ends + text_shift)
+            other.close()
+        self._buffer.extend(other._buffer, post=lambda posts: posts + offset)
+        self._norms += other._norms
         self._blobs += other._blobs
+        self._posts.extend(other._posts, account=lambda accounts: remap[accounts])
+        self._post_count += other._post_count
         self.counts.update(other.counts)
+        self._spill_if_full()
         return self
+
+    def close(self) -> None:
+        """Remove the temporary files (:meth:`finish` does it; for a finder given up)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     # ------------------------------------------------------------ finishing
 
     def finish(self) -> CampaignSet:
-        """Match the texts, group them and describe every campaign."""
+        """Match the texts, group them and describe every campaign; the temporary files
+        are removed whatever happens."""
         self._flush()
+        self._spill()
+        try:
+            found = self._find()
+        except BaseException:
+            self.close()
+            raise
+        if self._store is not None:
+            self._store.close_sketches()  # the posts' fields stay, for the campaigns to read
+            self._store = None
+        return found
+
+    def _find(self) -> CampaignSet:
         p = self.params
-        keys, bands, signatures, text_posts = self._canonical_texts()
+        keys, rows = self._canonical_texts()
+        bands = (self._store.band(band)[rows] for band in range(p.bands)) if keys.size else ()
         pairs = candidate_pairs(bands, p.window)
-        del bands
-        likely = pairs[estimated_jaccard(signatures, pairs) >= estimate_floor(p.threshold, p.num_perm)]
-        del signatures
-        similar = likely[self._exact_jaccard(likely, text_posts) >= p.threshold]
+        floor = estimate_floor(p.threshold, p.num_perm)
+        # The fewest agreeing positions whose share reaches the floor (the share computed as
+        # the estimate always was), so that no array of shares is made.
+        least = next(count for count in range(p.num_perm + 2) if count > p.num_perm or count / p.num_perm >= floor)
+        likely = pairs[self._signature_agreement(pairs, rows) >= least]
+        similar = likely[self._exact_jaccard(likely, rows) >= p.threshold]
         groups = _components(keys.size, similar)
         post_keys = self._posts.column("key", np.uint64)
         self.counts.update(compared=int(post_keys.size), distinct_texts=int(keys.size),
@@ -362,33 +480,72 @@ class CampaignFinder:
         members = _qualifying_groups(group_of_post, accounts, p.min_accounts)
         times, days = self._posts.column("time", np.int64), self._posts.column("day_only", bool)
         context = _PostColumns(text_of_post, accounts, times, days, self._posts.column("p_wire", np.float32),
-                               self._posts.column("url", bool), self._blobs)
+                               self._posts.column("url", bool), self._spilled.column("post_end", np.int64),
+                               self._store, rows, self._spilled.column("text_end", np.int64))
         campaigns = [_describe(indices, context, p) for indices in members]
         campaigns.sort(key=_rank)
         numbered = tuple(_numbered(c, f"C{i:04d}") for i, c in enumerate(campaigns, 1))
+        del campaigns
         self.counts["campaigns"] = len(numbered)
         self.counts["posts_in_campaigns"] = sum(len(c.posts) for c in numbered)
         return CampaignSet(numbered, p, dict(sorted(self.counts.items())), _resolution(times, days))
 
-    def _canonical_texts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The distinct texts sorted by key, each once whatever the finders merged: keys,
-        band keys, byte signatures, the post each came from."""
-        p = self.params
-        keys = self._texts.column("key", np.uint64)
+    def _canonical_texts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct texts sorted by key, each once whatever the finders merged: keys, and
+        their rows in the temporary files (the first that brought each)."""
+        keys = self._posts.column("key", np.uint64)[self._spilled.column("text_post", np.int64)]
         order = np.argsort(keys, kind="stable")
         first = order[np.concatenate(([True], keys[order][1:] != keys[order][:-1]))] if keys.size else order
-        return (keys[first], self._texts.column("bands", np.uint32, p.bands)[first],
-                self._texts.column("signature", np.uint8, p.num_perm)[first], self._texts.column("post", np.int64)[first])
+        return keys[first], first
 
-    def _exact_jaccard(self, pairs: np.ndarray, text_posts: np.ndarray, batch: int = 50_000) -> np.ndarray:
+    def _signature_agreement(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 16_384) -> np.ndarray:
+        """How many MinHash positions (their low bytes) each pair of texts shares, the
+        signatures read from the temporary file one block of rows at a time: the pairs are
+        taken by the blocks their two texts are in, so two blocks are in memory at once.
+        (32-bit rows and block numbers: a million posts make twenty million pairs.)"""
+        out = np.zeros(pairs.size, dtype=np.uint16)
+        if pairs.size == 0:
+            return out
+        rows = rows.astype(np.int32)
+        left = rows[(pairs >> np.uint64(32)).astype(np.int64)]
+        high = rows[(pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)]
+        low = np.minimum(left, high)
+        np.maximum(left, high, out=high)
+        del left
+        size = self._store.signature_block_rows()
+        group = (low // size) * (self._store.texts // size + 1) + high // size
+        order = np.argsort(group, kind="stable")
+        group = group[order]
+        cuts = np.flatnonzero(group[1:] != group[:-1]) + 1
+        del group
+        loaded: dict[int, np.ndarray] = {}
+        for run in np.split(order, cuts):
+            a, b = int(low[run[0]]) // size, int(high[run[0]]) // size
+            for block in [k for k in loaded if k not in (a, b)]:
+                del loaded[block]
+            for block in (a, b):
+                if block not in loaded:
+                    loaded[block] = self._store.signature_rows(block * size, min((block + 1) * size, self._store.texts))
+            for lo in range(0, run.size, batch):
+                part = run[lo:lo + batch]
+                same = loaded[a][low[part] - a * size] == loaded[b][high[part] - b * size]
+                out[part] = np.count_nonzero(same, axis=1)
+        return out
+
+    def _text(self, row: int) -> str:
+        """The normalized text of the ``row``-th sketched text, read back from its file."""
+        ends = self._spilled.column("text_end", np.int64)
+        return self._store.text(int(ends[row - 1]) if row else 0, int(ends[row]))
+
+    def _exact_jaccard(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 1024) -> np.ndarray:
         """Exact Jaccard similarity of each pair of texts, their 3-gram sets rebuilt from
-        the posts that brought them (only the texts a batch of pairs needs)."""
+        their normalized texts (only the texts a batch of pairs needs)."""
         out = np.zeros(pairs.size)
         for lo in range(0, pairs.size, batch):
             chunk = pairs[lo:lo + batch]
             ends = np.concatenate((chunk >> np.uint64(32), chunk & np.uint64(0xFFFFFFFF))).astype(np.int64)
             needed = np.unique(ends)
-            texts = [match_text(_unpack(self._blobs[post])["text"]).text for post in text_posts[needed].tolist()]
+            texts = [self._text(row) for row in rows[needed].tolist()]
             local = np.searchsorted(needed, ends).astype(np.uint64)
             local_pairs = (local[:chunk.size] << np.uint64(32)) | local[chunk.size:]
             out[lo:lo + chunk.size] = pair_jaccard(shingle_sets(texts), local_pairs)
@@ -417,10 +574,6 @@ def _pack(record: PostRecord) -> bytes:
 
 def _unpack(blob: bytes) -> dict:
     return dict(zip(_BLOB_FIELDS, blob.decode("utf-8").split(_SEP)))
-
-
-def _concat(parts: list[np.ndarray], dtype) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:
@@ -457,18 +610,32 @@ def _qualifying_groups(groups: np.ndarray, accounts: np.ndarray, min_accounts: i
 
 @dataclass(frozen=True, slots=True)
 class _PostColumns:
-    text: np.ndarray
+    text: np.ndarray  # each post's distinct text (its number in key order)
     account: np.ndarray
     time: np.ndarray
     day_only: np.ndarray
     p_wire: np.ndarray
     url: np.ndarray
-    blobs: list[bytes]
+    ends: np.ndarray  # where each post's fields end in the store (they start where the previous post's end)
+    store: SketchStore
+    text_rows: np.ndarray  # each distinct text's row in the store
+    text_ends: np.ndarray  # where each row's normalized text ends in the store
+
+    def span(self, post: int) -> tuple[int, int]:
+        return (int(self.ends[post - 1]) if post else 0), int(self.ends[post])
+
+    def fields(self, post: int) -> dict:
+        start, end = self.span(post)
+        return _unpack(self.store.posts.read(start, end - start))
+
+    def normalized(self, text: int) -> str:
+        row = int(self.text_rows[text])
+        return self.store.text(int(self.text_ends[row - 1]) if row else 0, int(self.text_ends[row]))
 
 
 def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) -> Campaign:
     """A campaign of the posts at ``indices``, its posts in time order (undated last)."""
-    rows = [_unpack(posts.blobs[int(i)]) for i in indices]
+    rows = [posts.fields(int(i)) for i in indices]
     times = posts.time[indices]
     order = sorted(range(indices.size), key=lambda k: (bool(times[k] == NO_TIME), int(times[k]), rows[k]["post_id"],
                                                        rows[k]["handle"], rows[k]["text"]))
@@ -478,34 +645,31 @@ def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) 
     unit = "" if not dated.any() else ("day" if day_only else "s")
     scale = 86_400 if unit == "day" else 1
     texts = posts.text[indices]
-    similarity = _similarity_to_first([row["text"] for row in rows])
+    similarity = _similarity_to_first([posts.normalized(text) for text in texts.tolist()])
     first_time = times[0] if dated.any() else NO_TIME
     accounts = posts.account[indices]
-    campaign_posts = []
     technique_totals: Counter = Counter()
-    for k, (index, row) in enumerate(zip(indices, rows)):
-        p = posts.p_wire[index]
+    for row in rows:
         technique_totals.update(technique_counts_of(row["techniques"]))
-        campaign_posts.append(CampaignPost(
-            campaign="", id=row["id"], post_id=row["post_id"], account=row["account"], handle=row["handle"],
-            date=row["date"], kind=row["kind"],
-            offset=int((times[k] - first_time) // scale) if dated[k] else None,
-            similarity=round(float(similarity[k]), 3), p_wire=None if np.isnan(p) else round(float(p), 4),
-            label=row["label"], techniques=row["techniques"], text=row["text"],
-        ))
+    spans = [posts.span(int(index)) for index in indices]
+    offsets = [int((times[k] - first_time) // scale) if dated[k] else NO_TIME for k in range(indices.size)]
+    campaign_posts = CampaignPosts(
+        "", posts.store.posts, array("q", [start for start, _ in spans]), array("q", [end for _, end in spans]),
+        array("q", offsets), array("d", [round(float(value), 3) for value in similarity]),
+        array("d", [value if np.isnan(value) else round(float(value), 4) for value in posts.p_wire[indices]]))
+    dated_dates = [row["date"] for row, ok in zip(rows, dated) if ok]
     p_wire = posts.p_wire[indices]
     median_p_wire = None if np.isnan(p_wire).all() else round(float(np.nanmedian(p_wire)), 4)
     url_share = round(float(posts.url[indices].mean()), 3)
     share = median_p_wire is not None and median_p_wire >= params.share_p_wire and url_share >= params.share_url_share
-    dated_posts = [post for post, ok in zip(campaign_posts, dated) if ok]
     return Campaign(
         id="",
         kind="share_template" if share else "copypasta",
-        posts=tuple(campaign_posts),
+        posts=campaign_posts,
         accounts=len(set(accounts.tolist())),
         texts=len(set(texts.tolist())),
-        first=dated_posts[0].date if dated_posts else "",
-        last=dated_posts[-1].date if dated_posts else "",
+        first=dated_dates[0] if dated_dates else "",
+        last=dated_dates[-1] if dated_dates else "",
         time_unit=unit,
         span=int((times[dated][-1] - times[dated][0]) // scale) if dated.any() else None,
         median_gap=_median_gap(times[dated], accounts[dated], scale),
@@ -517,8 +681,8 @@ def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) 
 
 
 def _similarity_to_first(texts: list[str]) -> np.ndarray:
-    """Jaccard similarity of each text's 3-grams (normalized) to the first text's."""
-    shingles = shingle_sets([match_text(text).text for text in texts])
+    """Jaccard similarity of each normalized text's 3-grams to the first text's."""
+    shingles = shingle_sets(texts)
     return pair_jaccard(shingles, np.arange(len(texts), dtype=np.uint64))
 
 
@@ -571,7 +735,7 @@ def _rank(campaign: Campaign) -> tuple:
 def _numbered(campaign: Campaign, name: str) -> Campaign:
     from dataclasses import replace
 
-    return replace(campaign, id=name, posts=tuple(replace(post, campaign=name) for post in campaign.posts))
+    return replace(campaign, id=name, posts=campaign.posts.renamed(name))
 
 
 def _resolution(times: np.ndarray, days: np.ndarray) -> str:

@@ -216,7 +216,8 @@ def score_dask(
                                 excel_safe=excel_safe, campaigns=campaigns, tz=tz if accounts is not None else None)
             with DaskEngine(client, model, in_flight=threads * IN_FLIGHT_PER_THREAD) as engine, \
                     ProgressBar(progress) as advance:
-                collector = RunCollector(None, report_rows, advance, accounts)
+                collector = outputs.close_with(RunCollector(None, report_rows, advance, accounts,
+                                                            campaign_folder=resolved.parent))
                 for chunk in engine.map(tasks):
                     collector.add(chunk)
         finally:

@@ -102,6 +102,8 @@ def is_hashtag_line(text: str) -> bool:
     Every white-space separated word must start with ``#``: ``#NATOexpansion``,
     ``#反ロシア#対中露戦`` and ``#露朝(崔善姫外相・訪露)`` are hashtag lines.
     """
+    if "#" not in text and "\uff03" not in text and "\ufe5f" not in text:
+        return False  # no character NFKC makes a "#" (most lines): no NFKC pass needed to say no
     words = unicodedata.normalize("NFKC", text).split()
     return bool(words) and all(w.startswith("#") and len(w) > 1 for w in words)
 

@@ -133,9 +133,7 @@ class PlattCalibratedLogisticRegression(ClassifierMixin, BaseEstimator):
         if getattr(self, "method", "sigmoid") == "isotonic":
             p = np.interp(self.base_.decision_function(X), *self.steps_)
         else:
-            from scipy.special import expit  # Platt scaling only: scipy.special costs start-up
-
-            p = expit(self.decision_function(X))
+            p = logistic(self.decision_function(X))
         return np.column_stack([1 - p, p])
 
     def predict(self, X) -> np.ndarray:
@@ -143,6 +141,20 @@ class PlattCalibratedLogisticRegression(ClassifierMixin, BaseEstimator):
 
 
 CALIBRATION_METHODS = ("sigmoid", "isotonic")
+
+
+def logistic(z: np.ndarray) -> np.ndarray:
+    """The logistic function 1 / (1 + e^-z), without overflow for large negative z.
+
+    Written with numpy rather than imported from scipy.special, whose import parses
+    hundreds of docstrings: a tenth of ``postcred score``'s start-up on the seed."""
+    z = np.asarray(z, dtype=float)
+    p = np.empty_like(z)
+    positive = z >= 0
+    p[positive] = 1.0 / (1.0 + np.exp(-z[positive]))
+    e = np.exp(z[~positive])
+    p[~positive] = e / (1.0 + e)
+    return p
 
 
 def isotonic_steps(decision: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -193,7 +193,7 @@ class RunCollector:
     campaign sketches (merged into one finder)."""
 
     def __init__(self, writer: ScoresWriter | None, max_rows: int, progress: Callable[[int], None] | None = None,
-                 accounts: RunAccounts | None = None) -> None:
+                 accounts: RunAccounts | None = None, campaign_folder: Path | None = None) -> None:
         self.writer = writer
         self.max_rows = max_rows
         self.progress = progress
@@ -202,6 +202,9 @@ class RunCollector:
         self.kept = 0
         self.summary = Summary()
         self.campaigns: CampaignFinder | None = None
+        #: Where campaign detection keeps its temporary files (beside the outputs when that
+        #: folder exists, else the system's temporary folder).
+        self.campaign_folder = campaign_folder if campaign_folder is not None and campaign_folder.is_dir() else None
         self._packed: list[tuple[ScoredChunk, int]] = []
 
     def add(self, chunk: ScoredChunk) -> None:
@@ -216,7 +219,11 @@ class RunCollector:
             self._packed.append((chunk, take))
             self.kept += take
         if chunk.campaigns is not None:
-            self.campaigns = chunk.campaigns if self.campaigns is None else self.campaigns.merge(chunk.campaigns)
+            if self.campaigns is None:
+                from .campaigns import CampaignFinder
+
+                self.campaigns = CampaignFinder(chunk.campaigns.params, folder=self.campaign_folder)
+            self.campaigns.merge(chunk.campaigns)
         if self.progress:
             self.progress(chunk.segments)
 
@@ -224,8 +231,14 @@ class RunCollector:
         """The campaigns among every chunk's posts (call once, at the end)."""
         from .campaigns import CampaignFinder
 
-        finder, self.campaigns = self.campaigns or CampaignFinder(params), None
+        finder, self.campaigns = self.campaigns or CampaignFinder(params, folder=self.campaign_folder), None
         return finder.finish()
+
+    def close(self) -> None:
+        """Remove campaign detection's temporary files of a run that stopped before its end."""
+        if self.campaigns is not None:
+            self.campaigns.close()
+            self.campaigns = None
 
     def report_rows(self) -> ReportRows:
         """The records kept for the report in its compact form, unpacked one chunk at a
@@ -266,7 +279,7 @@ def finish_run(*, dump: str, output: Path, model: Model, summary: ScoreSummary, 
         from .campaign_files import campaign_rows, write_campaign_csvs
 
         found = collector.campaign_set(campaigns)
-        members = list(campaign_rows(found))
+        members = campaign_rows(found)
         if campaign_paths is not None:
             campaign_files = write_campaign_csvs(outputs, found, *campaign_paths, excel_safe=excel_safe)
     accounts = collector.accounts
@@ -382,7 +395,8 @@ def score_to_files(
         writer, sink = open_scores(outputs, output, fmt, dump=dump, force=force)
         accounts = run_accounts(tz, csv_paths, sink, report=report_path is not None, post_campaigns=post_campaigns)
         with open_engine(model, jobs=jobs, model_dir=model_dir) as engine, ProgressBar(progress) as advance:
-            collector = RunCollector(writer, report_rows, advance, accounts)
+            collector = outputs.close_with(RunCollector(writer, report_rows, advance, accounts,
+                                                        campaign_folder=output.parent))
             tasks = chunk_tasks(post_chunks(items, summary, CHUNK_SIZE), dump_name(dump), fmt, report_rows=report_rows,
                                 excel_safe=excel_safe, campaigns=campaigns, tz=tz if accounts is not None else None,
                                 tables=tables)

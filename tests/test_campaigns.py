@@ -16,6 +16,7 @@ from classifier.campaigns import (
     find_campaigns,
     parse_time,
 )
+from classifier.errors import OutputError
 from classifier.technique_counts import technique_counts_of
 from tests.synthetic_campaigns import DumpGenerator, shuffled_copy
 
@@ -157,6 +158,35 @@ def test_same_campaigns_whatever_the_order_and_chunking(dump, found):
     merged = halves[1].merge(halves[0]).finish()
     assert signature(small_chunks) == signature(found) == signature(merged)
     assert found.campaigns, "the dump has campaigns to compare"
+
+
+def test_finders_that_spilled_to_disk_merge_into_the_same_campaigns(dump, found, tmp_path):
+    """Finders of small chunks put their sketches in temporary files as they go; merged
+    (files copied into the other's), they find what one pass in memory found, and leave
+    no file in their folder, whether they finish or are given up."""
+    records = [PostRecord.from_row(post.to_row()) for post in dump]
+    params = CampaignParams(chunk_size=150)
+    halves = [CampaignFinder(params, folder=tmp_path), CampaignFinder(params, folder=tmp_path)]
+    for i, rec in enumerate(records):
+        halves[i % 3 == 0].add([rec])
+    for half in halves:
+        half._flush()
+    assert all(half._store is not None and half._store.texts > 0 for half in halves), "both halves spilled"
+    merged = halves[0].merge(halves[1]).finish()
+    assert signature(merged) == signature(found)
+    assert [c.posts for c in merged.campaigns] == [c.posts for c in found.campaigns]
+    given_up = CampaignFinder(params, folder=tmp_path)
+    given_up.add(records[:400])
+    given_up.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_that_cannot_hold_the_temporary_files_is_one_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    finder = CampaignFinder(CampaignParams(chunk_size=1), folder=blocker / "sub")
+    with pytest.raises(OutputError, match="cannot write the temporary files of campaign detection"):
+        finder.add([record(BASE, "a")])
 
 
 def test_merging_needs_the_same_parameters():

@@ -128,7 +128,7 @@ def test_a_failure_while_writing_campaigns_leaves_no_output(generated, tmp_path,
     def failing(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(classifier.campaign_files, "csv_text", failing)
+    monkeypatch.setattr(classifier.campaign_files, "write_csv", failing)
     result = run("score", dump, "-o", tmp_path / "dump.scores.csv", "-q")
     assert result.exit_code == 1 and "disk full" in result.output
     assert list(tmp_path.iterdir()) == []  # no scores, no report, no campaign file, no temporary file

@@ -113,3 +113,21 @@ def test_extract_entities(text, urls, hashtags, mentions):
     from classifier.segment import extract_entities
 
     assert extract_entities(text) == (urls, hashtags, mentions)
+
+
+@pytest.mark.parametrize(
+    "line, hashtags",
+    [
+        ("#拡散 #話題", True),
+        ("＃全角のタグ ＃もう一つ", True),  # the full-width number sign, as typed on a Japanese keyboard
+        ("\ufe5f小さい番号記号", True),  # the small number sign: NFKC makes it "#" too
+        ("#タグ と本文", False),
+        ("#", False),
+        ("本文だけの行", False),
+    ],
+)
+def test_hashtag_lines_in_a_plain_dump(tmp_path, line, hashtags):
+    dump = tmp_path / "lines.txt"
+    dump.write_text(f"{line}\n", encoding="utf-8")
+    (post,) = read_posts(dump, input_format="lines")
+    assert post.parts[0].role == ("hashtags" if hashtags else "post")

@@ -77,7 +77,7 @@ def test_shipped_model_on_probe_texts_kept_out_of_the_labels(data_dir):
     p_wire = load_model().p_wire([r["text"] for r in rows])
     wrong = [(r["label"], round(float(p), 2), r["text"][:40])
              for r, p in zip(rows, p_wire) if (p >= 0.5) != (r["label"] == "wire")]
-    assert len(wrong) <= 18, wrong  # 9 of 462 wrong when this test was last changed
+    assert len(wrong) <= 18, wrong  # 17 of 462 wrong with the model shipped on 3,905 labels
 
 
 NEWSSTYLE_PROBES = "probes_newsstyle.jsonl"
@@ -99,7 +99,7 @@ def test_newsstyle_probes_are_frozen_and_kept_out_of_the_labels(data_dir):
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="partisan recall 0.910 on the news-styled probe (macro-F1 0.950): below issue 12's 0.92")
+                   reason="partisan recall 0.918 (112 of 122) on the news-styled probe (macro-F1 0.955): below issue 12's 0.92")
 def test_shipped_model_catches_news_styled_partisan_texts(data_dir):
     """Issue 12's done-when figures on its frozen blind probe: partisan recall >= 0.92 and
     macro-F1 >= 0.93 (the model shipped when the probe was written reached 0.598 and 0.767).
@@ -185,3 +185,21 @@ def test_the_model_file_is_a_compressed_pickle_and_joblib_format_still_loads(tmp
     shutil.copy(PACKAGE_MODEL_DIR / META_FILE, older / META_FILE)
     texts = ["政府は4日、新たな方針を発表したと明らかにした。", "こんな政府、もう信用できない。拡散して！"]
     assert load_model(older, trust_model=True).p_wire(texts).tolist() == load_model().p_wire(texts).tolist()
+
+
+def test_the_platt_logistic_matches_scipy_without_overflow():
+    """The shipped model's Platt step computes 1 / (1 + e^-z) itself (no scipy.special at
+    start-up): the same figures as scipy's expit to the last bit or two, even at +-800."""
+    import warnings
+
+    import numpy as np
+    from scipy.special import expit
+
+    from classifier.model import logistic
+
+    z = np.concatenate([np.random.default_rng(0).normal(0, 8, 10_000), [-800.0, 800.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = logistic(z)
+    assert np.allclose(p, expit(z), rtol=1e-15, atol=1e-300)
+    assert p[-3:].tolist() == [0.0, 1.0, 0.5]

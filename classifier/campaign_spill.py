@@ -1,0 +1,184 @@
+"""Campaign detection's bulky per-post data kept on disk while a run goes on.
+
+A finder keeps in memory only a few numbers per post (:class:`~classifier.campaigns.CampaignFinder`).
+What it needs again only at the end goes to temporary files, written a block of posts at a
+time and read back piece by piece:
+
+- each sketched text's LSH band keys, band-major within a block (the candidate pairs are
+  found one band at a time, so a band is read as one column);
+- each sketched text's MinHash signature bytes, row by row (the estimate of a pair's
+  similarity reads the signatures of a range of texts at a time);
+- each sketched text, normalized, read back only for the pairs the exact check compares
+  and the posts of the campaigns found;
+- each post's packed fields (ids, names, date, text, techniques), read back only for the
+  posts of the campaigns found.
+
+The files are made beside the run's outputs (or in the system's temporary folder) named as
+every temporary file of postcred is (:func:`classifier.outputs.temp_beside`: a crashed
+run's are swept by the next write into that folder), and unlinked as soon as they are
+open where the system allows it: nothing is left behind however the run ends.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import OutputError
+from .outputs import temp_beside
+
+#: Signature rows read at a time when estimating pairs' similarity (4 MB of 128-byte rows).
+SIGNATURE_BLOCK_BYTES = 4 << 20
+
+
+class SpillFile:
+    """A temporary file to append bytes to and read ranges back from."""
+
+    def __init__(self, folder: str | Path | None, name: str) -> None:
+        self.folder = Path(folder or tempfile.gettempdir())
+        try:
+            path = temp_beside(self.folder / name)
+            self._handle = open(path, "w+b", buffering=0)  # noqa: SIM115 (closed by close() or the finalizer)
+        except OSError as exc:
+            raise self._failed(exc) from None
+        try:
+            os.unlink(path)  # gone from the folder now; the space is freed when the file is closed
+            left = None
+        except OSError:  # a system that cannot unlink an open file
+            left = path
+        self.size = 0
+        self._finalizer = weakref.finalize(self, _close_and_remove, self._handle, left)
+
+    def append(self, data: bytes | memoryview) -> int:
+        """Write ``data`` at the end; returns the offset it starts at."""
+        start = self.size
+        view = memoryview(data).cast("B")
+        self.size += len(view)
+        try:
+            self._handle.seek(start)
+            while view:
+                view = view[self._handle.write(view):]
+        except OSError as exc:  # a full disk, a quota
+            raise self._failed(exc) from None
+        return start
+
+    def _failed(self, exc: OSError) -> OutputError:
+        return OutputError(f"{self.folder}: cannot write the temporary files of campaign detection "
+                           f"({exc.strerror or exc}); free some space there or score with --no-campaigns")
+
+    def read(self, offset: int, size: int) -> bytes:
+        self._handle.seek(offset)
+        data = self._handle.read(size)
+        if len(data) != size:
+            raise OSError(f"temporary file of campaign detection: read {len(data)} of {size} bytes")
+        return data
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _close_and_remove(handle, path: Path | None) -> None:
+    handle.close()
+    if path is not None:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+def _append_all(target: SpillFile, pieces: list[bytes]) -> np.ndarray:
+    """Append ``pieces`` as one write; returns where each ends in ``target``."""
+    start = target.append(b"".join(pieces))
+    return start + np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)))
+
+
+def _copy(source: SpillFile, target: SpillFile, piece: int = 8 << 20) -> None:
+    for at in range(0, source.size, piece):
+        target.append(source.read(at, min(piece, source.size - at)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """One spilled block: where its band keys start, and its number of texts."""
+
+    bands_at: int
+    texts: int
+
+
+class SketchStore:
+    """The spilled sketches (band keys, signature bytes) of texts and packed fields of posts,
+    in the order they were added: text ``i`` is the ``i``-th sketched text, post ``j`` the
+    ``j``-th post."""
+
+    def __init__(self, folder: str | Path | None, num_perm: int, bands: int) -> None:
+        self.num_perm, self.bands_per_text = num_perm, bands
+        self._bands = SpillFile(folder, "campaign-bands")
+        self._signatures = SpillFile(folder, "campaign-signatures")
+        self._texts = SpillFile(folder, "campaign-texts")
+        self.posts = SpillFile(folder, "campaign-posts")
+        self._blocks: list[_Block] = []
+        self.texts = 0
+
+    def add(self, bands: np.ndarray, signatures: np.ndarray, texts: list[str],
+            blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        """Append a block of texts (their sketches and normalized texts) and of posts'
+        packed fields; returns where each text's and each post's bytes end in their files
+        (each starts where the previous one ends)."""
+        if bands.shape[0]:
+            at = self._bands.append(np.ascontiguousarray(bands.T, dtype=np.uint32).data)
+            self._blocks.append(_Block(at, bands.shape[0]))
+            self._signatures.append(np.ascontiguousarray(signatures, dtype=np.uint8).data)
+            self.texts += bands.shape[0]
+        encoded = [text.encode("utf-8") for text in texts]
+        return _append_all(self._texts, encoded), _append_all(self.posts, blobs)
+
+    def text(self, start: int, end: int) -> str:
+        """A normalized text, by where its bytes start and end."""
+        return self._texts.read(start, end - start).decode("utf-8")
+
+    def extend(self, other: "SketchStore") -> tuple[int, int]:
+        """Append everything ``other`` holds; returns the shifts of its texts' and its posts'
+        byte offsets."""
+        for block in other._blocks:
+            data = other._bands.read(block.bands_at, block.texts * self.bands_per_text * 4)
+            self._blocks.append(_Block(self._bands.append(data), block.texts))
+        _copy(other._signatures, self._signatures)
+        self.texts += other.texts
+        shifts = self._texts.size, self.posts.size
+        _copy(other._texts, self._texts)
+        _copy(other.posts, self.posts)
+        return shifts
+
+    def band(self, band: int) -> np.ndarray:
+        """Band ``band``'s key of every text, in the order they were added."""
+        parts = [np.frombuffer(self._bands.read(block.bands_at + band * block.texts * 4, block.texts * 4), np.uint32)
+                 for block in self._blocks]
+        return np.concatenate(parts) if parts else np.zeros(0, np.uint32)
+
+    def signature_rows(self, first: int, stop: int) -> np.ndarray:
+        """The signature bytes of texts ``first`` to ``stop - 1``, one row each."""
+        width = self.num_perm
+        data = self._signatures.read(first * width, (stop - first) * width)
+        return np.frombuffer(data, np.uint8).reshape(stop - first, width)
+
+    def signature_block_rows(self) -> int:
+        """How many signature rows :meth:`signature_rows` should read at a time."""
+        return max(1, SIGNATURE_BLOCK_BYTES // self.num_perm)
+
+    def post_bytes(self, start: int, end: int) -> bytes:
+        return self.posts.read(start, end - start)
+
+    def close_sketches(self) -> None:
+        """Remove the band keys and signatures (the posts' fields stay while referenced)."""
+        self._bands.close()
+        self._signatures.close()
+        self._texts.close()
+
+    def close(self) -> None:
+        self.close_sketches()
+        self.posts.close()

@@ -679,7 +679,7 @@ def _repeated_clauses(doc: TokenizedText) -> list[tuple[int, int]]:
     keys = doc.lemma_keys
     if len(keys) < 2 * n:
         return []
-    if "EMOJI" not in map(itemgetter(KIND), doc.words) and not _may_repeat_a_run(keys, n):  # (emoji keys sit between units)
+    if not doc.emoji and not _may_repeat_a_run(keys, n):  # (emoji keys sit between units)
         return []  # no run of n lemmas occurs twice (most texts)
     units = _units(doc, _NOT_CLAUSE_UNITS)
     if len(units) < 2 * n:
@@ -769,13 +769,12 @@ def _detect(doc: TokenizedText, lexicon: Lexicon) -> list[MarkerSpan]:
                 if m.end() > m.start():
                     start, end = original_span(offsets, m.start(), m.end())
                     raw.append((start, end, entry))
-    if lexicon.emoji and "EMOJI" in map(itemgetter(KIND), doc.words):
-        for word, start, end in zip(doc.words, doc.starts, doc.ends):
-            if word[KIND] == "EMOJI":
-                for rx, entry in lexicon.emoji:
-                    if rx.match(word[SURFACE]):
-                        raw.append((start, end, entry))
-                        break
+    if lexicon.emoji:
+        for k in doc.emoji:
+            for rx, entry in lexicon.emoji:
+                if rx.match(doc.words[k][SURFACE]):
+                    raw.append((doc.starts[k], doc.ends[k], entry))
+                    break
     for entry in lexicon.detectors:
         raw.extend((start, end, entry) for start, end in DETECTORS[entry.pattern](doc))
     raw = [(s, e, entry) for s, e, entry in raw if e > s and text[s:e].strip()]
@@ -981,7 +980,7 @@ class MarkerVectorizer(TransformerMixin, BaseEstimator):
         row = {MARKER_PREFIX + m: math.log1p(w) for m, w in weights.items()}
         if self.densities:
             length = max(len(doc.text), 1)
-            n_emoji = list(map(itemgetter(KIND), doc.words)).count("EMOJI")  # at C speed
+            n_emoji = len(doc.emoji)
             n_exclaim = doc.norm.count("!")
             row[EMOJI_DENSITY] = math.log1p(100.0 * n_emoji / length)
             row[EXCLAMATION_DENSITY] = math.log1p(100.0 * n_exclaim / length)
@@ -999,13 +998,11 @@ class MarkerVectorizer(TransformerMixin, BaseEstimator):
         for span in spans:
             grouped.setdefault(MARKER_PREFIX + span.marker, []).append(span)
         if self.densities:
-            kinds = list(map(itemgetter(KIND), doc.words))
-            emoji = [k for k, kind in enumerate(kinds) if kind == "EMOJI"] if "EMOJI" in kinds else []
-            if emoji:
+            if doc.emoji:
                 starts, ends = doc.starts, doc.ends
                 grouped[EMOJI_DENSITY] = [
                     MarkerSpan(starts[k], ends[k], "emoji", FORM, 0.0, PROPAGANDA, doc.text[starts[k] : ends[k]])
-                    for k in emoji
+                    for k in doc.emoji
                 ]
             exclaim = [s for s in spans if s.marker == "exclamation"]
             if exclaim:
@@ -1027,6 +1024,9 @@ def _surface(spans: list[MarkerSpan], limit: int = 3) -> str:
 
 def _attributed_share(doc: TokenizedText, spans: Sequence[MarkerSpan]) -> float:
     """Share of the sentences of ``doc`` that carry an attribution, a quote or an official source."""
+    sourced = [s.start for s in spans if s.kind == CREDIBILITY and s.marker not in SPECIFICITY_MARKERS]
+    if not sourced:
+        return 0.0  # no sentence is attributed (most commentary): the sentences need not be found
     bounds = sentence_bounds(doc.text)
     nonempty = [
         k for k, start in enumerate(bounds)
@@ -1034,9 +1034,5 @@ def _attributed_share(doc: TokenizedText, spans: Sequence[MarkerSpan]) -> float:
     ]
     if not nonempty:
         return 0.0
-    attributed = {
-        bisect.bisect_right(bounds, s.start) - 1
-        for s in spans
-        if s.kind == CREDIBILITY and s.marker not in SPECIFICITY_MARKERS
-    }
+    attributed = {bisect.bisect_right(bounds, start) - 1 for start in sourced}
     return len(attributed & set(nonempty)) / len(nonempty)

@@ -676,9 +676,12 @@ def explain(
     own = ~is_char & (all_weights != 0.0)
     columns, weights, rows = X.indices[own], all_weights[own], all_rows[own]
     # Per row, largest |weight| first; ties keep column order, as a stable sort would.
-    order = np.lexsort((columns, -np.abs(weights), rows)).tolist()
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(docs)))]).tolist()
-    columns, weights = columns.tolist(), weights.tolist()
+    order = np.lexsort((columns, -np.abs(weights), rows))
+    if top:  # no row shows more than ``top`` of its own: only those become Python objects
+        first_of_row = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(docs)))])
+        order = order[np.arange(len(order)) - first_of_row[rows[order]] < top]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(rows[order], minlength=len(docs)))]).tolist()
+    columns, weights = columns[order].tolist(), weights[order].tolist()
     blocks = dict(features.transformer_list) if isinstance(features, FeatureUnion) else {}
     has_marker_spans = hasattr(blocks.get("markers"), "feature_spans")
     char_tokens = _char_token_weights(blocks["chars"], docs, X, coef * scale, (low, high), occurrences) if high > low else None
@@ -691,7 +694,7 @@ def explain(
         chars = _char_contributions(doc, char_tokens[i], spans, top) if char_tokens is not None else []
         c = 0
         contributions = []
-        for k in order[bounds[i] : bounds[i + 1]]:
+        for k in range(bounds[i], bounds[i + 1]):
             weight = weights[k]
             while c < len(chars) and abs(chars[c].weight) > abs(weight) and not (top and len(contributions) >= top):
                 contributions.append(chars[c])

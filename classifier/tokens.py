@@ -23,6 +23,7 @@ import csv
 import re
 import shlex
 import unicodedata
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate, compress
 from operator import itemgetter
@@ -111,6 +112,7 @@ class TokenizedText:
     markers_key: str = field(default="", repr=False)
     _tokens: list[Token] | None = field(default=None, init=False, repr=False, compare=False)
     _keys: str | None = field(default=None, init=False, repr=False, compare=False)
+    _emoji: list[int] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def tokens(self) -> list[Token]:
@@ -127,6 +129,15 @@ class TokenizedText:
         if self._keys is None:
             self._keys = "".join(map(itemgetter(KEY), self.words)).replace(NO_KEY, "")
         return self._keys
+
+    @property
+    def emoji(self) -> list[int]:
+        """The indices of the emoji tokens, in order (found on first use, at C speed): the
+        marker detectors and the marker block all ask, and most texts have none."""
+        if self._emoji is None:
+            kinds = list(map(itemgetter(KIND), self.words))
+            self._emoji = list(compress(range(len(kinds)), map("EMOJI".__eq__, kinds))) if "EMOJI" in kinds else []
+        return self._emoji
 
     def __len__(self) -> int:
         return len(self.words)
@@ -305,7 +316,6 @@ def _is_flag(chars: str) -> bool:
 
 Columns = tuple[list[Word], list[int], list[int]]
 _SPACE_RE = re.compile(r"\s+")
-_NON_SPACE_RE = re.compile(r"\S+")
 
 
 def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int], identity: bool = False) -> Columns:
@@ -330,13 +340,10 @@ def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int], identity:
             return words, bounds[:-1], bounds[1:]
         if "".join(surfaces) == _SPACE_RE.sub("", chunk):
             # MeCab skipped white space, and nothing else: the surfaces are the other
-            # characters in order, so a token's span maps through their positions.
-            kept: list[int] = []
-            for run in _NON_SPACE_RE.finditer(chunk):
-                kept.extend(range(start + run.start(), start + run.end()))
-            kept_ends = list(map((1).__add__, kept))
-            at = list(accumulate(map(len, surfaces), initial=0))
-            return words, list(map(kept.__getitem__, at[:-1])), list(map(kept_ends.__getitem__, map((-1).__add__, at[1:])))
+            # characters in order, so the running sums are right up to the white space
+            # skipped before each character.
+            starts, ends = _shifted_past_spaces(chunk, start, bounds)
+            return words, starts, ends
     starts: list[int] = []
     ends: list[int] = []
     pos = 0
@@ -355,6 +362,30 @@ def _mecab_tokens(norm: str, start: int, end: int, offsets: list[int], identity:
         starts.append(begin)
         ends.append(end_)
     return words, starts, ends
+
+
+def _shifted_past_spaces(chunk: str, start: int, bounds: list[int]) -> tuple[list[int], list[int]]:
+    """Token spans from the running sums ``bounds`` of surfaces that leave out the white
+    space of ``chunk`` (which begins at ``start``): a token's first character moves right
+    by the white space before it, and so does its last.  One step per run of white space
+    (a few a text), each moving a slice of the spans at C speed, not one per character."""
+    starts, ends = bounds[:-1], bounds[1:]
+    out_starts: list[int] = []
+    out_ends: list[int] = []
+    done_starts = done_ends = 0
+    shift = 0  # white space skipped so far
+    for run in _SPACE_RE.finditer(chunk):
+        at = start + run.start() - shift  # where the run sits among the characters kept
+        k = bisect_left(starts, at, done_starts)  # tokens starting at or after it
+        out_starts.extend(map(shift.__add__, starts[done_starts:k]))
+        done_starts = k
+        k = bisect_right(ends, at, done_ends)  # tokens whose last character is after it
+        out_ends.extend(map(shift.__add__, ends[done_ends:k]))
+        done_ends = k
+        shift += run.end() - run.start()
+    out_starts.extend(map(shift.__add__, starts[done_starts:]))
+    out_ends.extend(map(shift.__add__, ends[done_ends:]))
+    return out_starts, out_ends
 
 
 def _mecab_words(chunk: str) -> list[Word]:
@@ -543,12 +574,15 @@ QUOTED_PREFIX = "q:"
 QUOTE_MODES = ("mark", "keep")
 
 
-def document_terms(words: Sequence[Word | Token], proper_nouns: str = "class", quotes: str = "mark") -> list[str]:
+def document_terms(words: Sequence[Word | Token], proper_nouns: str = "class", quotes: str = "mark",
+                   norm: str | None = None) -> list[str]:
     """The TF-IDF terms of a token sequence (words or tokens), one per token.
 
     With ``quotes="mark"`` the words inside 「」『』“” carry a ``q:`` prefix: a wire report
     quoting loaded language (「断じて許さない」と非難した) should not read like the loaded
-    language itself, so quoted words become features of their own.
+    language itself, so quoted words become features of their own.  ``norm``, the
+    normalized text the words were cut from when the caller has it, tells at once whether
+    anything can be quoted (every character of a surface is one of its characters).
     """
     if proper_nouns == "class":
         terms = list(map(itemgetter(TERM), words))
@@ -556,12 +590,15 @@ def document_terms(words: Sequence[Word | Token], proper_nouns: str = "class", q
         terms = [term_for(word, proper_nouns) for word in words]
     if quotes != "mark":
         return terms
-    surfaces = "".join(map(itemgetter(SURFACE), words))
-    if not any(q in surfaces for q in QUOTE_OPEN):
+    text = norm if norm is not None else "".join(map(itemgetter(SURFACE), words))
+    if not any(q in text for q in QUOTE_OPEN):
         return terms  # nothing is quoted (most texts): no pass over the tokens
+    surfaces = list(map(itemgetter(SURFACE), words))
+    # Nothing before the first opening mark is quoted: the pass starts there.
+    first = next(compress(range(len(surfaces)), map(QUOTE_OPEN.__contains__, surfaces)), len(surfaces))
     depth = 0
-    for k, word in enumerate(words):
-        surface = word[SURFACE]
+    for k in range(first, len(surfaces)):
+        word, surface = words[k], surfaces[k]
         if surface in QUOTE_CLOSE and depth:
             depth -= 1
         elif depth and not terms[k].startswith("<") and word[KIND] not in ("補助記号", "空白"):
@@ -615,7 +652,7 @@ def analyze(text: str, *, proper_nouns: str = "class", quotes: str = "mark") -> 
         for column, part in zip((words, starts, ends), _mecab_tokens(norm, cursor, len(norm), offsets, identity)):
             column.extend(part)
     words, starts, ends = merge_names(words, starts, ends)
-    terms = document_terms(words, proper_nouns, quotes)
+    terms = document_terms(words, proper_nouns, quotes, norm)
     urls, hashtags, mentions = entities(norm)
     return TokenizedText(text, norm, words, starts, ends, terms, offsets, urls, hashtags, mentions)
 

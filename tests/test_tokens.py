@@ -135,9 +135,11 @@ def test_formatted_output_and_shortcut_hold_on_any_text(text):
     norm, offsets = normalize_with_offsets(text)
     if norm.strip():
         assert _mecab_words(norm) == _node_words(norm)
-    general = _mecab_tokens(norm, 0, len(norm), offsets, identity=False)
-    if offsets == list(range(len(offsets))):
-        assert _mecab_tokens(norm, 0, len(norm), offsets, identity=True) == general
+    middle = len(norm) // 2  # a chunk that starts inside the text, as after a URL or an emoji
+    for start in (0, middle):
+        general = _mecab_tokens(norm, start, len(norm), offsets, identity=False)
+        if offsets == list(range(len(offsets))):
+            assert _mecab_tokens(norm, start, len(norm), offsets, identity=True) == general
 
 
 def test_text_after_a_nul_character_is_still_tokenized():

@@ -534,8 +534,7 @@ class CampaignFinder:
 
     def _text(self, row: int) -> str:
         """The normalized text of the ``row``-th sketched text, read back from its file."""
-        ends = self._spilled.column("text_end", np.int64)
-        return self._store.text(int(ends[row - 1]) if row else 0, int(ends[row]))
+        return self._store.text(*_byte_range(self._spilled.column("text_end", np.int64), row))
 
     def _exact_jaccard(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 1024) -> np.ndarray:
         """Exact Jaccard similarity of each pair of texts, their 3-gram sets rebuilt from
@@ -622,15 +621,20 @@ class _PostColumns:
     text_ends: np.ndarray  # where each row's normalized text ends in the store
 
     def span(self, post: int) -> tuple[int, int]:
-        return (int(self.ends[post - 1]) if post else 0), int(self.ends[post])
+        return _byte_range(self.ends, post)
 
     def fields(self, post: int) -> dict:
         start, end = self.span(post)
         return _unpack(self.store.posts.read(start, end - start))
 
     def normalized(self, text: int) -> str:
-        row = int(self.text_rows[text])
-        return self.store.text(int(self.text_ends[row - 1]) if row else 0, int(self.text_ends[row]))
+        return self.store.text(*_byte_range(self.text_ends, int(self.text_rows[text])))
+
+
+def _byte_range(ends: np.ndarray, i: int) -> tuple[int, int]:
+    """Where item ``i`` of a spilled file lies, from where each item ends (each starts
+    where the previous one ends)."""
+    return (int(ends[i - 1]) if i else 0), int(ends[i])
 
 
 def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) -> Campaign:

@@ -64,10 +64,6 @@ KINDS = ("copypasta", "share_template")
 NO_TIME = np.iinfo(np.int64).min
 _SEP = "\x1f"
 _BLOB_FIELDS = ("id", "post_id", "account", "handle", "date", "kind", "label", "text", "techniques")
-#: Posts a finder that merges others' (a run's) holds before it writes them to its files:
-#: each post's fields and text are about a kilobyte, and waiting for ``chunk_size`` posts
-#: (5,000) made a run's memory rise and fall by about 13 MB (the fields and their joined copy).
-MERGED_SPILL_POSTS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,8 +384,8 @@ class CampaignFinder:
         self._blobs.extend(_pack(record) for record, *_ in pending)
         self._spill_if_full()
 
-    def _spill_if_full(self, posts: int | None = None) -> None:
-        if len(self._blobs) >= (posts or self.params.chunk_size):
+    def _spill_if_full(self) -> None:
+        if len(self._blobs) >= self.params.chunk_size:
             self._spill()
 
     def _spill(self) -> None:
@@ -435,7 +431,7 @@ class CampaignFinder:
         self._posts.extend(other._posts, account=lambda accounts: remap[accounts])
         self._post_count += other._post_count
         self.counts.update(other.counts)
-        self._spill_if_full(min(self.params.chunk_size, MERGED_SPILL_POSTS))
+        self._spill_if_full()
         return self
 
     def close(self) -> None:

@@ -209,7 +209,7 @@ class RunCollector:
 
     def add(self, chunk: ScoredChunk) -> None:
         if self.writer is not None:
-            self.writer.write(chunk.text)
+            self.writer.write(chunk.data)
         if self.accounts is not None:
             self.accounts.add(chunk.posts or (), chunk.segment_rows)
         self.summary.merge(chunk.summary)
@@ -428,7 +428,7 @@ def open_scores(outputs: OutputSet, output: Path, fmt: str, *, dump: str,
             raise OutputError(f"{output}: is a file; --format parquet writes a folder of one file per table")
         check_output_path(output, inputs=[dump], protected=PROTECTED, force=force or fmt == "parquet")
         return None, open_tables(outputs, output, fmt, force=force)
-    return ScoresWriter(outputs.open(output, "w", newline=""), fmt), None
+    return ScoresWriter(outputs.open(output, "wb"), fmt), None
 
 
 class ProgressBar:

@@ -102,7 +102,7 @@ def test_spawned_workers_load_the_model_themselves(seed_path, model):
     local = list(LocalEngine(model).map(tasks))
     with PoolEngine(model, jobs=2, start_method="spawn") as engine:
         spawned = list(engine.map(tasks))
-    assert [c.text for c in spawned] == [c.text for c in local]
+    assert [c.data for c in spawned] == [c.data for c in local]
     assert [c.summary.result() for c in spawned] == [c.summary.result() for c in local]
     assert [c.records() for c in spawned] == [c.records() for c in local] and spawned[0].records()
 

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from .campaigns import CampaignFinder
 
 CHUNK_SIZE = 1000
+#: The pieces a pool run's last chunk is cut into (:func:`post_chunks`).
+TAIL_PIECES = 4
 
 
 @dataclass
@@ -86,18 +88,50 @@ def iter_segments(items: Iterable[Post | Reject], dump: str, summary: ScoreSumma
         yield from post_segments(post, dump)
 
 
-def post_chunks(items: Iterable[Post | Reject], summary: ScoreSummary, size: int = CHUNK_SIZE) -> Iterator[list[Post]]:
-    """Cut posts into chunks of about ``size`` segments, counting records and rejects."""
+def post_chunks(items: Iterable[Post | Reject], summary: ScoreSummary, size: int = CHUNK_SIZE, *,
+                tail_pieces: int = 1) -> Iterator[list[Post]]:
+    """Cut posts into chunks of about ``size`` segments, counting records and rejects.
+
+    ``tail_pieces`` > 1 cuts the dump's last chunk into that many pieces (whole posts,
+    about ``size / tail_pieces`` segments each): a pool's workers then end within a
+    piece of each other, where one would otherwise wait, idle, for the other to score a
+    whole chunk.  A full chunk is held until the next post comes, to know whether it is
+    the last.
+    """
     chunk: list[Post] = []
+    held: list[Post] | None = None
     parts = 0
     for post in counted_posts(items, summary):
+        if held is not None:
+            yield held
+            held = None
         chunk.append(post)
         parts += len(post.parts)
         if parts >= size:
-            yield chunk
+            if tail_pieces > 1:
+                held = chunk
+            else:
+                yield chunk
             chunk, parts = [], 0
-    if chunk:
-        yield chunk
+    last = held if held is not None else chunk
+    if tail_pieces > 1 and last:
+        yield from _pieces(last, max(size // tail_pieces, 1))
+    elif last:
+        yield last
+
+
+def _pieces(posts: list[Post], size: int) -> Iterator[list[Post]]:
+    """``posts`` cut into runs of at least ``size`` segments (the last one may have fewer)."""
+    piece: list[Post] = []
+    parts = 0
+    for post in posts:
+        piece.append(post)
+        parts += len(post.parts)
+        if parts >= size:
+            yield piece
+            piece, parts = [], 0
+    if piece:
+        yield piece
 
 
 @contextlib.contextmanager

@@ -136,6 +136,16 @@ def test_chunks_are_about_size_segments_and_count_every_record(seed_path):
     assert summary.records_read == summary.records_scored == 9 and summary.records_rejected == 0
 
 
+def test_a_pool_runs_last_chunk_comes_in_pieces(lines_dump):
+    whole = list(post_chunks(read_posts(lines_dump, LINES), ScoreSummary(), size=1000))
+    summary = ScoreSummary()
+    cut = list(post_chunks(read_posts(lines_dump, LINES), summary, size=1000, tail_pieces=4))
+    assert [len(chunk) for chunk in whole] == [1000, 1000, 300]
+    assert [len(chunk) for chunk in cut] == [1000, 1000, 250, 50]  # the last in pieces of 1000 // 4
+    assert [post for chunk in cut for post in chunk] == [post for chunk in whole for post in chunk]
+    assert summary.records_read == summary.records_scored == 2300
+
+
 def test_chunk_summaries_merged_equal_the_summary_of_all(seed_records):
     merged = Summary()
     for start in range(0, len(seed_records), 7):  # chunk by chunk, as engines return them

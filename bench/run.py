@@ -16,7 +16,9 @@ What it measures, in a temporary folder:
    ``postcred score --jobs 2 --no-report`` (fresh processes, wall clock from start to
    exit, start-up included).  Each round gives a ratio (postcred --jobs 1 throughput over
    bare fugashi's) and a speed-up (--jobs 2 over --jobs 1), and checks that both scores
-   files are byte-identical; the table shows every round and the median.
+   files are byte-identical; the table shows every round and the median.  These runs are
+   not memory-sampled (their peak RSS is the kernel's record): sampling PSS takes CPU
+   from the workers of a ``--jobs 2`` run and from none of a ``--jobs 1`` run.
 2. **Memory.** Peak RSS (the kernel's high-water mark of the scoring process) of
    ``postcred score --jobs 1 --no-report`` on pasted-timeline dumps of ``--timeline-mb``
    megabytes (growth per extra megabyte between the smallest and the largest), and on a

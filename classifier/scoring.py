@@ -210,14 +210,15 @@ class ChunkTask:
         # Pickled (to a worker process, a Dask worker) with its posts as plain tuples:
         # pickle writes and reads those in C, where a dataclass instance costs a Python
         # call each way (about 5 ms a chunk of 1,000 posts, on the reading process's CPU).
-        values = [getattr(self, name) for name in _TASK_FIELDS]
-        values[1] = pack_posts(self.posts)
-        return _unpickle_task, tuple(values)
+        return _unpickle_task, tuple(pack_posts(self.posts) if name == "posts" else getattr(self, name)
+                                     for name in _TASK_FIELDS)
 
 
 _TASK_FIELDS = tuple(f.name for f in fields(ChunkTask))
-_post_values = attrgetter("record", "post_id", "account", "handle", "date", "parts", "kind", "line")
-_part_values = attrgetter("line", "line_end", "role", "text")
+_POST_FIELDS = tuple(f.name for f in fields(Post))
+_PARTS = _POST_FIELDS.index("parts")
+_post_values = attrgetter(*_POST_FIELDS)
+_part_values = attrgetter(*(f.name for f in fields(Part)))
 
 
 def pack_posts(posts: list[Post]) -> tuple:
@@ -226,18 +227,24 @@ def pack_posts(posts: list[Post]) -> tuple:
     packed = []
     for post in posts:
         values = _post_values(post)
-        packed.append((*values[:5], tuple(map(_part_values, values[5])), *values[6:]))
+        packed.append((*values[:_PARTS], tuple(map(_part_values, values[_PARTS])), *values[_PARTS + 1:]))
     return tuple(packed)
 
 
 def unpack_posts(packed: tuple) -> list[Post]:
     """The posts :func:`pack_posts` packed."""
-    return [Post(record, post_id, account, handle, date, [Part(*part) for part in parts], kind, line)
-            for record, post_id, account, handle, date, parts, kind, line in packed]
+    posts = []
+    for values in packed:
+        post = Post(*values)
+        post.parts = [Part(*part) for part in post.parts]
+        posts.append(post)
+    return posts
 
 
-def _unpickle_task(index: int, posts: tuple, *values) -> ChunkTask:
-    return ChunkTask(index, unpack_posts(posts), *values)
+def _unpickle_task(*values) -> ChunkTask:
+    named = dict(zip(_TASK_FIELDS, values))
+    named["posts"] = unpack_posts(named["posts"])
+    return ChunkTask(**named)
 
 
 @dataclass
@@ -265,18 +272,20 @@ class ScoredChunk:
         # Pickled (back from a worker) with its posts as tuples of their fields, for the
         # same reason as ChunkTask's posts: a frozen dataclass costs a Python call per
         # instance to pickle and to load, tuples none.
-        posts = None if self.posts is None else tuple(map(_scored_post_values, self.posts))
-        return _unpickle_chunk, (self.segments, self.data, self.summary, self.packed_records, self.campaigns,
-                                 posts, self.segment_rows)
+        return _unpickle_chunk, tuple(
+            tuple(map(_scored_post_values, self.posts)) if name == "posts" and self.posts is not None
+            else getattr(self, name) for name in _CHUNK_FIELDS)
 
 
+_CHUNK_FIELDS = tuple(f.name for f in fields(ScoredChunk))
 _scored_post_values = attrgetter(*(f.name for f in fields(ScoredPost)))
 
 
-def _unpickle_chunk(segments: int, data: bytes, summary: Summary, packed_records: bytes | None,
-                    campaigns: CampaignFinder | None, posts: tuple | None, segment_rows: list[tuple] | None) -> ScoredChunk:
-    return ScoredChunk(segments, data, summary, packed_records, campaigns,
-                       None if posts is None else [ScoredPost(*values) for values in posts], segment_rows)
+def _unpickle_chunk(*values) -> ScoredChunk:
+    named = dict(zip(_CHUNK_FIELDS, values))
+    if named["posts"] is not None:
+        named["posts"] = [ScoredPost(*post) for post in named["posts"]]
+    return ScoredChunk(**named)
 
 
 def process_chunk(model: Model, task: ChunkTask) -> ScoredChunk:

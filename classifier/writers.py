@@ -1,7 +1,7 @@
 """Scores files: scored records written as CSV, JSONL or Parquet, from :data:`~classifier.scored.COLUMNS`.
 
-The text of a chunk is made where the chunk is scored (a worker process formats its own
-rows) and written in input order by :class:`ScoresWriter`; a Dask worker writes its
+The rows of a chunk are made where the chunk is scored (a worker process formats and
+encodes its own rows) and written in input order by :class:`ScoresWriter`; a Dask worker writes its
 partition file itself (:func:`write_partition`).  Parquet needs pyarrow, imported only
 when that format is asked for.
 """

@@ -16,7 +16,9 @@ What it measures, in a temporary folder:
    ``postcred score --jobs 2 --no-report`` (fresh processes, wall clock from start to
    exit, start-up included).  Each round gives a ratio (postcred --jobs 1 throughput over
    bare fugashi's) and a speed-up (--jobs 2 over --jobs 1), and checks that both scores
-   files are byte-identical; the table shows every round and the median.
+   files are byte-identical; the table shows every round and the median.  These runs are
+   not memory-sampled (their peak RSS is the kernel's record): sampling PSS takes CPU
+   from the workers of a ``--jobs 2`` run and from none of a ``--jobs 1`` run.
 2. **Memory.** Peak RSS (the kernel's high-water mark of the scoring process) of
    ``postcred score --jobs 1 --no-report`` on pasted-timeline dumps of ``--timeline-mb``
    megabytes (growth per extra megabyte between the smallest and the largest), and on a
@@ -294,12 +296,18 @@ with open(sys.argv[1], "w") as out:
 """
 
 
-def run_measured(command: list[str], *, cwd: Path, work: Path) -> dict:
+def run_measured(command: list[str], *, cwd: Path, work: Path, sample: bool = True) -> dict:
     """Run ``command``: its wall time, CPU time (user + system, with its worker
     processes), its peak RSS (the kernel's high-water mark of its largest process), and
-    memory sampled every 0.2 s: the largest RSS of one process, and over the whole
-    process tree the summed RSS and the summed PSS (shared pages, such as MeCab's
-    memory-mapped dictionary and the pages forked workers share, counted once)."""
+    (``sample``) memory sampled every 0.2 s: the largest RSS of one process, and over the
+    whole process tree the summed RSS and the summed PSS (shared pages, such as MeCab's
+    memory-mapped dictionary and the pages forked workers share, counted once).
+
+    The timed throughput runs do not sample (``sample=False``; their sampled fields are
+    None): reading a process's PSS makes the kernel walk its pages (about 6 ms of CPU a
+    process of a few hundred MB, 19 ms a sample of a ``--jobs 2`` tree), CPU taken from
+    the workers when they keep both cores busy, and from nothing a ``--jobs 1`` run uses.
+    """
     import psutil
 
     load = os.getloadavg()[0]
@@ -312,7 +320,7 @@ def run_measured(command: list[str], *, cwd: Path, work: Path) -> dict:
     peak = {"rss_max": 0, "rss_tree": 0, "pss_tree": 0}
     done = threading.Event()
 
-    def sample() -> None:
+    def sample_tree() -> None:
         while not done.is_set():
             try:
                 tree = process.children(recursive=True)
@@ -332,12 +340,14 @@ def run_measured(command: list[str], *, cwd: Path, work: Path) -> dict:
             peak["pss_tree"] = max(peak["pss_tree"], pss)
             done.wait(0.2)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    sampler = threading.Thread(target=sample_tree, daemon=True)
+    if sample:
+        sampler.start()
     launcher.wait()
     wall = time.perf_counter() - start
     done.set()
-    sampler.join()
+    if sample:
+        sampler.join()
     usage = json.loads(usage_path.read_text()) if usage_path.exists() else {"status": launcher.returncode}
     if launcher.returncode != 0 or usage["status"] != 0:
         raise SystemExit(f"command failed ({usage['status']}): {' '.join(command)}\n"
@@ -345,9 +355,9 @@ def run_measured(command: list[str], *, cwd: Path, work: Path) -> dict:
     return {
         "wall_s": wall,
         "cpu_s": usage["cpu_s"],
-        "peak_rss_mb": peak["rss_max"] / 2**20,
-        "peak_tree_rss_mb": peak["rss_tree"] / 2**20,
-        "peak_tree_pss_mb": peak["pss_tree"] / 2**20,
+        "peak_rss_mb": peak["rss_max"] / 2**20 if sample else None,
+        "peak_tree_rss_mb": peak["rss_tree"] / 2**20 if sample else None,
+        "peak_tree_pss_mb": peak["pss_tree"] / 2**20 if sample else None,
         "maxrss_mb": usage["maxrss_kb"] / 1024,
         "load_before": load,
         "load_after": os.getloadavg()[0],
@@ -472,7 +482,8 @@ def throughput_rounds(dump: Path, n: int, rounds: int, work: Path, log) -> list[
             log(f"round {k}/{rounds}: postcred score --jobs {jobs} ...")
             scores = work / f"scores-j{jobs}.csv"
             runs[jobs] = run_measured(postcred("score", str(dump), "-o", str(scores), "--input-format", "lines",
-                                               "--no-report", "-q", "--force", "--jobs", str(jobs)), cwd=ROOT, work=work)
+                                               "--no-report", "-q", "--force", "--jobs", str(jobs)), cwd=ROOT, work=work,
+                                      sample=False)
             rows = count_csv_rows(scores)
             if rows != n:
                 raise SystemExit(f"--jobs {jobs}: {rows} rows in the scores file, expected {n}")

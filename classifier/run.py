@@ -32,7 +32,7 @@ from .errors import OutputError
 from .ingest import dump_name, read_posts
 from .model import Model, load_model
 from .outputs import OutputSet, all_or_none, check_output_path, derived_path, write_failed
-from .scoring import CHUNK_SIZE, ChunkTask, ScoredChunk, ScoreSummary, post_chunks
+from .scoring import CHUNK_SIZE, TAIL_PIECES, ChunkTask, ScoredChunk, ScoreSummary, post_chunks
 from .source import Post, ReadOptions, Reject
 from .startup import settle_collector
 from .summary import Summary
@@ -210,7 +210,7 @@ class RunCollector:
 
     def add(self, chunk: ScoredChunk) -> None:
         if self.writer is not None:
-            self.writer.write(chunk.text)
+            self.writer.write(chunk.data)
         if self.accounts is not None:
             self.accounts.add(chunk.posts or (), chunk.segment_rows)
         self.summary.merge(chunk.summary)
@@ -398,7 +398,8 @@ def score_to_files(
         with open_engine(model, jobs=jobs, model_dir=model_dir) as engine, ProgressBar(progress) as advance:
             collector = outputs.close_with(RunCollector(writer, report_rows, advance, accounts,
                                                         campaign_folder=output.parent))
-            tasks = chunk_tasks(post_chunks(items, summary, CHUNK_SIZE), dump_name(dump), fmt, report_rows=report_rows,
+            chunks = post_chunks(items, summary, CHUNK_SIZE, tail_pieces=TAIL_PIECES if jobs > 1 else 1)
+            tasks = chunk_tasks(chunks, dump_name(dump), fmt, report_rows=report_rows,
                                 excel_safe=excel_safe, campaigns=campaigns, tz=tz if accounts is not None else None,
                                 tables=tables)
             for chunk in engine.map(tasks):
@@ -430,7 +431,7 @@ def open_scores(outputs: OutputSet, output: Path, fmt: str, *, dump: str,
             raise OutputError(f"{output}: is a file; --format parquet writes a folder of one file per table")
         check_output_path(output, inputs=[dump], protected=PROTECTED, force=force or fmt == "parquet")
         return None, open_tables(outputs, output, fmt, force=force)
-    return ScoresWriter(outputs.open(output, "w", newline=""), fmt), None
+    return ScoresWriter(outputs.open(output, "wb"), fmt), None
 
 
 class ProgressBar:

@@ -10,7 +10,7 @@ evidence.
 Work goes in chunks of about :data:`CHUNK_SIZE` segments, so memory does not grow with
 the dump.  :func:`process_chunk` is the unit every engine runs (in this process, in a
 worker process, on a Dask worker): it scores a chunk and returns what the run needs of
-it (:class:`ScoredChunk`): the chunk formatted for the scores file, its summary, and its
+it (:class:`ScoredChunk`): the chunk formatted for the scores file (UTF-8 bytes), its summary, and its
 records when the report lists them.
 """
 
@@ -19,7 +19,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import pickle
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -29,7 +30,7 @@ from .markers import annotate_markers, load_lexicon, technique_counts
 from .model import Model, explain, load_model, transform_features, wire_probability_of_features
 from .scored import TOP_TOKENS, ScoredSegment
 from .segment import Segment, post_segments, provenance
-from .source import Post, ReadOptions, Reject
+from .source import Part, Post, ReadOptions, Reject
 from .summary import Summary
 from .writers import format_records, write_partition
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from .campaigns import CampaignFinder
 
 CHUNK_SIZE = 1000
+#: The pieces a pool run's last chunk is cut into (:func:`post_chunks`).
+TAIL_PIECES = 4
 
 
 @dataclass
@@ -85,18 +88,50 @@ def iter_segments(items: Iterable[Post | Reject], dump: str, summary: ScoreSumma
         yield from post_segments(post, dump)
 
 
-def post_chunks(items: Iterable[Post | Reject], summary: ScoreSummary, size: int = CHUNK_SIZE) -> Iterator[list[Post]]:
-    """Cut posts into chunks of about ``size`` segments, counting records and rejects."""
+def post_chunks(items: Iterable[Post | Reject], summary: ScoreSummary, size: int = CHUNK_SIZE, *,
+                tail_pieces: int = 1) -> Iterator[list[Post]]:
+    """Cut posts into chunks of about ``size`` segments, counting records and rejects.
+
+    ``tail_pieces`` > 1 cuts the dump's last chunk into that many pieces (whole posts,
+    about ``size / tail_pieces`` segments each): a pool's workers then end within a
+    piece of each other, where one would otherwise wait, idle, for the other to score a
+    whole chunk.  A full chunk is held until the next post comes, to know whether it is
+    the last.
+    """
     chunk: list[Post] = []
+    held: list[Post] | None = None
     parts = 0
     for post in counted_posts(items, summary):
+        if held is not None:
+            yield held
+            held = None
         chunk.append(post)
         parts += len(post.parts)
         if parts >= size:
-            yield chunk
+            if tail_pieces > 1:
+                held = chunk
+            else:
+                yield chunk
             chunk, parts = [], 0
-    if chunk:
-        yield chunk
+    last = held if held is not None else chunk
+    if tail_pieces > 1 and last:
+        yield from _pieces(last, max(size // tail_pieces, 1))
+    elif last:
+        yield last
+
+
+def _pieces(posts: list[Post], size: int) -> Iterator[list[Post]]:
+    """``posts`` cut into runs of at least ``size`` segments (the last one may have fewer)."""
+    piece: list[Post] = []
+    parts = 0
+    for post in posts:
+        piece.append(post)
+        parts += len(post.parts)
+        if parts >= size:
+            yield piece
+            piece, parts = [], 0
+    if piece:
+        yield piece
 
 
 @contextlib.contextmanager
@@ -171,17 +206,59 @@ class ChunkTask:
     def segments(self) -> int:
         return sum(len(post.parts) for post in self.posts)
 
+    def __reduce__(self):
+        # Pickled (to a worker process, a Dask worker) with its posts as plain tuples:
+        # pickle writes and reads those in C, where a dataclass instance costs a Python
+        # call each way (about 5 ms a chunk of 1,000 posts, on the reading process's CPU).
+        return _unpickle_task, tuple(pack_posts(self.posts) if name == "posts" else getattr(self, name)
+                                     for name in _TASK_FIELDS)
+
+
+_TASK_FIELDS = tuple(f.name for f in fields(ChunkTask))
+_POST_FIELDS = tuple(f.name for f in fields(Post))
+_PARTS = _POST_FIELDS.index("parts")
+_post_values = attrgetter(*_POST_FIELDS)
+_part_values = attrgetter(*(f.name for f in fields(Part)))
+
+
+def pack_posts(posts: list[Post]) -> tuple:
+    """Posts as tuples of their fields (parts as tuples too): what a chunk's posts are
+    pickled as (:func:`unpack_posts` makes them again)."""
+    packed = []
+    for post in posts:
+        values = _post_values(post)
+        packed.append((*values[:_PARTS], tuple(map(_part_values, values[_PARTS])), *values[_PARTS + 1:]))
+    return tuple(packed)
+
+
+def unpack_posts(packed: tuple) -> list[Post]:
+    """The posts :func:`pack_posts` packed."""
+    posts = []
+    for values in packed:
+        post = Post(*values)
+        post.parts = [Part(*part) for part in post.parts]
+        posts.append(post)
+    return posts
+
+
+def _unpickle_task(*values) -> ChunkTask:
+    named = dict(zip(_TASK_FIELDS, values))
+    named["posts"] = unpack_posts(named["posts"])
+    return ChunkTask(**named)
+
 
 @dataclass
 class ScoredChunk:
-    """What a run needs of one scored chunk: its size, its text for the scores file ("" when
-    a worker wrote it), its summary, its records for the report (pickled: a pickled
+    """What a run needs of one scored chunk: its size, its rows for the scores file as
+    UTF-8 bytes, ready to write (empty when a worker wrote them; bytes cross from a worker
+    to the run as they are, where a string is decoded on the way back and encoded again to
+    be written), its summary, its records for the report (pickled: a pickled
     record takes a fraction of the memory of its objects while it waits), its posts
     sketched for campaign detection (a finder the run merges into its own), its posts for
     the account tables, and its rows of the database's segments table."""
 
     segments: int
-    text: str
+    data: bytes
     summary: Summary
     packed_records: bytes | None = None
     campaigns: CampaignFinder | None = None
@@ -190,6 +267,25 @@ class ScoredChunk:
 
     def records(self) -> list[ScoredSegment]:
         return pickle.loads(self.packed_records) if self.packed_records is not None else []
+
+    def __reduce__(self):
+        # Pickled (back from a worker) with its posts as tuples of their fields, for the
+        # same reason as ChunkTask's posts: a frozen dataclass costs a Python call per
+        # instance to pickle and to load, tuples none.
+        return _unpickle_chunk, tuple(
+            tuple(map(_scored_post_values, self.posts)) if name == "posts" and self.posts is not None
+            else getattr(self, name) for name in _CHUNK_FIELDS)
+
+
+_CHUNK_FIELDS = tuple(f.name for f in fields(ScoredChunk))
+_scored_post_values = attrgetter(*(f.name for f in fields(ScoredPost)))
+
+
+def _unpickle_chunk(*values) -> ScoredChunk:
+    named = dict(zip(_CHUNK_FIELDS, values))
+    if named["posts"] is not None:
+        named["posts"] = [ScoredPost(*post) for post in named["posts"]]
+    return ScoredChunk(**named)
 
 
 def process_chunk(model: Model, task: ChunkTask) -> ScoredChunk:
@@ -204,18 +300,18 @@ def process_chunk(model: Model, task: ChunkTask) -> ScoredChunk:
         records = score_chunk(model, task.posts, task.dump, evidence=spans)
         if task.partition is not None:
             write_partition(task.partition, records, task.fmt, excel_safe=task.excel_safe)
-            text = ""
+            data = b""
         elif task.tables:
             from .database import segment_values
 
-            text, segment_rows = "", segment_values(records)
+            data, segment_rows = b"", segment_values(records)
         else:
-            text = format_records(records, task.fmt, excel_safe=task.excel_safe)
+            data = format_records(records, task.fmt, excel_safe=task.excel_safe).encode("utf-8")
         summary = Summary().update(records)
         packed = None if task.report_evidence is None else pack_for_report(records, task.report_evidence)
         finder = None if task.campaigns is None else sketch_campaigns(records, task.campaigns)
         posts = None if task.tz is None else record_posts(records, time_zone(task.tz))
-    return ScoredChunk(len(records), text, summary, packed, campaigns=finder, posts=posts, segment_rows=segment_rows)
+    return ScoredChunk(len(records), data, summary, packed, campaigns=finder, posts=posts, segment_rows=segment_rows)
 
 
 def sketch_campaigns(records: list[ScoredSegment], params: CampaignParams) -> CampaignFinder:

@@ -1,7 +1,7 @@
 """Scores files: scored records written as CSV, JSONL or Parquet, from :data:`~classifier.scored.COLUMNS`.
 
-The text of a chunk is made where the chunk is scored (a worker process formats its own
-rows) and written in input order by :class:`ScoresWriter`; a Dask worker writes its
+The rows of a chunk are made where the chunk is scored (a worker process formats and
+encodes its own rows) and written in input order by :class:`ScoresWriter`; a Dask worker writes its
 partition file itself (:func:`write_partition`).  Parquet needs pyarrow, imported only
 when that format is asked for.
 """
@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import BinaryIO, Sequence
 
 from . import scored
 from .outputs import atomic_open
@@ -76,19 +76,22 @@ def format_for(path: str | Path, fmt: str | None = None) -> str:
 
 
 class ScoresWriter:
-    """Writes chunks of formatted records, in order, to an open text handle; a CSV file
-    starts with its header, so an empty dump gives a file with the header only."""
+    """Writes chunks of formatted records (UTF-8 bytes), in order, to an open binary
+    handle; a CSV file starts with its header, so an empty dump gives a file with the
+    header only."""
 
-    def __init__(self, handle: TextIO, fmt: str) -> None:
+    def __init__(self, handle: BinaryIO, fmt: str) -> None:
         if fmt not in TEXT_FORMATS:
             raise ValueError(f"format must be one of {', '.join(TEXT_FORMATS)}, got {fmt!r}")
         self.handle = handle
         if fmt == "csv":
-            csv.writer(handle).writerow(csv_header())
+            header = io.StringIO()
+            csv.writer(header).writerow(csv_header())
+            handle.write(header.getvalue().encode("utf-8"))
 
-    def write(self, text: str) -> None:
-        """Write the text of a chunk made by :func:`format_records`."""
-        self.handle.write(text)
+    def write(self, data: bytes) -> None:
+        """Write a chunk's rows: :func:`format_records`'s text encoded as UTF-8."""
+        self.handle.write(data)
 
 
 def parquet_table(records: Sequence[ScoredSegment]):

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import pickle
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
 from classifier import run
+from classifier.campaign_params import CampaignParams
 from classifier.cli import cli
 from classifier.engines import LocalEngine
 from classifier.ingest import read_posts
@@ -23,7 +25,7 @@ from classifier.model import explain, load_model, transform_features, wire_proba
 from classifier.parallel import IN_FLIGHT_PER_JOB, PoolEngine
 from classifier.run import score_to_files
 from classifier.scored import json_row
-from classifier.scoring import ChunkTask, ScoreSummary, post_chunks, score_chunk, score_file
+from classifier.scoring import ChunkTask, ScoreSummary, post_chunks, process_chunk, score_chunk, score_file
 from classifier.source import ReadOptions
 from classifier.summary import Summary, summarize
 from classifier.writers import format_csv
@@ -102,9 +104,23 @@ def test_spawned_workers_load_the_model_themselves(seed_path, model):
     local = list(LocalEngine(model).map(tasks))
     with PoolEngine(model, jobs=2, start_method="spawn") as engine:
         spawned = list(engine.map(tasks))
-    assert [c.text for c in spawned] == [c.text for c in local]
+    assert [c.data for c in spawned] == [c.data for c in local]
     assert [c.summary.result() for c in spawned] == [c.summary.result() for c in local]
     assert [c.records() for c in spawned] == [c.records() for c in local] and spawned[0].records()
+
+
+def test_a_chunk_crosses_to_a_worker_and_back_intact(seed_path, model):
+    """Tasks and scored chunks pickle as tuples (classifier.scoring): every field arrives."""
+    posts = list(read_posts(seed_path))
+    posts[0].line = 7  # a field most readers leave at its default
+    task = ChunkTask(3, posts, "seed", "csv", report_evidence=16, excel_safe=True, campaigns=CampaignParams(),
+                     tz="Asia/Tokyo")
+    assert pickle.loads(pickle.dumps(task, pickle.HIGHEST_PROTOCOL)) == task
+    chunk = process_chunk(model, task)
+    back = pickle.loads(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
+    assert chunk.posts and back.posts == chunk.posts
+    assert (back.segments, back.data, back.packed_records) == (chunk.segments, chunk.data, chunk.packed_records)
+    assert back.summary.result() == chunk.summary.result() and back.campaigns is not None
 
 
 def test_pool_reads_only_a_few_chunks_ahead(seed_path, model):
@@ -134,6 +150,16 @@ def test_chunks_are_about_size_segments_and_count_every_record(seed_path):
     assert sum(sizes) == 43
     assert all(size >= 10 for size in sizes[:-1])
     assert summary.records_read == summary.records_scored == 9 and summary.records_rejected == 0
+
+
+def test_a_pool_runs_last_chunk_comes_in_pieces(lines_dump):
+    whole = list(post_chunks(read_posts(lines_dump, LINES), ScoreSummary(), size=1000))
+    summary = ScoreSummary()
+    cut = list(post_chunks(read_posts(lines_dump, LINES), summary, size=1000, tail_pieces=4))
+    assert [len(chunk) for chunk in whole] == [1000, 1000, 300]
+    assert [len(chunk) for chunk in cut] == [1000, 1000, 250, 50]  # the last in pieces of 1000 // 4
+    assert [post for chunk in cut for post in chunk] == [post for chunk in whole for post in chunk]
+    assert summary.records_read == summary.records_scored == 2300
 
 
 def test_chunk_summaries_merged_equal_the_summary_of_all(seed_records):

@@ -404,7 +404,7 @@ def score_to_files(
                                 tables=tables)
             for chunk in engine.map(tasks):
                 collector.add(chunk)
-        release_dictionary_pages()  # nothing tokenizes from here on; the matching peaks here
+        release_dictionary_pages()  # nothing tokenizes from here on (see classifier.tokens)
         return finish_run(dump=dump, output=output, model=model, summary=summary, collector=collector,
                           report_path=report_path, rejects=rejects, outputs=outputs,
                           empty_note="the scores file has no rows", campaigns=campaigns,

@@ -259,7 +259,7 @@ def candidate_pairs(keys: np.ndarray | Iterable[np.ndarray], window: int) -> np.
     them).  Row order is the caller's canonical order, so the pairs do not depend on the
     order texts were read in.
     """
-    found = []
+    found = np.zeros(0, dtype=np.uint64)
     for column in keys.T if isinstance(keys, np.ndarray) else keys:
         n = column.size
         rows = np.arange(n, dtype=np.int64)
@@ -278,18 +278,28 @@ def candidate_pairs(keys: np.ndarray | Iterable[np.ndarray], window: int) -> np.
         sizes = np.diff(np.append(starts, ranked.size))
         run_size = np.repeat(sizes, sizes)
         position = rows[: ranked.size] - np.repeat(starts, sizes)
+        band_pairs = []
         for offset in range(1, min(window, int(sizes.max()) - 1) + 1):
             ok = np.flatnonzero(position + offset < run_size)
             if ok.size == 0:
                 break
             first, second = members[ok], members[ok + offset]
             low, high = np.minimum(first, second), np.maximum(first, second)
-            found.append((low.astype(np.uint64) << _U64(32)) | high.astype(np.uint64))
-        if sum(part.size for part in found) > 2 * found[0].size + (1 << 20):  # a pair found in many bands, once
-            found = [_sorted_unique(np.concatenate(found))]
-    if not found:
-        return np.zeros(0, dtype=np.uint64)
-    return _sorted_unique(np.concatenate(found))
+            band_pairs.append((low.astype(np.uint64) << _U64(32)) | high.astype(np.uint64))
+        if band_pairs:  # a pair found in many bands, once
+            found = _merge_unique(found, _sorted_unique(np.concatenate(band_pairs)))
+    return found
+
+
+def _merge_unique(base: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Two sorted arrays of unique values as one: the values of ``new`` not in ``base``
+    inserted where they belong (one new array, never a concatenation of both sorted again:
+    a band adds few pairs to the millions found before it)."""
+    if base.size == 0:
+        return new
+    at = np.searchsorted(base, new)
+    fresh = base[np.minimum(at, base.size - 1)] != new
+    return np.insert(base, at[fresh], new[fresh])
 
 
 def pair_jaccard(shingles: Shingles, pairs: np.ndarray, batch: int = 200_000) -> np.ndarray:

@@ -467,13 +467,15 @@ class CampaignFinder:
         # the estimate always was), so that no array of shares is made.
         least = next(count for count in range(p.num_perm + 2) if count > p.num_perm or count / p.num_perm >= floor)
         likely = pairs[self._signature_agreement(pairs, rows) >= least]
+        candidates = int(pairs.size)
+        del pairs  # the most numerous pairs, let go before the exact check
         similar = likely[self._exact_jaccard(likely, rows) >= p.threshold]
         groups = _components(keys.size, similar)
         post_keys = self._posts.column("key", np.uint64)
         self.counts.update(compared=int(post_keys.size), distinct_texts=int(keys.size),
-                           candidate_pairs=int(pairs.size), checked_pairs=int(likely.size),
+                           candidate_pairs=candidates, checked_pairs=int(likely.size),
                            matching_pairs=int(similar.size))
-        del pairs, likely
+        del likely
         text_of_post = np.searchsorted(keys, post_keys)
         group_of_post = groups[text_of_post] if post_keys.size else np.zeros(0, np.int64)
         accounts = self._posts.column("account", np.int64)
@@ -498,15 +500,22 @@ class CampaignFinder:
         first = order[np.concatenate(([True], keys[order][1:] != keys[order][:-1]))] if keys.size else order
         return keys[first], first
 
-    def _signature_agreement(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 16_384) -> np.ndarray:
+    def _signature_agreement(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 16_384,
+                             stretch: int = 1 << 20) -> np.ndarray:
         """How many MinHash positions (their low bytes) each pair of texts shares, the
         signatures read from the temporary file one block of rows at a time: the pairs are
-        taken by the blocks their two texts are in, so two blocks are in memory at once.
-        (32-bit rows and block numbers: a million posts make twenty million pairs.)"""
+        taken, ``stretch`` pairs at a time, by the blocks their two texts are in, so two
+        blocks are in memory at once, and the bookkeeping of one stretch of pairs, not of
+        all of them (32-bit rows and block numbers: a million posts make twenty million
+        pairs)."""
         out = np.zeros(pairs.size, dtype=np.uint16)
-        if pairs.size == 0:
-            return out
         rows = rows.astype(np.int32)
+        for start in range(0, pairs.size, stretch):
+            self._agreement_of(pairs[start:start + stretch], rows, out[start:start + stretch], batch)
+        return out
+
+    def _agreement_of(self, pairs: np.ndarray, rows: np.ndarray, out: np.ndarray, batch: int) -> None:
+        """:meth:`_signature_agreement` of one stretch of pairs, into ``out``."""
         left = rows[(pairs >> np.uint64(32)).astype(np.int64)]
         high = rows[(pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)]
         low = np.minimum(left, high)
@@ -530,7 +539,6 @@ class CampaignFinder:
                 part = run[lo:lo + batch]
                 same = loaded[a][low[part] - a * size] == loaded[b][high[part] - b * size]
                 out[part] = np.count_nonzero(same, axis=1)
-        return out
 
     def _text(self, row: int) -> str:
         """The normalized text of the ``row``-th sketched text, read back from its file."""

@@ -36,6 +36,7 @@ from .scoring import CHUNK_SIZE, TAIL_PIECES, ChunkTask, ScoredChunk, ScoreSumma
 from .source import Post, ReadOptions, Reject
 from .startup import settle_collector
 from .summary import Summary
+from .tokens import release_dictionary_pages
 from .writers import TABLE_FORMATS, ScoresWriter, format_for
 
 if TYPE_CHECKING:
@@ -403,6 +404,7 @@ def score_to_files(
                                 tables=tables)
             for chunk in engine.map(tasks):
                 collector.add(chunk)
+        release_dictionary_pages()  # nothing tokenizes from here on (see classifier.tokens)
         return finish_run(dump=dump, output=output, model=model, summary=summary, collector=collector,
                           report_path=report_path, rejects=rejects, outputs=outputs,
                           empty_note="the scores file has no rows", campaigns=campaigns,

@@ -169,3 +169,32 @@ def test_listed_names_become_one_proper_noun_token(text, name):
     assert doc.terms[doc.tokens.index(token)] == ("<PERSON>" if token.pos3 == "人名" else "<ORG>")
     assert doc.text[token.start : token.end] == text[: len(name)]
     assert "国民" in analyze("国民の生活を守る政策").terms
+
+
+def _dictionary_resident_kb() -> int:
+    """Resident KB of this process's mappings of MeCab's dictionary files (Linux smaps)."""
+    import unidic_lite
+    from pathlib import Path
+
+    folder, name, total = str(Path(unidic_lite.DICDIR).resolve()), "", 0
+    with open("/proc/self/smaps", encoding="utf-8", errors="replace") as smaps:
+        for line in smaps:
+            head = line.split()
+            if head and "-" in head[0] and len(head) >= 5 and ":" not in head[0]:
+                name = head[5] if len(head) > 5 else ""
+            elif line.startswith("Rss:") and name.startswith(folder):
+                total += int(head[1])
+    return total
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
+def test_dictionary_pages_leave_memory_and_tokenizing_still_works():
+    from classifier.tokens import release_dictionary_pages
+
+    texts = [f"政府は{n}日、新しい経済対策を発表した。マスゴミは報じない！" for n in range(300)]
+    before = [analyze(text).terms for text in texts]
+    assert _dictionary_resident_kb() > 0
+    assert release_dictionary_pages() > 0
+    assert _dictionary_resident_kb() == 0
+    assert [analyze(text).terms for text in texts] == before
+    assert _dictionary_resident_kb() > 0  # mapped back as it is read

@@ -14,6 +14,7 @@ import pickle
 import platform
 import warnings
 import zlib
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import chain, compress
@@ -616,21 +617,62 @@ def wire_probability_of_features(pipeline: Pipeline, X) -> np.ndarray:
     return clf.predict_proba(X)[:, list(clf.classes_).index(WIRE)]
 
 
-_NAMES: dict[int, tuple[object, list[str], list[str]]] = {}
+class FeatureIndex:
+    """Which block (``tfidf``, ``markers``, ``chars``) a column of the feature matrix belongs
+    to, and its name within the block, named a block at a time and only when asked.
+
+    The character block alone has tens of thousands of n-grams, and naming every column
+    cost about a tenth of a second of each start-up, while the evidence names only columns
+    of the other blocks (character n-grams are shown by the words they cover)."""
+
+    def __init__(self, features) -> None:
+        if isinstance(features, FeatureUnion):
+            parts = [(name, t) for name, t in features.transformer_list if t not in ("drop", None)]
+        else:
+            parts = [("features", features)]
+        self._blocks: list[tuple[str, object, int, int]] = []
+        start = 0
+        for name, transformer in parts:
+            size = len(transformer.vocabulary_) if hasattr(transformer, "vocabulary_") \
+                else len(transformer.get_feature_names_out())
+            self._blocks.append((name, transformer, start, start + size))
+            start += size
+        self._starts = [block[2] for block in self._blocks]
+        self._names: dict[str, list[str]] = {}
+
+    def block_range(self, name: str) -> tuple[int, int]:
+        """The columns [first, last + 1) of block ``name``; (0, 0) without it."""
+        for block, _, start, stop in self._blocks:
+            if block == name:
+                return start, stop
+        return 0, 0
+
+    def _block(self, column: int) -> tuple[str, object, int, int]:
+        return self._blocks[bisect_right(self._starts, column) - 1]
+
+    def block_of(self, column: int) -> str:
+        return self._block(column)[0]
+
+    def name(self, column: int) -> str:
+        """The column's feature name without its block prefix (``によると``, ``marker:doubt``)."""
+        block, transformer, start, _ = self._block(column)
+        names = self._names.get(block)
+        if names is None:
+            names = self._names[block] = [str(n) for n in transformer.get_feature_names_out()]
+        return names[column - start]
 
 
-def _feature_names(features) -> tuple[list[str], list[str]]:
-    """Per column: the feature name without its block prefix, and the name of its block
-    (``tfidf``, ``chars``, ``markers``)."""
-    cached = _NAMES.get(id(features))
+_INDEXES: dict[int, tuple[object, FeatureIndex]] = {}
+
+
+def feature_index(features) -> FeatureIndex:
+    """The :class:`FeatureIndex` of a fitted feature block, made once per object."""
+    cached = _INDEXES.get(id(features))
     if cached is None or cached[0] is not features:
-        names = [str(n) for n in features.get_feature_names_out()]
-        parts = [n.partition("__") for n in names]
-        cached = (features, [p[2] for p in parts], [p[0] for p in parts])
-        if len(_NAMES) > 8:
-            _NAMES.clear()
-        _NAMES[id(features)] = cached
-    return cached[1], cached[2]
+        if len(_INDEXES) > 8:
+            _INDEXES.clear()
+        cached = _INDEXES[id(features)] = (features, FeatureIndex(features))
+    return cached[1]
 
 
 def explain(
@@ -665,13 +707,13 @@ def explain(
         X, occurrences = transform_features(pipeline, docs)
     X = sparse.csr_matrix(X)
     X.sort_indices()
-    names, block_of = _feature_names(features)
+    index = feature_index(features)
     coef, scale, _ = _linear_parts(pipeline)
     all_weights = coef[X.indices] * X.data * scale
     all_rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
     # The character n-gram block is put back on the text in one go per document (see
     # _char_contributions); every other feature is a contribution of its own.
-    low, high = _block_range(block_of, "chars")
+    low, high = index.block_range("chars")
     is_char = (X.indices >= low) & (X.indices < high) & (all_weights != 0.0)
     own = ~is_char & (all_weights != 0.0)
     columns, weights, rows = X.indices[own], all_weights[own], all_rows[own]
@@ -702,8 +744,8 @@ def explain(
             if top and len(contributions) >= top:
                 break
             j = columns[k]
-            feature = names[j]
-            if block_of[j] != "tfidf":
+            feature = index.name(j)
+            if index.block_of(j) != "tfidf":
                 if marker_spans is None:
                     marker_spans = blocks["markers"].feature_spans(doc) if has_marker_spans else {}
                 where, surface = marker_spans.get(feature, ((), feature))
@@ -719,26 +761,6 @@ def explain(
         contributions.extend(chars[c:])
         out.append(contributions[:top] if top else contributions)
     return out
-
-
-def _block_range(block_of: list[str], name: str) -> tuple[int, int]:
-    """The columns [first, last + 1) of block ``name`` (blocks are contiguous); (0, 0) without it."""
-    key = (id(block_of), name)
-    cached = _RANGES.get(key)
-    if cached is None or cached[0] is not block_of:
-        try:
-            first = block_of.index(name)
-        except ValueError:
-            first = last = 0
-        else:
-            last = len(block_of) - block_of[::-1].index(name)
-        if len(_RANGES) > 8:
-            _RANGES.clear()
-        cached = _RANGES[key] = (block_of, (first, last))
-    return cached[1]
-
-
-_RANGES: dict[tuple[int, str], tuple[list[str], tuple[int, int]]] = {}
 
 
 def _positions(found: Occurrences) -> dict[int, tuple[int, list[int]]]:

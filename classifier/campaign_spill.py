@@ -102,6 +102,52 @@ def _copy(source: SpillFile, target: SpillFile, piece: int = 8 << 20) -> None:
         target.append(source.read(at, min(piece, source.size - at)))
 
 
+class ColumnFile:
+    """Named columns of fixed dtypes (numpy), appended a block of rows at a time to one
+    temporary file and read back a whole column at a time: what a finder keeps of each
+    post until the end, kept out of memory while the posts stream in."""
+
+    def __init__(self, folder: str | Path | None, name: str, dtypes: dict[str, np.dtype | type | str]) -> None:
+        self.dtypes = {column: np.dtype(dtype) for column, dtype in dtypes.items()}
+        self._file = SpillFile(folder, name)
+        self._blocks: list[tuple[int, int]] = []  # (where a block starts, its rows)
+        self.rows = 0
+
+    def append(self, **columns: np.ndarray) -> None:
+        """A block of rows: an array per column, every column given, all of one length."""
+        if set(columns) != set(self.dtypes):
+            raise ValueError(f"columns {sorted(columns)} are not {sorted(self.dtypes)}")
+        rows = {np.shape(values)[0] for values in columns.values()}
+        if len(rows) != 1:
+            raise ValueError("columns of one block must have the same length")
+        count = rows.pop()
+        if not count:
+            return
+        pieces = [np.ascontiguousarray(columns[name], dtype=dtype).data.cast("B")
+                  for name, dtype in self.dtypes.items()]
+        self._blocks.append((self._file.append(b"".join(pieces)), count))
+        self.rows += count
+
+    def column(self, name: str) -> np.ndarray:
+        """Every row of column ``name``, in the order the blocks were appended."""
+        dtype = self.dtypes[name]
+        out = np.empty(self.rows, dtype=dtype)
+        before = 0
+        for name_before, dtype_before in self.dtypes.items():
+            if name_before == name:
+                break
+            before += dtype_before.itemsize
+        done = 0
+        for start, count in self._blocks:
+            data = self._file.read(start + before * count, count * dtype.itemsize)
+            out[done:done + count] = np.frombuffer(data, dtype=dtype)
+            done += count
+        return out
+
+    def close(self) -> None:
+        self._file.close()
+
+
 @dataclass(frozen=True, slots=True)
 class _Block:
     """One spilled block: where its band keys start, and its number of texts."""
@@ -115,12 +161,16 @@ class SketchStore:
     in the order they were added: text ``i`` is the ``i``-th sketched text, post ``j`` the
     ``j``-th post."""
 
-    def __init__(self, folder: str | Path | None, num_perm: int, bands: int) -> None:
+    def __init__(self, folder: str | Path | None, num_perm: int, bands: int, *,
+                 post_columns: dict | None = None, text_columns: dict | None = None) -> None:
         self.num_perm, self.bands_per_text = num_perm, bands
         self._bands = SpillFile(folder, "campaign-bands")
         self._signatures = SpillFile(folder, "campaign-signatures")
         self._texts = SpillFile(folder, "campaign-texts")
         self.posts = SpillFile(folder, "campaign-posts")
+        #: The caller's numbers per post and per text (:class:`ColumnFile`; none by default).
+        self.post_columns = ColumnFile(folder, "campaign-post-columns", post_columns or {})
+        self.text_columns = ColumnFile(folder, "campaign-text-columns", text_columns or {})
         self._blocks: list[_Block] = []
         self.texts = 0
 
@@ -174,10 +224,10 @@ class SketchStore:
         return self.posts.read(start, end - start)
 
     def close_sketches(self) -> None:
-        """Remove the band keys and signatures (the posts' fields stay while referenced)."""
-        self._bands.close()
-        self._signatures.close()
-        self._texts.close()
+        """Remove the band keys, signatures, texts and columns (the posts' fields stay while
+        referenced)."""
+        for spilled in (self._bands, self._signatures, self._texts, self.post_columns, self.text_columns):
+            spilled.close()
 
     def close(self) -> None:
         self.close_sketches()

@@ -63,6 +63,11 @@ if TYPE_CHECKING:
 KINDS = ("copypasta", "share_template")
 NO_TIME = np.iinfo(np.int64).min
 _SEP = "\x1f"
+#: What is kept of each post until the end (on disk once spilled), and of each sketched
+#: text: the post that brought it, where its normalized text ends in the store.
+POST_COLUMNS = {"key": np.uint64, "account": np.int32, "time": np.int64, "day_only": bool, "p_wire": np.float32,
+                "url": bool, "end": np.int64}
+TEXT_COLUMNS = {"post": np.int64, "end": np.int64}
 _BLOB_FIELDS = ("id", "post_id", "account", "handle", "date", "kind", "label", "text", "techniques")
 
 
@@ -291,13 +296,14 @@ class CampaignFinder:
     """Streaming campaign detection: :meth:`add` chunks of records as they come (any
     order, any chunking), :meth:`merge` finders fed apart, then :meth:`finish`.
 
-    Kept in memory per post: its text's key, account number, time, p_wire, whether it had
-    a link and where its fields end in the temporary file (about 40 bytes); per sketched
-    text, the post that brought it (8 bytes).  The rest waits on disk
-    (:class:`~classifier.campaign_spill.SketchStore`, in ``folder`` or the system's
-    temporary folder), ``chunk_size`` posts at a time: each text's LSH band keys and the
-    low byte of each MinHash value (enough to estimate similarity), each post's fields
-    (ids, names, date, text, techniques).  :meth:`finish` reads the band keys one band at
+    Kept in memory: the posts not yet written out (at most ``chunk_size``) and a number
+    per account.  Everything else waits on disk (:class:`~classifier.campaign_spill.SketchStore`,
+    in ``folder`` or the system's temporary folder), written ``chunk_size`` posts at a
+    time: each text's LSH band keys and the low byte of each MinHash value (enough to
+    estimate similarity), each post's fields (ids, names, date, text, techniques), and
+    the few numbers per post and per text that the end needs (:data:`POST_COLUMNS`,
+    :data:`TEXT_COLUMNS`: a text's key, account number, time, p_wire, whether it had a
+    link, where its fields end), so that memory stays flat however many posts come.  :meth:`finish` reads the band keys one band at
     a time, the signatures a block of texts at a time, and rebuilds exact 3-gram sets only
     for the texts that need checking.  A finder fed in a worker process holds its chunk in
     memory (no file) and is pickled back whole.
@@ -315,15 +321,13 @@ class CampaignFinder:
         self._hasher = MinHasher(self.params.num_perm, self.params.seed)
         self._accounts: dict[str, int] = {}
         self._pending: list[tuple[PostRecord, str, bool, int, tuple[int, bool]]] = []
-        self._posts = _Columns("key", "account", "time", "day_only", "p_wire", "url")
         self._post_count = 0
-        # Not yet on disk: sketched texts (and the post that brought each), posts' fields.
+        # Not yet on disk: posts' columns and fields, sketched texts (and the post that brought each).
+        self._posts = _Columns(*(name for name in POST_COLUMNS if name != "end"))
         self._buffer = _Columns("bands", "signature", "post")
         self._norms: list[str] = []
         self._blobs: list[bytes] = []
-        # On disk: where each post's fields end; the post that brought each text, where it ends.
         self._store: SketchStore | None = None
-        self._spilled = _Columns("post_end", "text_post", "text_end")
         self.counts: Counter = Counter()
 
     def add(self, records: Iterable[PostRecord]) -> None:
@@ -374,7 +378,7 @@ class CampaignFinder:
         times = [moment for *_, moment in pending]
         self._posts.append(
             key=np.array([key for _, _, _, key, _ in pending], dtype=np.uint64),
-            account=np.array([self._account_id(r.account_key) for r, *_ in pending], dtype=np.int64),
+            account=np.array([self._account_id(r.account_key) for r, *_ in pending], dtype=np.int32),
             time=np.array([t for t, _ in times], dtype=np.int64),
             day_only=np.array([d for _, d in times], dtype=bool),
             p_wire=np.array([np.nan if r.p_wire is None else r.p_wire for r, *_ in pending], dtype=np.float32),
@@ -393,14 +397,23 @@ class CampaignFinder:
         if not self._blobs:
             return
         p = self.params
-        if self._store is None:
-            self._store = SketchStore(self.folder, p.num_perm, p.bands)
-        text_ends, post_ends = self._store.add(self._buffer.column("bands", np.uint32, p.bands),
-                                               self._buffer.column("signature", np.uint8, p.num_perm),
-                                               self._norms, self._blobs)
-        self._spilled.append(post_end=post_ends, text_post=self._buffer.column("post", np.int64), text_end=text_ends)
+        store = self._open_store()
+        text_ends, post_ends = store.add(self._buffer.column("bands", np.uint32, p.bands),
+                                         self._buffer.column("signature", np.uint8, p.num_perm),
+                                         self._norms, self._blobs)
+        store.post_columns.append(end=post_ends, **{name: self._posts.column(name, dtype)
+                                                    for name, dtype in POST_COLUMNS.items() if name != "end"})
+        store.text_columns.append(post=self._buffer.column("post", np.int64), end=text_ends)
+        self._posts = _Columns(*(name for name in POST_COLUMNS if name != "end"))
         self._buffer = _Columns("bands", "signature", "post")
         self._norms, self._blobs = [], []
+
+    def _open_store(self) -> SketchStore:
+        if self._store is None:
+            p = self.params
+            self._store = SketchStore(self.folder, p.num_perm, p.bands, post_columns=POST_COLUMNS,
+                                      text_columns=TEXT_COLUMNS)
+        return self._store
 
     def _account_id(self, name: str) -> int:
         found = self._accounts.get(name)
@@ -414,16 +427,18 @@ class CampaignFinder:
             raise ValueError("cannot merge campaign finders with different parameters")
         self._flush()
         other._flush()
-        remap = np.array([self._account_id(name) for name in other._accounts], dtype=np.int64)
+        remap = np.array([self._account_id(name) for name in other._accounts], dtype=np.int32)
         offset = self._post_count
         if other._store is not None:  # a finder that has spilled: its files are copied into ours
             self._spill()
             other._spill()
-            if self._store is None:
-                self._store = SketchStore(self.folder, self.params.num_perm, self.params.bands)
-            text_shift, post_shift = self._store.extend(other._store)
-            self._spilled.extend(other._spilled, post_end=lambda ends: ends + post_shift,
-                                 text_post=lambda posts: posts + offset, text_end=lambda ends: ends + text_shift)
+            store = self._open_store()
+            text_shift, post_shift = store.extend(other._store)
+            theirs = other._store.post_columns
+            store.post_columns.append(**{name: theirs.column(name) for name in POST_COLUMNS if name not in ("account", "end")},
+                                      account=remap[theirs.column("account")], end=theirs.column("end") + post_shift)
+            theirs = other._store.text_columns
+            store.text_columns.append(post=theirs.column("post") + offset, end=theirs.column("end") + text_shift)
             other.close()
         self._buffer.extend(other._buffer, post=lambda posts: posts + offset)
         self._norms += other._norms
@@ -469,21 +484,23 @@ class CampaignFinder:
         likely = pairs[self._signature_agreement(pairs, rows) >= least]
         candidates = int(pairs.size)
         del pairs  # the most numerous pairs, let go before the exact check
-        similar = likely[self._exact_jaccard(likely, rows) >= p.threshold]
+        text_ends = self._column("text", "end")
+        similar = likely[self._exact_jaccard(likely, rows, text_ends) >= p.threshold]
         groups = _components(keys.size, similar)
-        post_keys = self._posts.column("key", np.uint64)
+        post_keys = self._column("post", "key")
         self.counts.update(compared=int(post_keys.size), distinct_texts=int(keys.size),
                            candidate_pairs=candidates, checked_pairs=int(likely.size),
                            matching_pairs=int(similar.size))
         del likely
         text_of_post = np.searchsorted(keys, post_keys)
-        group_of_post = groups[text_of_post] if post_keys.size else np.zeros(0, np.int64)
-        accounts = self._posts.column("account", np.int64)
+        del post_keys
+        group_of_post = groups[text_of_post] if text_of_post.size else np.zeros(0, np.int64)
+        accounts = self._column("post", "account")
         members = _qualifying_groups(group_of_post, accounts, p.min_accounts)
-        times, days = self._posts.column("time", np.int64), self._posts.column("day_only", bool)
-        context = _PostColumns(text_of_post, accounts, times, days, self._posts.column("p_wire", np.float32),
-                               self._posts.column("url", bool), self._spilled.column("post_end", np.int64),
-                               self._store, rows, self._spilled.column("text_end", np.int64))
+        del group_of_post
+        times, days = self._column("post", "time"), self._column("post", "day_only")
+        context = _PostColumns(text_of_post, accounts, times, days, self._column("post", "p_wire"),
+                               self._column("post", "url"), self._column("post", "end"), self._store, rows, text_ends)
         campaigns = [_describe(indices, context, p) for indices in members]
         campaigns.sort(key=_rank)
         numbered = tuple(_numbered(c, f"C{i:04d}") for i, c in enumerate(campaigns, 1))
@@ -495,7 +512,7 @@ class CampaignFinder:
     def _canonical_texts(self) -> tuple[np.ndarray, np.ndarray]:
         """The distinct texts sorted by key, each once whatever the finders merged: keys, and
         their rows in the temporary files (the first that brought each)."""
-        keys = self._posts.column("key", np.uint64)[self._spilled.column("text_post", np.int64)]
+        keys = self._column("post", "key")[self._column("text", "post")]
         order = np.argsort(keys, kind="stable")
         first = order[np.concatenate(([True], keys[order][1:] != keys[order][:-1]))] if keys.size else order
         return keys[first], first
@@ -540,19 +557,24 @@ class CampaignFinder:
                 same = loaded[a][low[part] - a * size] == loaded[b][high[part] - b * size]
                 out[part] = np.count_nonzero(same, axis=1)
 
-    def _text(self, row: int) -> str:
-        """The normalized text of the ``row``-th sketched text, read back from its file."""
-        return self._store.text(*_byte_range(self._spilled.column("text_end", np.int64), row))
+    def _column(self, table: str, name: str) -> np.ndarray:
+        """A column of what was kept of every post (``table`` ``"post"``) or every sketched
+        text (``"text"``), read back from the store."""
+        if self._store is None:
+            return np.zeros(0, dtype=(POST_COLUMNS if table == "post" else TEXT_COLUMNS)[name])
+        return (self._store.post_columns if table == "post" else self._store.text_columns).column(name)
 
-    def _exact_jaccard(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 1024) -> np.ndarray:
+    def _exact_jaccard(self, pairs: np.ndarray, rows: np.ndarray, text_ends: np.ndarray,
+                       batch: int = 1024) -> np.ndarray:
         """Exact Jaccard similarity of each pair of texts, their 3-gram sets rebuilt from
-        their normalized texts (only the texts a batch of pairs needs)."""
+        their normalized texts (only the texts a batch of pairs needs; ``text_ends``: where
+        each sketched text ends in the store)."""
         out = np.zeros(pairs.size)
         for lo in range(0, pairs.size, batch):
             chunk = pairs[lo:lo + batch]
             ends = np.concatenate((chunk >> np.uint64(32), chunk & np.uint64(0xFFFFFFFF))).astype(np.int64)
             needed = np.unique(ends)
-            texts = [self._text(row) for row in rows[needed].tolist()]
+            texts = [self._store.text(*_byte_range(text_ends, row)) for row in rows[needed].tolist()]
             local = np.searchsorted(needed, ends).astype(np.uint64)
             local_pairs = (local[:chunk.size] << np.uint64(32)) | local[chunk.size:]
             out[lo:lo + chunk.size] = pair_jaccard(shingle_sets(texts), local_pairs)

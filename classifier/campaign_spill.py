@@ -26,6 +26,7 @@ import tempfile
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -143,6 +144,44 @@ class ColumnFile:
             out[done:done + count] = np.frombuffer(data, dtype=dtype)
             done += count
         return out
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class PairSpill:
+    """Pairs of texts (uint64 ``i << 32 | j``, ``i < j``) put aside by ranges of ``i`` in
+    one temporary file, and read back a range at a time, sorted, each pair once: the
+    candidate pairs of many bands, where a pair found in several bands is written as
+    many times, are then held a range at a time, never all at once.  ``parts`` ranges of
+    ``texts // parts`` texts each."""
+
+    def __init__(self, folder: str | Path | None, texts: int, parts: int) -> None:
+        parts = max(1, min(parts, texts))
+        self._bounds = (np.arange(1, parts, dtype=np.uint64) * np.uint64(max(texts, 1) // parts)) << np.uint64(32)
+        self._file = SpillFile(folder, "campaign-pairs")
+        self._pieces: list[list[tuple[int, int]]] = [[] for _ in range(parts)]  # (where, how many) per range
+
+    def add(self, pairs: np.ndarray) -> None:
+        """Put ``pairs`` aside (any order, duplicates allowed)."""
+        pairs = np.sort(pairs.astype(np.uint64, copy=False))
+        cuts = np.searchsorted(pairs, self._bounds).tolist()
+        for part, (lo, hi) in enumerate(zip([0, *cuts], [*cuts, pairs.size])):
+            if hi > lo:
+                self._pieces[part].append((self._file.append(pairs[lo:hi].data), hi - lo))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """The pairs of each range in turn, sorted and unique (so all of them, in order);
+        each range is let go once read."""
+        for part, pieces in enumerate(self._pieces):
+            pairs = np.empty(sum(count for _, count in pieces), dtype=np.uint64)
+            done = 0
+            for where, count in pieces:
+                pairs[done:done + count] = np.frombuffer(self._file.read(where, count * 8), dtype=np.uint64)
+                done += count
+            self._pieces[part] = []
+            pairs.sort()
+            yield pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))] if pairs.size else pairs
 
     def close(self) -> None:
         self._file.close()

@@ -45,14 +45,16 @@ from .campaign_params import CampaignParams
 from .campaign_sketch import (
     MinHasher,
     band_keys,
-    candidate_pairs,
+    band_pairs,
     estimate_floor,
     match_text,
+    merge_unique,
     pair_jaccard,
     shingle_sets,
+    sorted_unique,
     text_key,
 )
-from .campaign_spill import SketchStore, SpillFile
+from .campaign_spill import PairSpill, SketchStore, SpillFile
 from .technique_counts import format_technique_counts, technique_counts_of
 
 if TYPE_CHECKING:
@@ -68,6 +70,11 @@ _SEP = "\x1f"
 POST_COLUMNS = {"key": np.uint64, "account": np.int32, "time": np.int64, "day_only": bool, "p_wire": np.float32,
                 "url": bool, "end": np.int64}
 TEXT_COLUMNS = {"post": np.int64, "end": np.int64}
+#: Candidate pairs gathered in memory (a pair found in several bands kept once) before
+#: they are put aside on disk, and texts per range of pairs read back from there: the
+#: pairs are checked a range at a time (2.2 million posts of copypasta made 37 million).
+PAIR_BUFFER = 1 << 21
+PAIR_RANGE_TEXTS = 1 << 15
 _BLOB_FIELDS = ("id", "post_id", "account", "handle", "date", "kind", "label", "text", "techniques")
 
 
@@ -475,39 +482,94 @@ class CampaignFinder:
     def _find(self) -> CampaignSet:
         p = self.params
         keys, rows = self._canonical_texts()
-        bands = (self._store.band(band)[rows] for band in range(p.bands)) if keys.size else ()
-        pairs = candidate_pairs(bands, p.window)
-        floor = estimate_floor(p.threshold, p.num_perm)
-        # The fewest agreeing positions whose share reaches the floor (the share computed as
-        # the estimate always was), so that no array of shares is made.
-        least = next(count for count in range(p.num_perm + 2) if count > p.num_perm or count / p.num_perm >= floor)
-        likely = pairs[self._signature_agreement(pairs, rows) >= least]
-        candidates = int(pairs.size)
-        del pairs  # the most numerous pairs, let go before the exact check
-        text_ends = self._column("text", "end")
-        similar = likely[self._exact_jaccard(likely, rows, text_ends) >= p.threshold]
-        groups = _components(keys.size, similar)
+        groups = self._matching_groups(rows)
         post_keys = self._column("post", "key")
-        self.counts.update(compared=int(post_keys.size), distinct_texts=int(keys.size),
-                           candidate_pairs=candidates, checked_pairs=int(likely.size),
-                           matching_pairs=int(similar.size))
-        del likely
+        self.counts.update(compared=int(post_keys.size), distinct_texts=int(keys.size))
+        text_ends = self._column("text", "end")
         text_of_post = np.searchsorted(keys, post_keys)
         del post_keys
         group_of_post = groups[text_of_post] if text_of_post.size else np.zeros(0, np.int64)
         accounts = self._column("post", "account")
         members = _qualifying_groups(group_of_post, accounts, p.min_accounts)
         del group_of_post
+        # From here on only the campaigns' posts count: each column is cut down to them as
+        # it is read (``chosen``: their posts, a campaign's together), so that at most one
+        # column of every post is in memory.
+        chosen = np.concatenate(members) if members else np.zeros(0, dtype=np.int64)
+        sizes = [indices.size for indices in members]
+        del members
         times, days = self._column("post", "time"), self._column("post", "day_only")
-        context = _PostColumns(text_of_post, accounts, times, days, self._column("post", "p_wire"),
-                               self._column("post", "url"), self._column("post", "end"), self._store, rows, text_ends)
-        campaigns = [_describe(indices, context, p) for indices in members]
+        resolution = _resolution(times, days)
+        times, days = times[chosen], days[chosen]
+        ends = self._column("post", "end")
+        starts = np.where(chosen > 0, ends[chosen - 1], 0)
+        context = _PostColumns(text_of_post[chosen], accounts[chosen], times, days,
+                               self._column("post", "p_wire")[chosen], self._column("post", "url")[chosen],
+                               starts, ends[chosen], self._store, rows, text_ends)
+        del text_of_post, accounts, ends
+        firsts = np.cumsum([0, *sizes[:-1]]).tolist() if sizes else []
+        campaigns = [_describe(np.arange(first, first + size), context, p) for first, size in zip(firsts, sizes)]
         campaigns.sort(key=_rank)
         numbered = tuple(_numbered(c, f"C{i:04d}") for i, c in enumerate(campaigns, 1))
         del campaigns
         self.counts["campaigns"] = len(numbered)
         self.counts["posts_in_campaigns"] = sum(len(c.posts) for c in numbered)
-        return CampaignSet(numbered, p, dict(sorted(self.counts.items())), _resolution(times, days))
+        return CampaignSet(numbered, p, dict(sorted(self.counts.items())), resolution)
+
+    def _matching_groups(self, rows: np.ndarray) -> np.ndarray:
+        """The group of each distinct text (in key order; ``rows``: their rows in the
+        store): the connected components of the pairs that match.
+
+        LSH proposes candidate pairs band by band; they are put aside on disk
+        (:class:`~classifier.campaign_spill.PairSpill`) and read back a range of texts at
+        a time, each pair once, in order; a range's pairs are estimated by their
+        signatures, the likely ones checked exactly, and the matching ones joined into
+        the groups found so far.  So memory holds a range's pairs, never all of them."""
+        p = self.params
+        floor = estimate_floor(p.threshold, p.num_perm)
+        # The fewest agreeing positions whose share reaches the floor (the share computed as
+        # the estimate always was), so that no array of shares is made.
+        least = next(count for count in range(p.num_perm + 2) if count > p.num_perm or count / p.num_perm >= floor)
+        self.counts.update(candidate_pairs=0, checked_pairs=0, matching_pairs=0)
+        representative = np.arange(rows.size, dtype=np.int64)
+        if not rows.size:
+            return representative
+        spill = PairSpill(self.folder, rows.size, -(-rows.size // PAIR_RANGE_TEXTS))
+        try:
+            self._propose_pairs(rows, spill)
+            text_ends = self._column("text", "end")
+            rows32 = rows.astype(np.int32)
+            for pairs in spill:
+                self.counts["candidate_pairs"] += int(pairs.size)
+                likely = pairs[self._signature_agreement(pairs, rows32) >= least]
+                del pairs
+                self.counts["checked_pairs"] += int(likely.size)
+                similar = likely[self._exact_jaccard(likely, rows, text_ends) >= p.threshold]
+                self.counts["matching_pairs"] += int(similar.size)
+                representative = _joined(representative, similar)
+        finally:
+            spill.close()
+        return np.unique(representative, return_inverse=True)[1].astype(np.int64)
+
+    def _propose_pairs(self, rows: np.ndarray, spill: PairSpill) -> None:
+        """Every band's candidate pairs (:func:`~classifier.campaign_sketch.band_pairs`),
+        gathered in memory up to :data:`PAIR_BUFFER` pairs (a pair found in several bands
+        kept once), then put aside in ``spill``."""
+        found = np.zeros(0, dtype=np.uint64)
+        for band in range(self.params.bands):
+            pieces, held = [], 0
+            for piece in band_pairs(self._store.band(band)[rows], self.params.window):
+                pieces.append(piece)
+                held += piece.size
+                if held >= PAIR_BUFFER // 4:
+                    found, pieces, held = merge_unique(found, sorted_unique(np.concatenate(pieces))), [], 0
+            if pieces:
+                found = merge_unique(found, sorted_unique(np.concatenate(pieces)))
+            if found.size >= PAIR_BUFFER:
+                spill.add(found)
+                found = np.zeros(0, dtype=np.uint64)
+        if found.size:
+            spill.add(found)
 
     def _canonical_texts(self) -> tuple[np.ndarray, np.ndarray]:
         """The distinct texts sorted by key, each once whatever the finders merged: keys, and
@@ -518,7 +580,7 @@ class CampaignFinder:
         return keys[first], first
 
     def _signature_agreement(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 16_384,
-                             stretch: int = 1 << 20) -> np.ndarray:
+                             stretch: int = 1 << 18) -> np.ndarray:
         """How many MinHash positions (their low bytes) each pair of texts shares, the
         signatures read from the temporary file one block of rows at a time: the pairs are
         taken, ``stretch`` pairs at a time, by the blocks their two texts are in, so two
@@ -526,7 +588,7 @@ class CampaignFinder:
         all of them (32-bit rows and block numbers: a million posts make twenty million
         pairs)."""
         out = np.zeros(pairs.size, dtype=np.uint16)
-        rows = rows.astype(np.int32)
+        rows = rows.astype(np.int32, copy=False)
         for start in range(0, pairs.size, stretch):
             self._agreement_of(pairs[start:start + stretch], rows, out[start:start + stretch], batch)
         return out
@@ -605,19 +667,29 @@ def _unpack(blob: bytes) -> dict:
     return dict(zip(_BLOB_FIELDS, blob.decode("utf-8").split(_SEP)))
 
 
-def _components(n: int, pairs: np.ndarray) -> np.ndarray:
-    """Group label of each of ``n`` texts: the connected components of the matching pairs
-    (what union-find over the pairs gives), numbered by their smallest text."""
+def _joined(representative: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Union-find by arrays: ``representative[i]`` is the smallest text of the group text
+    ``i`` is in so far; the groups that ``pairs`` (uint64 ``i << 32 | j``) join are made
+    one, represented by their smallest text.  Joining the matching pairs a batch at a
+    time gives the connected components of all of them, whatever the batches."""
+    if pairs.size == 0:
+        return representative
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    left = (pairs >> np.uint64(32)).astype(np.int64)
-    right = (pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    graph = coo_matrix((np.ones(pairs.size, dtype=np.int8), (left, right)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64)
+    left = representative[(pairs >> np.uint64(32)).astype(np.int64)]
+    right = representative[(pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)]
+    nodes = np.unique(np.concatenate((left, right)))  # the groups these pairs touch
+    size = nodes.size
+    graph = coo_matrix((np.ones(left.size, dtype=np.int8),
+                        (np.searchsorted(nodes, left), np.searchsorted(nodes, right))), shape=(size, size))
+    del left, right
+    count, component = connected_components(graph, directed=False)
+    smallest = np.full(count, representative.size, dtype=np.int64)
+    np.minimum.at(smallest, component, nodes)
+    moved = np.arange(representative.size, dtype=np.int64)
+    moved[nodes] = smallest[component]
+    return moved[representative]
 
 
 def _qualifying_groups(groups: np.ndarray, accounts: np.ndarray, min_accounts: int) -> list[np.ndarray]:
@@ -645,13 +717,14 @@ class _PostColumns:
     day_only: np.ndarray
     p_wire: np.ndarray
     url: np.ndarray
-    ends: np.ndarray  # where each post's fields end in the store (they start where the previous post's end)
+    starts: np.ndarray  # where each post's fields start in the store
+    ends: np.ndarray  # and where they end
     store: SketchStore
     text_rows: np.ndarray  # each distinct text's row in the store
     text_ends: np.ndarray  # where each row's normalized text ends in the store
 
     def span(self, post: int) -> tuple[int, int]:
-        return _byte_range(self.ends, post)
+        return int(self.starts[post]), int(self.ends[post])
 
     def fields(self, post: int) -> dict:
         start, end = self.span(post)

@@ -1,9 +1,11 @@
 """Campaign detection's bulky per-post data kept on disk while a run goes on.
 
-A finder keeps in memory only a few numbers per post (:class:`~classifier.campaigns.CampaignFinder`).
-What it needs again only at the end goes to temporary files, written a block of posts at a
-time and read back piece by piece:
+A finder keeps in memory only the posts not yet written out and a number per account
+(:class:`~classifier.campaigns.CampaignFinder`).  What it needs again only at the end goes
+to temporary files, written a block of posts at a time and read back piece by piece:
 
+- the few numbers kept of each post and each sketched text (its key, account, time,
+  p_wire, where its fields end: :class:`ColumnFile`), read back a column at a time;
 - each sketched text's LSH band keys, band-major within a block (the candidate pairs are
   found one band at a time, so a band is read as one column);
 - each sketched text's MinHash signature bytes, row by row (the estimate of a pair's
@@ -11,7 +13,9 @@ time and read back piece by piece:
 - each sketched text, normalized, read back only for the pairs the exact check compares
   and the posts of the campaigns found;
 - each post's packed fields (ids, names, date, text, techniques), read back only for the
-  posts of the campaigns found.
+  posts of the campaigns found;
+- at the end, the candidate pairs of texts of every band (:class:`PairSpill`), read back a
+  range of texts at a time.
 
 The files are made beside the run's outputs (or in the system's temporary folder) named as
 every temporary file of postcred is (:func:`classifier.outputs.temp_beside`: a crashed

@@ -18,9 +18,11 @@ exact matching.  This module finds them among scored posts and says what they pu
    guess of its kind (a high-p_wire headline with a link shared by many readers is a
    ``share_template``, not a coordinated ``copypasta``).
 
-Memory holds, per post, a few numbers (about 50 bytes); the sketches and what the outputs
-show of each post wait in temporary files (:mod:`classifier.campaign_spill`) and are read
-back a band, a block of texts or a post at a time; never the score rows.  The result does not
+Memory holds the posts of the last few thousand records and a number per account; the few
+numbers kept of each post, the sketches and what the outputs show of each post wait in
+temporary files (:mod:`classifier.campaign_spill`) and are read back a column, a band, a
+block of texts or a post at a time; never the score rows.  At the end the candidate pairs
+go to disk too, and are checked a range of texts at a time.  The result does not
 depend on the order posts arrive in: texts are put in a canonical order (by a hash of
 their normalized text) before pairs are proposed, and campaigns are numbered by what they
 hold.  So a run chunked any way, or split across processes whose finders are merged,

@@ -563,7 +563,16 @@ def _owner_array(owners: list[list[int]]) -> np.ndarray:
 
 def token_contributions(positions: CharPositions, weights: sparse.csr_matrix) -> list[np.ndarray]:
     """The character n-gram block's contributions spread over the tokens the n-grams were
-    cut from: per document, an array of one weight per token.
+    cut from: per document, an array of one weight per token (see
+    :func:`chunk_token_contributions`)."""
+    per_token, offsets = chunk_token_contributions(positions, weights)
+    return [per_token[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+
+
+def chunk_token_contributions(positions: CharPositions, weights: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """The character n-gram block's contributions spread over the tokens the n-grams were
+    cut from, for the whole chunk: one weight per token of the documents laid end to end,
+    and where each document's tokens begin (one more entry than documents).
 
     ``weights`` is documents x block columns: each column's contribution to the logit
     (coefficient x value).  A column's contribution is shared equally by its occurrences
@@ -600,7 +609,7 @@ def token_contributions(positions: CharPositions, weights: sparse.csr_matrix) ->
     char_doc = np.repeat(np.arange(positions.n_docs), np.diff(positions.char_offsets))
     token = positions.token_offsets[char_doc] + positions.owner
     per_token = np.bincount(token, weights=per_char, minlength=int(positions.token_offsets[-1]))
-    return [per_token[a:b] for a, b in zip(positions.token_offsets[:-1], positions.token_offsets[1:])]
+    return per_token, np.asarray(positions.token_offsets)
 
 
 class _GramTable:

@@ -33,7 +33,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from .errors import ModelError
-from .chargrams import CHAR_PREFIX, CharNgramVectorizer, token_contributions
+from .chargrams import CHAR_PREFIX, CharNgramVectorizer, chunk_token_contributions, token_contributions
 from .labels import LABELS as LABEL_CLASSES
 from .tokens import JapaneseTokenizer, TokenizedText, analyze, doc_terms, identity
 from .trust import MODELS_DIR, is_trusted, sha256_hex, trust
@@ -717,6 +717,11 @@ def explain(
     is_char = (X.indices >= low) & (X.indices < high) & (all_weights != 0.0)
     own = ~is_char & (all_weights != 0.0)
     columns, weights, rows = X.indices[own], all_weights[own], all_rows[own]
+    blocks = dict(features.transformer_list) if isinstance(features, FeatureUnion) else {}
+    if top and not spans and occurrences is not None:
+        char_tokens = (_char_token_weights(blocks["chars"], docs, X, coef * scale, (low, high), occurrences, flat=True)
+                       if high > low else None)
+        return _top_contributions(docs, top, (rows, columns, weights), char_tokens, index, blocks, occurrences)
     # Per row, largest |weight| first; ties keep column order, as a stable sort would.
     order = np.lexsort((columns, -np.abs(weights), rows))
     if top:  # no row shows more than ``top`` of its own: only those become Python objects
@@ -724,7 +729,6 @@ def explain(
         order = order[np.arange(len(order)) - first_of_row[rows[order]] < top]
     bounds = np.concatenate([[0], np.cumsum(np.bincount(rows[order], minlength=len(docs)))]).tolist()
     columns, weights = columns[order].tolist(), weights[order].tolist()
-    blocks = dict(features.transformer_list) if isinstance(features, FeatureUnion) else {}
     has_marker_spans = hasattr(blocks.get("markers"), "feature_spans")
     char_tokens = _char_token_weights(blocks["chars"], docs, X, coef * scale, (low, high), occurrences) if high > low else None
     out: list[list[Contribution]] = []
@@ -761,6 +765,119 @@ def explain(
         contributions.extend(chars[c:])
         out.append(contributions[:top] if top else contributions)
     return out
+
+
+def _top_contributions(docs: list[TokenizedText], top: int, own: tuple[np.ndarray, np.ndarray, np.ndarray],
+                       char_tokens: tuple[np.ndarray, np.ndarray] | None, index: FeatureIndex, blocks: dict,
+                       occurrences: list[Occurrences]) -> list[list[Contribution]]:
+    """:func:`explain`'s ``top`` strongest contributions per document, without spans, the
+    ordering done for the whole chunk at once so that only the contributions kept become
+    Python objects.
+
+    The same list :func:`explain` makes with spans, cut to ``top``: the features of their
+    own (``own``: rows, columns, weights) and one character contribution per distinct word
+    surface of a document (its tokens' weights summed in token order) are ordered by
+    largest magnitude first; on a tie a feature of its own comes before a character
+    contribution, features among themselves in column order, character contributions in
+    order of the word's first appearance.
+    """
+    rows, columns, weights = own
+    surfaces: list[str] = []
+    if char_tokens is not None:
+        char_rows, char_weights, firsts, surfaces = _word_groups(docs, *char_tokens)
+    else:
+        char_rows = char_weights = firsts = np.zeros(0, dtype=np.int64)
+    by_first = np.argsort(firsts, kind="stable")  # own features are in (row, column) order already
+    char_rows, char_weights, firsts = char_rows[by_first], char_weights[by_first], firsts[by_first]
+    n = len(docs)
+    own_count = np.bincount(rows, minlength=n)
+    char_count = np.bincount(char_rows, minlength=n)
+    # Each one's place in its row: its own features first, then its character contributions.
+    place = np.concatenate([
+        np.arange(len(rows)) - np.concatenate([[0], np.cumsum(own_count)])[rows],
+        np.arange(len(char_rows)) - np.concatenate([[0], np.cumsum(char_count)])[char_rows] + own_count[char_rows],
+    ])
+    is_char = np.concatenate([np.zeros(len(rows), dtype=np.int8), np.ones(len(char_rows), dtype=np.int8)])
+    all_rows = np.concatenate([rows, char_rows]).astype(np.int64, copy=False)
+    all_weights = np.concatenate([weights, char_weights]).astype(np.float64, copy=False)
+    ties = np.concatenate([columns, firsts]).astype(np.int64, copy=False)
+    magnitude = np.abs(all_weights)
+    candidates = np.flatnonzero(_among_strongest(all_rows, place, magnitude, own_count + char_count, top))
+    # Within a row, largest magnitude first, ties in the order of their places.
+    order = candidates[np.lexsort((place[candidates], -magnitude[candidates], all_rows[candidates]))]
+    per_row = np.bincount(all_rows[order], minlength=n)
+    first_of_row = np.concatenate([[0], np.cumsum(per_row)])
+    order = order[np.arange(len(order)) - first_of_row[all_rows[order]] < top]
+    bounds = np.concatenate([[0], np.cumsum(np.minimum(per_row, top))]).tolist()
+    kept_char = is_char[order].tolist()
+    kept_weights, kept_ties = all_weights[order].tolist(), ties[order].tolist()
+    marker_block = blocks.get("markers")
+    out: list[list[Contribution]] = []
+    for i, doc in enumerate(docs):
+        marker_spans = None
+        contributions = []
+        for k in range(bounds[i], bounds[i + 1]):
+            weight, tie = kept_weights[k], kept_ties[k]
+            if kept_char[k]:
+                surface = surfaces[tie]
+                contributions.append(Contribution(CHAR_PREFIX + surface, surface, weight, ()))
+                continue
+            feature = index.name(tie)
+            if index.block_of(tie) != "tfidf":
+                if marker_spans is None:
+                    marker_spans = marker_block.feature_spans(doc) if hasattr(marker_block, "feature_spans") else {}
+                surface = marker_spans.get(feature, ((), feature))[1]
+            else:
+                surface = _first_surface(doc, occurrences[i], tie, feature)
+            contributions.append(Contribution(feature, surface, weight, ()))
+        out.append(contributions)
+    return out
+
+
+_WIDEST_ROW = 256
+
+
+def _among_strongest(rows: np.ndarray, place: np.ndarray, magnitude: np.ndarray, row_sizes: np.ndarray,
+                     top: int) -> np.ndarray:
+    """Which entries are at least as strong as the ``top``-th strongest of their row (every
+    entry of a row with fewer): a superset of each row's ``top`` strongest, found without
+    sorting, so that only a few entries a row need to be sorted.
+
+    The magnitudes are laid out as a matrix of rows, partitioned row by row; rows longer
+    than :data:`_WIDEST_ROW` (a rare, very long segment) keep all their entries rather than
+    widen the matrix for every row."""
+    keep = np.ones(len(rows), dtype=bool)
+    if not len(rows):
+        return keep
+    width = int(min(row_sizes.max(), _WIDEST_ROW))
+    if width <= top:
+        return keep
+    fits = row_sizes[rows] <= width
+    matrix = np.full((len(row_sizes), width), -1.0)
+    matrix[rows[fits], place[fits]] = magnitude[fits]
+    threshold = np.partition(matrix, width - top, axis=1)[:, width - top]
+    keep[fits] = magnitude[fits] >= threshold[rows[fits]]
+    return keep
+
+
+def _word_groups(docs: list[TokenizedText], per_token: np.ndarray,
+                 token_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """The character contributions of a chunk grouped by word surface within each document:
+    per group its document, its weight (its tokens' weights summed in token order) and the
+    index, in the returned surfaces, of its first token; the surfaces are those of the
+    tokens with a weight, in order."""
+    has_weight = per_token != 0.0
+    surfaces: list[str] = []
+    for doc in docs:
+        surfaces.extend(map(doc.text.__getitem__, map(slice, doc.starts, doc.ends)))
+    surfaces = list(compress(surfaces, has_weight.tolist()))
+    ids = dict(zip(dict.fromkeys(surfaces), range(len(surfaces))))  # each surface a number, at C speed
+    surface_ids = np.fromiter(map(ids.__getitem__, surfaces), dtype=np.int64, count=len(surfaces))
+    token_docs = np.repeat(np.arange(len(docs), dtype=np.int64), np.diff(token_offsets))[has_weight]
+    keys = token_docs * max(len(ids), 1) + surface_ids
+    unique, firsts, groups = np.unique(keys, return_index=True, return_inverse=True)
+    weights = np.bincount(groups.reshape(-1), weights=per_token[has_weight], minlength=len(unique))
+    return unique // max(len(ids), 1), weights, firsts, surfaces
 
 
 def _positions(found: Occurrences) -> dict[int, tuple[int, list[int]]]:
@@ -810,15 +927,16 @@ def _occurrence_spans(doc: TokenizedText, found: tuple[int, list[int]] | None,
 
 
 def _char_token_weights(vectorizer, docs: list[TokenizedText], X: sparse.csr_matrix, coef: np.ndarray,
-                        block: tuple[int, int], occurrences: list[Occurrences] | None) -> list[np.ndarray]:
+                        block: tuple[int, int], occurrences: list[Occurrences] | None, *, flat: bool = False):
     """Per document, the character n-gram block's contribution to the logit on each token
-    (see :func:`classifier.chargrams.token_contributions`), for the whole chunk at once."""
+    (see :func:`classifier.chargrams.token_contributions`), for the whole chunk at once;
+    ``flat``: the chunk's token weights end to end and where each document's begin."""
     low, high = block
     positions = occurrences[0].chars if occurrences else None
     if positions is None or positions.n_docs != len(docs) or any(o.chars is not positions for o in occurrences):
         _, positions = vectorizer.transform_with_occurrences(docs)  # a caller that passed its own matrix
     contributions = sparse.csr_matrix(X[:, low:high].multiply(coef[low:high]))
-    return token_contributions(positions, contributions)
+    return (chunk_token_contributions if flat else token_contributions)(positions, contributions)
 
 
 def _char_contributions(doc: TokenizedText, per_token: np.ndarray, spans: bool,

@@ -3,11 +3,11 @@ and keep the garbage collector out of the way until the model is loaded.
 
 Importing scikit-learn imports pandas (``sklearn.utils.fixes`` does, when pandas is
 installed, and pandas imports pyarrow), rich (for a progress bar of its own) and
-scipy.stats, scipy.optimize, scipy.integrate, scipy.interpolate and scipy.special (modules
-on the way to ``LogisticRegression`` bind ``rankdata``, ``minimize``, ``trapezoid``,
-``BSpline`` or the module itself when they load; scipy.special parses hundreds of
-docstrings as it loads), for functions scoring never calls: about half of the
-command's start-up.  :func:`import_sklearn_lean` imports the scikit-learn modules a saved
+scipy.stats, scipy.optimize, scipy.integrate, scipy.interpolate, scipy.special, scipy.linalg
+and scipy.spatial (modules on the way to ``LogisticRegression`` bind ``rankdata``,
+``minimize``, ``trapezoid``, ``BSpline``, ``lsqr``'s helpers, ``distance`` or the module itself
+when they load; scipy.special parses hundreds of docstrings as it loads), for functions
+scoring never calls: about half of the command's start-up.  :func:`import_sklearn_lean` imports the scikit-learn modules a saved
 model is made of with pandas and rich reported missing (scikit-learn supports that: its
 helpers for them are then unused) and the SciPy modules stood in for by modules whose
 names load the real module when they are first used.  Afterwards all of them import as
@@ -31,7 +31,8 @@ SKLEARN_MODULES = ("sklearn.base", "sklearn.pipeline", "sklearn.feature_extracti
 #: Imported by scikit-learn when it loads, used by none of the code scoring runs:
 #: optional for scikit-learn (reported missing), or needed (stood in for, loaded when used).
 MISSING = ("pandas", "rich")
-DEFERRED = ("scipy.stats", "scipy.interpolate", "scipy.optimize", "scipy.integrate", "scipy.special")
+DEFERRED = ("scipy.stats", "scipy.interpolate", "scipy.optimize", "scipy.integrate", "scipy.special",
+            "scipy.spatial")
 
 
 class _DeferredModule(types.ModuleType):

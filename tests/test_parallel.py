@@ -256,7 +256,8 @@ def test_cli_rejects_options_of_the_other_engine(tmp_path, seed_path, args, mess
 
 
 def test_fast_features_and_explanation_equal_the_pipeline(model):
-    texts = labeled_texts(300) + ["", "🇯🇵🇯🇵!!", "https://t.co/x @user #タグ"]
+    texts = labeled_texts(300) + ["", "🇯🇵🇯🇵!!", "https://t.co/x @user #タグ", "草" * 50]
+    texts += ["".join(texts[k : k + 40]) for k in (0, 100)]  # rows of hundreds of contributions
     docs = model.pipeline.named_steps["tokens"].transform(texts)
     X, occurrences = transform_features(model.pipeline, docs)
     expected = model.pipeline.named_steps["features"].transform(docs)

@@ -18,13 +18,13 @@ import json, sys
 from classifier.cli import cli
 cli.main(["score", sys.argv[1], "-o", sys.argv[2], "-q"], standalone_mode=False)
 print(json.dumps(sorted(m for m in ("pandas", "pyarrow", "rich", "scipy.integrate", "scipy.interpolate", "scipy.optimize",
-                                    "scipy.special", "scipy.stats", "sklearn") if m in sys.modules)))
+                                    "scipy.spatial", "scipy.special", "scipy.stats", "sklearn") if m in sys.modules)))
 """
 
 
 def test_score_runs_without_pandas_pyarrow_or_scipy_stats(tmp_path):
     """Nor rich (no progress bar asked for), scipy.interpolate, scipy.optimize, scipy.integrate,
-    scipy.special."""
+    scipy.special, scipy.spatial."""
     out = subprocess.run([sys.executable, "-c", SCORE_AND_LIST, str(SEED), str(tmp_path / "seed.csv")],
                          capture_output=True, text=True, cwd=ROOT, check=True)
     assert json.loads(out.stdout.splitlines()[-1]) == ["sklearn"]
@@ -38,7 +38,7 @@ import json, sys
 from classifier.startup import import_sklearn_lean
 import_sklearn_lean()
 from sklearn.metrics._ranking import rankdata  # bound to a deferred name while sklearn loaded
-DEFERRED = ("scipy.stats", "scipy.interpolate", "scipy.optimize", "scipy.integrate", "scipy.special")
+DEFERRED = ("scipy.stats", "scipy.interpolate", "scipy.optimize", "scipy.integrate", "scipy.special", "scipy.spatial")
 loaded_before = [name for name in DEFERRED if name in sys.modules]
 ranks = rankdata([30, 10, 20]).tolist()
 import numpy as np
@@ -51,6 +51,8 @@ fitted = classifier.predict([[0.0], [3.0]]).tolist()
 fitted.append(bool(classifier.predict_proba([[3.0]])[0, 1] > 0.5))  # scipy.special.expit
 area = float(auc([0.0, 1.0], [1.0, 1.0]))
 splines = SplineTransformer(n_knots=3, degree=1).fit_transform(X).shape
+from sklearn.metrics.pairwise import pairwise_distances  # scipy.spatial.distance
+splines = [*splines, float(pairwise_distances([[0.0, 0.0]], [[1.0, 1.0]], metric="braycurtis")[0, 0])]
 import pandas
 import rich.progress
 print(json.dumps([loaded_before, ranks, fitted, area, list(splines),
@@ -63,8 +65,9 @@ def test_what_was_deferred_loads_when_used():
                          check=True)
     loaded_before, ranks, fitted, area, splines, loaded_after, frame = json.loads(out.stdout.splitlines()[-1])
     assert loaded_before == []
-    assert (ranks, fitted, area, splines) == ([3.0, 1.0, 2.0], [0, 1, True], 1.0, [4, 3])
-    assert loaded_after == ["scipy.stats", "scipy.interpolate", "scipy.optimize", "scipy.integrate", "scipy.special"]
+    assert (ranks, fitted, area, splines) == ([3.0, 1.0, 2.0], [0, 1, True], 1.0, [4, 3, 1.0])
+    assert loaded_after == ["scipy.stats", "scipy.interpolate", "scipy.optimize", "scipy.integrate", "scipy.special",
+                            "scipy.spatial"]
     assert frame == [1, 1]
 
 

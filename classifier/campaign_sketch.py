@@ -25,7 +25,7 @@ import re
 import unicodedata
 import zlib
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import emoji as emoji_lib
 import numpy as np
@@ -175,12 +175,12 @@ def shingle_sets(texts: list[str]) -> Shingles:
     doc = np.repeat(np.arange(len(texts), dtype=np.uint64), lengths)[: total - 2]
     valid = np.arange(total - 2) + (SHINGLE_SIZE - 1) < np.repeat(ends, lengths)[: total - 2]
     hashed = _mix64(packed[valid]) >> _U64(32)
-    keys = _sorted_unique((doc[valid] << _U64(32)) | hashed)
+    keys = sorted_unique((doc[valid] << _U64(32)) | hashed)
     counts = np.bincount((keys >> _U64(32)).astype(np.int64), minlength=len(texts))
     return Shingles((keys & _MASK32).astype(np.uint32), counts.astype(np.int64))
 
 
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
+def sorted_unique(values: np.ndarray) -> np.ndarray:
     """``np.unique`` by sorting (numpy's hash-based unique is many times slower here)."""
     values = np.sort(values)
     if values.size:
@@ -257,41 +257,54 @@ def candidate_pairs(keys: np.ndarray | Iterable[np.ndarray], window: int) -> np.
     bucket of up to ``window + 1`` texts, and a chain through larger buckets (texts that
     unrelated ones crowd into one bucket only by chance are not compared with all of
     them).  Row order is the caller's canonical order, so the pairs do not depend on the
-    order texts were read in.
+    order texts were read in.  :func:`band_pairs` gives one band's, a piece at a time.
     """
     found = np.zeros(0, dtype=np.uint64)
     for column in keys.T if isinstance(keys, np.ndarray) else keys:
-        n = column.size
-        rows = np.arange(n, dtype=np.int64)
-        order = np.argsort(column, kind="stable")
-        ranked = column[order]
-        same_as_next = ranked[1:] == ranked[:-1]
-        if not same_as_next.any():
-            continue
-        # Keep only texts in buckets of two or more: start of each run, its length.
-        in_run = np.zeros(n, dtype=bool)
-        in_run[1:] |= same_as_next
-        in_run[:-1] |= same_as_next
-        members = order[in_run]
-        ranked = ranked[in_run]
-        starts = np.flatnonzero(np.concatenate(([True], ranked[1:] != ranked[:-1])))
-        sizes = np.diff(np.append(starts, ranked.size))
-        run_size = np.repeat(sizes, sizes)
-        position = rows[: ranked.size] - np.repeat(starts, sizes)
-        band_pairs = []
-        for offset in range(1, min(window, int(sizes.max()) - 1) + 1):
-            ok = np.flatnonzero(position + offset < run_size)
-            if ok.size == 0:
-                break
-            first, second = members[ok], members[ok + offset]
-            low, high = np.minimum(first, second), np.maximum(first, second)
-            band_pairs.append((low.astype(np.uint64) << _U64(32)) | high.astype(np.uint64))
-        if band_pairs:  # a pair found in many bands, once
-            found = _merge_unique(found, _sorted_unique(np.concatenate(band_pairs)))
+        pieces = list(band_pairs(column, window))
+        if pieces:  # a pair found in many bands, once
+            found = merge_unique(found, sorted_unique(np.concatenate(pieces)))
     return found
 
 
-def _merge_unique(base: np.ndarray, new: np.ndarray) -> np.ndarray:
+def band_pairs(column: np.ndarray, window: int) -> Iterator[np.ndarray]:
+    """The candidate pairs of one band (see :func:`candidate_pairs`): one uint64 array
+    for each distance in row order between the two texts of a bucket (1 to ``window``),
+    none twice in the band, not sorted.
+
+    A stable sort keeps each bucket's texts in row order, so the first of two is the
+    smaller row; what is kept per text is 32-bit, and the texts still paired at the next
+    distance shrink as the distance grows."""
+    order = np.argsort(column, kind="stable")
+    ranked = column[order]
+    same_as_next = ranked[1:] == ranked[:-1]
+    if not same_as_next.any():
+        return
+    # Keep only texts in buckets of two or more, and how many texts follow each in its bucket.
+    in_run = np.zeros(column.size, dtype=bool)
+    in_run[1:] |= same_as_next
+    in_run[:-1] |= same_as_next
+    del same_as_next
+    members = order[in_run].astype(np.int32)
+    del order
+    ranked = ranked[in_run]
+    del in_run
+    starts = np.flatnonzero(np.concatenate(([True], ranked[1:] != ranked[:-1])))
+    del ranked
+    sizes = np.diff(np.append(starts, members.size))
+    after = (np.repeat(starts + sizes, sizes) - np.arange(1, members.size + 1)).astype(np.int32)
+    live = np.flatnonzero(after)
+    for offset in range(1, window + 1):
+        live = live[after[live] >= offset]
+        if live.size == 0:
+            break
+        pairs = members[live].astype(np.uint64)
+        np.left_shift(pairs, _U64(32), out=pairs)
+        np.bitwise_or(pairs, members[live + offset].astype(np.uint64), out=pairs)
+        yield pairs
+
+
+def merge_unique(base: np.ndarray, new: np.ndarray) -> np.ndarray:
     """Two sorted arrays of unique values as one: the values of ``new`` not in ``base``
     inserted where they belong (one new array, never a concatenation of both sorted again:
     a band adds few pairs to the millions found before it)."""

@@ -1,9 +1,11 @@
 """Campaign detection's bulky per-post data kept on disk while a run goes on.
 
-A finder keeps in memory only a few numbers per post (:class:`~classifier.campaigns.CampaignFinder`).
-What it needs again only at the end goes to temporary files, written a block of posts at a
-time and read back piece by piece:
+A finder keeps in memory only the posts not yet written out and a number per account
+(:class:`~classifier.campaigns.CampaignFinder`).  What it needs again only at the end goes
+to temporary files, written a block of posts at a time and read back piece by piece:
 
+- the few numbers kept of each post and each sketched text (its key, account, time,
+  p_wire, where its fields end: :class:`ColumnFile`), read back a column at a time;
 - each sketched text's LSH band keys, band-major within a block (the candidate pairs are
   found one band at a time, so a band is read as one column);
 - each sketched text's MinHash signature bytes, row by row (the estimate of a pair's
@@ -11,7 +13,9 @@ time and read back piece by piece:
 - each sketched text, normalized, read back only for the pairs the exact check compares
   and the posts of the campaigns found;
 - each post's packed fields (ids, names, date, text, techniques), read back only for the
-  posts of the campaigns found.
+  posts of the campaigns found;
+- at the end, the candidate pairs of texts of every band (:class:`PairSpill`), read back a
+  range of texts at a time.
 
 The files are made beside the run's outputs (or in the system's temporary folder) named as
 every temporary file of postcred is (:func:`classifier.outputs.temp_beside`: a crashed
@@ -26,6 +30,7 @@ import tempfile
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -102,6 +107,90 @@ def _copy(source: SpillFile, target: SpillFile, piece: int = 8 << 20) -> None:
         target.append(source.read(at, min(piece, source.size - at)))
 
 
+class ColumnFile:
+    """Named columns of fixed dtypes (numpy), appended a block of rows at a time to one
+    temporary file and read back a whole column at a time: what a finder keeps of each
+    post until the end, kept out of memory while the posts stream in."""
+
+    def __init__(self, folder: str | Path | None, name: str, dtypes: dict[str, np.dtype | type | str]) -> None:
+        self.dtypes = {column: np.dtype(dtype) for column, dtype in dtypes.items()}
+        self._file = SpillFile(folder, name)
+        self._blocks: list[tuple[int, int]] = []  # (where a block starts, its rows)
+        self.rows = 0
+
+    def append(self, **columns: np.ndarray) -> None:
+        """A block of rows: an array per column, every column given, all of one length."""
+        if set(columns) != set(self.dtypes):
+            raise ValueError(f"columns {sorted(columns)} are not {sorted(self.dtypes)}")
+        rows = {np.shape(values)[0] for values in columns.values()}
+        if len(rows) != 1:
+            raise ValueError("columns of one block must have the same length")
+        count = rows.pop()
+        if not count:
+            return
+        pieces = [np.ascontiguousarray(columns[name], dtype=dtype).data.cast("B")
+                  for name, dtype in self.dtypes.items()]
+        self._blocks.append((self._file.append(b"".join(pieces)), count))
+        self.rows += count
+
+    def column(self, name: str) -> np.ndarray:
+        """Every row of column ``name``, in the order the blocks were appended."""
+        dtype = self.dtypes[name]
+        out = np.empty(self.rows, dtype=dtype)
+        before = 0
+        for name_before, dtype_before in self.dtypes.items():
+            if name_before == name:
+                break
+            before += dtype_before.itemsize
+        done = 0
+        for start, count in self._blocks:
+            data = self._file.read(start + before * count, count * dtype.itemsize)
+            out[done:done + count] = np.frombuffer(data, dtype=dtype)
+            done += count
+        return out
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class PairSpill:
+    """Pairs of texts (uint64 ``i << 32 | j``, ``i < j``) put aside by ranges of ``i`` in
+    one temporary file, and read back a range at a time, sorted, each pair once: the
+    candidate pairs of many bands, where a pair found in several bands is written as
+    many times, are then held a range at a time, never all at once.  ``parts`` ranges of
+    ``texts // parts`` texts each."""
+
+    def __init__(self, folder: str | Path | None, texts: int, parts: int) -> None:
+        parts = max(1, min(parts, texts))
+        self._bounds = (np.arange(1, parts, dtype=np.uint64) * np.uint64(max(texts, 1) // parts)) << np.uint64(32)
+        self._file = SpillFile(folder, "campaign-pairs")
+        self._pieces: list[list[tuple[int, int]]] = [[] for _ in range(parts)]  # (where, how many) per range
+
+    def add(self, pairs: np.ndarray) -> None:
+        """Put ``pairs`` aside (any order, duplicates allowed)."""
+        pairs = np.sort(pairs.astype(np.uint64, copy=False))
+        cuts = np.searchsorted(pairs, self._bounds).tolist()
+        for part, (lo, hi) in enumerate(zip([0, *cuts], [*cuts, pairs.size])):
+            if hi > lo:
+                self._pieces[part].append((self._file.append(pairs[lo:hi].data), hi - lo))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """The pairs of each range in turn, sorted and unique (so all of them, in order);
+        each range is let go once read."""
+        for part, pieces in enumerate(self._pieces):
+            pairs = np.empty(sum(count for _, count in pieces), dtype=np.uint64)
+            done = 0
+            for where, count in pieces:
+                pairs[done:done + count] = np.frombuffer(self._file.read(where, count * 8), dtype=np.uint64)
+                done += count
+            self._pieces[part] = []
+            pairs.sort()
+            yield pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))] if pairs.size else pairs
+
+    def close(self) -> None:
+        self._file.close()
+
+
 @dataclass(frozen=True, slots=True)
 class _Block:
     """One spilled block: where its band keys start, and its number of texts."""
@@ -115,12 +204,16 @@ class SketchStore:
     in the order they were added: text ``i`` is the ``i``-th sketched text, post ``j`` the
     ``j``-th post."""
 
-    def __init__(self, folder: str | Path | None, num_perm: int, bands: int) -> None:
+    def __init__(self, folder: str | Path | None, num_perm: int, bands: int, *,
+                 post_columns: dict | None = None, text_columns: dict | None = None) -> None:
         self.num_perm, self.bands_per_text = num_perm, bands
         self._bands = SpillFile(folder, "campaign-bands")
         self._signatures = SpillFile(folder, "campaign-signatures")
         self._texts = SpillFile(folder, "campaign-texts")
         self.posts = SpillFile(folder, "campaign-posts")
+        #: The caller's numbers per post and per text (:class:`ColumnFile`; none by default).
+        self.post_columns = ColumnFile(folder, "campaign-post-columns", post_columns or {})
+        self.text_columns = ColumnFile(folder, "campaign-text-columns", text_columns or {})
         self._blocks: list[_Block] = []
         self.texts = 0
 
@@ -174,10 +267,10 @@ class SketchStore:
         return self.posts.read(start, end - start)
 
     def close_sketches(self) -> None:
-        """Remove the band keys and signatures (the posts' fields stay while referenced)."""
-        self._bands.close()
-        self._signatures.close()
-        self._texts.close()
+        """Remove the band keys, signatures, texts and columns (the posts' fields stay while
+        referenced)."""
+        for spilled in (self._bands, self._signatures, self._texts, self.post_columns, self.text_columns):
+            spilled.close()
 
     def close(self) -> None:
         self.close_sketches()

@@ -18,9 +18,11 @@ exact matching.  This module finds them among scored posts and says what they pu
    guess of its kind (a high-p_wire headline with a link shared by many readers is a
    ``share_template``, not a coordinated ``copypasta``).
 
-Memory holds, per post, a few numbers (about 50 bytes); the sketches and what the outputs
-show of each post wait in temporary files (:mod:`classifier.campaign_spill`) and are read
-back a band, a block of texts or a post at a time; never the score rows.  The result does not
+Memory holds the posts of the last few thousand records and a number per account; the few
+numbers kept of each post, the sketches and what the outputs show of each post wait in
+temporary files (:mod:`classifier.campaign_spill`) and are read back a column, a band, a
+block of texts or a post at a time; never the score rows.  At the end the candidate pairs
+go to disk too, and are checked a range of texts at a time.  The result does not
 depend on the order posts arrive in: texts are put in a canonical order (by a hash of
 their normalized text) before pairs are proposed, and campaigns are numbered by what they
 hold.  So a run chunked any way, or split across processes whose finders are merged,
@@ -45,14 +47,16 @@ from .campaign_params import CampaignParams
 from .campaign_sketch import (
     MinHasher,
     band_keys,
-    candidate_pairs,
+    band_pairs,
     estimate_floor,
     match_text,
+    merge_unique,
     pair_jaccard,
     shingle_sets,
+    sorted_unique,
     text_key,
 )
-from .campaign_spill import SketchStore, SpillFile
+from .campaign_spill import PairSpill, SketchStore, SpillFile
 from .technique_counts import format_technique_counts, technique_counts_of
 
 if TYPE_CHECKING:
@@ -63,6 +67,16 @@ if TYPE_CHECKING:
 KINDS = ("copypasta", "share_template")
 NO_TIME = np.iinfo(np.int64).min
 _SEP = "\x1f"
+#: What is kept of each post until the end (on disk once spilled), and of each sketched
+#: text: the post that brought it, where its normalized text ends in the store.
+POST_COLUMNS = {"key": np.uint64, "account": np.int32, "time": np.int64, "day_only": bool, "p_wire": np.float32,
+                "url": bool, "end": np.int64}
+TEXT_COLUMNS = {"post": np.int64, "end": np.int64}
+#: Candidate pairs gathered in memory (a pair found in several bands kept once) before
+#: they are put aside on disk, and texts per range of pairs read back from there: the
+#: pairs are checked a range at a time (2.2 million posts of copypasta made 37 million).
+PAIR_BUFFER = 1 << 21
+PAIR_RANGE_TEXTS = 1 << 15
 _BLOB_FIELDS = ("id", "post_id", "account", "handle", "date", "kind", "label", "text", "techniques")
 
 
@@ -291,13 +305,14 @@ class CampaignFinder:
     """Streaming campaign detection: :meth:`add` chunks of records as they come (any
     order, any chunking), :meth:`merge` finders fed apart, then :meth:`finish`.
 
-    Kept in memory per post: its text's key, account number, time, p_wire, whether it had
-    a link and where its fields end in the temporary file (about 40 bytes); per sketched
-    text, the post that brought it (8 bytes).  The rest waits on disk
-    (:class:`~classifier.campaign_spill.SketchStore`, in ``folder`` or the system's
-    temporary folder), ``chunk_size`` posts at a time: each text's LSH band keys and the
-    low byte of each MinHash value (enough to estimate similarity), each post's fields
-    (ids, names, date, text, techniques).  :meth:`finish` reads the band keys one band at
+    Kept in memory: the posts not yet written out (at most ``chunk_size``) and a number
+    per account.  Everything else waits on disk (:class:`~classifier.campaign_spill.SketchStore`,
+    in ``folder`` or the system's temporary folder), written ``chunk_size`` posts at a
+    time: each text's LSH band keys and the low byte of each MinHash value (enough to
+    estimate similarity), each post's fields (ids, names, date, text, techniques), and
+    the few numbers per post and per text that the end needs (:data:`POST_COLUMNS`,
+    :data:`TEXT_COLUMNS`: a text's key, account number, time, p_wire, whether it had a
+    link, where its fields end), so that memory stays flat however many posts come.  :meth:`finish` reads the band keys one band at
     a time, the signatures a block of texts at a time, and rebuilds exact 3-gram sets only
     for the texts that need checking.  A finder fed in a worker process holds its chunk in
     memory (no file) and is pickled back whole.
@@ -315,15 +330,13 @@ class CampaignFinder:
         self._hasher = MinHasher(self.params.num_perm, self.params.seed)
         self._accounts: dict[str, int] = {}
         self._pending: list[tuple[PostRecord, str, bool, int, tuple[int, bool]]] = []
-        self._posts = _Columns("key", "account", "time", "day_only", "p_wire", "url")
         self._post_count = 0
-        # Not yet on disk: sketched texts (and the post that brought each), posts' fields.
+        # Not yet on disk: posts' columns and fields, sketched texts (and the post that brought each).
+        self._posts = _Columns(*(name for name in POST_COLUMNS if name != "end"))
         self._buffer = _Columns("bands", "signature", "post")
         self._norms: list[str] = []
         self._blobs: list[bytes] = []
-        # On disk: where each post's fields end; the post that brought each text, where it ends.
         self._store: SketchStore | None = None
-        self._spilled = _Columns("post_end", "text_post", "text_end")
         self.counts: Counter = Counter()
 
     def add(self, records: Iterable[PostRecord]) -> None:
@@ -374,7 +387,7 @@ class CampaignFinder:
         times = [moment for *_, moment in pending]
         self._posts.append(
             key=np.array([key for _, _, _, key, _ in pending], dtype=np.uint64),
-            account=np.array([self._account_id(r.account_key) for r, *_ in pending], dtype=np.int64),
+            account=np.array([self._account_id(r.account_key) for r, *_ in pending], dtype=np.int32),
             time=np.array([t for t, _ in times], dtype=np.int64),
             day_only=np.array([d for _, d in times], dtype=bool),
             p_wire=np.array([np.nan if r.p_wire is None else r.p_wire for r, *_ in pending], dtype=np.float32),
@@ -393,14 +406,23 @@ class CampaignFinder:
         if not self._blobs:
             return
         p = self.params
-        if self._store is None:
-            self._store = SketchStore(self.folder, p.num_perm, p.bands)
-        text_ends, post_ends = self._store.add(self._buffer.column("bands", np.uint32, p.bands),
-                                               self._buffer.column("signature", np.uint8, p.num_perm),
-                                               self._norms, self._blobs)
-        self._spilled.append(post_end=post_ends, text_post=self._buffer.column("post", np.int64), text_end=text_ends)
+        store = self._open_store()
+        text_ends, post_ends = store.add(self._buffer.column("bands", np.uint32, p.bands),
+                                         self._buffer.column("signature", np.uint8, p.num_perm),
+                                         self._norms, self._blobs)
+        store.post_columns.append(end=post_ends, **{name: self._posts.column(name, dtype)
+                                                    for name, dtype in POST_COLUMNS.items() if name != "end"})
+        store.text_columns.append(post=self._buffer.column("post", np.int64), end=text_ends)
+        self._posts = _Columns(*(name for name in POST_COLUMNS if name != "end"))
         self._buffer = _Columns("bands", "signature", "post")
         self._norms, self._blobs = [], []
+
+    def _open_store(self) -> SketchStore:
+        if self._store is None:
+            p = self.params
+            self._store = SketchStore(self.folder, p.num_perm, p.bands, post_columns=POST_COLUMNS,
+                                      text_columns=TEXT_COLUMNS)
+        return self._store
 
     def _account_id(self, name: str) -> int:
         found = self._accounts.get(name)
@@ -414,16 +436,18 @@ class CampaignFinder:
             raise ValueError("cannot merge campaign finders with different parameters")
         self._flush()
         other._flush()
-        remap = np.array([self._account_id(name) for name in other._accounts], dtype=np.int64)
+        remap = np.array([self._account_id(name) for name in other._accounts], dtype=np.int32)
         offset = self._post_count
         if other._store is not None:  # a finder that has spilled: its files are copied into ours
             self._spill()
             other._spill()
-            if self._store is None:
-                self._store = SketchStore(self.folder, self.params.num_perm, self.params.bands)
-            text_shift, post_shift = self._store.extend(other._store)
-            self._spilled.extend(other._spilled, post_end=lambda ends: ends + post_shift,
-                                 text_post=lambda posts: posts + offset, text_end=lambda ends: ends + text_shift)
+            store = self._open_store()
+            text_shift, post_shift = store.extend(other._store)
+            theirs = other._store.post_columns
+            store.post_columns.append(**{name: theirs.column(name) for name in POST_COLUMNS if name not in ("account", "end")},
+                                      account=remap[theirs.column("account")], end=theirs.column("end") + post_shift)
+            theirs = other._store.text_columns
+            store.text_columns.append(post=theirs.column("post") + offset, end=theirs.column("end") + text_shift)
             other.close()
         self._buffer.extend(other._buffer, post=lambda posts: posts + offset)
         self._norms += other._norms
@@ -460,48 +484,105 @@ class CampaignFinder:
     def _find(self) -> CampaignSet:
         p = self.params
         keys, rows = self._canonical_texts()
-        bands = (self._store.band(band)[rows] for band in range(p.bands)) if keys.size else ()
-        pairs = candidate_pairs(bands, p.window)
-        floor = estimate_floor(p.threshold, p.num_perm)
-        # The fewest agreeing positions whose share reaches the floor (the share computed as
-        # the estimate always was), so that no array of shares is made.
-        least = next(count for count in range(p.num_perm + 2) if count > p.num_perm or count / p.num_perm >= floor)
-        likely = pairs[self._signature_agreement(pairs, rows) >= least]
-        candidates = int(pairs.size)
-        del pairs  # the most numerous pairs, let go before the exact check
-        similar = likely[self._exact_jaccard(likely, rows) >= p.threshold]
-        groups = _components(keys.size, similar)
-        post_keys = self._posts.column("key", np.uint64)
-        self.counts.update(compared=int(post_keys.size), distinct_texts=int(keys.size),
-                           candidate_pairs=candidates, checked_pairs=int(likely.size),
-                           matching_pairs=int(similar.size))
-        del likely
+        groups = self._matching_groups(rows)
+        post_keys = self._column("post", "key")
+        self.counts.update(compared=int(post_keys.size), distinct_texts=int(keys.size))
+        text_ends = self._column("text", "end")
         text_of_post = np.searchsorted(keys, post_keys)
-        group_of_post = groups[text_of_post] if post_keys.size else np.zeros(0, np.int64)
-        accounts = self._posts.column("account", np.int64)
+        del post_keys
+        group_of_post = groups[text_of_post] if text_of_post.size else np.zeros(0, np.int64)
+        accounts = self._column("post", "account")
         members = _qualifying_groups(group_of_post, accounts, p.min_accounts)
-        times, days = self._posts.column("time", np.int64), self._posts.column("day_only", bool)
-        context = _PostColumns(text_of_post, accounts, times, days, self._posts.column("p_wire", np.float32),
-                               self._posts.column("url", bool), self._spilled.column("post_end", np.int64),
-                               self._store, rows, self._spilled.column("text_end", np.int64))
-        campaigns = [_describe(indices, context, p) for indices in members]
+        del group_of_post
+        # From here on only the campaigns' posts count: each column is cut down to them as
+        # it is read (``chosen``: their posts, a campaign's together), so that at most one
+        # column of every post is in memory.
+        chosen = np.concatenate(members) if members else np.zeros(0, dtype=np.int64)
+        sizes = [indices.size for indices in members]
+        del members
+        times, days = self._column("post", "time"), self._column("post", "day_only")
+        resolution = _resolution(times, days)
+        times, days = times[chosen], days[chosen]
+        ends = self._column("post", "end")
+        starts = np.where(chosen > 0, ends[chosen - 1], 0)
+        context = _PostColumns(text_of_post[chosen], accounts[chosen], times, days,
+                               self._column("post", "p_wire")[chosen], self._column("post", "url")[chosen],
+                               starts, ends[chosen], self._store, rows, text_ends)
+        del text_of_post, accounts, ends
+        firsts = np.cumsum([0, *sizes[:-1]]).tolist() if sizes else []
+        campaigns = [_describe(np.arange(first, first + size), context, p) for first, size in zip(firsts, sizes)]
         campaigns.sort(key=_rank)
         numbered = tuple(_numbered(c, f"C{i:04d}") for i, c in enumerate(campaigns, 1))
         del campaigns
         self.counts["campaigns"] = len(numbered)
         self.counts["posts_in_campaigns"] = sum(len(c.posts) for c in numbered)
-        return CampaignSet(numbered, p, dict(sorted(self.counts.items())), _resolution(times, days))
+        return CampaignSet(numbered, p, dict(sorted(self.counts.items())), resolution)
+
+    def _matching_groups(self, rows: np.ndarray) -> np.ndarray:
+        """The group of each distinct text (in key order; ``rows``: their rows in the
+        store): the connected components of the pairs that match.
+
+        LSH proposes candidate pairs band by band; they are put aside on disk
+        (:class:`~classifier.campaign_spill.PairSpill`) and read back a range of texts at
+        a time, each pair once, in order; a range's pairs are estimated by their
+        signatures, the likely ones checked exactly, and the matching ones joined into
+        the groups found so far.  So memory holds a range's pairs, never all of them."""
+        p = self.params
+        floor = estimate_floor(p.threshold, p.num_perm)
+        # The fewest agreeing positions whose share reaches the floor (the share computed as
+        # the estimate always was), so that no array of shares is made.
+        least = next(count for count in range(p.num_perm + 2) if count > p.num_perm or count / p.num_perm >= floor)
+        self.counts.update(candidate_pairs=0, checked_pairs=0, matching_pairs=0)
+        representative = np.arange(rows.size, dtype=np.int64)
+        if not rows.size:
+            return representative
+        spill = PairSpill(self.folder, rows.size, -(-rows.size // PAIR_RANGE_TEXTS))
+        try:
+            self._propose_pairs(rows, spill)
+            text_ends = self._column("text", "end")
+            rows32 = rows.astype(np.int32)
+            for pairs in spill:
+                self.counts["candidate_pairs"] += int(pairs.size)
+                likely = pairs[self._signature_agreement(pairs, rows32) >= least]
+                del pairs
+                self.counts["checked_pairs"] += int(likely.size)
+                similar = likely[self._exact_jaccard(likely, rows, text_ends) >= p.threshold]
+                self.counts["matching_pairs"] += int(similar.size)
+                representative = _joined(representative, similar)
+        finally:
+            spill.close()
+        return np.unique(representative, return_inverse=True)[1].astype(np.int64)
+
+    def _propose_pairs(self, rows: np.ndarray, spill: PairSpill) -> None:
+        """Every band's candidate pairs (:func:`~classifier.campaign_sketch.band_pairs`),
+        gathered in memory up to :data:`PAIR_BUFFER` pairs (a pair found in several bands
+        kept once), then put aside in ``spill``."""
+        found = np.zeros(0, dtype=np.uint64)
+        for band in range(self.params.bands):
+            pieces, held = [], 0
+            for piece in band_pairs(self._store.band(band)[rows], self.params.window):
+                pieces.append(piece)
+                held += piece.size
+                if held >= PAIR_BUFFER // 4:
+                    found, pieces, held = merge_unique(found, sorted_unique(np.concatenate(pieces))), [], 0
+            if pieces:
+                found = merge_unique(found, sorted_unique(np.concatenate(pieces)))
+            if found.size >= PAIR_BUFFER:
+                spill.add(found)
+                found = np.zeros(0, dtype=np.uint64)
+        if found.size:
+            spill.add(found)
 
     def _canonical_texts(self) -> tuple[np.ndarray, np.ndarray]:
         """The distinct texts sorted by key, each once whatever the finders merged: keys, and
         their rows in the temporary files (the first that brought each)."""
-        keys = self._posts.column("key", np.uint64)[self._spilled.column("text_post", np.int64)]
+        keys = self._column("post", "key")[self._column("text", "post")]
         order = np.argsort(keys, kind="stable")
         first = order[np.concatenate(([True], keys[order][1:] != keys[order][:-1]))] if keys.size else order
         return keys[first], first
 
     def _signature_agreement(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 16_384,
-                             stretch: int = 1 << 20) -> np.ndarray:
+                             stretch: int = 1 << 18) -> np.ndarray:
         """How many MinHash positions (their low bytes) each pair of texts shares, the
         signatures read from the temporary file one block of rows at a time: the pairs are
         taken, ``stretch`` pairs at a time, by the blocks their two texts are in, so two
@@ -509,7 +590,7 @@ class CampaignFinder:
         all of them (32-bit rows and block numbers: a million posts make twenty million
         pairs)."""
         out = np.zeros(pairs.size, dtype=np.uint16)
-        rows = rows.astype(np.int32)
+        rows = rows.astype(np.int32, copy=False)
         for start in range(0, pairs.size, stretch):
             self._agreement_of(pairs[start:start + stretch], rows, out[start:start + stretch], batch)
         return out
@@ -540,19 +621,24 @@ class CampaignFinder:
                 same = loaded[a][low[part] - a * size] == loaded[b][high[part] - b * size]
                 out[part] = np.count_nonzero(same, axis=1)
 
-    def _text(self, row: int) -> str:
-        """The normalized text of the ``row``-th sketched text, read back from its file."""
-        return self._store.text(*_byte_range(self._spilled.column("text_end", np.int64), row))
+    def _column(self, table: str, name: str) -> np.ndarray:
+        """A column of what was kept of every post (``table`` ``"post"``) or every sketched
+        text (``"text"``), read back from the store."""
+        if self._store is None:
+            return np.zeros(0, dtype=(POST_COLUMNS if table == "post" else TEXT_COLUMNS)[name])
+        return (self._store.post_columns if table == "post" else self._store.text_columns).column(name)
 
-    def _exact_jaccard(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 1024) -> np.ndarray:
+    def _exact_jaccard(self, pairs: np.ndarray, rows: np.ndarray, text_ends: np.ndarray,
+                       batch: int = 1024) -> np.ndarray:
         """Exact Jaccard similarity of each pair of texts, their 3-gram sets rebuilt from
-        their normalized texts (only the texts a batch of pairs needs)."""
+        their normalized texts (only the texts a batch of pairs needs; ``text_ends``: where
+        each sketched text ends in the store)."""
         out = np.zeros(pairs.size)
         for lo in range(0, pairs.size, batch):
             chunk = pairs[lo:lo + batch]
             ends = np.concatenate((chunk >> np.uint64(32), chunk & np.uint64(0xFFFFFFFF))).astype(np.int64)
             needed = np.unique(ends)
-            texts = [self._text(row) for row in rows[needed].tolist()]
+            texts = [self._store.text(*_byte_range(text_ends, row)) for row in rows[needed].tolist()]
             local = np.searchsorted(needed, ends).astype(np.uint64)
             local_pairs = (local[:chunk.size] << np.uint64(32)) | local[chunk.size:]
             out[lo:lo + chunk.size] = pair_jaccard(shingle_sets(texts), local_pairs)
@@ -583,19 +669,29 @@ def _unpack(blob: bytes) -> dict:
     return dict(zip(_BLOB_FIELDS, blob.decode("utf-8").split(_SEP)))
 
 
-def _components(n: int, pairs: np.ndarray) -> np.ndarray:
-    """Group label of each of ``n`` texts: the connected components of the matching pairs
-    (what union-find over the pairs gives), numbered by their smallest text."""
+def _joined(representative: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Union-find by arrays: ``representative[i]`` is the smallest text of the group text
+    ``i`` is in so far; the groups that ``pairs`` (uint64 ``i << 32 | j``) join are made
+    one, represented by their smallest text.  Joining the matching pairs a batch at a
+    time gives the connected components of all of them, whatever the batches."""
+    if pairs.size == 0:
+        return representative
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    left = (pairs >> np.uint64(32)).astype(np.int64)
-    right = (pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    graph = coo_matrix((np.ones(pairs.size, dtype=np.int8), (left, right)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64)
+    left = representative[(pairs >> np.uint64(32)).astype(np.int64)]
+    right = representative[(pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)]
+    nodes = np.unique(np.concatenate((left, right)))  # the groups these pairs touch
+    size = nodes.size
+    graph = coo_matrix((np.ones(left.size, dtype=np.int8),
+                        (np.searchsorted(nodes, left), np.searchsorted(nodes, right))), shape=(size, size))
+    del left, right
+    count, component = connected_components(graph, directed=False)
+    smallest = np.full(count, representative.size, dtype=np.int64)
+    np.minimum.at(smallest, component, nodes)
+    moved = np.arange(representative.size, dtype=np.int64)
+    moved[nodes] = smallest[component]
+    return moved[representative]
 
 
 def _qualifying_groups(groups: np.ndarray, accounts: np.ndarray, min_accounts: int) -> list[np.ndarray]:
@@ -623,13 +719,14 @@ class _PostColumns:
     day_only: np.ndarray
     p_wire: np.ndarray
     url: np.ndarray
-    ends: np.ndarray  # where each post's fields end in the store (they start where the previous post's end)
+    starts: np.ndarray  # where each post's fields start in the store
+    ends: np.ndarray  # and where they end
     store: SketchStore
     text_rows: np.ndarray  # each distinct text's row in the store
     text_ends: np.ndarray  # where each row's normalized text ends in the store
 
     def span(self, post: int) -> tuple[int, int]:
-        return _byte_range(self.ends, post)
+        return int(self.starts[post]), int(self.ends[post])
 
     def fields(self, post: int) -> dict:
         start, end = self.span(post)

@@ -181,6 +181,28 @@ def test_finders_that_spilled_to_disk_merge_into_the_same_campaigns(dump, found,
     assert list(tmp_path.iterdir()) == []
 
 
+def test_pairs_put_aside_and_checked_a_range_at_a_time_find_the_same_campaigns(dump, found, tmp_path, monkeypatch):
+    """The candidate pairs go to disk when the in-memory buffer fills and come back a
+    range of texts at a time, each range checked and joined into the groups found so far:
+    with a tiny buffer and tiny ranges (many of each), the same campaigns and the same
+    counts of candidate, checked and matching pairs as one range held in memory."""
+    import classifier.campaigns as campaigns
+
+    monkeypatch.setattr(campaigns, "PAIR_BUFFER", 64)
+    monkeypatch.setattr(campaigns, "PAIR_RANGE_TEXTS", 50)
+    finder = CampaignFinder(folder=tmp_path)
+    finder.add(PostRecord.from_row(post.to_row()) for post in dump)
+    pieces = []
+    original_add = campaigns.PairSpill.add
+    monkeypatch.setattr(campaigns.PairSpill, "add", lambda self, pairs: pieces.append(pairs.size) or original_add(self, pairs))
+    ranged = finder.finish()
+    assert len(pieces) > 3, "the buffer was put aside several times"
+    assert signature(ranged) == signature(found)
+    assert [c.posts for c in ranged.campaigns] == [c.posts for c in found.campaigns]
+    assert ranged.counts == found.counts and found.counts["matching_pairs"] > 0
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_folder_that_cannot_hold_the_temporary_files_is_one_clear_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder", encoding="utf-8")

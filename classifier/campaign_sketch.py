@@ -25,7 +25,7 @@ import re
 import unicodedata
 import zlib
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import emoji as emoji_lib
 import numpy as np
@@ -247,30 +247,18 @@ def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
 # ---------------------------------------------------------------- LSH candidates, exact check
 
 
-def candidate_pairs(keys: np.ndarray | Iterable[np.ndarray], window: int) -> np.ndarray:
-    """Pairs of texts that share an LSH bucket in some band, as sorted unique uint64
-    ``i << 32 | j`` with ``i < j`` (rows of ``keys``).
-
-    ``keys`` is a ``(texts, bands)`` array, or its columns one band at a time (an
-    iterable: only one band need be in memory).  Within a bucket, texts are taken in row
-    order and each is paired with the up to ``window`` texts after it: every pair of a
-    bucket of up to ``window + 1`` texts, and a chain through larger buckets (texts that
-    unrelated ones crowd into one bucket only by chance are not compared with all of
-    them).  Row order is the caller's canonical order, so the pairs do not depend on the
-    order texts were read in.  :func:`band_pairs` gives one band's, a piece at a time.
-    """
-    found = np.zeros(0, dtype=np.uint64)
-    for column in keys.T if isinstance(keys, np.ndarray) else keys:
-        pieces = list(band_pairs(column, window))
-        if pieces:  # a pair found in many bands, once
-            found = merge_unique(found, sorted_unique(np.concatenate(pieces)))
-    return found
-
-
 def band_pairs(column: np.ndarray, window: int) -> Iterator[np.ndarray]:
-    """The candidate pairs of one band (see :func:`candidate_pairs`): one uint64 array
-    for each distance in row order between the two texts of a bucket (1 to ``window``),
-    none twice in the band, not sorted.
+    """The candidate pairs of one LSH band: texts (rows of ``column``, the band's keys)
+    that share a bucket, as uint64 ``i << 32 | j`` with ``i < j``; one array for each
+    distance in row order between the two texts of a bucket (1 to ``window``), none twice
+    in the band, not sorted.  A caller gathers a pair found in several bands once
+    (:func:`sorted_unique`, :func:`merge_unique`).
+
+    Within a bucket, texts are taken in row order and each is paired with the up to
+    ``window`` texts after it: every pair of a bucket of up to ``window + 1`` texts, and a
+    chain through larger buckets (texts that unrelated ones crowd into one bucket only by
+    chance are not compared with all of them).  Row order is the caller's canonical order,
+    so the pairs do not depend on the order texts were read in.
 
     A stable sort keeps each bucket's texts in row order, so the first of two is the
     smaller row; what is kept per text is 32-bit, and the texts still paired at the next

@@ -27,7 +27,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.utils.validation import check_is_fitted
 
-from .tokens import CLASS_TERM_POS2, KIND, PLACEHOLDER_KINDS, POS2, SURFACE, TokenizedText, analyze, term_for
+from .tokens import (CLASS_TERM_POS2, KIND, PLACEHOLDER_KINDS, POS2, QUOTE_MODES, QUOTED_PREFIX, SURFACE,
+                     TokenizedText, analyze, term_for)
 
 #: One private-use character per placeholder term (any other placeholder: the last one).
 PLACEHOLDER_CHARS = {
@@ -41,10 +42,6 @@ _READABLE = str.maketrans({char: term for term, char in PLACEHOLDER_CHARS.items(
 #: Prefix of the feature names: a character n-gram reads ``char:しました``, ``char:<NUM>人``.
 CHAR_PREFIX = "char:"
 GAP = " "  # white space between two tokens
-QUOTE_OPEN = "「『“〝"
-QUOTE_CLOSE = "」』”〟"
-QUOTED_PREFIX = "q:"
-QUOTE_MODES = ("mark", "keep")
 
 
 class CharText(NamedTuple):
@@ -77,9 +74,12 @@ def char_text(doc: TokenizedText) -> CharText:
         owners.insert(k, -1)
     owner = [k for k, piece in zip(owners, pieces) for _ in piece]
     quoted = None
-    if any(q in doc.norm for q in QUOTE_OPEN):
-        inside, _ = quote_walk(pieces)
-        quoted = [flag for flag, piece in zip(inside, pieces) for _ in piece]
+    if doc.quotes is not None:
+        inside, after = doc.quotes
+        flags = list(inside)
+        for k in reversed(gaps):  # white space: quoted when what precedes it leaves a quotation open
+            flags.insert(k, after[k - 1])
+        quoted = [flag for flag, piece in zip(flags, pieces) for _ in piece]
     return CharText("".join(pieces), owner, quoted)
 
 
@@ -99,22 +99,6 @@ def _placeholder(word) -> str:
     placeholder character, or its surface when its term is its lemma (三, a kanji numeral)."""
     term = term_for(word, "class")
     return PLACEHOLDER_CHARS.get(term, OTHER_PLACEHOLDER) if term.startswith("<") else word[SURFACE]
-
-
-def quote_walk(pieces: Sequence[str]) -> tuple[list[bool], list[bool]]:
-    """Per piece of a placeholder string: whether its characters lie inside a quotation
-    (the brackets themselves do not), and whether what follows it does."""
-    inside: list[bool] = []
-    after: list[bool] = []
-    depth = 0
-    for piece in pieces:
-        if piece in QUOTE_CLOSE and depth:
-            depth -= 1
-        inside.append(depth > 0)
-        if piece in QUOTE_OPEN:
-            depth += 1
-        after.append(depth > 0)
-    return inside, after
 
 
 def char_gram_runs(text: CharText, ngram_range: tuple[int, int], quotes: str = "mark") -> list[tuple[int, list[str]]]:
@@ -339,7 +323,7 @@ def chunk_chars(docs: Sequence[TokenizedText], mark_quotes: bool = True) -> Chun
     np.cumsum([len(doc.words) for doc in docs], out=token_offsets[1:])
     token_lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=n_tokens)
     gap_after = _gaps_after(docs, token_offsets)
-    quoted_tokens = _quoted_tokens(docs, pieces, token_offsets) if mark_quotes else None
+    quoted_tokens = _quoted_tokens(docs, token_offsets) if mark_quotes else None
     for k in np.flatnonzero(gap_after).tolist():
         pieces[k] += GAP
     lengths = token_lengths + gap_after
@@ -370,17 +354,18 @@ def _gaps_after(docs: Sequence[TokenizedText], token_offsets: np.ndarray) -> np.
     return gap_after
 
 
-def _quoted_tokens(docs: Sequence[TokenizedText], pieces: list[str],
-                   token_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per token of the chunk: inside a quotation, and is what follows it (see
-    :func:`quote_walk`); None when no document opens a quotation (most chunks)."""
-    inside = np.zeros(len(pieces), dtype=bool)
-    after = np.zeros(len(pieces), dtype=bool)
+def _quoted_tokens(docs: Sequence[TokenizedText], token_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per token of the chunk: inside a quotation, and is what follows it (the documents'
+    :attr:`~classifier.tokens.TokenizedText.quotes`); None when no document opens a
+    quotation (most chunks)."""
+    n_tokens = int(token_offsets[-1])
+    inside = np.zeros(n_tokens, dtype=bool)
+    after = np.zeros(n_tokens, dtype=bool)
     any_quoted = False
     for i, doc in enumerate(docs):
-        if any(q in doc.norm for q in QUOTE_OPEN):
+        if doc.quotes is not None:
             a, b = int(token_offsets[i]), int(token_offsets[i + 1])
-            inside[a:b], after[a:b] = quote_walk(pieces[a:b])
+            inside[a:b], after[a:b] = doc.quotes
             any_quoted = True
     return (inside, after) if any_quoted else None
 

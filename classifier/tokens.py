@@ -113,6 +113,7 @@ class TokenizedText:
     _tokens: list[Token] | None = field(default=None, init=False, repr=False, compare=False)
     _keys: str | None = field(default=None, init=False, repr=False, compare=False)
     _emoji: list[int] | None = field(default=None, init=False, repr=False, compare=False)
+    _quotes: tuple[list[bool], list[bool]] | None | bool = field(default=False, init=False, repr=False, compare=False)
 
     @property
     def tokens(self) -> list[Token]:
@@ -138,6 +139,16 @@ class TokenizedText:
             kinds = list(map(itemgetter(KIND), self.words))
             self._emoji = list(compress(range(len(kinds)), map("EMOJI".__eq__, kinds))) if "EMOJI" in kinds else []
         return self._emoji
+
+    @property
+    def quotes(self) -> tuple[list[bool], list[bool]] | None:
+        """Per token, whether it lies inside a quotation and whether what follows it does
+        (see :func:`quote_walk`); None when the text opens no quotation (most texts).
+        Walked once per text: the word terms and the character n-grams both read it."""
+        if self._quotes is False:
+            opens = any(q in self.norm for q in QUOTE_OPEN)
+            self._quotes = quote_walk(list(map(itemgetter(SURFACE), self.words))) if opens else None
+        return self._quotes
 
     def __len__(self) -> int:
         return len(self.words)
@@ -617,15 +628,33 @@ QUOTED_PREFIX = "q:"
 QUOTE_MODES = ("mark", "keep")
 
 
+def quote_walk(surfaces: Sequence[str]) -> tuple[list[bool], list[bool]]:
+    """Per token (given by its surface): whether it lies inside a quotation (the opening
+    and closing marks of the outermost one do not) and whether what follows it does."""
+    inside: list[bool] = []
+    after: list[bool] = []
+    depth = 0
+    for surface in surfaces:
+        if surface in QUOTE_CLOSE and depth:
+            depth -= 1
+        inside.append(depth > 0)
+        if surface in QUOTE_OPEN:
+            depth += 1
+        after.append(depth > 0)
+    return inside, after
+
+
 def document_terms(words: Sequence[Word | Token], proper_nouns: str = "class", quotes: str = "mark",
-                   norm: str | None = None) -> list[str]:
+                   norm: str | None = None, walk: tuple[list[bool], list[bool]] | None | bool = False) -> list[str]:
     """The TF-IDF terms of a token sequence (words or tokens), one per token.
 
     With ``quotes="mark"`` the words inside 「」『』“” carry a ``q:`` prefix: a wire report
     quoting loaded language (「断じて許さない」と非難した) should not read like the loaded
-    language itself, so quoted words become features of their own.  ``norm``, the
-    normalized text the words were cut from when the caller has it, tells at once whether
-    anything can be quoted (every character of a surface is one of its characters).
+    language itself, so quoted words become features of their own.  ``walk`` is the
+    words' :func:`quote_walk` when the caller has it (``TokenizedText.quotes``: None, when
+    nothing is quoted); otherwise ``norm``, the normalized text the words were cut from,
+    tells at once whether anything can be quoted (every character of a surface is one of
+    its characters), and the words are walked here.
     """
     if proper_nouns == "class":
         terms = list(map(itemgetter(TERM), words))
@@ -633,21 +662,17 @@ def document_terms(words: Sequence[Word | Token], proper_nouns: str = "class", q
         terms = [term_for(word, proper_nouns) for word in words]
     if quotes != "mark":
         return terms
-    text = norm if norm is not None else "".join(map(itemgetter(SURFACE), words))
-    if not any(q in text for q in QUOTE_OPEN):
-        return terms  # nothing is quoted (most texts): no pass over the tokens
-    surfaces = list(map(itemgetter(SURFACE), words))
-    # Nothing before the first opening mark is quoted: the pass starts there.
-    first = next(compress(range(len(surfaces)), map(QUOTE_OPEN.__contains__, surfaces)), len(surfaces))
-    depth = 0
-    for k in range(first, len(surfaces)):
-        word, surface = words[k], surfaces[k]
-        if surface in QUOTE_CLOSE and depth:
-            depth -= 1
-        elif depth and not terms[k].startswith("<") and word[KIND] not in ("補助記号", "空白"):
+    if walk is False:
+        text = norm if norm is not None else "".join(map(itemgetter(SURFACE), words))
+        walk = quote_walk(list(map(itemgetter(SURFACE), words))) if any(q in text for q in QUOTE_OPEN) else None
+    if walk is None:
+        return terms  # nothing is quoted (most texts)
+    for k in compress(range(len(terms)), walk[0]):
+        word = words[k]
+        # A closing mark is not quoted, even the inner one of a nested quotation.
+        if (not terms[k].startswith("<") and word[KIND] not in ("補助記号", "空白")
+                and word[SURFACE] not in QUOTE_CLOSE):
             terms[k] = QUOTED_PREFIX + terms[k]
-        if surface in QUOTE_OPEN:
-            depth += 1
     return terms
 
 
@@ -695,9 +720,12 @@ def analyze(text: str, *, proper_nouns: str = "class", quotes: str = "mark") -> 
         for column, part in zip((words, starts, ends), _mecab_tokens(norm, cursor, len(norm), offsets, identity)):
             column.extend(part)
     words, starts, ends = merge_names(words, starts, ends)
-    terms = document_terms(words, proper_nouns, quotes, norm)
+    walk = quote_walk(list(map(itemgetter(SURFACE), words))) if any(q in norm for q in QUOTE_OPEN) else None
+    terms = document_terms(words, proper_nouns, quotes, walk=walk)
     urls, hashtags, mentions = entities(norm)
-    return TokenizedText(text, norm, words, starts, ends, terms, offsets, urls, hashtags, mentions)
+    doc = TokenizedText(text, norm, words, starts, ends, terms, offsets, urls, hashtags, mentions)
+    doc._quotes = walk
+    return doc
 
 
 def doc_terms(doc: TokenizedText) -> list[str]:

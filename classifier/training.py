@@ -114,7 +114,7 @@ class Docs:
     def get(self, params: dict) -> list[TokenizedText]:
         mode = (params.get("proper_nouns", "class"), params.get("quotes", "mark"))
         if mode not in self._by_mode:
-            self._by_mode[mode] = [replace(d, terms=document_terms(d.words, *mode)) for d in self._base]
+            self._by_mode[mode] = [replace(d, terms=document_terms(d.words, *mode, walk=d.quotes)) for d in self._base]
         return self._by_mode[mode]
 
 

@@ -29,12 +29,17 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import partial
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
 
 from .account_stats import median, poisson_tail, theil_sen_slope, two_proportion_p, wilson_interval
 from .markers import SOURCING
 from .scored import ScoredSegment
+from .spill import ACCOUNTS, ColumnFile
 from .technique_counts import format_technique_counts, technique_counts_of
 
 DEFAULT_TZ = "Asia/Tokyo"
@@ -248,18 +253,23 @@ class Tally:
         self.hours: dict[int, int] | None = None
 
     def add(self, post: ScoredPost) -> None:
+        self.add_numbers(post.p_wire, post.partisan, post.propaganda, post.sourced, post.hour, post.techniques)
+
+    def add_numbers(self, p_wire: float, partisan: bool, propaganda: bool, sourced: bool, hour: int | None,
+                    techniques: Iterable[tuple[str, int]]) -> None:
+        """Add one post, given by the numbers a tally reads of it."""
         self.posts += 1
-        self.p_sum += post.p_wire
-        self.partisan += post.partisan
-        self.propaganda += post.propaganda
-        self.sourced += post.sourced
-        if post.hour is not None:
+        self.p_sum += p_wire
+        self.partisan += partisan
+        self.propaganda += propaganda
+        self.sourced += sourced
+        if hour is not None:
             self.timed += 1
             if self.hours is None:
                 self.hours = {}
-            self.hours[post.hour] = self.hours.get(post.hour, 0) + 1
-        if post.techniques:
-            self._count(post.techniques)
+            self.hours[hour] = self.hours.get(hour, 0) + 1
+        if techniques:
+            self._count(techniques)
 
     def merge(self, other: "Tally") -> None:
         self.posts += other.posts
@@ -292,107 +302,218 @@ class Tally:
         return {name: count for name, count in ranked if credibility or name != SOURCING}
 
 
-#: A new account-day's hour counts (:class:`DayColumns`).
-_NO_HOURS = array("I", bytes(4 * 24))
+class DayLedger:
+    """The numbers of every dated post of a pass, kept on disk while the posts stream in,
+    and read back at the end account by account, each account's posts grouped into days.
 
+    Per post (:data:`LEDGER_COLUMNS`): the account's number, the day, the hour (-1: none),
+    p_wire and the three flags; its techniques go to a second file, one row per (post,
+    technique).  Nothing grows in memory with the posts or the account-days: a dump of a
+    year of posts by many accounts has about as many account-days as posts (3.5 million
+    posts of 20,000 accounts: 3 million), and holding a row per account-day in memory
+    grew a run by about 300 bytes a post.  :meth:`arrange` sorts the files by the order
+    the tables list the accounts in, then day, then input order, so that :meth:`accounts`
+    reads them back front to back, one account's posts at a time.
+    """
 
-class DayColumns:
-    """The tallies of every account-day of a pass, as columns with one row per account-day:
-    the counts and p_wire sums in typed arrays, the hours as 24 counts a row, one column
-    per technique seen (200,000 posts of 5,000 accounts over 90 days: 278 bytes per
-    account-day held, where a :class:`Tally` with its own dicts per account-day held 542).
-    :meth:`tally` makes an account-day's :class:`Tally` again when the tables are made."""
+    #: Posts buffered in memory before a block is written.
+    BLOCK = 16_384
 
-    HOURS = len(_NO_HOURS)
+    def __init__(self, folder: str | Path | None = None) -> None:
+        #: Where the files go: ``folder`` when it is one, else the system's temporary folder.
+        self.folder = folder if folder is not None and Path(folder).is_dir() else None
+        self.posts = 0
+        self._technique_ids: dict[str, int] = {}
+        self.technique_names: list[str] = []
+        self._buffer = {name: array(code) for name, code in _LEDGER_CODES.items()}
+        self._technique_buffer = {name: array(code) for name, code in _TECHNIQUE_CODES.items()}
+        self._files: tuple[ColumnFile, ColumnFile] | None = None
+        self._arranged: tuple[ColumnFile, ColumnFile, np.ndarray, np.ndarray] | None = None
+        self._accounts = 0
 
-    def __init__(self) -> None:
-        self.posts, self.timed, self.partisan, self.propaganda, self.sourced = (array("q") for _ in range(5))
-        self.p_sum = array("d")
-        self.hours = array("I")
-        self.techniques: dict[str, array] = {}
-        #: (row, technique) of the techniques listed with a count of 0 (a scores file's cell
-        #: can say ``Doubt:0``): listed like the others, as a Tally's dict listed them.
-        self.zeros: set[tuple[int, str]] = set()
-        self.rows = 0
-
-    def new_row(self) -> int:
-        for column in (self.posts, self.timed, self.partisan, self.propaganda, self.sourced):
-            column.append(0)
-        self.p_sum.append(0.0)
-        self.hours.extend(_NO_HOURS)
-        for column in self.techniques.values():
-            column.append(0)
-        self.rows += 1
-        return self.rows - 1
-
-    def add(self, row: int, post: ScoredPost) -> None:
-        self.posts[row] += 1
-        self.p_sum[row] += post.p_wire
-        self.partisan[row] += post.partisan
-        self.propaganda[row] += post.propaganda
-        self.sourced[row] += post.sourced
-        if post.hour is not None:
-            self.timed[row] += 1
-            self.hours[row * self.HOURS + post.hour] += 1
+    def add(self, account: int, post: ScoredPost) -> None:
+        """Put a dated post aside for account number ``account``."""
+        buffer = self._buffer
+        buffer["post"].append(self.posts)
+        buffer["account"].append(account)
+        buffer["day"].append(post.day.toordinal())
+        buffer["hour"].append(-1 if post.hour is None else post.hour)
+        buffer["p_wire"].append(post.p_wire)
+        buffer["partisan"].append(post.partisan)
+        buffer["propaganda"].append(post.propaganda)
+        buffer["sourced"].append(post.sourced)
         for name, count in post.techniques:
-            column = self.techniques.get(name)
-            if column is None:
-                column = self.techniques[name] = array("I", bytes(4 * self.rows))
-            column[row] += count
-            if not count:
-                self.zeros.add((row, name))
+            number = self._technique_ids.get(name)
+            if number is None:
+                number = self._technique_ids[name] = len(self.technique_names)
+                self.technique_names.append(name)
+            self._technique_buffer["post"].append(self.posts)
+            self._technique_buffer["technique"].append(number)
+            self._technique_buffer["count"].append(count)
+        self.posts += 1
+        if len(buffer["post"]) >= self.BLOCK:
+            self._flush()
 
-    def tally(self, row: int) -> Tally:
-        """The account-day of ``row`` as a :class:`Tally`."""
-        tally = Tally()
-        tally.posts, tally.timed, tally.partisan = self.posts[row], self.timed[row], self.partisan[row]
-        tally.propaganda, tally.sourced, tally.p_sum = self.propaganda[row], self.sourced[row], self.p_sum[row]
-        start = row * self.HOURS
-        hours = {hour: count for hour, count in enumerate(self.hours[start:start + self.HOURS]) if count}
-        techniques = {name: column[row] for name, column in self.techniques.items()
-                      if column[row] or (row, name) in self.zeros}
-        tally.hours, tally.techniques = hours or None, techniques or None
-        return tally
+    def _flush(self) -> None:
+        if self._files is None:
+            self._files = (ColumnFile(self.folder, "account-posts", LEDGER_COLUMNS, ACCOUNTS),
+                           ColumnFile(self.folder, "account-techniques", TECHNIQUE_COLUMNS, ACCOUNTS))
+        posts, techniques = self._files
+        posts.append(**{name: np.frombuffer(column, dtype=LEDGER_COLUMNS[name]) for name, column in self._buffer.items()})
+        techniques.append(**{name: np.frombuffer(column, dtype=TECHNIQUE_COLUMNS[name])
+                             for name, column in self._technique_buffer.items()})
+        self._buffer = {name: array(code) for name, code in _LEDGER_CODES.items()}
+        self._technique_buffer = {name: array(code) for name, code in _TECHNIQUE_CODES.items()}
+
+    def arrange(self, rank: np.ndarray) -> None:
+        """Sort the posts by ``rank[account]`` (where the tables list the account), day and
+        input order, and their technique rows with them, into new files (the old ones let
+        go); a column at a time, so that at most a few arrays of one number per post are
+        in memory at once."""
+        self._accounts = len(rank)
+        if not self.posts:
+            return
+        self._flush()
+        posts, techniques = self._files
+        self._files = None
+        accounts = rank[posts.column("account")]
+        per_rank = np.bincount(accounts, minlength=len(rank))
+        key = accounts.astype(np.int64) << 32
+        del accounts
+        key |= posts.column("day").astype(np.int64)
+        order = np.argsort(key, kind="stable")  # stable: a day's posts stay in input order
+        del key
+        sorted_posts = ColumnFile(self.folder, "account-posts-sorted", LEDGER_COLUMNS, ACCOUNTS)
+        sorted_posts.append_by_column(len(order), lambda name: posts.column(name)[order])
+        posts.close()
+        place = np.empty(len(order), dtype=np.int64)
+        place[order] = np.arange(len(order))  # where each post (by input number) now stands
+        del order
+        technique_place = place[techniques.column("post")]
+        del place
+        technique_order = np.argsort(technique_place, kind="stable")
+        per_post = np.bincount(technique_place, minlength=self.posts)
+        del technique_place
+        sorted_techniques = ColumnFile(self.folder, "account-techniques-sorted", TECHNIQUE_COLUMNS, ACCOUNTS)
+        sorted_techniques.append_by_column(len(technique_order), lambda name: techniques.column(name)[technique_order])
+        techniques.close()
+        technique_ends = np.concatenate([[0], np.cumsum(per_post)])
+        self._arranged = (sorted_posts, sorted_techniques, np.cumsum(per_rank), technique_ends)
+
+    def accounts(self) -> Iterator[tuple[dict[str, np.ndarray], list[tuple[str, int]], np.ndarray]]:
+        """Per account, in the order of :meth:`arrange`'s ranks: its posts (a column per
+        name of :data:`LEDGER_COLUMNS`, by day then input order), its technique rows as
+        (name, count) pairs, and where each post's rows begin among them (one more entry
+        than posts)."""
+        if self._arranged is None:
+            empty = {name: np.zeros(0, dtype=dtype) for name, dtype in LEDGER_COLUMNS.items()}
+            for _ in range(self._accounts):
+                yield empty, [], np.zeros(1, dtype=np.int64)
+            return
+        posts, techniques, post_ends, technique_ends = self._arranged
+        names = self.technique_names
+        post_ends = post_ends.tolist()
+        starts = [0, *post_ends[:-1]]
+        technique_rows = _slices(techniques, technique_ends[post_ends].tolist())
+        for start, end, columns, rows in zip(starts, post_ends, _slices(posts, post_ends), technique_rows):
+            pairs = [(names[t], c) for t, c in zip(rows["technique"].tolist(), rows["count"].tolist())]
+            yield columns, pairs, technique_ends[start:end + 1] - technique_ends[start]
 
 
-@dataclass
+#: Rows of a ledger file read at a time at the end (:func:`_slices`).
+WINDOW_ROWS = 1 << 16
+
+
+def _slices(source: ColumnFile, ends: list[int]) -> Iterator[dict[str, np.ndarray]]:
+    """The consecutive row ranges of ``source`` that end at each of ``ends`` (ascending),
+    the first starting at row 0: read :data:`WINDOW_ROWS` rows or more at a time, not a
+    range at a time (an account often has a post or two)."""
+    loaded = source.read_rows(0, 0)
+    low = high = start = 0
+    for end in ends:
+        if end > high:
+            low, high = start, max(end, min(start + WINDOW_ROWS, source.rows))
+            loaded = source.read_rows(low, high)
+        yield {name: column[start - low:end - low] for name, column in loaded.items()}
+        start = end
+
+
+#: The per-post columns of a :class:`DayLedger` (with ``array`` codes to buffer them in).
+LEDGER_COLUMNS = {"post": np.int64, "account": np.int32, "day": np.int32, "hour": np.int8, "p_wire": np.float64,
+                  "partisan": np.bool_, "propaganda": np.bool_, "sourced": np.bool_}
+_LEDGER_CODES = {"post": "q", "account": "i", "day": "i", "hour": "b", "p_wire": "d", "partisan": "B",
+                 "propaganda": "B", "sourced": "B"}
+TECHNIQUE_COLUMNS = {"post": np.int64, "technique": np.int32, "count": np.int64}
+_TECHNIQUE_CODES = {"post": "q", "technique": "i", "count": "q"}
+def day_tallies(columns: dict[str, np.ndarray], techniques: list[tuple[str, int]], technique_ends: np.ndarray
+                ) -> dict[date, Tally]:
+    """One account's posts (a :meth:`DayLedger.accounts` item) as a :class:`Tally` per
+    day, the days in the order their first post came, each day's posts added in input
+    order (as the pass would have added them)."""
+    days: dict[int, Tally] = {}
+    firsts: dict[int, int] = {}
+    rows = zip(columns["post"].tolist(), columns["day"].tolist(), columns["hour"].tolist(),
+               columns["p_wire"].tolist(), columns["partisan"].tolist(), columns["propaganda"].tolist(),
+               columns["sourced"].tolist())
+    ends = technique_ends.tolist()
+    for k, (post, day, hour, p_wire, partisan, propaganda, sourced) in enumerate(rows):
+        tally = days.get(day)
+        if tally is None:
+            tally = days[day] = Tally()
+            firsts[day] = post
+        tally.add_numbers(p_wire, partisan, propaganda, sourced, None if hour < 0 else hour,
+                          techniques[ends[k]:ends[k + 1]])
+    return {date.fromordinal(day): days[day] for day in sorted(days, key=firsts.__getitem__)}
+
+
+@dataclass(slots=True)
 class AccountTally:
-    """Everything kept of one account during the pass: a row of the pass's
-    :class:`DayColumns` per day (``days``: date -> row) and a tally of its undated posts;
-    :meth:`opened` gives it with a :class:`Tally` per day, to make its rows from."""
+    """Everything kept in memory of one account during the pass: its number (its posts'
+    account in the pass's :class:`DayLedger`), counts, latest display name, campaigns and
+    a tally of its undated posts (None until it has any, as ``campaigns``: a dump may hold
+    hundreds of thousands of accounts of a post or two).  Its days (``days``: date ->
+    :class:`Tally`) are filled only when it is opened at the end, from the ledger, one
+    account at a time."""
 
     handle: str
+    number: int = 0
     display_name: str = ""
-    name_seen: tuple = ()
+    #: When ``display_name`` was seen: day ordinal x 25 + hour + 1 (0 without an hour);
+    #: -1 before any.
+    name_seen: int = -1
     segments: int = 0
     posts: int = 0
-    undated: Tally = field(default_factory=Tally)
-    days: dict[date, int | Tally] = field(default_factory=dict)
-    campaigns: set[str] = field(default_factory=set)
+    undated: Tally | None = None
+    days: dict[date, Tally] | None = None
+    campaigns: set[str] | None = None
 
-    def add(self, post: ScoredPost, columns: DayColumns) -> None:
+    def add(self, post: ScoredPost, ledger: DayLedger) -> None:
         self.segments += post.segments
         self.posts += 1
-        when = (post.day or date.min, -1 if post.hour is None else post.hour)
-        if post.display_name and (not self.name_seen or when >= self.name_seen):
+        when = (post.day or date.min).toordinal() * 25 + (0 if post.hour is None else post.hour + 1)
+        if post.display_name and when >= self.name_seen:
             self.display_name, self.name_seen = post.display_name, when  # the name on its latest post
         if post.day is None:
+            if self.undated is None:
+                self.undated = Tally()
             self.undated.add(post)
             return
-        row = self.days.get(post.day)
-        if row is None:
-            row = self.days[post.day] = columns.new_row()
-        columns.add(row, post)
+        ledger.add(self.number, post)
 
-    def opened(self, columns: DayColumns) -> "AccountTally":
-        """The account with a :class:`Tally` per day (date -> Tally, in the order the days
-        came), made from its rows of ``columns``."""
-        return replace(self, days={day: columns.tally(row) for day, row in self.days.items()})
+    def join_campaigns(self, campaigns: Iterable[str]) -> None:
+        if self.campaigns is None:
+            self.campaigns = set()
+        self.campaigns.update(campaigns)
+
+    @property
+    def undated_posts(self) -> int:
+        return self.undated.posts if self.undated is not None else 0
 
     def total(self) -> Tally:
         total = Tally()
-        total.merge(self.undated)
-        for day in self.days.values():
+        if self.undated is not None:
+            total.merge(self.undated)
+        for day in (self.days or {}).values():
             total.merge(day)
         return total
 
@@ -402,15 +523,14 @@ class DayRows:
     they are read (a CSV, the database, the report read them once each), so that they are
     never all in memory at once: iterate over them, ``len()`` counts them."""
 
-    __slots__ = ("_accounts", "_open", "_count")
+    __slots__ = ("_opened", "_count")
 
-    def __init__(self, accounts: Sequence[AccountTally], open_account: Callable[[AccountTally], AccountTally],
-                 count: int) -> None:
-        self._accounts, self._open, self._count = accounts, open_account, count
+    def __init__(self, opened: Callable[[], Iterator[AccountTally]], count: int) -> None:
+        self._opened, self._count = opened, count
 
     def __iter__(self) -> Iterator[dict]:
-        for account in self._accounts:
-            yield from account_days(self._open(account))
+        for account in self._opened():
+            yield from account_days(account)
 
     def __len__(self) -> int:
         return self._count
@@ -476,7 +596,8 @@ class AccountsBuilder:
 
     def __init__(self, *, tz: str = DEFAULT_TZ, change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
                  min_half_posts: int = DEFAULT_MIN_HALF_POSTS,
-                 post_campaigns: Mapping[str, str | Iterable[str]] | None = None) -> None:
+                 post_campaigns: Mapping[str, str | Iterable[str]] | None = None,
+                 folder: str | Path | None = None) -> None:
         if not 0 < change_threshold < 1:
             raise ValueError(f"change_threshold must lie between 0 and 1, got {change_threshold}")
         if min_half_posts < 1:
@@ -487,16 +608,16 @@ class AccountsBuilder:
         self.min_half_posts = min_half_posts
         self.post_campaigns = post_campaigns or {}
         self.accounts: dict[str, AccountTally] = {}
-        self.day_columns = DayColumns()
+        self.ledger = DayLedger(folder)
 
     def add(self, post: ScoredPost) -> None:
         account = self.accounts.get(post.handle)
         if account is None:
-            account = self.accounts[post.handle] = AccountTally(post.handle)
-        account.add(post, self.day_columns)
+            account = self.accounts[post.handle] = AccountTally(post.handle, len(self.accounts))
+        account.add(post, self.ledger)
         campaigns = self.post_campaigns.get(post.post_id)
         if campaigns is not None:
-            account.campaigns.update(campaign_ids(campaigns))
+            account.join_campaigns(campaign_ids(campaigns))
 
     def add_rows(self, rows: Iterable[Mapping]) -> Iterator[tuple[ScoredPost, list[Mapping]]]:
         """Add the posts of ``rows`` (segment rows), passing each post and its segments on
@@ -510,7 +631,7 @@ class AccountsBuilder:
         in the posts (its account key)."""
         for handle, campaign in members:
             if handle in self.accounts:
-                self.accounts[handle].campaigns.add(str(campaign))
+                self.accounts[handle].join_campaigns((str(campaign),))
 
     def finish(self) -> AccountTables:
         """The tables: accounts by posts (most first), days by account and date.
@@ -519,31 +640,35 @@ class AccountsBuilder:
         time; the day rows are made from the tallies again each time they are read
         (:class:`DayRows`), so the tables keep the builder's tallies, never every day row."""
         ordered = sorted(self.accounts.values(), key=lambda a: (-a.posts, a.handle))
+        rank = np.empty(len(ordered), dtype=np.int32)
+        rank[[account.number for account in ordered]] = np.arange(len(ordered), dtype=np.int32)
+        self.ledger.arrange(rank)
         account_rows, timed, days = [], 0, 0
-        for account in ordered:
-            opened = self._opened(account)
+        for opened in self._opened(ordered):
             total, day_rows = opened.total(), account_days(opened)
             account_rows.append(self._account_row(opened, total, day_rows))
             timed += total.timed
             days += len(day_rows)
         return AccountTables(
             accounts=account_rows,
-            days=DayRows(ordered, self._opened, days),
+            days=DayRows(partial(self._opened, ordered), days),
             posts=sum(a.posts for a in ordered),
             timed_posts=timed,
-            undated_posts=sum(a.undated.posts for a in ordered),
+            undated_posts=sum(a.undated_posts for a in ordered),
             tz=self.tz,
         )
 
-    def _opened(self, account: AccountTally) -> AccountTally:
-        return account.opened(self.day_columns)
+    def _opened(self, ordered: list[AccountTally]) -> Iterator[AccountTally]:
+        """The accounts in table order, each with its days (read from the ledger)."""
+        for account, (columns, techniques, technique_ends) in zip(ordered, self.ledger.accounts()):
+            yield replace(account, days=day_tallies(columns, techniques, technique_ends))
 
     def _account_row(self, account: AccountTally, total: Tally, days: list[dict]) -> dict:
         active = sorted(account.days)
         partisan_low = partisan_high = None
         if total.posts:
             partisan_low, partisan_high = (round(x, 4) for x in wilson_interval(total.partisan, total.posts))
-        dated = total.posts - account.undated.posts
+        dated = total.posts - account.undated_posts
         first_half, second_half = halves(account)
         change = change_p = None
         if first_half.posts >= self.min_half_posts and second_half.posts >= self.min_half_posts:
@@ -555,7 +680,7 @@ class AccountsBuilder:
             "display_name": account.display_name,
             "posts": total.posts,
             "segments": account.segments,
-            "undated_posts": account.undated.posts,
+            "undated_posts": account.undated_posts,
             "timed_posts": total.timed,
             "first_date": active[0].isoformat() if active else None,
             "last_date": active[-1].isoformat() if active else None,
@@ -568,7 +693,7 @@ class AccountsBuilder:
             "marker_share": total.share(total.propaganda),
             "sourced_share": total.share(total.sourced),
             "top_techniques": format_technique_counts(dict(top)),
-            "campaigns": "; ".join(sorted(account.campaigns, key=_natural)),
+            "campaigns": "; ".join(sorted(account.campaigns or (), key=_natural)),
             "bursts": sum(row["burst"] for row in days),
             "trend_per_week": weekly_trend(account),
             "share_first_half": first_half.share(first_half.partisan),

@@ -189,7 +189,7 @@ def accounts_from_scores(
         check_output_path(path, inputs=[scores, *([campaigns] if campaigns else [])], protected=["labels"], force=force)
     members = read_campaign_members(Path(campaigns)) if campaigns else []
     builder = AccountsBuilder(tz=tz, change_threshold=change_threshold, min_half_posts=min_half_posts,
-                              post_campaigns={m["post_id"]: m["campaign"] for m in members})
+                              post_campaigns={m["post_id"]: m["campaign"] for m in members}, folder=folder)
     with all_or_none() as outputs:  # every output is put in place together, or none
         sinks = []
         if sqlite is not None:

@@ -25,75 +25,16 @@ open where the system allows it: nothing is left behind however the run ends.
 
 from __future__ import annotations
 
-import os
-import tempfile
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from .errors import OutputError
-from .outputs import temp_beside
+from .spill import ColumnFile, SpillFile
 
 #: Signature rows read at a time when estimating pairs' similarity (4 MB of 128-byte rows).
 SIGNATURE_BLOCK_BYTES = 4 << 20
-
-
-class SpillFile:
-    """A temporary file to append bytes to and read ranges back from."""
-
-    def __init__(self, folder: str | Path | None, name: str) -> None:
-        self.folder = Path(folder or tempfile.gettempdir())
-        try:
-            path = temp_beside(self.folder / name)
-            self._handle = open(path, "w+b", buffering=0)  # noqa: SIM115 (closed by close() or the finalizer)
-        except OSError as exc:
-            raise self._failed(exc) from None
-        try:
-            os.unlink(path)  # gone from the folder now; the space is freed when the file is closed
-            left = None
-        except OSError:  # a system that cannot unlink an open file
-            left = path
-        self.size = 0
-        self._finalizer = weakref.finalize(self, _close_and_remove, self._handle, left)
-
-    def append(self, data: bytes | memoryview) -> int:
-        """Write ``data`` at the end; returns the offset it starts at."""
-        start = self.size
-        view = memoryview(data).cast("B")
-        self.size += len(view)
-        try:
-            self._handle.seek(start)
-            while view:
-                view = view[self._handle.write(view):]
-        except OSError as exc:  # a full disk, a quota
-            raise self._failed(exc) from None
-        return start
-
-    def _failed(self, exc: OSError) -> OutputError:
-        return OutputError(f"{self.folder}: cannot write the temporary files of campaign detection "
-                           f"({exc.strerror or exc}); free some space there or score with --no-campaigns")
-
-    def read(self, offset: int, size: int) -> bytes:
-        self._handle.seek(offset)
-        data = self._handle.read(size)
-        if len(data) != size:
-            raise OSError(f"temporary file of campaign detection: read {len(data)} of {size} bytes")
-        return data
-
-    def close(self) -> None:
-        self._finalizer()
-
-
-def _close_and_remove(handle, path: Path | None) -> None:
-    handle.close()
-    if path is not None:
-        try:
-            path.unlink()
-        except OSError:
-            pass
 
 
 def _append_all(target: SpillFile, pieces: list[bytes]) -> np.ndarray:
@@ -105,52 +46,6 @@ def _append_all(target: SpillFile, pieces: list[bytes]) -> np.ndarray:
 def _copy(source: SpillFile, target: SpillFile, piece: int = 8 << 20) -> None:
     for at in range(0, source.size, piece):
         target.append(source.read(at, min(piece, source.size - at)))
-
-
-class ColumnFile:
-    """Named columns of fixed dtypes (numpy), appended a block of rows at a time to one
-    temporary file and read back a whole column at a time: what a finder keeps of each
-    post until the end, kept out of memory while the posts stream in."""
-
-    def __init__(self, folder: str | Path | None, name: str, dtypes: dict[str, np.dtype | type | str]) -> None:
-        self.dtypes = {column: np.dtype(dtype) for column, dtype in dtypes.items()}
-        self._file = SpillFile(folder, name)
-        self._blocks: list[tuple[int, int]] = []  # (where a block starts, its rows)
-        self.rows = 0
-
-    def append(self, **columns: np.ndarray) -> None:
-        """A block of rows: an array per column, every column given, all of one length."""
-        if set(columns) != set(self.dtypes):
-            raise ValueError(f"columns {sorted(columns)} are not {sorted(self.dtypes)}")
-        rows = {np.shape(values)[0] for values in columns.values()}
-        if len(rows) != 1:
-            raise ValueError("columns of one block must have the same length")
-        count = rows.pop()
-        if not count:
-            return
-        pieces = [np.ascontiguousarray(columns[name], dtype=dtype).data.cast("B")
-                  for name, dtype in self.dtypes.items()]
-        self._blocks.append((self._file.append(b"".join(pieces)), count))
-        self.rows += count
-
-    def column(self, name: str) -> np.ndarray:
-        """Every row of column ``name``, in the order the blocks were appended."""
-        dtype = self.dtypes[name]
-        out = np.empty(self.rows, dtype=dtype)
-        before = 0
-        for name_before, dtype_before in self.dtypes.items():
-            if name_before == name:
-                break
-            before += dtype_before.itemsize
-        done = 0
-        for start, count in self._blocks:
-            data = self._file.read(start + before * count, count * dtype.itemsize)
-            out[done:done + count] = np.frombuffer(data, dtype=dtype)
-            done += count
-        return out
-
-    def close(self) -> None:
-        self._file.close()
 
 
 class PairSpill:

@@ -204,7 +204,7 @@ def score_dask(
             raise PostcredError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     resolved = folder.resolve()
     report_rows = max(report_max_rows, 0) if report_path is not None else 0
-    accounts = run_accounts(tz, csv_paths, None, report=report_path is not None)
+    accounts = run_accounts(tz, csv_paths, None, report=report_path is not None, folder=folder)
     with all_or_none() as outputs:
         rejects = open_rejects(rejects_path, outputs)
         summary = ScoreSummary(on_reject=rejects)

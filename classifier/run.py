@@ -394,7 +394,8 @@ def score_to_files(
         rejects = open_rejects(rejects_path, outputs)
         summary = ScoreSummary(on_reject=rejects)
         writer, sink = open_scores(outputs, output, fmt, dump=dump, force=force)
-        accounts = run_accounts(tz, csv_paths, sink, report=report_path is not None, post_campaigns=post_campaigns)
+        accounts = run_accounts(tz, csv_paths, sink, report=report_path is not None, post_campaigns=post_campaigns,
+                                folder=output.parent)
         with open_engine(model, jobs=jobs, model_dir=model_dir) as engine, ProgressBar(progress) as advance:
             collector = outputs.close_with(RunCollector(writer, report_rows, advance, accounts,
                                                         campaign_folder=output.parent))
@@ -412,12 +413,14 @@ def score_to_files(
 
 
 def run_accounts(tz: str, csv_paths: tuple[Path, Path] | None, sink, *, report: bool,
-                 post_campaigns: Mapping[str, str | Iterable[str]] | None = None) -> RunAccounts | None:
+                 post_campaigns: Mapping[str, str | Iterable[str]] | None = None,
+                 folder: Path | None = None) -> RunAccounts | None:
     """The account tables of a run, when anything shows them: their CSVs, the database
-    tables, the report's Accounts view (None: the chunks' posts are not even folded)."""
+    tables, the report's Accounts view (None: the chunks' posts are not even folded).
+    Their temporary files go to ``folder`` (beside the outputs; see :class:`~classifier.accounts.DayLedger`)."""
     if csv_paths is None and sink is None and not report:
         return None
-    return RunAccounts(AccountsBuilder(tz=tz, post_campaigns=post_campaigns), csv_paths, sink)
+    return RunAccounts(AccountsBuilder(tz=tz, post_campaigns=post_campaigns, folder=folder), csv_paths, sink)
 
 
 def open_scores(outputs: OutputSet, output: Path, fmt: str, *, dump: str,

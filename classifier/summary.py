@@ -14,6 +14,8 @@ from typing import Iterable
 from .scored import ScoredSegment
 
 LABELS = ("wire", "partisan")
+#: Where an account's entry counts each label (see :attr:`Summary.accounts`).
+_LABEL_SLOT = {"wire": 2, "partisan": 3}
 #: The account of segments whose dump names none.
 UNKNOWN_ACCOUNT = "(unknown)"
 
@@ -29,7 +31,9 @@ class Summary:
     def __init__(self) -> None:
         self.total = 0
         self.per_label: dict[str, int] = defaultdict(int)
-        #: (account name, handle) -> [segments, sum of p_wire, Counter of labels], in order of first appearance
+        #: (account name, handle) -> [segments, sum of p_wire, wire, partisan], in order of
+        #: first appearance (a short list, not a Counter of labels: a dump may hold hundreds
+        #: of thousands of accounts)
         self.accounts: dict[tuple[str, str], list] = {}
         self.techniques: Counter = Counter()
         self.technique_accounts: dict[str, Counter] = defaultdict(Counter)
@@ -41,10 +45,10 @@ class Summary:
         key = (name, record.handle or "")
         entry = self.accounts.get(key)
         if entry is None:
-            entry = self.accounts[key] = [0, 0.0, Counter()]
+            entry = self.accounts[key] = [0, 0.0, 0, 0]
         entry[0] += 1
         entry[1] += record.p_wire
-        entry[2][record.label] += 1
+        entry[_LABEL_SLOT[record.label]] += 1
         for technique, count in record.techniques:
             self.techniques[technique] += count
             self.technique_accounts[technique][name] += count
@@ -59,13 +63,14 @@ class Summary:
         self.total += other.total
         for label, count in other.per_label.items():
             self.per_label[label] += count
-        for key, (count, total, labels) in other.accounts.items():
+        for key, (count, total, wire, partisan) in other.accounts.items():
             entry = self.accounts.get(key)
             if entry is None:
-                entry = self.accounts[key] = [0, 0.0, Counter()]
+                entry = self.accounts[key] = [0, 0.0, 0, 0]
             entry[0] += count
             entry[1] += total
-            entry[2].update(labels)
+            entry[2] += wire
+            entry[3] += partisan
         self.techniques.update(other.techniques)
         for technique, accounts in other.technique_accounts.items():
             self.technique_accounts[technique].update(accounts)
@@ -78,8 +83,8 @@ class Summary:
         first) and techniques (most frequent first), each technique with its accounts."""
         accounts = [
             {"account": name, "handle": handle, "count": count, "mean_p_wire": total / count,
-             "wire": labels["wire"], "partisan": labels["partisan"]}
-            for (name, handle), (count, total, labels) in self.accounts.items()
+             "wire": wire, "partisan": partisan}
+            for (name, handle), (count, total, wire, partisan) in self.accounts.items()
         ]
         accounts.sort(key=lambda a: (-a["count"], a["account"]))
         techniques = [

@@ -14,6 +14,7 @@ import pytest
 from classifier import account_stats, accounts, scorefile
 from classifier.account_stats import poisson_tail, theil_sen_slope, two_proportion_p, wilson_interval
 from classifier.accounts import BURST_MIN_HISTORY, account_tables
+from classifier.technique_counts import parse_technique_counts
 
 from .accounts_dumps import BURST_DAY, BURST_POSTS, DAYS, START, SWITCH_DAY, plan, read_csv, run
 
@@ -303,3 +304,71 @@ def test_existing_tables_need_force(scored, tmp_path):
     assert again.exit_code == 1
     assert again.output.strip() == f"Error: {tmp_path / 'timed.accounts.csv'}: already exists; use --force to replace it"
     assert run("accounts", scores, "-o", tmp_path, "--force").exit_code == 0
+
+
+def planted_rows(seed: int = 3) -> list[dict]:
+    """1,500 posts of 40 accounts over 60 days: times, day-only dates and no dates, a
+    technique or two (as counts, or as a CSV cell that may list a count of 0), a body
+    paragraph now and then."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for post in range(1, 1501):
+        handle = f"acct{rng.randrange(40):02d}"
+        day_ = date(2024, 1, 1) + timedelta(days=rng.randrange(60))
+        when = rng.choice([f"{day_}T{rng.randrange(24):02d}:{rng.randrange(60):02d}:00+09:00", day_.isoformat(), ""])
+        techniques = {name: rng.randrange(3) for name in rng.sample(["Doubt", "Slogans", "Sourcing", "Flag-Waving"],
+                                                                    rng.randrange(3))}
+        if rng.random() < 0.5:  # as a scores CSV cell, which keeps a count of 0 (Doubt:0)
+            techniques = "; ".join(f"{name}:{count}" for name, count in techniques.items())
+        rows.append(segment(post, handle, when, round(rng.random(), 4), techniques=techniques))
+        if rng.random() < 0.1:
+            rows.append(segment(post, handle, when, 0.5, role="body", techniques={"Doubt": 1}, line=10_000 + post))
+    return rows
+
+
+def test_account_days_match_a_direct_count_however_the_ledger_is_cut(tmp_path, monkeypatch):
+    """The account-day rows equal a direct count of the posts, in table order; cutting the
+    on-disk ledger into many blocks and reading it back a few rows at a time changes
+    nothing; its temporary files are gone from their folder."""
+    rows = planted_rows()
+    expected: dict[tuple[str, str], list] = defaultdict(lambda: [0, 0, 0.0, 0, defaultdict(int), defaultdict(int)])
+    posts_of: dict[str, int] = defaultdict(int)
+    for row in rows:
+        if row["role"] != "post":
+            continue
+        posts_of[row["handle"]] += 1
+        if not row["date"]:
+            continue
+        day_, hour = accounts.local_day_hour(row["date"], accounts.time_zone("Asia/Tokyo"))
+        tally = expected[(row["handle"], day_.isoformat())]
+        tally[0] += 1
+        tally[1] += hour is not None
+        tally[2] += row["p_wire"]
+        tally[3] += row["p_wire"] < 0.5
+        listed = row["techniques"]
+        for name, count in (parse_technique_counts(listed) if isinstance(listed, str) else listed).items():
+            if count or isinstance(listed, str):  # a CSV cell lists a 0; counts in memory drop it
+                tally[4][name] += count
+        if hour is not None:
+            tally[5][hour] += 1
+    order = sorted(expected, key=lambda key: (-posts_of[key[0]], key[0], key[1]))
+
+    default = account_tables(rows, folder=tmp_path)
+    assert [(row["handle"], row["date"]) for row in default.days] == order
+    for row in default.days:
+        posts, timed, p_sum, partisan, techniques, hours = expected[(row["handle"], row["date"])]
+        assert (row["posts"], row["timed_posts"]) == (posts, timed)
+        assert row["mean_p_wire"] == pytest.approx(p_sum / posts, abs=1e-4)
+        assert row["partisan_share"] == round(partisan / posts, 4)
+        ranked = sorted(techniques.items(), key=lambda item: (-item[1], item[0]))
+        assert row["techniques"] == "; ".join(f"{name}:{count}" for name, count in ranked)
+        assert row["hours"] == "; ".join(f"{hour:02d}:{n}" for hour, n in sorted(hours.items()))
+    assert list(tmp_path.iterdir()) == []  # unlinked as soon as they were open
+
+    monkeypatch.setattr(accounts.DayLedger, "BLOCK", 7)
+    monkeypatch.setattr(accounts, "WINDOW_ROWS", 5)
+    cut = account_tables(rows, folder=tmp_path)
+    assert cut.accounts == default.accounts
+    assert list(cut.days) == list(default.days) == list(cut.days)  # read twice: the same rows

@@ -25,6 +25,7 @@ says how many posts had a time.  A post without a date counts in ``undated_posts
 
 from __future__ import annotations
 
+import pickle
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -39,7 +40,7 @@ import numpy as np
 from .account_stats import median, poisson_tail, theil_sen_slope, two_proportion_p, wilson_interval
 from .markers import SOURCING
 from .scored import ScoredSegment
-from .spill import ACCOUNTS, ColumnFile
+from .spill import ACCOUNTS, ColumnFile, SpillFile
 from .technique_counts import format_technique_counts, technique_counts_of
 
 DEFAULT_TZ = "Asia/Tokyo"
@@ -536,14 +537,67 @@ class DayRows:
         return self._count
 
 
+class AccountRows:
+    """The account rows of :class:`AccountTables` (dicts with the columns of
+    :data:`ACCOUNT_COLUMNS`), kept as tuples and, past :data:`BLOCK` rows, on disk a block at
+    a time: a dump may hold hundreds of thousands of accounts, and a row held as a dict
+    costs about 1.5 KB.  Iterate over them, ``len()`` counts them, ``rows[i]`` is one."""
+
+    #: Rows pickled to the temporary file at a time.
+    BLOCK = 4096
+    _NAMES = tuple(name for name, _ in ACCOUNT_COLUMNS)
+
+    def __init__(self, folder: str | Path | None = None) -> None:
+        self._folder = folder
+        self._file: SpillFile | None = None
+        self._blocks: list[tuple[int, int]] = []  # (where, bytes) of each pickled block
+        self._tail: list[tuple] = []
+        self._count = 0
+        self._block_rows = self.BLOCK
+
+    def append(self, row: Mapping) -> None:
+        self._tail.append(tuple(row[name] for name in self._NAMES))
+        self._count += 1
+        if len(self._tail) >= self._block_rows:
+            if self._file is None:
+                self._file = SpillFile(self._folder, "account-rows", ACCOUNTS)
+            data = pickle.dumps(self._tail, protocol=pickle.HIGHEST_PROTOCOL)
+            self._blocks.append((self._file.append(data), len(data)))
+            self._tail = []
+
+    def _block(self, number: int) -> list[tuple]:
+        if number == len(self._blocks):
+            return self._tail
+        where, size = self._blocks[number]
+        return pickle.loads(self._file.read(where, size))  # noqa: S301 (this process's own file)
+
+    def __iter__(self) -> Iterator[dict]:
+        names = self._NAMES
+        for number in range(len(self._blocks) + 1):
+            for values in self._block(number):
+                yield dict(zip(names, values))
+
+    def __getitem__(self, index: int) -> dict:
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError("account row index out of range")
+        number, within = divmod(index, self._block_rows)
+        return dict(zip(self._NAMES, self._block(number)[within]))
+
+    def __len__(self) -> int:
+        return self._count
+
+
 @dataclass
 class AccountTables:
     """The account tables of a run: one row per account and one per account-day, as plain
     dicts with the columns of :data:`ACCOUNT_COLUMNS` and :data:`DAY_COLUMNS` (None for an
-    empty cell), and what the run's note says about them.  The day rows
+    empty cell), and what the run's note says about them.  The account rows
+    (:class:`AccountRows`) wait on disk once there are many; the day rows
     (:class:`DayRows`) are made as they are read, in account order then date order."""
 
-    accounts: list[dict]
+    accounts: AccountRows
     days: DayRows
     posts: int
     timed_posts: int
@@ -557,9 +611,12 @@ class AccountTables:
 
     def note(self) -> str:
         """One line on what the tables cover."""
+        bursts = changed = 0
+        for row in self.accounts:  # one pass: the rows may be read back from disk
+            bursts += row["bursts"]
+            changed += row["changed"]
         parts = [f"accounts {len(self.accounts):,}, posts {self.posts:,}, account-days {len(self.days):,}",
-                 f"bursts {sum(row['bursts'] for row in self.accounts):,}",
-                 f"changed {sum(row['changed'] for row in self.accounts):,}"]
+                 f"bursts {bursts:,}", f"changed {changed:,}"]
         note = "; ".join(parts)
         if self.undated_posts:
             note += f"; {self.undated_posts:,} posts without a date"
@@ -643,7 +700,7 @@ class AccountsBuilder:
         rank = np.empty(len(ordered), dtype=np.int32)
         rank[[account.number for account in ordered]] = np.arange(len(ordered), dtype=np.int32)
         self.ledger.arrange(rank)
-        account_rows, timed, days = [], 0, 0
+        account_rows, timed, days = AccountRows(self.ledger.folder), 0, 0
         for opened in self._opened(ordered):
             total, day_rows = opened.total(), account_days(opened)
             account_rows.append(self._account_row(opened, total, day_rows))

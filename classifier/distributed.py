@@ -213,7 +213,8 @@ def score_dask(
             chunks = post_chunks(read_posts(dump, read), summary, partition_size)
             tasks = chunk_tasks(chunks, dump_name(dump), fmt, report_rows=report_rows,
                                 partition=lambda index: str(partition_path(resolved, index, fmt)),
-                                excel_safe=excel_safe, campaigns=campaigns, tz=tz if accounts is not None else None)
+                                excel_safe=excel_safe, campaigns=campaigns, tz=tz if accounts is not None else None,
+                                report=report_path is not None)
             with DaskEngine(client, model, in_flight=threads * IN_FLIGHT_PER_THREAD) as engine, \
                     ProgressBar(progress) as advance:
                 collector = outputs.close_with(RunCollector(None, report_rows, advance, accounts,

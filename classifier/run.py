@@ -171,9 +171,10 @@ class RejectsFile:
 def chunk_tasks(chunks: Iterable[list[Post]], dump: str, fmt: str, *, report_rows: int,
                 partition: Callable[[int], str] | None = None, excel_safe: bool = False,
                 campaigns: CampaignParams | None = None, tz: str | None = None,
-                tables: bool = False) -> Iterator[ChunkTask]:
+                tables: bool = False, report: bool = True) -> Iterator[ChunkTask]:
     """A task per chunk of posts; the chunks that start before ``report_rows`` segments
-    have gone by keep their records for the report; ``excel_safe``, ``campaigns``, ``tz``
+    have gone by keep their records for the report; ``report`` False: no report is made
+    (the summary's counts per account are left out); ``excel_safe``, ``campaigns``, ``tz``
     and ``tables`` as for :class:`~classifier.scoring.ChunkTask`."""
     evidence = None
     if report_rows > 0:
@@ -182,7 +183,7 @@ def chunk_tasks(chunks: Iterable[list[Post]], dump: str, fmt: str, *, report_row
     for index, posts in enumerate(chunks):
         task = ChunkTask(index, posts, dump, fmt, partition=partition(index) if partition else None,
                          report_evidence=evidence if dispatched < report_rows else None, excel_safe=excel_safe,
-                         campaigns=campaigns, tz=tz, tables=tables)
+                         campaigns=campaigns, tz=tz, tables=tables, summary_accounts=report)
         dispatched += task.segments
         yield task
 
@@ -402,7 +403,7 @@ def score_to_files(
             chunks = post_chunks(items, summary, CHUNK_SIZE, tail_pieces=TAIL_PIECES if jobs > 1 else 1)
             tasks = chunk_tasks(chunks, dump_name(dump), fmt, report_rows=report_rows,
                                 excel_safe=excel_safe, campaigns=campaigns, tz=tz if accounts is not None else None,
-                                tables=tables)
+                                tables=tables, report=report_path is not None)
             for chunk in engine.map(tasks):
                 collector.add(chunk)
         release_dictionary_pages()  # nothing tokenizes from here on (see classifier.tokens)

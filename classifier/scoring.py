@@ -188,7 +188,8 @@ class ChunkTask:
     detection parameters when the run looks for campaigns (None: it does not); ``tz`` the
     time zone the chunk's posts are folded in for the account tables (None: no account
     tables); ``tables`` True when the run's output is the database tables (SQLite,
-    Parquet), whose segment rows go back instead of text.
+    Parquet), whose segment rows go back instead of text; ``summary_accounts`` False when
+    no report shows the summary's counts per account (:class:`~classifier.summary.Summary`).
     """
 
     index: int
@@ -201,6 +202,7 @@ class ChunkTask:
     campaigns: CampaignParams | None = None
     tz: str | None = None
     tables: bool = False
+    summary_accounts: bool = True
 
     @property
     def segments(self) -> int:
@@ -307,7 +309,7 @@ def process_chunk(model: Model, task: ChunkTask) -> ScoredChunk:
             data, segment_rows = b"", segment_values(records)
         else:
             data = format_records(records, task.fmt, excel_safe=task.excel_safe).encode("utf-8")
-        summary = Summary().update(records)
+        summary = Summary(accounts=task.summary_accounts).update(records)
         packed = None if task.report_evidence is None else pack_for_report(records, task.report_evidence)
         finder = None if task.campaigns is None else sketch_campaigns(records, task.campaigns)
         posts = None if task.tz is None else record_posts(records, time_zone(task.tz))

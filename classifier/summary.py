@@ -26,9 +26,14 @@ def account_name(record: ScoredSegment) -> str:
 
 class Summary:
     """Counts per label, per account (segments, sum of p_wire, labels) and per technique
-    (and per technique and account name), over the records added."""
+    (and per technique and account name), over the records added.
 
-    def __init__(self) -> None:
+    ``accounts=False`` leaves out the counts per account and per technique and account
+    (``accounts`` and ``technique_accounts`` stay empty): only the report shows them, and
+    they grow with the number of accounts in the dump."""
+
+    def __init__(self, accounts: bool = True) -> None:
+        self.per_account = accounts
         self.total = 0
         self.per_label: dict[str, int] = defaultdict(int)
         #: (account name, handle) -> [segments, sum of p_wire, wire, partisan], in order of
@@ -41,6 +46,10 @@ class Summary:
     def add(self, record: ScoredSegment) -> None:
         self.total += 1
         self.per_label[record.label] += 1
+        if not self.per_account:
+            for technique, count in record.techniques:
+                self.techniques[technique] += count
+            return
         name = account_name(record)
         key = (name, record.handle or "")
         entry = self.accounts.get(key)

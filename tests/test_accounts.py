@@ -370,5 +370,21 @@ def test_account_days_match_a_direct_count_however_the_ledger_is_cut(tmp_path, m
     monkeypatch.setattr(accounts.DayLedger, "BLOCK", 7)
     monkeypatch.setattr(accounts, "WINDOW_ROWS", 5)
     cut = account_tables(rows, folder=tmp_path)
-    assert cut.accounts == default.accounts
+    assert list(cut.accounts) == list(default.accounts)
     assert list(cut.days) == list(default.days) == list(cut.days)  # read twice: the same rows
+
+
+def test_account_rows_read_back_from_disk_are_the_rows(tmp_path, monkeypatch):
+    """Past a block of rows the account rows wait on disk: iterating, indexing and the
+    note read the same rows as when they all stay in memory."""
+    rows = planted_rows(seed=5)
+    kept = account_tables(rows, folder=tmp_path)
+    monkeypatch.setattr(accounts.AccountRows, "BLOCK", 3)
+    spilled = account_tables(rows, folder=tmp_path)
+    assert len(spilled.accounts) == len(kept.accounts) == 40
+    assert list(spilled.accounts) == list(kept.accounts)
+    assert [spilled.accounts[k] for k in (0, 4, 39, -1)] == [kept.accounts[k] for k in (0, 4, 39, -1)]
+    assert spilled.note() == kept.note()
+    with pytest.raises(IndexError):
+        spilled.accounts[40]
+    assert list(tmp_path.iterdir()) == []

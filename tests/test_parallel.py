@@ -172,6 +172,18 @@ def test_chunk_summaries_merged_equal_the_summary_of_all(seed_records):
     assert got == expected
 
 
+def test_a_summary_without_accounts_counts_labels_and_techniques_alike(seed_records):
+    """A run without a report keeps no counts per account (they grow with the accounts),
+    and its label and technique counts are those of the full summary."""
+    merged = Summary(accounts=False)
+    for start in range(0, len(seed_records), 7):
+        merged.merge(Summary(accounts=False).update(seed_records[start:start + 7]))
+    full = summarize(seed_records)
+    assert merged.accounts == {} and merged.technique_accounts == {}
+    assert merged.label_counts() == {row["label"]: row["count"] for row in full["labels"]}
+    assert dict(merged.techniques) == {row["technique"]: row["count"] for row in full["techniques"]}
+
+
 def test_report_lists_the_first_rows_and_summarizes_all(tmp_path, seed_path, monkeypatch):
     import classifier.report
 

@@ -91,15 +91,6 @@ def _close_and_remove(handle, path: Path | None) -> None:
             pass
 
 
-def _close_and_remove(handle, path: Path | None) -> None:
-    handle.close()
-    if path is not None:
-        try:
-            path.unlink()
-        except OSError:
-            pass
-
-
 class ColumnFile:
     """Named columns of fixed dtypes (numpy), appended a block of rows at a time to one
     temporary file and read back a whole column at a time or a range of rows at a time:

@@ -22,8 +22,9 @@ What it measures, in a temporary folder:
 2. **Memory.** Peak RSS (the kernel's high-water mark of the scoring process) of
    ``postcred score --jobs 1 --no-report`` on pasted-timeline dumps of ``--timeline-mb``
    megabytes (growth per extra megabyte between the smallest and the largest), and on a
-   dump of ``--rss-gb`` gigabytes (snscrape-style JSONL, or ``--rss-format timeline`` or
-   ``x-api``: one X API response on one line).
+   dump of ``--rss-gb`` gigabytes (snscrape-style JSONL, or ``--rss-format timeline``,
+   ``x-api``: one X API response on one line, or ``csv``: a CSV export of
+   ``--csv-accounts`` accounts over a year, nearly a new account-day a post).
 3. **Start-up.** ``postcred score`` on the seed with its report, ``--startup-runs`` times:
    the median wall clock.
 4. The report at ``--report-rows`` segments and training at ``--train-sizes`` labels, for
@@ -142,6 +143,33 @@ def write_lines_dump(path: Path, texts: list[str]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for text in texts:
             handle.write(text + "\n")
+
+
+#: Accounts of the CSV memory dump (:func:`write_csv_dump`).
+CSV_ACCOUNTS = 20_000
+
+
+def write_csv_dump(path: Path, pools: dict[str, list[str]], size_bytes: int, accounts: int = CSV_ACCOUNTS) -> int:
+    """A CSV export (id, username, created_at, text) of about ``size_bytes``: posts of
+    ``accounts`` accounts (0: every post its own) at random times of 2024, so that nearly
+    every post is an account-day of its own, as in a year-long collection of many
+    accounts (the account tables' hardest case); returns the number of posts."""
+    import csv
+
+    rng = random.Random(7)
+    users = [f"user{k:05d}" for k in range(accounts)] if accounts else None
+    posts = 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "username", "created_at", "text"])
+        while handle.tell() < size_bytes:
+            for text, _ in synthetic_texts(pools, 10_000, seed=posts):
+                posts += 1
+                user = rng.choice(users) if users else f"u{posts:08d}"
+                when = (f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+                        f"T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00Z")
+                writer.writerow([str(10**17 + posts), user, when, text])
+    return posts
 
 
 def write_jsonl_dump(path: Path, pools: dict[str, list[str]], size_bytes: int) -> int:
@@ -537,9 +565,10 @@ def memory_figures(figures: dict, args, pools: dict[str, list[str]], work: Path,
         path.unlink()
 
     if args.rss_gb > 0:
-        big = work / {"jsonl": "big.jsonl", "timeline": "big.txt", "x-api": "big.json"}[args.rss_format]
+        big = work / {"jsonl": "big.jsonl", "timeline": "big.txt", "x-api": "big.json", "csv": "big.csv"}[args.rss_format]
         log(f"memory dump: {args.rss_gb:g} GB of {args.rss_format} ...")
-        write = {"jsonl": write_jsonl_dump, "timeline": write_timeline_dump, "x-api": write_x_api_dump}
+        write = {"jsonl": write_jsonl_dump, "timeline": write_timeline_dump, "x-api": write_x_api_dump,
+                 "csv": lambda path, pools, size: write_csv_dump(path, pools, size, args.csv_accounts)}
         records = write[args.rss_format](big, pools, int(args.rss_gb * 2**30))
         log(f"postcred score on {big.stat().st_size / 2**30:.2f} GB ({records:,} records), --jobs 1 --no-report ...")
         figures["rss"] = {"records": records, "format": args.rss_format, **peak_rss(big, work)}
@@ -552,9 +581,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=3, help="Alternating rounds of the throughput runs.")
     parser.add_argument("--timeline-mb", default="5,50", help="Sizes (MB) of the pasted-timeline memory dumps.")
     parser.add_argument("--rss-gb", type=float, default=1.0, help="Size of the large memory dump in GB (0: skip).")
-    parser.add_argument("--rss-format", choices=("jsonl", "timeline", "x-api"), default="jsonl",
-                        help="Format of the large memory dump: snscrape JSONL, a pasted timeline, or one X API "
-                             "response (a single JSON object on one line).")
+    parser.add_argument("--rss-format", choices=("jsonl", "timeline", "x-api", "csv"), default="jsonl",
+                        help="Format of the large memory dump: snscrape JSONL, a pasted timeline, one X API "
+                             "response (a single JSON object on one line), or a CSV export of many accounts "
+                             "over a year (--csv-accounts).")
+    parser.add_argument("--csv-accounts", type=int, default=CSV_ACCOUNTS,
+                        help="Accounts of the CSV memory dump (0: every post its own account).")
     parser.add_argument("--startup-runs", type=int, default=5, help="Runs of postcred score on the seed.")
     parser.add_argument("--report-rows", type=int, default=50_000, help="Segments in the report test (0: skip).")
     parser.add_argument("--train-sizes", default="1000,10000", help="Label counts to time training at.")

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from itertools import groupby, islice
+from operator import itemgetter
 from typing import Iterable, Mapping
 
 from .accounts import AccountTables, account_tables, record_row
@@ -30,19 +32,35 @@ ACCOUNT_FIELDS = (
 )
 #: Technique bars drawn per account (most frequent first).
 TECHNIQUE_BARS = 8
+#: Accounts the view lists, those with the most posts first: a year-long dump of many
+#: accounts holds hundreds of thousands, with millions of account-days, which no one pages
+#: through in a browser and which would make the report as large; the CSVs and the
+#: database have them all.
+REPORT_ACCOUNTS = 5_000
 
 
-def accounts_payload(tables: AccountTables) -> dict:
+def accounts_payload(tables: AccountTables, limit: int | None = None) -> dict:
     """The view's data: the time zone, whether times exist, and one array per account in
-    the tables' order (most posts first)."""
-    days_of: dict[str, list[Mapping]] = {}
-    for row in tables.days:
-        days_of.setdefault(row["handle"], []).append(row)
+    the tables' order (most posts first), for the first ``limit`` accounts (default
+    :data:`REPORT_ACCOUNTS`) of ``total``.
+
+    The day rows come in the accounts' order, an account's together (:class:`DayRows`):
+    they are read alongside the accounts, one account's days at a time."""
+    day_groups = groupby(tables.days, key=itemgetter("handle"))
+    pending = next(day_groups, None)
+    entries = []
+    for row in islice(tables.accounts, max(REPORT_ACCOUNTS if limit is None else limit, 0)):
+        days: list[Mapping] = []
+        if pending is not None and pending[0] == row["handle"]:  # an account of undated posts has no days
+            days = list(pending[1])
+            pending = next(day_groups, None)
+        entries.append(account_entry(row, days))
     return {
         "tz": tables.tz,
         "day_only": tables.day_only,
         "fields": list(ACCOUNT_FIELDS),
-        "accounts": [account_entry(row, days_of.get(row["handle"], [])) for row in tables.accounts],
+        "accounts": entries,
+        "total": len(tables.accounts),
     }
 
 

@@ -148,3 +148,30 @@ def test_five_thousand_accounts_leave_the_review_list_one_click_away(page, tmp_p
     p.locator("#accounts-pager button.page").last.click()
     assert p.text_content("#accounts-count").startswith("page 2 of 200")
     page.clean()
+
+
+def test_the_view_lists_the_accounts_with_the_most_posts_and_says_how_many_it_left_out(monkeypatch):
+    """A dump of more accounts than the view lists: the first ones by posts, each with its
+    own days (an account of undated posts among them has none), and a note of the total."""
+    from classifier import report_accounts
+
+    plan = {"a": 6, "b": 5, "c": 4, "d": 3, "e": 2}
+    rows, i = [], 0
+    for handle, posts in plan.items():
+        for k in range(posts):
+            i += 1
+            when = "" if handle == "b" else f"2024-03-{1 + k:02d}T10:00:00+09:00"
+            rows.append(segment_row(i, handle, when, 0.2 if k % 2 else 0.9))
+    records = [from_json_row(r) for r in rows]
+    full_html = render_report(records, title="all")
+    full = view_data(full_html)
+    assert "with the most posts, of" not in BeautifulSoup(full_html, "html.parser").find(id="accounts-note").get_text()
+    monkeypatch.setattr(report_accounts, "REPORT_ACCOUNTS", 3)
+    html = render_report(records, title="capped")
+    capped = view_data(html)
+    assert [values[0] for values in capped["accounts"]] == ["a", "b", "c"]
+    assert capped["accounts"] == full["accounts"][:3] and (capped["total"], full["total"]) == (5, 5)
+    by_handle = {values[0]: dict(zip(capped["fields"], values)) for values in capped["accounts"]}
+    assert by_handle["b"]["days"] == [] and len(by_handle["c"]["days"]) == 4 * 4  # four days, four numbers each
+    note = BeautifulSoup(html, "html.parser").find(id="accounts-note").get_text(" ", strip=True)
+    assert "The list shows the 3 accounts with the most posts, of 5" in note

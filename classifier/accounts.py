@@ -469,42 +469,19 @@ def day_tallies(columns: dict[str, np.ndarray], techniques: list[tuple[str, int]
 
 @dataclass(slots=True)
 class AccountTally:
-    """Everything kept in memory of one account during the pass: its number (its posts'
-    account in the pass's :class:`DayLedger`), counts, latest display name, campaigns and
-    a tally of its undated posts (None until it has any, as ``campaigns``: a dump may hold
-    hundreds of thousands of accounts of a post or two).  Its days (``days``: date ->
-    :class:`Tally`) are filled only when it is opened at the end, from the ledger, one
-    account at a time."""
+    """One account as the tables are made of it at the end: what the pass kept of it in
+    :class:`AccountColumns` (counts, latest display name, campaigns, a tally of its
+    undated posts) and its days (date -> :class:`Tally`, read from the pass's
+    :class:`DayLedger`), made one account at a time."""
 
     handle: str
     number: int = 0
     display_name: str = ""
-    #: When ``display_name`` was seen: day ordinal x 25 + hour + 1 (0 without an hour);
-    #: -1 before any.
-    name_seen: int = -1
     segments: int = 0
     posts: int = 0
     undated: Tally | None = None
-    days: dict[date, Tally] | None = None
+    days: dict[date, Tally] = field(default_factory=dict)
     campaigns: set[str] | None = None
-
-    def add(self, post: ScoredPost, ledger: DayLedger) -> None:
-        self.segments += post.segments
-        self.posts += 1
-        when = (post.day or date.min).toordinal() * 25 + (0 if post.hour is None else post.hour + 1)
-        if post.display_name and when >= self.name_seen:
-            self.display_name, self.name_seen = post.display_name, when  # the name on its latest post
-        if post.day is None:
-            if self.undated is None:
-                self.undated = Tally()
-            self.undated.add(post)
-            return
-        ledger.add(self.number, post)
-
-    def join_campaigns(self, campaigns: Iterable[str]) -> None:
-        if self.campaigns is None:
-            self.campaigns = set()
-        self.campaigns.update(campaigns)
 
     @property
     def undated_posts(self) -> int:
@@ -514,9 +491,69 @@ class AccountTally:
         total = Tally()
         if self.undated is not None:
             total.merge(self.undated)
-        for day in (self.days or {}).values():
+        for day in self.days.values():
             total.merge(day)
         return total
+
+
+class AccountColumns:
+    """What a pass keeps in memory of each account, as columns indexed by the account's
+    number (its posts' account in the :class:`DayLedger`): a dump may hold hundreds of
+    thousands of accounts of a post or two, and an object per account cost twice as much.
+    The undated posts' tallies and the campaigns are kept only for the accounts that
+    have any."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, int] = {}
+        self.handles: list[str] = []
+        self.display_names: list[str] = []
+        #: When ``display_names[k]`` was seen: day ordinal x 25 + hour + 1 (0 without an
+        #: hour); -1 before any.
+        self.name_seen = array("q")
+        self.posts = array("q")
+        self.segments = array("q")
+        self.undated: dict[int, Tally] = {}
+        self.campaigns: dict[int, set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self.handles)
+
+    def number(self, handle: str) -> int:
+        """The account's number, a new one for a handle not seen before."""
+        number = self.numbers.get(handle)
+        if number is None:
+            number = self.numbers[handle] = len(self.handles)
+            self.handles.append(handle)
+            self.display_names.append("")
+            self.name_seen.append(-1)
+            self.posts.append(0)
+            self.segments.append(0)
+        return number
+
+    def add(self, post: ScoredPost) -> int:
+        """Count ``post`` for its account; returns the account's number."""
+        number = self.number(post.handle)
+        self.segments[number] += post.segments
+        self.posts[number] += 1
+        when = (post.day or date.min).toordinal() * 25 + (0 if post.hour is None else post.hour + 1)
+        if post.display_name and when >= self.name_seen[number]:
+            self.display_names[number], self.name_seen[number] = post.display_name, when  # the name on its latest post
+        if post.day is None:
+            self.undated.setdefault(number, Tally()).add(post)
+        return number
+
+    def join_campaigns(self, number: int, campaigns: Iterable[str]) -> None:
+        self.campaigns.setdefault(number, set()).update(campaigns)
+
+    def ranked(self) -> list[int]:
+        """The account numbers in the tables' order: most posts first, then by handle."""
+        posts, handles = self.posts, self.handles
+        return sorted(range(len(handles)), key=lambda k: (-posts[k], handles[k]))
+
+    def tally(self, number: int) -> AccountTally:
+        """The account's :class:`AccountTally`, without its days."""
+        return AccountTally(self.handles[number], number, self.display_names[number], self.segments[number],
+                            self.posts[number], self.undated.get(number), {}, self.campaigns.get(number))
 
 
 class DayRows:
@@ -664,17 +701,16 @@ class AccountsBuilder:
         self.change_threshold = change_threshold
         self.min_half_posts = min_half_posts
         self.post_campaigns = post_campaigns or {}
-        self.accounts: dict[str, AccountTally] = {}
+        self.accounts = AccountColumns()
         self.ledger = DayLedger(folder)
 
     def add(self, post: ScoredPost) -> None:
-        account = self.accounts.get(post.handle)
-        if account is None:
-            account = self.accounts[post.handle] = AccountTally(post.handle, len(self.accounts))
-        account.add(post, self.ledger)
+        number = self.accounts.add(post)
+        if post.day is not None:
+            self.ledger.add(number, post)
         campaigns = self.post_campaigns.get(post.post_id)
         if campaigns is not None:
-            account.join_campaigns(campaign_ids(campaigns))
+            self.accounts.join_campaigns(number, campaign_ids(campaigns))
 
     def add_rows(self, rows: Iterable[Mapping]) -> Iterator[tuple[ScoredPost, list[Mapping]]]:
         """Add the posts of ``rows`` (segment rows), passing each post and its segments on
@@ -686,9 +722,10 @@ class AccountsBuilder:
     def add_campaign_members(self, members: Iterable[tuple[str, str]]) -> None:
         """Join campaigns found after the pass: ``(handle, campaign)`` pairs, the handle as
         in the posts (its account key)."""
+        numbers = self.accounts.numbers
         for handle, campaign in members:
-            if handle in self.accounts:
-                self.accounts[handle].join_campaigns((str(campaign),))
+            if handle in numbers:
+                self.accounts.join_campaigns(numbers[handle], (str(campaign),))
 
     def finish(self) -> AccountTables:
         """The tables: accounts by posts (most first), days by account and date.
@@ -696,29 +733,32 @@ class AccountsBuilder:
         The account rows are made here, an account's day tallies opened one account at a
         time; the day rows are made from the tallies again each time they are read
         (:class:`DayRows`), so the tables keep the builder's tallies, never every day row."""
-        ordered = sorted(self.accounts.values(), key=lambda a: (-a.posts, a.handle))
+        ordered = self.accounts.ranked()
         rank = np.empty(len(ordered), dtype=np.int32)
-        rank[[account.number for account in ordered]] = np.arange(len(ordered), dtype=np.int32)
+        rank[ordered] = np.arange(len(ordered), dtype=np.int32)
         self.ledger.arrange(rank)
-        account_rows, timed, days = AccountRows(self.ledger.folder), 0, 0
+        account_rows, timed, days, undated = AccountRows(self.ledger.folder), 0, 0, 0
         for opened in self._opened(ordered):
             total, day_rows = opened.total(), account_days(opened)
             account_rows.append(self._account_row(opened, total, day_rows))
             timed += total.timed
             days += len(day_rows)
+            undated += opened.undated_posts
         return AccountTables(
             accounts=account_rows,
             days=DayRows(partial(self._opened, ordered), days),
-            posts=sum(a.posts for a in ordered),
+            posts=sum(self.accounts.posts),
             timed_posts=timed,
-            undated_posts=sum(a.undated_posts for a in ordered),
+            undated_posts=undated,
             tz=self.tz,
         )
 
-    def _opened(self, ordered: list[AccountTally]) -> Iterator[AccountTally]:
+    def _opened(self, ordered: list[int]) -> Iterator[AccountTally]:
         """The accounts in table order, each with its days (read from the ledger)."""
-        for account, (columns, techniques, technique_ends) in zip(ordered, self.ledger.accounts()):
-            yield replace(account, days=day_tallies(columns, techniques, technique_ends))
+        for number, (columns, techniques, technique_ends) in zip(ordered, self.ledger.accounts()):
+            account = self.accounts.tally(number)
+            account.days = day_tallies(columns, techniques, technique_ends)
+            yield account
 
     def _account_row(self, account: AccountTally, total: Tally, days: list[dict]) -> dict:
         active = sorted(account.days)

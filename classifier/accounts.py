@@ -4,11 +4,12 @@ The input is any iterable of scored segment rows in input order: the JSON rows
 (:func:`~classifier.scored.json_row`) of the records :func:`~classifier.scoring.score_file`
 returns, or the rows of a scores file read back by :class:`~classifier.scorefile.ScoreReader`
 (CSV cells or JSONL values; both work).  One
-streaming pass groups the segments into posts (:class:`ScoredPost`) and adds each post to
-its account's tallies, total and per day, so memory grows with accounts x active days,
-never with segments.  :meth:`AccountsBuilder.finish` then derives, per account, the burst
-days, the weekly trend of its partisan share and the change between the halves of its
-activity (:class:`AccountTables`).
+streaming pass groups the segments into posts (:class:`ScoredPost`), counts each post for
+its account (:class:`AccountColumns`, a few numbers per account in memory) and puts its
+numbers aside on disk for its day (:class:`DayLedger`), so memory grows with accounts only,
+never with posts or account-days.  :meth:`AccountsBuilder.finish` then reads the posts back
+an account at a time and derives, per account, the burst days, the weekly trend of its
+partisan share and the change between the halves of its activity (:class:`AccountTables`).
 
 **A post is the unit.**  A post's ``p_wire`` is its own text's: the mean of its
 ``post``-role segments (one in almost every dump; a timeline post whose text runs over

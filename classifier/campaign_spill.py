@@ -1,6 +1,6 @@
 """Campaign detection's bulky per-post data kept on disk while a run goes on.
 
-A finder keeps in memory only the posts not yet written out and a number per account
+A finder keeps in memory only the posts not yet written out
 (:class:`~classifier.campaigns.CampaignFinder`).  What it needs again only at the end goes
 to temporary files, written a block of posts at a time and read back piece by piece:
 

@@ -18,7 +18,8 @@ exact matching.  This module finds them among scored posts and says what they pu
    guess of its kind (a high-p_wire headline with a link shared by many readers is a
    ``share_template``, not a coordinated ``copypasta``).
 
-Memory holds the posts of the last few thousand records and a number per account; the few
+Memory holds the posts of the last few thousand records and nothing per account (a post's
+account is kept as a 64-bit BLAKE2b key of its name, beside its other numbers); the few
 numbers kept of each post, the sketches and what the outputs show of each post wait in
 temporary files (:mod:`classifier.campaign_spill`) and are read back a column, a band, a
 block of texts or a post at a time; never the score rows.  At the end the candidate pairs
@@ -69,7 +70,7 @@ NO_TIME = np.iinfo(np.int64).min
 _SEP = "\x1f"
 #: What is kept of each post until the end (on disk once spilled), and of each sketched
 #: text: the post that brought it, where its normalized text ends in the store.
-POST_COLUMNS = {"key": np.uint64, "account": np.int32, "time": np.int64, "day_only": bool, "p_wire": np.float32,
+POST_COLUMNS = {"key": np.uint64, "account": np.uint64, "time": np.int64, "day_only": bool, "p_wire": np.float32,
                 "url": bool, "end": np.int64}
 TEXT_COLUMNS = {"post": np.int64, "end": np.int64}
 #: Candidate pairs gathered in memory (a pair found in several bands kept once) before
@@ -305,13 +306,15 @@ class CampaignFinder:
     """Streaming campaign detection: :meth:`add` chunks of records as they come (any
     order, any chunking), :meth:`merge` finders fed apart, then :meth:`finish`.
 
-    Kept in memory: the posts not yet written out (at most ``chunk_size``) and a number
-    per account.  Everything else waits on disk (:class:`~classifier.campaign_spill.SketchStore`,
+    Kept in memory: the posts not yet written out (at most ``chunk_size``), nothing per
+    account (an account is a 64-bit key of its name: among 10 million accounts, two share
+    one with a chance of about 3 in a million).  Everything else waits on disk
+    (:class:`~classifier.campaign_spill.SketchStore`,
     in ``folder`` or the system's temporary folder), written ``chunk_size`` posts at a
     time: each text's LSH band keys and the low byte of each MinHash value (enough to
     estimate similarity), each post's fields (ids, names, date, text, techniques), and
     the few numbers per post and per text that the end needs (:data:`POST_COLUMNS`,
-    :data:`TEXT_COLUMNS`: a text's key, account number, time, p_wire, whether it had a
+    :data:`TEXT_COLUMNS`: a text's key, account key, time, p_wire, whether it had a
     link, where its fields end), so that memory stays flat however many posts come.  :meth:`finish` reads the band keys one band at
     a time, the signatures a block of texts at a time, and rebuilds exact 3-gram sets only
     for the texts that need checking.  A finder fed in a worker process holds its chunk in
@@ -328,7 +331,6 @@ class CampaignFinder:
         self.params = params or CampaignParams()
         self.folder = folder
         self._hasher = MinHasher(self.params.num_perm, self.params.seed)
-        self._accounts: dict[str, int] = {}
         self._pending: list[tuple[PostRecord, str, bool, int, tuple[int, bool]]] = []
         self._post_count = 0
         # Not yet on disk: posts' columns and fields, sketched texts (and the post that brought each).
@@ -387,7 +389,7 @@ class CampaignFinder:
         times = [moment for *_, moment in pending]
         self._posts.append(
             key=np.array([key for _, _, _, key, _ in pending], dtype=np.uint64),
-            account=np.array([self._account_id(r.account_key) for r, *_ in pending], dtype=np.int32),
+            account=np.array([text_key(r.account_key) for r, *_ in pending], dtype=np.uint64),
             time=np.array([t for t, _ in times], dtype=np.int64),
             day_only=np.array([d for _, d in times], dtype=bool),
             p_wire=np.array([np.nan if r.p_wire is None else r.p_wire for r, *_ in pending], dtype=np.float32),
@@ -424,19 +426,12 @@ class CampaignFinder:
                                       text_columns=TEXT_COLUMNS)
         return self._store
 
-    def _account_id(self, name: str) -> int:
-        found = self._accounts.get(name)
-        if found is None:
-            found = self._accounts[name] = len(self._accounts)
-        return found
-
     def merge(self, other: "CampaignFinder") -> "CampaignFinder":
         """Take in what another finder (same parameters) was fed; returns self."""
         if other.params != self.params:
             raise ValueError("cannot merge campaign finders with different parameters")
         self._flush()
         other._flush()
-        remap = np.array([self._account_id(name) for name in other._accounts], dtype=np.int32)
         offset = self._post_count
         if other._store is not None:  # a finder that has spilled: its files are copied into ours
             self._spill()
@@ -444,15 +439,15 @@ class CampaignFinder:
             store = self._open_store()
             text_shift, post_shift = store.extend(other._store)
             theirs = other._store.post_columns
-            store.post_columns.append(**{name: theirs.column(name) for name in POST_COLUMNS if name not in ("account", "end")},
-                                      account=remap[theirs.column("account")], end=theirs.column("end") + post_shift)
+            store.post_columns.append(**{name: theirs.column(name) for name in POST_COLUMNS if name != "end"},
+                                      end=theirs.column("end") + post_shift)
             theirs = other._store.text_columns
             store.text_columns.append(post=theirs.column("post") + offset, end=theirs.column("end") + text_shift)
             other.close()
         self._buffer.extend(other._buffer, post=lambda posts: posts + offset)
         self._norms += other._norms
         self._blobs += other._blobs
-        self._posts.extend(other._posts, account=lambda accounts: remap[accounts])
+        self._posts.extend(other._posts)
         self._post_count += other._post_count
         self.counts.update(other.counts)
         self._spill_if_full()
@@ -698,9 +693,13 @@ def _qualifying_groups(groups: np.ndarray, accounts: np.ndarray, min_accounts: i
     """Post indices of each group with at least ``min_accounts`` distinct accounts."""
     if groups.size == 0:
         return []
-    pairs = np.sort((groups.astype(np.uint64) << np.uint64(32)) | accounts.astype(np.uint64))
-    distinct = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-    per_group = np.bincount((distinct >> np.uint64(32)).astype(np.int64), minlength=int(groups.max()) + 1)
+    order = np.lexsort((accounts, groups))
+    grouped, by = groups[order], accounts[order]
+    first = np.ones(order.size, dtype=bool)  # the first post of each (group, account)
+    first[1:] = (grouped[1:] != grouped[:-1]) | (by[1:] != by[:-1])
+    del order, by
+    per_group = np.bincount(grouped[first], minlength=int(groups.max()) + 1)
+    del grouped, first
     wanted = per_group >= max(min_accounts, 1)
     wanted &= np.bincount(groups, minlength=wanted.size) >= 2
     chosen = np.flatnonzero(wanted[groups])

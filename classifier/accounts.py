@@ -29,7 +29,7 @@ from __future__ import annotations
 import pickle
 from array import array
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -447,6 +447,8 @@ _LEDGER_CODES = {"post": "q", "account": "i", "day": "i", "hour": "b", "p_wire":
                  "propaganda": "B", "sourced": "B"}
 TECHNIQUE_COLUMNS = {"post": np.int64, "technique": np.int32, "count": np.int64}
 _TECHNIQUE_CODES = {"post": "q", "technique": "i", "count": "q"}
+
+
 def day_tallies(columns: dict[str, np.ndarray], techniques: list[tuple[str, int]], technique_ends: np.ndarray
                 ) -> dict[date, Tally]:
     """One account's posts (a :meth:`DayLedger.accounts` item) as a :class:`Tally` per

@@ -46,9 +46,9 @@ class Summary:
     def add(self, record: ScoredSegment) -> None:
         self.total += 1
         self.per_label[record.label] += 1
+        for technique, count in record.techniques:
+            self.techniques[technique] += count
         if not self.per_account:
-            for technique, count in record.techniques:
-                self.techniques[technique] += count
             return
         name = account_name(record)
         key = (name, record.handle or "")
@@ -59,7 +59,6 @@ class Summary:
         entry[1] += record.p_wire
         entry[_LABEL_SLOT[record.label]] += 1
         for technique, count in record.techniques:
-            self.techniques[technique] += count
             self.technique_accounts[technique][name] += count
 
     def update(self, records: Iterable[ScoredSegment]) -> "Summary":

@@ -312,7 +312,7 @@ class DayLedger:
     p_wire and the three flags; its techniques go to a second file, one row per (post,
     technique).  Nothing grows in memory with the posts or the account-days: a dump of a
     year of posts by many accounts has about as many account-days as posts (3.5 million
-    posts of 20,000 accounts: 3 million), and holding a row per account-day in memory
+    posts of 20,000 accounts: 2.8 million), and holding a row per account-day in memory
     grew a run by about 300 bytes a post.  :meth:`arrange` sorts the files by the order
     the tables list the accounts in, then day, then input order, so that :meth:`accounts`
     reads them back front to back, one account's posts at a time.

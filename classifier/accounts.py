@@ -499,6 +499,38 @@ class AccountTally:
         return total
 
 
+class CampaignLinks:
+    """Which campaigns each account is in: one 64-bit integer a link (the account's number
+    in the high half, the campaign's in the low half), each campaign id kept once.  A run
+    whose campaigns hold millions of posts links an account to each of its campaigns; a
+    set of ids per account cost about 60 bytes a link."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, int] = {}
+        self._ids: list[str] = []
+        self._links = array("q")
+        self._sorted: np.ndarray | None = None
+
+    def join(self, account: int, campaigns: Iterable[str]) -> None:
+        for campaign in campaigns:
+            number = self._numbers.get(campaign)
+            if number is None:
+                number = self._numbers[campaign] = len(self._ids)
+                self._ids.append(campaign)
+            self._links.append(account << 32 | number)
+        self._sorted = None
+
+    def of(self, account: int) -> set[str] | None:
+        """The account's campaign ids (None: it is in none)."""
+        if self._sorted is None:
+            self._sorted = np.unique(np.frombuffer(self._links, dtype=np.int64)) if self._links else np.zeros(0, np.int64)
+            self._links = array("q", self._sorted.tobytes())  # each link once from here on
+        lo, hi = np.searchsorted(self._sorted, [account << 32, (account + 1) << 32]).tolist()
+        if lo == hi:
+            return None
+        return {self._ids[number] for number in (self._sorted[lo:hi] & 0xFFFFFFFF).tolist()}
+
+
 class AccountColumns:
     """What a pass keeps in memory of each account, as columns indexed by the account's
     number (its posts' account in the :class:`DayLedger`): a dump may hold hundreds of
@@ -516,7 +548,7 @@ class AccountColumns:
         self.posts = array("q")
         self.segments = array("q")
         self.undated: dict[int, Tally] = {}
-        self.campaigns: dict[int, set[str]] = {}
+        self.campaigns = CampaignLinks()
 
     def __len__(self) -> int:
         return len(self.handles)
@@ -546,7 +578,7 @@ class AccountColumns:
         return number
 
     def join_campaigns(self, number: int, campaigns: Iterable[str]) -> None:
-        self.campaigns.setdefault(number, set()).update(campaigns)
+        self.campaigns.join(number, campaigns)
 
     def ranked(self) -> list[int]:
         """The account numbers in the tables' order: most posts first, then by handle."""
@@ -556,7 +588,7 @@ class AccountColumns:
     def tally(self, number: int) -> AccountTally:
         """The account's :class:`AccountTally`, without its days."""
         return AccountTally(self.handles[number], number, self.display_names[number], self.segments[number],
-                            self.posts[number], self.undated.get(number), {}, self.campaigns.get(number))
+                            self.posts[number], self.undated.get(number), {}, self.campaigns.of(number))
 
 
 class DayRows:

@@ -13,7 +13,8 @@ to temporary files, written a block of posts at a time and read back piece by pi
 - each sketched text, normalized, read back only for the pairs the exact check compares
   and the posts of the campaigns found;
 - each post's packed fields (ids, names, date, text, techniques), read back only for the
-  posts of the campaigns found;
+  posts of the campaigns found, and the numbers of those posts (:data:`POST_NUMBERS
+  <classifier.campaigns.POST_NUMBERS>`), a campaign's together;
 - at the end, the candidate pairs of texts of every band (:class:`PairSpill`), read back a
   range of texts at a time.
 
@@ -49,38 +50,62 @@ def _copy(source: SpillFile, target: SpillFile, piece: int = 8 << 20) -> None:
 
 
 class PairSpill:
-    """Pairs of texts (uint64 ``i << 32 | j``, ``i < j``) put aside by ranges of ``i`` in
-    one temporary file, and read back a range at a time, sorted, each pair once: the
-    candidate pairs of many bands, where a pair found in several bands is written as
-    many times, are then held a range at a time, never all at once.  ``parts`` ranges of
-    ``texts // parts`` texts each."""
+    """Pairs of texts (uint64 ``i << 32 | j``, ``i < j``) put aside in one temporary file,
+    cut into parts by ``i`` (``part_texts`` texts each), and read back a range of
+    consecutive parts at a time, sorted, each pair once: the candidate pairs of many
+    bands, where a pair found in several bands is written as many times, are then held a
+    range at a time, never all at once.
 
-    def __init__(self, folder: str | Path | None, texts: int, parts: int) -> None:
-        parts = max(1, min(parts, texts))
-        self._bounds = (np.arange(1, parts, dtype=np.uint64) * np.uint64(max(texts, 1) // parts)) << np.uint64(32)
+    A range is as many parts as fit in ``most`` pairs as written (at least one part), so
+    its size follows how many pairs there are, not how many texts: where texts crowd into
+    large LSH buckets, a range covers fewer texts."""
+
+    def __init__(self, folder: str | Path | None, texts: int, part_texts: int) -> None:
+        parts = max(1, -(-texts // max(part_texts, 1)))
+        self._bounds = (np.arange(1, parts, dtype=np.uint64) * np.uint64(max(part_texts, 1))) << np.uint64(32)
         self._file = SpillFile(folder, "campaign-pairs")
-        self._pieces: list[list[tuple[int, int]]] = [[] for _ in range(parts)]  # (where, how many) per range
+        #: Each add's pairs, part by part: where they start in the file, and how many each part got.
+        self._starts: list[int] = []
+        self._counts: list[np.ndarray] = []
 
     def add(self, pairs: np.ndarray) -> None:
         """Put ``pairs`` aside (any order, duplicates allowed)."""
+        if not pairs.size:
+            return
         pairs = np.sort(pairs.astype(np.uint64, copy=False))
-        cuts = np.searchsorted(pairs, self._bounds).tolist()
-        for part, (lo, hi) in enumerate(zip([0, *cuts], [*cuts, pairs.size])):
-            if hi > lo:
-                self._pieces[part].append((self._file.append(pairs[lo:hi].data), hi - lo))
+        cuts = np.searchsorted(pairs, self._bounds)
+        self._starts.append(self._file.append(pairs.data))
+        self._counts.append(np.diff(np.concatenate(([0], cuts, [pairs.size]))).astype(np.int64))
 
-    def __iter__(self) -> Iterator[np.ndarray]:
-        """The pairs of each range in turn, sorted and unique (so all of them, in order);
-        each range is let go once read."""
-        for part, pieces in enumerate(self._pieces):
-            pairs = np.empty(sum(count for _, count in pieces), dtype=np.uint64)
-            done = 0
-            for where, count in pieces:
-                pairs[done:done + count] = np.frombuffer(self._file.read(where, count * 8), dtype=np.uint64)
+    def ranges(self, most: int) -> Iterator[np.ndarray]:
+        """The pairs of each range in turn, sorted and unique (so all of them, in order)."""
+        if not self._counts:
+            return
+        counts = np.stack(self._counts)  # adds x parts
+        per_part = counts.sum(axis=0)
+        # Where each add's part p starts in the file: the add's start plus the parts before p.
+        starts = np.asarray(self._starts, dtype=np.int64)[:, None] + 8 * (np.cumsum(counts, axis=1) - counts)
+        first = 0
+        while first < per_part.size:
+            last = first + 1
+            held = int(per_part[first])
+            while last < per_part.size and held + int(per_part[last]) <= most:
+                held += int(per_part[last])
+                last += 1
+            yield self._read(starts[:, first:last], counts[:, first:last], held)
+            first = last
+
+    def _read(self, starts: np.ndarray, counts: np.ndarray, held: int) -> np.ndarray:
+        """The pairs of some consecutive parts (each add's share of them is one piece of the
+        file), sorted and unique."""
+        pairs = np.empty(held, dtype=np.uint64)
+        done = 0
+        for start, count in zip(starts[:, 0].tolist(), counts.sum(axis=1).tolist()):
+            if count:
+                pairs[done:done + count] = np.frombuffer(self._file.read(start, count * 8), dtype=np.uint64)
                 done += count
-            self._pieces[part] = []
-            pairs.sort()
-            yield pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))] if pairs.size else pairs
+        pairs.sort()
+        return pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))] if pairs.size else pairs
 
     def close(self) -> None:
         self._file.close()
@@ -106,6 +131,9 @@ class SketchStore:
         self._signatures = SpillFile(folder, "campaign-signatures")
         self._texts = SpillFile(folder, "campaign-texts")
         self.posts = SpillFile(folder, "campaign-posts")
+        #: The numbers of each campaign's posts, written as campaigns are described
+        #: (:class:`~classifier.campaigns.CampaignPosts`).
+        self.campaign_numbers = SpillFile(folder, "campaign-numbers")
         #: The caller's numbers per post and per text (:class:`ColumnFile`; none by default).
         self.post_columns = ColumnFile(folder, "campaign-post-columns", post_columns or {})
         self.text_columns = ColumnFile(folder, "campaign-text-columns", text_columns or {})
@@ -162,11 +190,12 @@ class SketchStore:
         return self.posts.read(start, end - start)
 
     def close_sketches(self) -> None:
-        """Remove the band keys, signatures, texts and columns (the posts' fields stay while
-        referenced)."""
+        """Remove the band keys, signatures, texts and columns (the posts' fields and the
+        campaigns' numbers stay while referenced)."""
         for spilled in (self._bands, self._signatures, self._texts, self.post_columns, self.text_columns):
             spilled.close()
 
     def close(self) -> None:
         self.close_sketches()
         self.posts.close()
+        self.campaign_numbers.close()

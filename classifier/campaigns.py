@@ -33,14 +33,13 @@ gives the same campaigns as one pass.
 from __future__ import annotations
 
 import math
-from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -74,10 +73,20 @@ POST_COLUMNS = {"key": np.uint64, "account": np.uint64, "time": np.int64, "day_o
                 "url": bool, "end": np.int64}
 TEXT_COLUMNS = {"post": np.int64, "end": np.int64}
 #: Candidate pairs gathered in memory (a pair found in several bands kept once) before
-#: they are put aside on disk, and texts per range of pairs read back from there: the
-#: pairs are checked a range at a time (2.2 million posts of copypasta made 37 million).
+#: they are put aside on disk; texts per part of the pairs on disk; and pairs (as
+#: written) read back at a time, a range of parts: the pairs are checked a range at a
+#: time (2.2 million posts of copypasta made 37 million; 3.5 million posts that share
+#: sentences, 410 million as written).
 PAIR_BUFFER = 1 << 21
-PAIR_RANGE_TEXTS = 1 << 15
+PAIR_PART_TEXTS = 1 << 12
+PAIR_RANGE_PAIRS = 1 << 21
+#: What a campaign keeps of each of its posts (:class:`CampaignPosts`), on disk: where its
+#: fields start and end in the store, its time since the campaign's first post, its
+#: similarity to the first post and its p_wire (NaN: none).
+POST_NUMBERS = np.dtype([("start", "<i8"), ("end", "<i8"), ("offset", "<i8"), ("similarity", "<f8"),
+                         ("p_wire", "<f8")])
+#: Campaign posts whose numbers are gathered at a time to describe their campaigns.
+DESCRIBE_POSTS = 1 << 18
 _BLOB_FIELDS = ("id", "post_id", "account", "handle", "date", "kind", "label", "text", "techniques")
 
 
@@ -177,27 +186,26 @@ class CampaignPost:
 class CampaignPosts(Sequence):
     """The posts of one campaign, in time order, as :class:`CampaignPost` records.
 
-    In memory are a few numbers a post; what is shown of each (ids, names, date, label,
-    text, techniques) stays in the finder's temporary file and is read back when a post is
-    asked for (a run whose campaigns hold half its posts would otherwise keep all their
-    texts).  The file lives as long as the campaigns do."""
+    Nothing of them is in memory: their numbers (where each post's fields lie, its time
+    offset, similarity and p_wire: :data:`POST_NUMBERS`) wait in one temporary file, and
+    what is shown of each (ids, names, date, label, text, techniques) in another, read
+    back when posts are asked for.  A run whose campaigns hold millions of posts would
+    otherwise keep 40 bytes a post, and their texts.  The files live as long as the
+    campaigns do."""
 
-    __slots__ = ("campaign", "_file", "_starts", "_ends", "_offsets", "_similarity", "_p_wire")
+    __slots__ = ("campaign", "_fields", "_numbers", "_at", "_count")
 
-    def __init__(self, campaign: str, file: SpillFile, starts: array, ends: array, offsets: array,
-                 similarity: array, p_wire: array) -> None:
+    def __init__(self, campaign: str, fields: SpillFile, numbers: SpillFile, at: int, count: int) -> None:
         self.campaign = campaign
-        self._file = file
-        self._starts, self._ends = starts, ends
-        self._offsets, self._similarity, self._p_wire = offsets, similarity, p_wire
+        self._fields, self._numbers = fields, numbers
+        self._at, self._count = at, count
 
     def renamed(self, campaign: str) -> "CampaignPosts":
         """The same posts, of campaign ``campaign``."""
-        return CampaignPosts(campaign, self._file, self._starts, self._ends, self._offsets, self._similarity,
-                             self._p_wire)
+        return CampaignPosts(campaign, self._fields, self._numbers, self._at, self._count)
 
     def __len__(self) -> int:
-        return len(self._starts)
+        return self._count
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -207,12 +215,24 @@ class CampaignPosts(Sequence):
             index += size
         if not 0 <= index < size:
             raise IndexError("campaign post index out of range")
-        row = _unpack(self._file.read(self._starts[index], self._ends[index] - self._starts[index]))
-        offset, p_wire = self._offsets[index], self._p_wire[index]
+        return self._post(*self._rows(index, index + 1)[0])
+
+    def __iter__(self):
+        for numbers in self._rows(0, self._count):
+            yield self._post(*numbers)
+
+    def _rows(self, first: int, stop: int) -> list[tuple]:
+        """The numbers of posts ``first`` to ``stop - 1``, as Python values."""
+        width = POST_NUMBERS.itemsize
+        data = self._numbers.read(self._at + first * width, (stop - first) * width)
+        return np.frombuffer(data, POST_NUMBERS).tolist()
+
+    def _post(self, start: int, end: int, offset: int, similarity: float, p_wire: float) -> CampaignPost:
+        row = _unpack(self._fields.read(start, end - start))
         return CampaignPost(
             campaign=self.campaign, id=row["id"], post_id=row["post_id"], account=row["account"], handle=row["handle"],
             date=row["date"], kind=row["kind"], offset=None if offset == NO_TIME else offset,
-            similarity=self._similarity[index], p_wire=None if math.isnan(p_wire) else p_wire, label=row["label"],
+            similarity=similarity, p_wire=None if math.isnan(p_wire) else p_wire, label=row["label"],
             techniques=row["techniques"], text=row["text"],
         )
 
@@ -482,36 +502,43 @@ class CampaignFinder:
         groups = self._matching_groups(rows)
         post_keys = self._column("post", "key")
         self.counts.update(compared=int(post_keys.size), distinct_texts=int(keys.size))
-        text_ends = self._column("text", "end")
-        text_of_post = np.searchsorted(keys, post_keys)
-        del post_keys
-        group_of_post = groups[text_of_post] if text_of_post.size else np.zeros(0, np.int64)
-        accounts = self._column("post", "account")
-        members = _qualifying_groups(group_of_post, accounts, p.min_accounts)
+        text_of_post = np.searchsorted(keys, post_keys).astype(np.int32)
+        del post_keys, keys
+        group_of_post = groups[text_of_post] if text_of_post.size else np.zeros(0, np.int32)
+        del groups
+        members = _qualifying_groups(group_of_post, self._column("post", "account"), p.min_accounts)
         del group_of_post
-        # From here on only the campaigns' posts count: each column is cut down to them as
-        # it is read (``chosen``: their posts, a campaign's together), so that at most one
-        # column of every post is in memory.
-        chosen = np.concatenate(members) if members else np.zeros(0, dtype=np.int64)
-        sizes = [indices.size for indices in members]
+        resolution = _resolution(self._column("post", "time"), self._column("post", "day_only"))
+        text_ends = self._column("text", "end")
+        # The campaigns are described a batch at a time, each batch's posts' columns cut
+        # down to them as they are read, so that at most one column of every post is in
+        # memory; each description keeps its posts' numbers on disk (CampaignPosts).
+        campaigns = []
+        for batch in _batches(members, DESCRIBE_POSTS):
+            context = self._campaign_posts(np.concatenate(batch), text_of_post, rows, text_ends)
+            first = 0
+            for indices in batch:
+                campaigns.append(_describe(np.arange(first, first + indices.size), context, p))
+                first += indices.size
         del members
-        times, days = self._column("post", "time"), self._column("post", "day_only")
-        resolution = _resolution(times, days)
-        times, days = times[chosen], days[chosen]
-        ends = self._column("post", "end")
-        starts = np.where(chosen > 0, ends[chosen - 1], 0)
-        context = _PostColumns(text_of_post[chosen], accounts[chosen], times, days,
-                               self._column("post", "p_wire")[chosen], self._column("post", "url")[chosen],
-                               starts, ends[chosen], self._store, rows, text_ends)
-        del text_of_post, accounts, ends
-        firsts = np.cumsum([0, *sizes[:-1]]).tolist() if sizes else []
-        campaigns = [_describe(np.arange(first, first + size), context, p) for first, size in zip(firsts, sizes)]
         campaigns.sort(key=_rank)
         numbered = tuple(_numbered(c, f"C{i:04d}") for i, c in enumerate(campaigns, 1))
         del campaigns
         self.counts["campaigns"] = len(numbered)
         self.counts["posts_in_campaigns"] = sum(len(c.posts) for c in numbered)
         return CampaignSet(numbered, p, dict(sorted(self.counts.items())), resolution)
+
+    def _campaign_posts(self, chosen: np.ndarray, text_of_post: np.ndarray, rows: np.ndarray,
+                        text_ends: np.ndarray) -> "_PostColumns":
+        """The columns of the posts ``chosen`` (their indices), each read whole and cut down
+        to them before the next is read."""
+        ends = self._column("post", "end")
+        starts = np.where(chosen > 0, ends[chosen - 1], 0)
+        ends = ends[chosen]
+        return _PostColumns(text_of_post[chosen], self._column("post", "account")[chosen],
+                            self._column("post", "time")[chosen], self._column("post", "day_only")[chosen],
+                            self._column("post", "p_wire")[chosen], self._column("post", "url")[chosen],
+                            starts, ends, self._store, rows, text_ends)
 
     def _matching_groups(self, rows: np.ndarray) -> np.ndarray:
         """The group of each distinct text (in key order; ``rows``: their rows in the
@@ -531,14 +558,13 @@ class CampaignFinder:
         representative = np.arange(rows.size, dtype=np.int64)
         if not rows.size:
             return representative
-        spill = PairSpill(self.folder, rows.size, -(-rows.size // PAIR_RANGE_TEXTS))
+        spill = PairSpill(self.folder, rows.size, PAIR_PART_TEXTS)
         try:
             self._propose_pairs(rows, spill)
             text_ends = self._column("text", "end")
-            rows32 = rows.astype(np.int32)
-            for pairs in spill:
+            for pairs in spill.ranges(PAIR_RANGE_PAIRS):
                 self.counts["candidate_pairs"] += int(pairs.size)
-                likely = pairs[self._signature_agreement(pairs, rows32) >= least]
+                likely = pairs[self._signature_agreement(pairs, rows) >= least]
                 del pairs
                 self.counts["checked_pairs"] += int(likely.size)
                 similar = likely[self._exact_jaccard(likely, rows, text_ends) >= p.threshold]
@@ -546,12 +572,14 @@ class CampaignFinder:
                 representative = _joined(representative, similar)
         finally:
             spill.close()
-        return np.unique(representative, return_inverse=True)[1].astype(np.int64)
+        return np.unique(representative, return_inverse=True)[1].astype(np.int32)
 
     def _propose_pairs(self, rows: np.ndarray, spill: PairSpill) -> None:
         """Every band's candidate pairs (:func:`~classifier.campaign_sketch.band_pairs`),
         gathered in memory up to :data:`PAIR_BUFFER` pairs (a pair found in several bands
-        kept once), then put aside in ``spill``."""
+        kept once), then put aside in ``spill``: one band of a large dump can make tens of
+        millions of pairs, so the buffer is put aside as soon as it is full, in the
+        middle of a band too."""
         found = np.zeros(0, dtype=np.uint64)
         for band in range(self.params.bands):
             pieces, held = [], 0
@@ -560,13 +588,10 @@ class CampaignFinder:
                 held += piece.size
                 if held >= PAIR_BUFFER // 4:
                     found, pieces, held = merge_unique(found, sorted_unique(np.concatenate(pieces))), [], 0
+                    found = _put_aside_if_full(found, spill)
             if pieces:
-                found = merge_unique(found, sorted_unique(np.concatenate(pieces)))
-            if found.size >= PAIR_BUFFER:
-                spill.add(found)
-                found = np.zeros(0, dtype=np.uint64)
-        if found.size:
-            spill.add(found)
+                found = _put_aside_if_full(merge_unique(found, sorted_unique(np.concatenate(pieces))), spill)
+        spill.add(found)
 
     def _canonical_texts(self) -> tuple[np.ndarray, np.ndarray]:
         """The distinct texts sorted by key, each once whatever the finders merged: keys, and
@@ -574,7 +599,7 @@ class CampaignFinder:
         keys = self._column("post", "key")[self._column("text", "post")]
         order = np.argsort(keys, kind="stable")
         first = order[np.concatenate(([True], keys[order][1:] != keys[order][:-1]))] if keys.size else order
-        return keys[first], first
+        return keys[first], first.astype(np.int32)  # rows fit in 32 bits, as in the pairs
 
     def _signature_agreement(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 16_384,
                              stretch: int = 1 << 18) -> np.ndarray:
@@ -664,6 +689,14 @@ def _unpack(blob: bytes) -> dict:
     return dict(zip(_BLOB_FIELDS, blob.decode("utf-8").split(_SEP)))
 
 
+def _put_aside_if_full(found: np.ndarray, spill: PairSpill) -> np.ndarray:
+    """``found``, or, once it holds :data:`PAIR_BUFFER` pairs, nothing: put aside in ``spill``."""
+    if found.size < PAIR_BUFFER:
+        return found
+    spill.add(found)
+    return np.zeros(0, dtype=np.uint64)
+
+
 def _joined(representative: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Union-find by arrays: ``representative[i]`` is the smallest text of the group text
     ``i`` is in so far; the groups that ``pairs`` (uint64 ``i << 32 | j``) join are made
@@ -687,6 +720,20 @@ def _joined(representative: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     moved = np.arange(representative.size, dtype=np.int64)
     moved[nodes] = smallest[component]
     return moved[representative]
+
+
+def _batches(members: list[np.ndarray], posts: int) -> Iterator[list[np.ndarray]]:
+    """``members`` (each group's post indices) in runs of consecutive groups of about
+    ``posts`` posts (a group larger than that is a run of its own)."""
+    batch, held = [], 0
+    for indices in members:
+        if batch and held + indices.size > posts:
+            yield batch
+            batch, held = [], 0
+        batch.append(indices)
+        held += indices.size
+    if batch:
+        yield batch
 
 
 def _qualifying_groups(groups: np.ndarray, accounts: np.ndarray, min_accounts: int) -> list[np.ndarray]:
@@ -761,10 +808,13 @@ def _describe(indices: np.ndarray, posts: _PostColumns, params: CampaignParams) 
         technique_totals.update(technique_counts_of(row["techniques"]))
     spans = [posts.span(int(index)) for index in indices]
     offsets = [int((times[k] - first_time) // scale) if dated[k] else NO_TIME for k in range(indices.size)]
-    campaign_posts = CampaignPosts(
-        "", posts.store.posts, array("q", [start for start, _ in spans]), array("q", [end for _, end in spans]),
-        array("q", offsets), array("d", [round(float(value), 3) for value in similarity]),
-        array("d", [value if np.isnan(value) else round(float(value), 4) for value in posts.p_wire[indices]]))
+    numbers = np.empty(indices.size, dtype=POST_NUMBERS)
+    numbers["start"], numbers["end"] = [start for start, _ in spans], [end for _, end in spans]
+    numbers["offset"] = offsets
+    numbers["similarity"] = [round(float(value), 3) for value in similarity]
+    numbers["p_wire"] = [value if np.isnan(value) else round(float(value), 4) for value in posts.p_wire[indices]]
+    campaign_posts = CampaignPosts("", posts.store.posts, posts.store.campaign_numbers,
+                                   posts.store.campaign_numbers.append(numbers.data), indices.size)
     dated_dates = [row["date"] for row, ok in zip(rows, dated) if ok]
     p_wire = posts.p_wire[indices]
     median_p_wire = None if np.isnan(p_wire).all() else round(float(np.nanmedian(p_wire)), 4)

@@ -189,18 +189,48 @@ def test_pairs_put_aside_and_checked_a_range_at_a_time_find_the_same_campaigns(d
     import classifier.campaigns as campaigns
 
     monkeypatch.setattr(campaigns, "PAIR_BUFFER", 64)
-    monkeypatch.setattr(campaigns, "PAIR_RANGE_TEXTS", 50)
+    monkeypatch.setattr(campaigns, "PAIR_PART_TEXTS", 50)
+    monkeypatch.setattr(campaigns, "PAIR_RANGE_PAIRS", 100)
     finder = CampaignFinder(folder=tmp_path)
     finder.add(PostRecord.from_row(post.to_row()) for post in dump)
-    pieces = []
-    original_add = campaigns.PairSpill.add
+    pieces, ranges = [], []
+    original_add, original_ranges = campaigns.PairSpill.add, campaigns.PairSpill.ranges
     monkeypatch.setattr(campaigns.PairSpill, "add", lambda self, pairs: pieces.append(pairs.size) or original_add(self, pairs))
+
+    def counted_ranges(self, most):
+        for pairs in original_ranges(self, most):
+            ranges.append(pairs.size)
+            yield pairs
+
+    monkeypatch.setattr(campaigns.PairSpill, "ranges", counted_ranges)
     ranged = finder.finish()
     assert len(pieces) > 3, "the buffer was put aside several times"
+    assert len(ranges) > 3 and sum(ranges) == found.counts["candidate_pairs"], "read back a range at a time"
     assert signature(ranged) == signature(found)
     assert [c.posts for c in ranged.campaigns] == [c.posts for c in found.campaigns]
     assert ranged.counts == found.counts and found.counts["matching_pairs"] > 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_campaigns_described_a_few_posts_at_a_time_are_the_same(dump, found, tmp_path, monkeypatch):
+    """The campaigns are described a batch of their posts at a time, each batch's columns
+    read from disk apart: batches of 5 posts (most campaigns a batch of their own, some
+    split across none) give the same campaigns, posts and numbers as one batch."""
+    import classifier.campaigns as campaigns
+
+    monkeypatch.setattr(campaigns, "DESCRIBE_POSTS", 5)
+    batches = []
+    original = campaigns._batches
+    monkeypatch.setattr(campaigns, "_batches", lambda members, posts: (batches.append(len(b)) or b
+                                                                       for b in original(members, posts)))
+    finder = CampaignFinder(folder=tmp_path)
+    finder.add(PostRecord.from_row(post.to_row()) for post in dump)
+    batched = finder.finish()
+    assert len(batches) > 3 and sum(batches) == len(found.campaigns)
+    assert signature(batched) == signature(found)
+    assert [c.posts for c in batched.campaigns] == [c.posts for c in found.campaigns]
+    assert [list(c.posts) for c in batched.campaigns] == [[c.posts[k] for k in range(len(c.posts))]
+                                                          for c in found.campaigns]
 
 
 def test_a_folder_that_cannot_hold_the_temporary_files_is_one_clear_error(tmp_path):

@@ -247,12 +247,12 @@ def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
 # ---------------------------------------------------------------- LSH candidates, exact check
 
 
-def band_pairs(column: np.ndarray, window: int) -> Iterator[np.ndarray]:
+def band_pairs(column: np.ndarray, window: int, most: int = 1 << 19) -> Iterator[np.ndarray]:
     """The candidate pairs of one LSH band: texts (rows of ``column``, the band's keys)
-    that share a bucket, as uint64 ``i << 32 | j`` with ``i < j``; one array for each
-    distance in row order between the two texts of a bucket (1 to ``window``), none twice
-    in the band, not sorted.  A caller gathers a pair found in several bands once
-    (:func:`sorted_unique`, :func:`merge_unique`).
+    that share a bucket, as uint64 ``i << 32 | j`` with ``i < j``; arrays of at most
+    ``most`` pairs, for each distance in row order between the two texts of a bucket (1 to
+    ``window``) in turn, none twice in the band, not sorted.  A caller gathers a pair found
+    in several bands once (:func:`sorted_unique`, :func:`merge_unique`).
 
     Within a bucket, texts are taken in row order and each is paired with the up to
     ``window`` texts after it: every pair of a bucket of up to ``window + 1`` texts, and a
@@ -281,15 +281,18 @@ def band_pairs(column: np.ndarray, window: int) -> Iterator[np.ndarray]:
     del ranked
     sizes = np.diff(np.append(starts, members.size))
     after = (np.repeat(starts + sizes, sizes) - np.arange(1, members.size + 1)).astype(np.int32)
-    live = np.flatnonzero(after)
+    del starts, sizes
+    live = np.flatnonzero(after).astype(np.int32)
     for offset in range(1, window + 1):
         live = live[after[live] >= offset]
         if live.size == 0:
             break
-        pairs = members[live].astype(np.uint64)
-        np.left_shift(pairs, _U64(32), out=pairs)
-        np.bitwise_or(pairs, members[live + offset].astype(np.uint64), out=pairs)
-        yield pairs
+        for lo in range(0, live.size, most):
+            part = live[lo:lo + most]
+            pairs = members[part].astype(np.uint64)
+            np.left_shift(pairs, _U64(32), out=pairs)
+            np.bitwise_or(pairs, members[part + offset].astype(np.uint64), out=pairs)
+            yield pairs
 
 
 def merge_unique(base: np.ndarray, new: np.ndarray) -> np.ndarray:

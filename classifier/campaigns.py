@@ -498,8 +498,8 @@ class CampaignFinder:
 
     def _find(self) -> CampaignSet:
         p = self.params
-        keys, rows = self._canonical_texts()
-        groups = self._matching_groups(rows)
+        groups = self._matching_groups(self._canonical_texts()[1])
+        keys, rows = self._canonical_texts()  # again: not held while the pairs are matched
         post_keys = self._column("post", "key")
         self.counts.update(compared=int(post_keys.size), distinct_texts=int(keys.size))
         text_of_post = np.searchsorted(keys, post_keys).astype(np.int32)
@@ -555,7 +555,7 @@ class CampaignFinder:
         # the estimate always was), so that no array of shares is made.
         least = next(count for count in range(p.num_perm + 2) if count > p.num_perm or count / p.num_perm >= floor)
         self.counts.update(candidate_pairs=0, checked_pairs=0, matching_pairs=0)
-        representative = np.arange(rows.size, dtype=np.int64)
+        representative = np.arange(rows.size, dtype=np.int32)
         if not rows.size:
             return representative
         spill = PairSpill(self.folder, rows.size, PAIR_PART_TEXTS)
@@ -598,8 +598,9 @@ class CampaignFinder:
         their rows in the temporary files (the first that brought each)."""
         keys = self._column("post", "key")[self._column("text", "post")]
         order = np.argsort(keys, kind="stable")
-        first = order[np.concatenate(([True], keys[order][1:] != keys[order][:-1]))] if keys.size else order
-        return keys[first], first.astype(np.int32)  # rows fit in 32 bits, as in the pairs
+        keys = keys[order]
+        first = np.concatenate(([True], keys[1:] != keys[:-1])) if keys.size else np.zeros(0, dtype=bool)
+        return keys[first], order[first].astype(np.int32)  # rows fit in 32 bits, as in the pairs
 
     def _signature_agreement(self, pairs: np.ndarray, rows: np.ndarray, batch: int = 16_384,
                              stretch: int = 1 << 18) -> np.ndarray:
@@ -715,9 +716,9 @@ def _joined(representative: np.ndarray, pairs: np.ndarray) -> np.ndarray:
                         (np.searchsorted(nodes, left), np.searchsorted(nodes, right))), shape=(size, size))
     del left, right
     count, component = connected_components(graph, directed=False)
-    smallest = np.full(count, representative.size, dtype=np.int64)
+    smallest = np.full(count, representative.size, dtype=representative.dtype)
     np.minimum.at(smallest, component, nodes)
-    moved = np.arange(representative.size, dtype=np.int64)
+    moved = np.arange(representative.size, dtype=representative.dtype)
     moved[nodes] = smallest[component]
     return moved[representative]
 

@@ -49,6 +49,9 @@ CAMPAIGN_COLUMNS = (
 )
 CAMPAIGN_POST_COLUMNS = (("campaign", "TEXT"), ("post_id", "TEXT"), ("similarity", "REAL"))
 ROWS_PER_BATCH = 2000
+#: Rows of a table written at the end (accounts, account-days, campaigns) held at a time
+#: for Parquet, one row group each.
+TABLE_ROWS_PER_GROUP = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -276,10 +279,23 @@ class ParquetWriter:
             ("campaigns", campaign_rows(members, time_zone(tables.tz))),
             ("campaign_posts", members),
         ):
-            self._write(name, [TABLE[name].values(row) for row in rows])
+            self._write_batches(name, (TABLE[name].values(row) for row in rows))
         for name in ("posts", "segments"):
             if name not in self._writers:
                 self._write(name, [])
+
+    def _write_batches(self, name: str, values: Iterable[tuple]) -> None:
+        """A table's rows, :data:`TABLE_ROWS_PER_GROUP` at a time (a year of many accounts
+        makes millions of account-days, never all in memory at once); a table without
+        rows still gets its file."""
+        batch: list[tuple] = []
+        for row in values:
+            batch.append(row)
+            if len(batch) >= TABLE_ROWS_PER_GROUP:
+                self._write(name, batch)
+                batch = []
+        if batch or name not in self._writers:
+            self._write(name, batch)
 
 
 

@@ -166,8 +166,14 @@ def test_a_campaign_post_missing_from_the_scores_fails_the_whole_run(account_dum
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv"]
 
 
-def test_parquet_tables_have_the_database_rows(account_dumps, tmp_path):
+@pytest.mark.parametrize("group_rows", [1 << 16, 7])
+def test_parquet_tables_have_the_database_rows(account_dumps, tmp_path, monkeypatch, group_rows):
+    """Whatever the tables' row groups (the end's tables are written a group of rows at
+    a time), the Parquet files hold the database's rows in its order."""
     pq = pytest.importorskip("pyarrow.parquet")
+    import classifier.database as database
+
+    monkeypatch.setattr(database, "TABLE_ROWS_PER_GROUP", group_rows)
     timed = account_dumps["timed"]
     result = run("accounts", timed["scores"], "-o", tmp_path, "--parquet", tmp_path / "pq")
     assert result.exit_code == 0, result.output
@@ -181,6 +187,8 @@ def test_parquet_tables_have_the_database_rows(account_dumps, tmp_path):
         as_db = [tuple(int(v) if kinds[k] == "BOOLEAN" and v is not None else v for k, v in row.items())
                  for row in parquet.to_pylist()]
         assert as_db == stored, table.name
+    days = pq.ParquetFile(tmp_path / "pq" / "account_days.parquet")
+    assert days.metadata.num_row_groups == -(-days.metadata.num_rows // group_rows)
 
 
 def test_a_dask_output_folder_reads_as_one_scores_file(account_dumps, tmp_path):

@@ -25,6 +25,7 @@ from typing import Iterable, Iterator
 from .campaigns import Campaign, CampaignFinder, CampaignParams, CampaignSet, PostRecord, parse_time
 from .errors import OutputError
 from .outputs import OutputSet, all_or_none, check_output_path, derived_path, excel_safe_cell
+from .process_memory import give_back_large_blocks
 from .scorefile import REQUIRED_COLUMNS as SCORE_COLUMNS
 from .scorefile import ScoreReader
 
@@ -266,6 +267,7 @@ def campaigns_from_scores(
     for path in paths:
         check_output_path(path, inputs=[scores], protected=["labels"], force=force)
     params = params or CampaignParams()
+    give_back_large_blocks()  # this run is campaign matching from the start
     result, rows = find_in_scores(scores, params)
     network = account_network(result, network_max_accounts)
     with all_or_none() as outputs:

@@ -68,10 +68,10 @@ KINDS = ("copypasta", "share_template")
 NO_TIME = np.iinfo(np.int64).min
 _SEP = "\x1f"
 #: What is kept of each post until the end (on disk once spilled), and of each sketched
-#: text: the post that brought it, where its normalized text ends in the store.
+#: text: its key, where its normalized text ends in the store.
 POST_COLUMNS = {"key": np.uint64, "account": np.uint64, "time": np.int64, "day_only": bool, "p_wire": np.float32,
                 "url": bool, "end": np.int64}
-TEXT_COLUMNS = {"post": np.int64, "end": np.int64}
+TEXT_COLUMNS = {"key": np.uint64, "end": np.int64}
 #: Candidate pairs gathered in memory (a pair found in several bands kept once) before
 #: they are put aside on disk; texts per part of the pairs on disk; and pairs (as
 #: written) read back at a time, a range of parts: the pairs are checked a range at a
@@ -316,10 +316,9 @@ class _Columns:
             parts.append(joined)
         return parts[0]
 
-    def extend(self, other: "_Columns", **transforms) -> None:
+    def extend(self, other: "_Columns") -> None:
         for name, parts in other._parts.items():
-            change = transforms.get(name)
-            self._parts[name].extend(change(part) for part in parts) if change else self._parts[name].extend(parts)
+            self._parts[name].extend(parts)
 
 
 class CampaignFinder:
@@ -352,10 +351,9 @@ class CampaignFinder:
         self.folder = folder
         self._hasher = MinHasher(self.params.num_perm, self.params.seed)
         self._pending: list[tuple[PostRecord, str, bool, int, tuple[int, bool]]] = []
-        self._post_count = 0
         # Not yet on disk: posts' columns and fields, sketched texts (and the post that brought each).
         self._posts = _Columns(*(name for name in POST_COLUMNS if name != "end"))
-        self._buffer = _Columns("bands", "signature", "post")
+        self._buffer = _Columns("bands", "signature", "key")
         self._norms: list[str] = []
         self._blobs: list[bytes] = []
         self._store: SketchStore | None = None
@@ -395,16 +393,15 @@ class CampaignFinder:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        first_post = self._post_count
-        new_texts, new_posts, seen = [], [], set()
-        for k, (_, norm, _, key, _) in enumerate(pending):
+        new_texts, new_keys, seen = [], [], set()
+        for _, norm, _, key, _ in pending:
             if key not in seen:
                 seen.add(key)
                 new_texts.append(norm)
-                new_posts.append(first_post + k)
+                new_keys.append(key)
         signatures = self._hasher.signatures(shingle_sets(new_texts))
         self._buffer.append(bands=band_keys(signatures, self.params.bands), signature=signatures.astype(np.uint8),
-                            post=np.array(new_posts, dtype=np.int64))
+                            key=np.array(new_keys, dtype=np.uint64))
         self._norms += new_texts
         times = [moment for *_, moment in pending]
         self._posts.append(
@@ -415,7 +412,6 @@ class CampaignFinder:
             p_wire=np.array([np.nan if r.p_wire is None else r.p_wire for r, *_ in pending], dtype=np.float32),
             url=np.array([url for _, _, url, _, _ in pending], dtype=bool),
         )
-        self._post_count += len(pending)
         self._blobs.extend(_pack(record) for record, *_ in pending)
         self._spill_if_full()
 
@@ -434,9 +430,9 @@ class CampaignFinder:
                                          self._norms, self._blobs)
         store.post_columns.append(end=post_ends, **{name: self._posts.column(name, dtype)
                                                     for name, dtype in POST_COLUMNS.items() if name != "end"})
-        store.text_columns.append(post=self._buffer.column("post", np.int64), end=text_ends)
+        store.text_columns.append(key=self._buffer.column("key", np.uint64), end=text_ends)
         self._posts = _Columns(*(name for name in POST_COLUMNS if name != "end"))
-        self._buffer = _Columns("bands", "signature", "post")
+        self._buffer = _Columns("bands", "signature", "key")
         self._norms, self._blobs = [], []
 
     def _open_store(self) -> SketchStore:
@@ -452,7 +448,6 @@ class CampaignFinder:
             raise ValueError("cannot merge campaign finders with different parameters")
         self._flush()
         other._flush()
-        offset = self._post_count
         if other._store is not None:  # a finder that has spilled: its files are copied into ours
             self._spill()
             other._spill()
@@ -462,13 +457,12 @@ class CampaignFinder:
             store.post_columns.append(**{name: theirs.column(name) for name in POST_COLUMNS if name != "end"},
                                       end=theirs.column("end") + post_shift)
             theirs = other._store.text_columns
-            store.text_columns.append(post=theirs.column("post") + offset, end=theirs.column("end") + text_shift)
+            store.text_columns.append(key=theirs.column("key"), end=theirs.column("end") + text_shift)
             other.close()
-        self._buffer.extend(other._buffer, post=lambda posts: posts + offset)
+        self._buffer.extend(other._buffer)
         self._norms += other._norms
         self._blobs += other._blobs
         self._posts.extend(other._posts)
-        self._post_count += other._post_count
         self.counts.update(other.counts)
         self._spill_if_full()
         return self
@@ -596,7 +590,7 @@ class CampaignFinder:
     def _canonical_texts(self) -> tuple[np.ndarray, np.ndarray]:
         """The distinct texts sorted by key, each once whatever the finders merged: keys, and
         their rows in the temporary files (the first that brought each)."""
-        keys = self._column("post", "key")[self._column("text", "post")]
+        keys = self._column("text", "key")
         order = np.argsort(keys, kind="stable")
         keys = keys[order]
         first = np.concatenate(([True], keys[1:] != keys[:-1])) if keys.size else np.zeros(0, dtype=bool)

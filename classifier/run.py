@@ -32,6 +32,7 @@ from .errors import OutputError
 from .ingest import dump_name, read_posts
 from .model import Model, load_model
 from .outputs import OutputSet, all_or_none, check_output_path, derived_path, write_failed
+from .process_memory import give_back_large_blocks
 from .scoring import CHUNK_SIZE, TAIL_PIECES, ChunkTask, ScoredChunk, ScoreSummary, post_chunks
 from .source import Post, ReadOptions, Reject
 from .startup import settle_collector
@@ -407,6 +408,7 @@ def score_to_files(
             for chunk in engine.map(tasks):
                 collector.add(chunk)
         release_dictionary_pages()  # nothing tokenizes from here on (see classifier.tokens)
+        give_back_large_blocks()  # the end's large arrays, once freed, leave resident memory
         return finish_run(dump=dump, output=output, model=model, summary=summary, collector=collector,
                           report_path=report_path, rejects=rejects, outputs=outputs,
                           empty_note="the scores file has no rows", campaigns=campaigns,

@@ -15,8 +15,8 @@ to temporary files, written a block of posts at a time and read back piece by pi
 - each post's packed fields (ids, names, date, text, techniques), read back only for the
   posts of the campaigns found, and the numbers of those posts (:data:`POST_NUMBERS
   <classifier.campaigns.POST_NUMBERS>`), a campaign's together;
-- at the end, the candidate pairs of texts of every band (:class:`PairSpill`), read back a
-  range of texts at a time.
+- at the end, the candidate pairs of texts of every band (:class:`PairSpill`), as pairs of
+  rows in this store, read back a range of rows (at most a few million pairs) at a time.
 
 The files are made beside the run's outputs (or in the system's temporary folder) named as
 every temporary file of postcred is (:func:`classifier.outputs.temp_beside`: a crashed

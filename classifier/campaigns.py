@@ -23,7 +23,8 @@ account is kept as a 64-bit BLAKE2b key of its name, beside its other numbers); 
 numbers kept of each post, the sketches and what the outputs show of each post wait in
 temporary files (:mod:`classifier.campaign_spill`) and are read back a column, a band, a
 block of texts or a post at a time; never the score rows.  At the end the candidate pairs
-go to disk too, and are checked a range of texts at a time.  The result does not
+go to disk too, as pairs of rows in the temporary files, and are checked a range of rows
+(at most 2 million pairs) at a time.  The result does not
 depend on the order posts arrive in: texts are put in a canonical order (by a hash of
 their normalized text) before pairs are proposed, and campaigns are numbered by what they
 hold.  So a run chunked any way, or split across processes whose finders are merged,

@@ -508,8 +508,8 @@ class CampaignLinks:
     def __init__(self) -> None:
         self._numbers: dict[str, int] = {}
         self._ids: list[str] = []
-        self._links = array("q")
-        self._sorted: np.ndarray | None = None
+        self._links = array("q")  # joined since the last look-up
+        self._sorted = np.zeros(0, np.int64)  # every link before it, each once, in order
 
     def join(self, account: int, campaigns: Iterable[str]) -> None:
         for campaign in campaigns:
@@ -518,13 +518,12 @@ class CampaignLinks:
                 number = self._numbers[campaign] = len(self._ids)
                 self._ids.append(campaign)
             self._links.append(account << 32 | number)
-        self._sorted = None
 
     def of(self, account: int) -> set[str] | None:
         """The account's campaign ids (None: it is in none)."""
-        if self._sorted is None:
-            self._sorted = np.unique(np.frombuffer(self._links, dtype=np.int64)) if self._links else np.zeros(0, np.int64)
-            self._links = array("q", self._sorted.tobytes())  # each link once from here on
+        if self._links:
+            self._sorted = np.unique(np.concatenate((self._sorted, np.frombuffer(self._links, dtype=np.int64))))
+            self._links = array("q")
         lo, hi = np.searchsorted(self._sorted, [account << 32, (account + 1) << 32]).tolist()
         if lo == hi:
             return None

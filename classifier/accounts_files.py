@@ -27,6 +27,8 @@ from .accounts import (
     campaign_ids,
 )
 from .errors import InputError
+from .member_store import FIELDS as MEMBER_FIELDS
+from .member_store import MemberStore
 from .outputs import OutputSet, all_or_none, check_output_path, derived_path, excel_safe_cell
 from .scorefile import ScoreReader
 
@@ -110,21 +112,31 @@ class RunAccounts:
         are the rows of the campaigns the run found (``campaign``, ``post_id``, ``handle``,
         ``account``, ...: :func:`classifier.campaign_files.campaign_rows`): each account
         lists its campaigns, and the database gets them with those of ``post_campaigns``."""
-        found = campaign_members if self.sink is None else list(campaign_members)  # read once unless the database needs them
-        self.builder.add_campaign_members(
-            (account_key(str(m.get("handle") or ""), str(m.get("account") or "")), str(m["campaign"])) for m in found)
-        tables = self.builder.finish()
-        if self.sink is not None:
-            self.sink.finish(tables, campaign_members_of(self.builder.post_campaigns) + found)
+        if self.sink is None:
+            tables = self._tables(campaign_members)
+        else:
+            # The database needs the rows again: they pass once, into a store on disk
+            # (a large dump's campaign posts, held as rows, would outgrow the run).
+            with MemberStore(self.sink.temp_folder) as store:
+                store.add(campaign_members_of(self.builder.post_campaigns))
+                tables = self._tables(store.passing(campaign_members))
+                self.sink.finish(tables, store)
         if self.csv_paths is not None:
             write_tables_csv(outputs, tables, *self.csv_paths, excel_safe=excel_safe)
         return tables
+
+    def _tables(self, campaign_members: Iterable[Mapping]) -> AccountTables:
+        self.builder.add_campaign_members(
+            (account_key(str(m.get("handle") or ""), str(m.get("account") or "")), str(m["campaign"]))
+            for m in campaign_members)
+        return self.builder.finish()
 
 
 def read_campaign_members(path: Path) -> list[dict]:
     """The membership rows of a campaigns CSV (one row per post in a campaign, at least
     ``campaign`` and ``post_id``; ``handle``, ``date``, ``p_wire``, ``similarity`` are used
-    when present)."""
+    when present), each with only the columns the tables use (:data:`MEMBER_FIELDS`): the
+    posts' texts stay in the file."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
@@ -135,7 +147,7 @@ def read_campaign_members(path: Path) -> list[dict]:
             for row in reader:
                 if not row["campaign"] or not row["post_id"]:
                     raise InputError(path, "a row without a campaign or a post_id", line=reader.line_num)
-                members.append(row)
+                members.append({name: row[name] for name in MEMBER_FIELDS if name in row})
             return members
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(path, f"cannot read the campaigns file ({exc})") from None

@@ -165,18 +165,27 @@ def shingle_sets(texts: list[str]) -> Shingles:
     if not texts:
         return Shingles(np.zeros(0, np.uint32), np.zeros(0, np.int64))
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    return shingles_of_codes(np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32), lengths)
+
+
+def shingles_of_codes(codes: np.ndarray, lengths: np.ndarray) -> Shingles:
+    """:func:`shingle_sets` of texts given as their code points laid end to end (uint32)
+    and each one's length in characters: texts read back from disk in bulk need never
+    become Python strings one by one."""
+    if not lengths.size:
+        return Shingles(np.zeros(0, np.uint32), np.zeros(0, np.int64))
     if lengths.min() < SHINGLE_SIZE:
         raise ValueError(f"every text needs at least {SHINGLE_SIZE} characters")
-    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    codes = codes.astype(np.uint64)
     total = codes.size
     # A code point fits in 21 bits: three of them pack into one 63-bit integer exactly.
     packed = (codes[:-2] << _U64(42)) | (codes[1:-1] << _U64(21)) | codes[2:]
     ends = np.cumsum(lengths)
-    doc = np.repeat(np.arange(len(texts), dtype=np.uint64), lengths)[: total - 2]
+    doc = np.repeat(np.arange(lengths.size, dtype=np.uint64), lengths)[: total - 2]
     valid = np.arange(total - 2) + (SHINGLE_SIZE - 1) < np.repeat(ends, lengths)[: total - 2]
     hashed = _mix64(packed[valid]) >> _U64(32)
     keys = sorted_unique((doc[valid] << _U64(32)) | hashed)
-    counts = np.bincount((keys >> _U64(32)).astype(np.int64), minlength=len(texts))
+    counts = np.bincount((keys >> _U64(32)).astype(np.int64), minlength=lengths.size)
     return Shingles((keys & _MASK32).astype(np.uint32), counts.astype(np.int64))
 
 

@@ -157,6 +157,21 @@ class SketchStore:
         """A normalized text, by where its bytes start and end."""
         return self._texts.read(start, end - start).decode("utf-8")
 
+    def text_codes(self, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The normalized texts whose bytes lie at ``starts[i]:ends[i]`` (sorted), read in
+        bulk: their code points laid end to end (uint32) and each one's length in
+        characters.  Thousands of texts at a time cost a few system calls and one decoding,
+        not a read and a string each."""
+        data = self._texts.read_ranges(starts, ends)
+        if not data.size:
+            return np.zeros(0, dtype=np.uint32), np.zeros(len(starts), dtype=np.int64)
+        # A character's first byte is any byte but a UTF-8 continuation byte (10xxxxxx).
+        first_bytes = np.concatenate(([0], np.cumsum((data & 0xC0) != 0x80, dtype=np.int64)))
+        byte_ends = np.cumsum(np.asarray(ends, dtype=np.int64) - np.asarray(starts, dtype=np.int64))
+        chars = np.diff(first_bytes[byte_ends], prepend=0)
+        codes = np.frombuffer(data.tobytes().decode("utf-8").encode("utf-32-le"), dtype=np.uint32)
+        return codes, chars
+
     def extend(self, other: "SketchStore") -> tuple[int, int]:
         """Append everything ``other`` holds; returns the shifts of its texts' and its posts'
         byte offsets."""

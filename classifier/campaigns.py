@@ -54,6 +54,7 @@ from .campaign_sketch import (
     merge_unique,
     pair_jaccard,
     shingle_sets,
+    shingles_of_codes,
     sorted_unique,
     text_key,
 )
@@ -81,6 +82,9 @@ TEXT_COLUMNS = {"key": np.uint64, "end": np.int64}
 PAIR_BUFFER = 1 << 21
 PAIR_PART_TEXTS = 1 << 12
 PAIR_RANGE_PAIRS = 1 << 21
+#: Likely pairs checked exactly at a time: their texts are read back in bulk and their
+#: 3-gram sets rebuilt together (about 300 kB of texts and 2 MB of 3-grams at this size).
+EXACT_BATCH = 1 << 10
 #: What a campaign keeps of each of its posts (:class:`CampaignPosts`), on disk: where its
 #: fields start and end in the store, its time since the campaign's first post, its
 #: similarity to the first post and its p_wire (NaN: none).
@@ -646,19 +650,20 @@ class CampaignFinder:
             return np.zeros(0, dtype=(POST_COLUMNS if table == "post" else TEXT_COLUMNS)[name])
         return (self._store.post_columns if table == "post" else self._store.text_columns).column(name)
 
-    def _exact_jaccard(self, pairs: np.ndarray, text_ends: np.ndarray, batch: int = 1024) -> np.ndarray:
+    def _exact_jaccard(self, pairs: np.ndarray, text_ends: np.ndarray, batch: int = EXACT_BATCH) -> np.ndarray:
         """Exact Jaccard similarity of each pair of texts (rows in the store), their 3-gram
-        sets rebuilt from their normalized texts (only the texts a batch of pairs needs;
-        ``text_ends``: where each sketched text ends in the store)."""
+        sets rebuilt from their normalized texts (only the texts a batch of pairs needs,
+        read in bulk; ``text_ends``: where each sketched text ends in the store)."""
         out = np.zeros(pairs.size)
         for lo in range(0, pairs.size, batch):
             chunk = pairs[lo:lo + batch]
             ends = np.concatenate((chunk >> np.uint64(32), chunk & np.uint64(0xFFFFFFFF))).astype(np.int64)
             needed = np.unique(ends)
-            texts = [self._store.text(*_byte_range(text_ends, row)) for row in needed.tolist()]
+            starts = np.where(needed > 0, text_ends[needed - 1], 0)
+            codes, lengths = self._store.text_codes(starts, text_ends[needed])
             local = np.searchsorted(needed, ends).astype(np.uint64)
             local_pairs = (local[:chunk.size] << np.uint64(32)) | local[chunk.size:]
-            out[lo:lo + chunk.size] = pair_jaccard(shingle_sets(texts), local_pairs)
+            out[lo:lo + chunk.size] = pair_jaccard(shingles_of_codes(codes, lengths), local_pairs)
         return out
 
 

@@ -23,7 +23,7 @@ import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from .accounts import (
     ACCOUNT_COLUMNS,
@@ -36,6 +36,7 @@ from .accounts import (
     time_zone,
 )
 from .errors import OutputError
+from .member_store import MemberStore, stored_members
 from .outputs import OutputSet, check_output_path
 from .scored import ScoredSegment, csv_cells, csv_columns, from_json_row
 from .writers import TABLE_FORMATS
@@ -143,6 +144,8 @@ class SqliteWriter:
 
     def __init__(self, path: Path, *, name: Path | None = None) -> None:
         self.path = name or path  # the file's final name, for messages
+        #: Where the end's temporary files go (:class:`MemberStore`): beside the database.
+        self.temp_folder = Path(path).parent
         self.db = sqlite3.connect(path)
         self.db.execute("PRAGMA journal_mode = OFF")  # a temporary file, renamed into place when complete
         self.db.execute("PRAGMA synchronous = OFF")
@@ -190,25 +193,25 @@ class SqliteWriter:
             seen.add(values[0])
         return "?"
 
-    def finish(self, tables: AccountTables, campaign_members: Iterable[Mapping] = ()) -> None:
-        """Write the account and campaign tables, index, check every key, commit, close."""
+    def finish(self, tables: AccountTables, campaign_members: Iterable[Mapping] | MemberStore = ()) -> None:
+        """Write the account and campaign tables, index, check every key, commit, close.
+        ``campaign_members``: membership rows, or a :class:`MemberStore` of them."""
         self._flush()
         for name, rows in (("accounts", tables.accounts), ("account_days", tables.days)):
             self.db.executemany(TABLE[name].insert_sql(), (TABLE[name].values(row) for row in rows))
-        self._write_campaigns(unique_members(campaign_members), time_zone(tables.tz))
+        with stored_members(campaign_members, self.temp_folder) as members:
+            self._write_campaigns(members, time_zone(tables.tz))
         broken = self.db.execute("PRAGMA foreign_key_check").fetchone()
         if broken:
             raise OutputError(f"{self.path}: a {broken[0]} row points at a missing {broken[2]} row (row {broken[1]})")
         self.db.commit()
         self.db.close()
 
-    def _write_campaigns(self, members: list[Mapping], zone) -> None:
-        if not members:
-            return
+    def _write_campaigns(self, members: MemberStore, zone) -> None:
         self.db.executemany(TABLE["campaigns"].insert_sql(),
-                            (TABLE["campaigns"].values(row) for row in campaign_rows(members, zone)))
+                            (TABLE["campaigns"].values(row) for row in campaign_rows(members.by_campaign(), zone)))
         self.db.executemany(TABLE["campaign_posts"].insert_sql(),
-                            (TABLE["campaign_posts"].values(member) for member in members))
+                            (TABLE["campaign_posts"].values(member) for member in members.members()))
         missing = self.db.execute(
             "SELECT campaign, post_id FROM campaign_posts WHERE post_id NOT IN (SELECT post_id FROM posts) LIMIT 1"
         ).fetchone()
@@ -238,6 +241,8 @@ class ParquetWriter:
             self.paths[table.name] = outputs.path(target)
         self._writers = {}
         self._outputs = outputs
+        #: Where the end's temporary files go (:class:`MemberStore`): beside the tables.
+        self.temp_folder = self.paths["campaign_posts"].parent
         self._batches: dict[str, list[tuple]] = {"posts": [], "segments": []}
 
     def add_post(self, post: ScoredPost, segments: list[Mapping]) -> None:
@@ -270,16 +275,18 @@ class ParquetWriter:
                   for i, (column, (_, kind)) in enumerate(zip(columns, table.columns))]
         writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
 
-    def finish(self, tables: AccountTables, campaign_members: Iterable[Mapping] = ()) -> None:
+    def finish(self, tables: AccountTables, campaign_members: Iterable[Mapping] | MemberStore = ()) -> None:
+        """Write the account and campaign tables and close every file.  ``campaign_members``:
+        membership rows, or a :class:`MemberStore` of them."""
         self._flush()
-        members = unique_members(campaign_members)
-        for name, rows in (
-            ("accounts", tables.accounts),
-            ("account_days", tables.days),
-            ("campaigns", campaign_rows(members, time_zone(tables.tz))),
-            ("campaign_posts", members),
-        ):
-            self._write_batches(name, (TABLE[name].values(row) for row in rows))
+        with stored_members(campaign_members, self.temp_folder) as members:
+            for name, rows in (
+                ("accounts", tables.accounts),
+                ("account_days", tables.days),
+                ("campaigns", campaign_rows(members.by_campaign(), time_zone(tables.tz))),
+                ("campaign_posts", members.members()),
+            ):
+                self._write_batches(name, (TABLE[name].values(row) for row in rows))
         for name in ("posts", "segments"):
             if name not in self._writers:
                 self._write(name, [])
@@ -299,27 +306,16 @@ class ParquetWriter:
 
 
 
-def unique_members(members: Iterable[Mapping]) -> list[Mapping]:
-    """Campaign membership rows, each (campaign, post) once, in their order."""
-    seen: dict[tuple[str, str], Mapping] = {}
-    for member in members:
-        seen.setdefault((str(member["campaign"]), str(member["post_id"])), member)
-    return list(seen.values())
-
-
-def campaign_rows(members: list[Mapping], zone) -> list[dict]:
-    """One summary row per campaign from its member posts (``campaign``, ``post_id`` and,
-    where the membership rows carry them, ``handle``, ``date`` and ``p_wire``: the
-    columns of a ``campaigns.csv``); a summary cell is empty when no member has its column."""
-    grouped: dict[str, list[Mapping]] = {}
-    for member in members:
-        grouped.setdefault(str(member["campaign"]), []).append(member)
-    rows = []
-    for campaign, posts in grouped.items():
+def campaign_rows(groups: Iterable[tuple[str, list[Mapping]]], zone) -> Iterator[dict]:
+    """One summary row per campaign from its member posts (``groups``: (campaign, its
+    membership rows), as :meth:`MemberStore.by_campaign` gives them; rows with
+    ``post_id`` and, where known, ``handle``, ``date`` and ``p_wire``); a summary cell is
+    empty when no member has its column."""
+    for campaign, posts in groups:
         days = sorted(d.isoformat() for d in (local_day_hour(str(p.get("date") or ""), zone)[0] for p in posts) if d)
         p_wires = [float(p["p_wire"]) for p in posts if p.get("p_wire") not in (None, "")]
         handles = {p.get("handle") for p in posts if p.get("handle")}
-        rows.append({
+        yield {
             "campaign": campaign,
             "posts": len({p["post_id"] for p in posts}),
             "accounts": len(handles) if handles else None,
@@ -327,8 +323,7 @@ def campaign_rows(members: list[Mapping], zone) -> list[dict]:
             "last_date": days[-1] if days else None,
             "mean_p_wire": round(sum(p_wires) / len(p_wires), 4) if p_wires else None,
             "partisan_share": round(sum(p < PARTISAN_BELOW for p in p_wires) / len(p_wires), 4) if p_wires else None,
-        })
-    return rows
+        }
 
 
 def arrow_schema(table: Table):

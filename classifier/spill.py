@@ -35,6 +35,11 @@ CAMPAIGNS = SpillPurpose("campaign detection", "--no-campaigns")
 ACCOUNTS = SpillPurpose("the account tables", "--no-accounts")
 
 
+#: Ranges of a temporary file nearer than this are read in one system call (see
+#: :meth:`SpillFile.read_ranges`).
+READ_GAP = 4096
+
+
 class SpillFile:
     """A temporary file to append bytes to and read ranges back from."""
 
@@ -78,8 +83,44 @@ class SpillFile:
             raise OSError(f"temporary file of {self.purpose.what}: read {len(data)} of {size} bytes")
         return data
 
+    def read_ranges(self, starts: np.ndarray, ends: np.ndarray, gap: int = READ_GAP) -> np.ndarray:
+        """The bytes of the ranges ``starts[i]:ends[i]`` (sorted, not overlapping) laid end
+        to end, as uint8: ranges less than ``gap`` bytes apart are read as one stretch
+        (one system call for a run of neighbours, not one each), and the bytes between
+        them dropped at C speed."""
+        starts = np.asarray(starts, dtype=np.int64)
+        ends = np.asarray(ends, dtype=np.int64)
+        if not starts.size:
+            return np.zeros(0, dtype=np.uint8)
+        new_stretch = np.concatenate(([True], starts[1:] - ends[:-1] >= gap))
+        first = np.flatnonzero(new_stretch)
+        stretch_starts = starts[first]
+        stretch_ends = np.maximum.reduceat(ends, first)
+        fd = self._handle.fileno()
+        pieces = []
+        for start, end in zip(stretch_starts.tolist(), stretch_ends.tolist()):
+            data = os.pread(fd, end - start, start)
+            if len(data) != end - start:
+                raise OSError(f"temporary file of {self.purpose.what}: read {len(data)} of {end - start} bytes")
+            pieces.append(data)
+        read = np.frombuffer(b"".join(pieces), dtype=np.uint8)
+        # Where each range starts in what was read: its stretch's place there, plus its
+        # distance from the stretch's start.
+        stretch = np.cumsum(new_stretch) - 1
+        placed = (np.cumsum(stretch_ends - stretch_starts) - (stretch_ends - stretch_starts))[stretch]
+        return read[_spans_index(placed + starts - stretch_starts[stretch], ends - starts)]
+
     def close(self) -> None:
         self._finalizer()
+
+
+def _spans_index(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The indices ``starts[i], ..., starts[i] + lengths[i] - 1`` of every span, in order."""
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return np.arange(total, dtype=np.int64) + shift
 
 
 def _close_and_remove(handle, path: Path | None) -> None:

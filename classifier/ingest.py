@@ -33,7 +33,7 @@ from . import formats
 from .dates import parse_date
 from .errors import InputError
 from .formats import header_key, header_names
-from .limits import MAX_SPOOL_BYTES, segment_too_long, size_text
+from .limits import MAX_RECORD_CHARS, MAX_SPOOL_BYTES, segment_too_long, size_text, too_long_reason
 from .source import (
     DECODE_ERRORS,
     FORMATS,
@@ -238,34 +238,46 @@ def has_paragraphs(numbered: Iterable[tuple[int, str]]) -> bool:
     return False
 
 
-def plain_posts(numbered: Iterable[tuple[int, str]], dump: str, *, paragraphs: bool) -> Iterator[Post]:
+def plain_posts(numbered: Iterable[tuple[int, str]], dump: str, *, paragraphs: bool) -> Iterator[Post | Reject]:
     """Posts from numbered lines: one per non-empty line, or one per blank-line paragraph.
 
     A post whose lines are all hashtags gets role ``hashtags``; lines are stripped and a
-    paragraph's lines joined with ``\\n``.
+    paragraph's lines joined with ``\\n``.  A paragraph that grows past
+    :data:`~classifier.limits.MAX_RECORD_CHARS` characters is refused (a
+    :class:`Reject` naming its first line and its length): the rest of its lines are
+    counted, not kept (a file whose only blank line comes early is one paragraph).
     """
     number = 0
     block: list[tuple[int, str]] = []
+    held = 0  # characters of the block's text so far (its lines stripped, joined by "\n")
 
-    def flush() -> Post:
+    def flush() -> Post | Reject:
         nonlocal number
         number += 1
         texts = [line.strip() for _, line in block]
+        if held > MAX_RECORD_CHARS:
+            text = "\n".join(texts)[:MAX_RECORD_CHARS]
+            return Reject(number, block[0][0], too_long_reason(held),
+                          f"{text}\n[... {held - len(text):,} more characters, to line {last_line}, not kept]")
         role = "hashtags" if all(is_hashtag_line(t) for t in texts) else "post"
         return Post(
             record=number, post_id=f"{dump}:post{number}", account="", handle="", date="",
             parts=[Part(block[0][0], block[-1][0], role, "\n".join(texts))],
         )
 
+    last_line = 0
     for line_number, line in numbered:
         if line.strip():
-            block.append((line_number, line))
+            if held <= MAX_RECORD_CHARS:
+                block.append((line_number, line))
+            held += len(line.strip()) + (1 if held else 0)
+            last_line = line_number
             if not paragraphs:
                 yield flush()
-                block = []
+                block, held = [], 0
         elif block:
             yield flush()
-            block = []
+            block, held = [], 0
     if block:
         yield flush()
 

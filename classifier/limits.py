@@ -34,8 +34,20 @@ def segment_too_long(text: str) -> str | None:
         length = max(length, len(unicodedata.normalize("NFKC", text)))
     if length <= MAX_SEGMENT_CHARS:
         return None
+    return too_long_reason(length)
+
+
+def too_long_reason(length: int) -> str:
+    """The one line that refuses a text of ``length`` characters (over :data:`MAX_SEGMENT_CHARS`)."""
     return (f"a text of {length:,} characters; postcred tokenizes at most {MAX_SEGMENT_CHARS:,} per segment "
             "(a longer one crashes MeCab): a data: URL, an encoded blob or a broken quote?")
+
+
+#: A reader stops keeping the text of a record that has grown past this many characters
+#: (it is refused: see :func:`segment_too_long`) and only counts the rest, so that a dump
+#: whose one paragraph runs for a gigabyte costs no more memory than a small one; the
+#: rejects file gets the first this many characters of it.
+MAX_RECORD_CHARS = 4 * MAX_SEGMENT_CHARS
 
 
 #: An archive's members that postcred reads (``tweets*.js``, ``account.js``) may unpack to

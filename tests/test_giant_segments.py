@@ -87,3 +87,27 @@ def test_the_tokenizer_refuses_what_would_crash_mecab(tmp_path):
 ])
 def test_the_limit_counts_what_mecab_would_see(text, too_long):
     assert (segment_too_long(text) is not None) == too_long
+
+
+def test_a_giant_paragraph_is_counted_not_kept_and_rejected_with_its_length(tmp_path):
+    """A plain dump whose one blank line comes early is one paragraph after it: the reader
+    stops keeping its text past MAX_RECORD_CHARS characters (a gigabyte of it would
+    otherwise be held whole), counts the rest, and refuses it with its whole length; the
+    rejects file keeps its first MAX_RECORD_CHARS characters and says how many were left."""
+    from classifier.limits import MAX_RECORD_CHARS
+
+    lines = [f"{POST}{k}" for k in range(MAX_RECORD_CHARS // len(POST) + 50)]
+    giant = "\n".join(lines)
+    dump = tmp_path / "plain.txt"
+    dump.write_text(f"{POST}\n\n" + giant + f"\n\n{POST}続報。\n", encoding="utf-8")
+    done = postcred("score", dump, "-o", tmp_path / "s.csv", "--input-format", "paragraphs", cwd=tmp_path)
+    assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
+    assert done.stderr.strip().splitlines()[-1].startswith(f"Error: {dump}, line 3: a text of {len(giant):,} characters")
+    done = postcred("score", dump, "-o", tmp_path / "s.csv", "--input-format", "paragraphs", "--on-error", "skip",
+                    "--no-report", cwd=tmp_path)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "records read 3, scored 2, rejected 1" in done.stderr
+    reject, = [json.loads(line) for line in (tmp_path / "s.rejects.jsonl").read_text(encoding="utf-8").split("\n") if line]
+    assert reject["line"] == 3 and reject["reason"].startswith(f"a text of {len(giant):,} characters")
+    assert reject["raw"] == (giant[:MAX_RECORD_CHARS] + f"\n[... {len(giant) - MAX_RECORD_CHARS:,} more characters, "
+                             f"to line {len(lines) + 2}, not kept]")

@@ -20,6 +20,7 @@ per table into a folder with the same columns (posts: one row per listing).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from .accounts import (
     time_zone,
 )
 from .errors import OutputError
-from .member_store import MemberStore, stored_members
+from .member_store import MemberStore, scratch_database, stored_members
 from .outputs import OutputSet, check_output_path
 from .scored import ScoredSegment, csv_cells, csv_columns, from_json_row
 from .writers import TABLE_FORMATS
@@ -53,6 +54,9 @@ ROWS_PER_BATCH = 2000
 #: Rows of a table written at the end (accounts, account-days, campaigns) held at a time
 #: for Parquet, one row group each.
 TABLE_ROWS_PER_GROUP = 1 << 16
+#: Rows of the posts and segments tables a Parquet row group holds (they are written at
+#: the end from the rows staged on disk; a segment's row is a few kB in memory).
+STAGED_ROWS_PER_GROUP = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -226,13 +230,16 @@ class SqliteWriter:
 
 class ParquetWriter:
     """Writes the tables as one Parquet file per table into a folder (pyarrow, the
-    ``dask`` extra): posts and segments in batches as they stream by, the rest at the end."""
+    ``dask`` extra).  The posts' and segments' rows wait in a temporary SQLite file beside
+    the tables while the run scores (:class:`_StagedRows`) and become Parquet at the end,
+    :data:`STAGED_ROWS_PER_GROUP` rows a row group, with the other tables: so pyarrow is
+    not even imported while MeCab's dictionary is in memory (its libraries and memory
+    pool cost about 90 MB), and the files' metadata does not grow by a row group for every
+    few thousand rows scored."""
 
     def __init__(self, folder: Path, outputs: OutputSet, *, force: bool) -> None:
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise OutputError("Parquet output needs pyarrow: pip install -e '.[dask]'") from None
+        if importlib.util.find_spec("pyarrow") is None:
+            raise OutputError("Parquet output needs pyarrow: pip install -e '.[dask]'")
 
         self.folder = folder
         self.paths = {}
@@ -241,9 +248,11 @@ class ParquetWriter:
             self.paths[table.name] = outputs.path(target)
         self._writers = {}
         self._outputs = outputs
-        #: Where the end's temporary files go (:class:`MemberStore`): beside the tables.
+        #: Where the run's temporary files go (:class:`_StagedRows`, :class:`MemberStore`): beside the tables.
         self.temp_folder = self.paths["campaign_posts"].parent
         self._batches: dict[str, list[tuple]] = {"posts": [], "segments": []}
+        self._staged = outputs.close_with(_StagedRows(self.temp_folder, {name: len(TABLE[name].columns)
+                                                                         for name in self._batches}))
 
     def add_post(self, post: ScoredPost, segments: list[Mapping]) -> None:
         self.add_chunk([post], [TABLE["segments"].values(flat_segment(s)) for s in segments])
@@ -258,7 +267,7 @@ class ParquetWriter:
     def _flush(self) -> None:
         for name, rows in self._batches.items():
             if rows:
-                self._write(name, rows)
+                self._staged.add(name, rows)
                 rows.clear()
 
     def _write(self, name: str, rows: list[tuple]) -> None:
@@ -276,9 +285,15 @@ class ParquetWriter:
         writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
 
     def finish(self, tables: AccountTables, campaign_members: Iterable[Mapping] | MemberStore = ()) -> None:
-        """Write the account and campaign tables and close every file.  ``campaign_members``:
-        membership rows, or a :class:`MemberStore` of them."""
+        """Write every table and close every file.  ``campaign_members``: membership rows,
+        or a :class:`MemberStore` of them."""
         self._flush()
+        for name in self._batches:
+            for rows in self._staged.rows(name, STAGED_ROWS_PER_GROUP):
+                self._write(name, rows)
+            if name not in self._writers:
+                self._write(name, [])
+        self._staged.close()
         with stored_members(campaign_members, self.temp_folder) as members:
             for name, rows in (
                 ("accounts", tables.accounts),
@@ -287,9 +302,6 @@ class ParquetWriter:
                 ("campaign_posts", members.members()),
             ):
                 self._write_batches(name, (TABLE[name].values(row) for row in rows))
-        for name in ("posts", "segments"):
-            if name not in self._writers:
-                self._write(name, [])
 
     def _write_batches(self, name: str, values: Iterable[tuple]) -> None:
         """A table's rows, :data:`TABLE_ROWS_PER_GROUP` at a time (a year of many accounts
@@ -304,6 +316,39 @@ class ParquetWriter:
         if batch or name not in self._writers:
             self._write(name, batch)
 
+
+
+class _StagedRows:
+    """Rows of some tables (value tuples, in the order added) in a temporary SQLite file,
+    read back in order a batch at a time: what a Parquet run writes only at its end."""
+
+    def __init__(self, folder: Path, widths: dict[str, int]) -> None:
+        self.folder = folder
+        self._db, self.close = scratch_database(self, folder, "parquet-rows", self._failed)
+        self._inserts = {}
+        try:
+            for name, width in widths.items():
+                self._db.execute(f'CREATE TABLE "{name}" ({", ".join(f"c{k}" for k in range(width))})')
+                self._inserts[name] = f'INSERT INTO "{name}" VALUES ({", ".join("?" * width)})'
+        except sqlite3.Error as exc:
+            self.close()
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: Exception) -> OutputError:
+        return OutputError(f"{self.folder}: cannot write the temporary file of the Parquet tables "
+                           f"({getattr(exc, 'strerror', None) or exc}); free some space there")
+
+    def add(self, name: str, rows: list[tuple]) -> None:
+        try:
+            self._db.executemany(self._inserts[name], rows)
+        except sqlite3.Error as exc:  # a full disk, a quota
+            raise self._failed(exc) from None
+
+    def rows(self, name: str, batch: int) -> Iterator[list[tuple]]:
+        """The rows of table ``name`` in the order added, ``batch`` at a time."""
+        cursor = self._db.execute(f'SELECT * FROM "{name}" ORDER BY rowid')
+        while rows := cursor.fetchmany(batch):
+            yield rows
 
 
 def campaign_rows(groups: Iterable[tuple[str, list[Mapping]]], zone) -> Iterator[dict]:

@@ -21,7 +21,7 @@ import weakref
 from itertools import groupby, islice
 from operator import itemgetter
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from .errors import OutputError
 from .outputs import temp_beside
@@ -39,18 +39,9 @@ class MemberStore:
 
     def __init__(self, folder: str | Path | None = None) -> None:
         self.folder = Path(folder or tempfile.gettempdir())
+        self._db, self._finalizer = scratch_database(self, self.folder, "campaign-members", self._failed)
+        columns = ", ".join(f'"{name}"' + (" TEXT NOT NULL" if name in FIELDS[:2] else "") for name in FIELDS)
         try:
-            path = temp_beside(self.folder / "campaign-members")
-        except OSError as exc:
-            raise self._failed(exc) from None
-        self._finalizer = weakref.finalize(self, _close_and_remove, None, path)
-        try:
-            self._db = sqlite3.connect(path)
-            self._finalizer.detach()
-            self._finalizer = weakref.finalize(self, _close_and_remove, self._db, path)
-            self._db.execute("PRAGMA journal_mode = OFF")  # a scratch file: nothing to roll back to
-            self._db.execute("PRAGMA synchronous = OFF")
-            columns = ", ".join(f'"{name}"' + (" TEXT NOT NULL" if name in FIELDS[:2] else "") for name in FIELDS)
             self._db.execute(f'CREATE TABLE members ({columns}, UNIQUE ("campaign", "post_id"))')
         except sqlite3.Error as exc:
             self.close()
@@ -118,6 +109,32 @@ class MemberStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def scratch_database(owner: object, folder: Path, name: str,
+                     failed: Callable[[Exception], Exception]) -> tuple[sqlite3.Connection, weakref.finalize]:
+    """A new SQLite file for what a run keeps until its end, in ``folder`` (named as every
+    temporary file of postcred is), set up for speed rather than safety (nothing in it
+    outlives the run); and the finalizer that closes and removes it, at the latest when
+    ``owner`` goes (call it to close).  ``failed`` turns an error into the one the caller
+    raises."""
+    try:
+        path = temp_beside(folder / name)
+    except OSError as exc:
+        raise failed(exc) from None
+    try:
+        db = sqlite3.connect(path)
+    except sqlite3.Error as exc:
+        _close_and_remove(None, path)
+        raise failed(exc) from None
+    finalizer = weakref.finalize(owner, _close_and_remove, db, path)
+    try:
+        db.execute("PRAGMA journal_mode = OFF")  # a scratch file: nothing to roll back to
+        db.execute("PRAGMA synchronous = OFF")
+    except sqlite3.Error as exc:
+        finalizer()
+        raise failed(exc) from None
+    return db, finalizer
 
 
 @contextlib.contextmanager

@@ -7,6 +7,8 @@ import csv
 import re
 import shlex
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -174,6 +176,7 @@ def test_parquet_tables_have_the_database_rows(account_dumps, tmp_path, monkeypa
     import classifier.database as database
 
     monkeypatch.setattr(database, "TABLE_ROWS_PER_GROUP", group_rows)
+    monkeypatch.setattr(database, "STAGED_ROWS_PER_GROUP", group_rows)
     timed = account_dumps["timed"]
     result = run("accounts", timed["scores"], "-o", tmp_path, "--parquet", tmp_path / "pq")
     assert result.exit_code == 0, result.output
@@ -187,8 +190,38 @@ def test_parquet_tables_have_the_database_rows(account_dumps, tmp_path, monkeypa
         as_db = [tuple(int(v) if kinds[k] == "BOOLEAN" and v is not None else v for k, v in row.items())
                  for row in parquet.to_pylist()]
         assert as_db == stored, table.name
-    days = pq.ParquetFile(tmp_path / "pq" / "account_days.parquet")
-    assert days.metadata.num_row_groups == -(-days.metadata.num_rows // group_rows)
+    for name in ("account_days", "segments", "posts"):
+        meta = pq.ParquetFile(tmp_path / "pq" / f"{name}.parquet").metadata
+        assert meta.num_row_groups == -(-meta.num_rows // group_rows), name
+    assert sorted(p.name for p in (tmp_path / "pq").iterdir()) == sorted(f"{t.name}.parquet" for t in TABLES)
+
+
+def test_parquet_rows_wait_on_disk_and_pyarrow_is_not_loaded_while_scoring(tmp_path):
+    """The posts' and segments' rows of a Parquet run wait in a temporary file until the
+    end: pyarrow (its libraries and memory pool: about 90 MB) is not loaded while the run
+    scores, and the file is gone once the run is abandoned."""
+    pytest.importorskip("pyarrow")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from classifier.startup import import_sklearn_lean\n"
+        "import_sklearn_lean()  # as postcred score starts: scikit-learn without pandas (which loads pyarrow)\n"
+        "from classifier.database import TABLE, open_tables\n"
+        "from classifier.outputs import all_or_none\n"
+        "try:\n"
+        "    with all_or_none() as outputs:\n"
+        "        writer = open_tables(outputs, Path(sys.argv[1]), 'parquet', force=False)\n"
+        "        for k in range(3000):\n"
+        "            writer.add_chunk([], [TABLE['segments'].values({'id': f'd:{k}', 'text': 'x' * 50})])\n"
+        "        print('pyarrow' in sys.modules, len(list(Path(sys.argv[1]).glob('.parquet-rows*'))))\n"
+        "        raise KeyboardInterrupt\n"
+        "except KeyboardInterrupt:\n"
+        "    print(sorted(p.name for p in Path(sys.argv[1]).iterdir()) if Path(sys.argv[1]).exists() else [])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "pq")], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["False 1", "[]"]
 
 
 def test_a_dask_output_folder_reads_as_one_scores_file(account_dumps, tmp_path):

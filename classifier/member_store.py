@@ -8,7 +8,9 @@ the rest of the run.  So they pass once into a temporary SQLite file (stdlib) th
 what those tables use, each (campaign, post) once, and are read back from it in order,
 a campaign at a time.  The file lies beside the outputs, named as every temporary file of
 postcred is (:func:`classifier.outputs.temp_beside`), and is removed when the store
-closes or the process ends.
+closes or the process ends.  :func:`scratch_database` makes such a file for the other
+things a run keeps in SQLite until its end (the rows of a Parquet run,
+:mod:`classifier.database`).
 """
 
 from __future__ import annotations

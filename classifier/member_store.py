@@ -20,7 +20,7 @@ import os
 import sqlite3
 import tempfile
 import weakref
-from itertools import groupby, islice
+from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
@@ -57,9 +57,8 @@ class MemberStore:
     def add(self, members: Iterable[Mapping]) -> None:
         """Store membership rows (``campaign``, ``post_id`` and any of the other
         :data:`FIELDS`); a (campaign, post) already stored keeps its first row."""
-        rows = iter(members)
-        while batch := [_values(member) for member in islice(rows, _BATCH)]:
-            self._execute_many(batch)
+        for _ in self.passing(members):
+            pass
 
     def passing(self, members: Iterable[Mapping]) -> Iterator[Mapping]:
         """Each of ``members`` in turn, stored as it passes: one pass over rows that are

@@ -149,7 +149,8 @@ def write_lines_dump(path: Path, texts: list[str]) -> None:
 CSV_ACCOUNTS = 20_000
 
 
-def write_csv_dump(path: Path, pools: dict[str, list[str]], size_bytes: int, accounts: int = CSV_ACCOUNTS) -> int:
+def write_csv_dump(path: Path, pools: dict[str, list[str]], size_bytes: int, accounts: int = CSV_ACCOUNTS,
+                   delimiter: str = ",") -> int:
     """A CSV export (id, username, created_at, text) of about ``size_bytes``: posts of
     ``accounts`` accounts (0: every post its own) at random times of 2024, so that nearly
     every post is an account-day of its own, as in a year-long collection of many
@@ -160,7 +161,7 @@ def write_csv_dump(path: Path, pools: dict[str, list[str]], size_bytes: int, acc
     users = [f"user{k:05d}" for k in range(accounts)] if accounts else None
     posts = 0
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, delimiter=delimiter)
         writer.writerow(["id", "username", "created_at", "text"])
         while handle.tell() < size_bytes:
             for text, _ in synthetic_texts(pools, 10_000, seed=posts):
@@ -271,6 +272,58 @@ def write_x_api_dump(path: Path, pools: dict[str, list[str]], size_bytes: int) -
         users = [{"id": str(u), "username": f"user{u}", "name": f"アカウント{u}"} for u in range(5000)]
         handle.write('], "includes": {"users": ' + json.dumps(users, ensure_ascii=False) + '}, "meta": {"result_count": '
                      + str(posts) + "}}\n")
+    return posts
+
+
+def write_tweets_js_dump(path: Path, pools: dict[str, list[str]], size_bytes: int) -> int:
+    """An X/Twitter archive's ``tweets.js`` of about ``size_bytes``: ``window.YTD.tweets.part0
+    = [...]`` with each post pretty-printed as the archive writes it (two-space indent,
+    ``" : "``, the fields an archive carries beside the text); returns the number of posts."""
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    posts = written = 0
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("window.YTD.tweets.part0 = [")
+        for text, _ in synthetic_texts(pools, 10**9, sentences=(1, 3), seed=8):
+            posts += 1
+            status = str(10**18 + posts)
+            item = json.dumps({"tweet": {
+                "edit_info": {"initial": {"editTweetIds": [status], "editableUntil": "2024-11-01T00:00:00.000Z",
+                                          "editsRemaining": "5", "isEditEligible": True}},
+                "retweeted": False,
+                "source": '<a href="https://mobile.twitter.com" rel="nofollow">Twitter Web App</a>',
+                "entities": {"hashtags": [], "symbols": [], "user_mentions": [], "urls": []},
+                "display_text_range": ["0", str(len(text))],
+                "favorite_count": str(posts % 501),
+                "id_str": status,
+                "truncated": False,
+                "retweet_count": str(posts % 97),
+                "id": status,
+                "created_at": f"{days[posts % 7]} {months[posts % 12]} {1 + posts % 28:02d} "
+                              f"{posts % 24:02d}:{posts % 60:02d}:00 +0000 2024",
+                "favorited": False,
+                "full_text": text,
+                "lang": "ja",
+            }}, ensure_ascii=False, indent=2, separators=(",", " : "))
+            block = ("," if posts > 1 else "") + "\n" + item
+            handle.write(block)
+            written += len(block.encode("utf-8"))
+            if written >= size_bytes:
+                break
+        handle.write("\n]\n")
+    return posts
+
+
+def write_plain_dump(path: Path, pools: dict[str, list[str]], size_bytes: int) -> int:
+    """Plain text of about ``size_bytes``, one post per line; returns the number of posts."""
+    posts = written = 0
+    with path.open("w", encoding="utf-8") as handle:
+        for text, _ in synthetic_texts(pools, 10**9, sentences=(1, 3), seed=9):
+            posts += 1
+            handle.write(text + "\n")
+            written += len(text.encode("utf-8")) + 1
+            if written >= size_bytes:
+                break
     return posts
 
 
@@ -565,10 +618,13 @@ def memory_figures(figures: dict, args, pools: dict[str, list[str]], work: Path,
         path.unlink()
 
     if args.rss_gb > 0:
-        big = work / {"jsonl": "big.jsonl", "timeline": "big.txt", "x-api": "big.json", "csv": "big.csv"}[args.rss_format]
+        big = work / {"jsonl": "big.jsonl", "timeline": "big.txt", "x-api": "big.json", "csv": "big.csv",
+                      "tsv": "big.tsv", "tweets-js": "tweets.js", "plain": "big-plain.txt"}[args.rss_format]
         log(f"memory dump: {args.rss_gb:g} GB of {args.rss_format} ...")
         write = {"jsonl": write_jsonl_dump, "timeline": write_timeline_dump, "x-api": write_x_api_dump,
-                 "csv": lambda path, pools, size: write_csv_dump(path, pools, size, args.csv_accounts)}
+                 "csv": lambda path, pools, size: write_csv_dump(path, pools, size, args.csv_accounts),
+                 "tsv": lambda path, pools, size: write_csv_dump(path, pools, size, args.csv_accounts, delimiter="\t"),
+                 "tweets-js": write_tweets_js_dump, "plain": write_plain_dump}
         records = write[args.rss_format](big, pools, int(args.rss_gb * 2**30))
         log(f"postcred score on {big.stat().st_size / 2**30:.2f} GB ({records:,} records), --jobs 1 --no-report ...")
         figures["rss"] = {"records": records, "format": args.rss_format, **peak_rss(big, work)}
@@ -581,7 +637,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=3, help="Alternating rounds of the throughput runs.")
     parser.add_argument("--timeline-mb", default="5,50", help="Sizes (MB) of the pasted-timeline memory dumps.")
     parser.add_argument("--rss-gb", type=float, default=1.0, help="Size of the large memory dump in GB (0: skip).")
-    parser.add_argument("--rss-format", choices=("jsonl", "timeline", "x-api", "csv"), default="jsonl",
+    parser.add_argument("--rss-format", choices=("jsonl", "timeline", "x-api", "csv", "tsv", "tweets-js", "plain"), default="jsonl",
                         help="Format of the large memory dump: snscrape JSONL, a pasted timeline, one X API "
                              "response (a single JSON object on one line), or a CSV export of many accounts "
                              "over a year (--csv-accounts).")

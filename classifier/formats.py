@@ -27,7 +27,7 @@ from typing import BinaryIO, Callable, ContextManager, Iterator, TextIO
 
 from .dates import normalize_date
 from .errors import InputError
-from .limits import MAX_ARCHIVE_BYTES, MAX_COMPRESSION_RATIO, RATIO_FLOOR, size_text
+from .limits import MAX_ARCHIVE_BYTES, MAX_COMPRESSION_RATIO, MAX_RECORD_CHARS, RATIO_FLOOR, size_text
 from .source import Part, Post, RecordError, Reject, Source
 
 logger = logging.getLogger(__name__)
@@ -223,6 +223,11 @@ def _parses(line: str, kind: type = object) -> bool:
         return False
 
 
+#: How near the buffer's end a JSON syntax error must be to be blamed on the cut: the
+#: longest token a block can end inside (``\uXXXX``, ``false``) and then some.
+_CUT_MARGIN = 16
+
+
 class JsonReader:
     """JSON values read one after another from a text stream (or a string), never the whole
     stream at once: the text not read yet is held in a buffer of about :attr:`BLOCK`
@@ -302,7 +307,7 @@ class JsonReader:
             try:
                 value, end = self._decoder.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
-                if self._more_for_value():
+                if self._maybe_cut(exc) and self._more_for_value():
                     continue
                 line, column = self.locate(exc.pos)
                 raise json.JSONDecodeError(exc.msg, exc.doc, exc.pos) from _Located(line, column, exc.pos >= len(self.buf.rstrip()))
@@ -311,6 +316,12 @@ class JsonReader:
             raw = self.buf[self.pos : end]
             self.pos = end
             return value, raw
+
+    def _maybe_cut(self, exc: json.JSONDecodeError) -> bool:
+        """Whether the error may come from the buffer's end cutting the value short, so that
+        reading on may mend it: it sits at the end (an escape, a number, a name cut short),
+        or a string runs on to the end.  Any other error stays wherever the block ends."""
+        return exc.pos >= len(self.buf) - _CUT_MARGIN or exc.msg.startswith("Unterminated string")
 
     def _more_for_value(self) -> bool:
         return len(self.buf) - self.pos < self.MAX_VALUE and self._more()
@@ -321,10 +332,31 @@ class JsonReader:
         return self._line, self._column
 
     def rest(self) -> str:
-        """All the text not read yet (for a reject: everything from a break on)."""
-        rest = self.buf[self.pos :] + (self._stream.read() if self._stream is not None and not self.eof else "")
-        self.buf, self.pos, self.eof = "", 0, True
-        return rest
+        """The text not read yet, for a reject: everything from a break on.
+
+        At most :data:`~classifier.limits.MAX_RECORD_CHARS` characters of it are kept; the
+        rest is read block by block and only counted (a break near the start of a
+        gigabyte of JSON would otherwise hold the gigabyte), and the text ends saying how
+        many characters, up to which line, were not kept.
+        """
+        kept = self.buf[self.pos : self.pos + MAX_RECORD_CHARS]
+        dropped = len(self.buf) - self.pos - len(kept)
+        last = self._line + self.buf.count("\n", self._mark)  # the line of the buffer's end
+        self.buf, self.pos, self._mark = "", 0, 0
+        while self._stream is not None and not self.eof:
+            block = self._stream.read(self.BLOCK)
+            if not block:
+                break
+            last += block.count("\n")
+            if len(kept) < MAX_RECORD_CHARS:
+                room = MAX_RECORD_CHARS - len(kept)
+                kept += block[:room]
+                block = block[room:]
+            dropped += len(block)
+        self.eof = True
+        if not dropped:
+            return kept
+        return f"{kept}\n[... {dropped:,} more characters, to line {last:,}, not kept]"
 
 
 class _Located(Exception):

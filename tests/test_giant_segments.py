@@ -111,3 +111,36 @@ def test_a_giant_paragraph_is_counted_not_kept_and_rejected_with_its_length(tmp_
     assert reject["line"] == 3 and reject["reason"].startswith(f"a text of {len(giant):,} characters")
     assert reject["raw"] == (giant[:MAX_RECORD_CHARS] + f"\n[... {len(giant) - MAX_RECORD_CHARS:,} more characters, "
                              f"to line {len(lines) + 2}, not kept]")
+
+
+@pytest.mark.parametrize("flaw", ["a quote too many", "a comma missing"])
+def test_the_text_after_a_json_break_is_counted_not_kept(tmp_path, flaw):
+    """A tweets.js whose second post is broken is rejected from the break on, as one record:
+    its rejects row keeps the first MAX_RECORD_CHARS characters after the break and says how
+    many more there were, and up to which line (a gigabyte after an early break would
+    otherwise be held whole, and written whole into the rejects file)."""
+    from classifier.limits import MAX_RECORD_CHARS
+
+    def item(k: int) -> str:
+        return json.dumps({"tweet": {"id_str": str(k), "created_at": "Mon Nov 04 09:00:00 +0000 2024",
+                                     "full_text": f"{POST}{k}"}}, ensure_ascii=False, indent=2)
+
+    rest = ",\n".join(item(k) for k in range(3, 40_000))  # about 4 MB: several read blocks
+    if flaw == "a quote too many":  # the value does not parse: read on, in case it was cut by a block
+        broken = item(2).replace('"full_text"', '"full_text" "', 1)
+        text = f"window.YTD.tweets.part0 = [\n{item(1)},\n{broken},\n{rest}\n]\n"
+    else:  # the value parses, what follows it does not: the break is found with one block read
+        broken = item(2)
+        text = f"window.YTD.tweets.part0 = [\n{item(1)}\n{broken},\n{rest}\n]\n"
+    dump = tmp_path / "tweets.js"
+    dump.write_text(text, encoding="utf-8")
+    done = postcred("score", dump, "-o", tmp_path / "s.csv", "--on-error", "skip", "--no-report", "--no-campaigns",
+                    cwd=tmp_path)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "records read 2, scored 1, rejected 1" in done.stderr
+    reject, = [json.loads(line) for line in (tmp_path / "s.rejects.jsonl").read_text(encoding="utf-8").split("\n") if line]
+    start = text.index(broken)
+    after = text[start:]
+    assert reject["line"] == text[:start].count("\n") + 1
+    assert reject["raw"] == (after[:MAX_RECORD_CHARS] + f"\n[... {len(after) - MAX_RECORD_CHARS:,} more characters, "
+                             f"to line {text.count(chr(10)) + 1:,}, not kept]")

@@ -27,8 +27,8 @@ from typing import BinaryIO, Callable, ContextManager, Iterator, TextIO
 
 from .dates import normalize_date
 from .errors import InputError
-from .limits import MAX_ARCHIVE_BYTES, MAX_COMPRESSION_RATIO, MAX_RECORD_CHARS, RATIO_FLOOR, size_text
-from .source import Part, Post, RecordError, Reject, Source
+from .limits import MAX_ARCHIVE_BYTES, MAX_COMPRESSION_RATIO, MAX_LINE_CHARS, MAX_RECORD_CHARS, RATIO_FLOOR, size_text
+from .source import CutLine, Part, Post, RecordError, Reject, Source
 
 logger = logging.getLogger(__name__)
 
@@ -203,17 +203,8 @@ LONG_LINE_MARK = "<a long line>"
 def _leading_lines(source: Source) -> Iterator[str | None]:
     """The lines of the dump from its start, each read only up to :data:`LONG_LINE`
     characters: None stands for a longer line (skipped, not held)."""
-    with source.open_text() as text:
-        while True:
-            line = text.readline(LONG_LINE + 1)
-            if not line:
-                return
-            if len(line) <= LONG_LINE or line.endswith("\n"):
-                yield line
-                continue
-            while line and not line.endswith("\n"):  # the rest of the long line
-                line = text.readline(LONG_LINE)
-            yield None
+    for _, line in source.lines(LONG_LINE):
+        yield None if isinstance(line, CutLine) else line
 
 
 def _parses(line: str, kind: type = object) -> bool:
@@ -553,8 +544,12 @@ def _syntax_error(reader: JsonReader, message: str) -> json.JSONDecodeError:
 def _jsonl_records(source: Source, expand: Expand, convert: Convert) -> Iterator[Post | Reject]:
     record = 0
     pages: bool | None = None
-    for line, raw in source.lines():
+    for line, raw in source.lines(MAX_LINE_CHARS):
         if not raw.strip():
+            continue
+        if isinstance(raw, CutLine):
+            record += 1
+            yield Reject(record, line, _line_too_long(raw), raw.kept(MAX_RECORD_CHARS))
             continue
         try:
             value = json.loads(raw)
@@ -880,10 +875,13 @@ def read_delimited(source: Source, delimiter: str) -> Iterator[Post | Reject]:
     malformed record; so is a quote left open to the end of the file.
     """
     consumed: list[str] = []
+    cut: list[CutLine] = []  # a line too long to keep, in the row being read
 
     def feed() -> Iterator[str]:
-        for _, line in source.lines():
+        for _, line in source.lines(MAX_LINE_CHARS):
             consumed.append(line)
+            if isinstance(line, CutLine):
+                cut.append(line)
             yield line + "\n"
 
     reader = csv.reader(feed(), delimiter=delimiter, strict=True)
@@ -903,6 +901,10 @@ def read_delimited(source: Source, delimiter: str) -> Iterator[Post | Reject]:
         consumed.clear()
         if row == [] and error is None:
             continue  # a blank line is no record
+        if cut:  # whatever the parser made of a line's first characters, its row is refused
+            error = _line_too_long(cut[0])
+            raw = f"{raw[:MAX_RECORD_CHARS]}\n[... the rest not kept: a line of {cut[0].length:,} characters]"
+            cut.clear()
         if columns is None:
             if error:
                 raise InputError(source.label, f"cannot read the header row: {error}", line=first)
@@ -916,6 +918,11 @@ def read_delimited(source: Source, delimiter: str) -> Iterator[Post | Reject]:
             yield columns.post(row, record, first, last_line, source.name)
         except RecordError as exc:
             yield Reject(record, first, str(exc), raw)
+
+
+def _line_too_long(line: CutLine) -> str:
+    return (f"a line of {line.length:,} characters; postcred reads lines of at most {MAX_LINE_CHARS:,} "
+            "in this format (a file without line breaks, or not this format?)")
 
 
 def _csv_reason(message: str) -> str:

@@ -38,6 +38,7 @@ from .source import (
     DECODE_ERRORS,
     FORMATS,
     LINE_BREAK_RE,
+    CutLine,
     Part,
     Post,
     ReadOptions,
@@ -148,7 +149,7 @@ def timeline_posts(numbered: Iterable[tuple[int, str]], dump: str) -> Iterator[P
     for number, line in numbered:
         attribution = parse_attribution(line) if "(@" in line else None  # the regex needs "(@"
         if attribution is None:
-            region.append((number, line))
+            region.append((number, line.kept(MAX_RECORD_CHARS) if isinstance(line, CutLine) else line))
             continue
         record += 1
         start = _text_start(region, first=pending is None)
@@ -270,7 +271,7 @@ def plain_posts(numbered: Iterable[tuple[int, str]], dump: str, *, paragraphs: b
         if line.strip():
             if held <= MAX_RECORD_CHARS:
                 block.append((line_number, line))
-            held += len(line.strip()) + (1 if held else 0)
+            held += (line.length if isinstance(line, CutLine) else len(line.strip())) + (1 if held else 0)
             last_line = line_number
             if not paragraphs:
                 yield flush()
@@ -549,14 +550,14 @@ def detect_format(text: str, *, suffix: str = "", columns: bool = False) -> str:
 
 
 def _read_timeline(source: Source) -> Iterator[Post | Reject]:
-    yield from timeline_posts(source.lines(), source.name)
+    yield from timeline_posts(source.lines(MAX_RECORD_CHARS), source.name)
 
 
 def _read_plain(source: Source, paragraphs: bool | None = None) -> Iterator[Post]:
     if paragraphs is None:
-        paragraphs = has_paragraphs(source.lines())
+        paragraphs = has_paragraphs(source.lines(MAX_RECORD_CHARS))
     source.detail = "one post per paragraph" if paragraphs else "one post per line"
-    yield from plain_posts(source.lines(), source.name, paragraphs=paragraphs)
+    yield from plain_posts(source.lines(MAX_RECORD_CHARS), source.name, paragraphs=paragraphs)
 
 
 #: The reader of each ``--input-format``.

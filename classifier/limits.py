@@ -50,6 +50,14 @@ def too_long_reason(length: int) -> str:
 MAX_RECORD_CHARS = 4 * MAX_SEGMENT_CHARS
 
 
+#: A physical line of a JSONL or CSV/TSV dump longer than this many characters is refused
+#: without being held whole (its first characters are kept for the rejects file, the rest
+#: counted).  An X API page of 500 posts with their expansions, saved with ``\uXXXX``
+#: escapes, comes to a few million characters on one line; a CSV cell holds at most
+#: :func:`csv.field_size_limit` characters.  Reading up to the limit costs about 6 bytes
+#: of memory a character (50 MB here).
+MAX_LINE_CHARS = 8 << 20
+
 #: An archive's members that postcred reads (``tweets*.js``, ``account.js``) may unpack to
 #: this many bytes in all: they are decoded and parsed in memory.  A bigger archive can be
 #: unzipped and its ``data/tweets.js`` scored as a file.

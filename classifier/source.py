@@ -121,6 +121,40 @@ class RecordError(ValueError):
     """Raised by a format's record converter: this record is malformed (message = why)."""
 
 
+class CutLine(str):
+    """The first characters of a physical line too long to keep (see :meth:`Source.lines`);
+    ``length`` is the whole line's."""
+
+    length: int
+
+    def kept(self, size: int) -> str:
+        """Its first ``size`` characters, and a line saying how many more there were: the
+        text of a reject."""
+        kept = self[:size]
+        return f"{kept}\n[... {self.length - len(kept):,} more characters of this line, not kept]"
+
+
+def _cut_line(kept: str, length: int) -> CutLine:
+    line = CutLine(kept)
+    line.length = length
+    return line
+
+
+def _skip_to_line_end(readline, read: str) -> int:
+    """Read on to the end of the line begun by ``read`` (its characters past the limit),
+    keeping nothing; how many characters of it there were, the break left out."""
+    count = len(read)
+    while not read.endswith("\n"):
+        read = readline(_SKIP_BLOCK)
+        if not read:
+            return count
+        count += len(read)
+    return count - 1
+
+
+_SKIP_BLOCK = 1 << 20
+
+
 @dataclass
 class Source:
     """An opened dump: a seekable byte handle, how to decode it, and how to name it.
@@ -154,13 +188,27 @@ class Source:
             return "utf-8-sig" if self.codec == "utf-8" else f"{self.codec} with BOM"
         return self.codec
 
-    def lines(self) -> Iterator[tuple[int, str]]:
-        """(line number, text) for every physical line, streamed; CRLF and lone CR are breaks."""
+    def lines(self, limit: int | None = None) -> Iterator[tuple[int, str]]:
+        """(line number, text) for every physical line, streamed; CRLF and lone CR are breaks.
+
+        A line longer than ``limit`` characters comes as a :class:`CutLine`: its first
+        ``limit`` characters, the rest read block by block and only counted, so that one
+        giant line (a gigabyte with no line break) costs no more memory than a short one.
+        """
         self.handle.seek(self.start)
         wrapper = io.TextIOWrapper(self.handle, encoding=self.codec, errors=self.errors, newline=None)
         try:
-            for number, line in enumerate(wrapper, start=1):
-                yield number, line[:-1] if line.endswith("\n") else line
+            readline = wrapper.readline
+            size = -1 if limit is None else limit + 1
+            number = 0
+            while line := readline(size):
+                number += 1
+                if line.endswith("\n"):
+                    yield number, line[:-1]
+                elif len(line) < size or limit is None:
+                    yield number, line  # the last line, without a break
+                else:
+                    yield number, _cut_line(line[:limit], limit + _skip_to_line_end(readline, line[limit:]))
         finally:
             # A reader that stops early (an error) may close this generator after the
             # dump's handle was closed; detaching keeps the wrapper from closing it twice.

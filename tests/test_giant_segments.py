@@ -144,3 +144,77 @@ def test_the_text_after_a_json_break_is_counted_not_kept(tmp_path, flaw):
     assert reject["line"] == text[:start].count("\n") + 1
     assert reject["raw"] == (after[:MAX_RECORD_CHARS] + f"\n[... {len(after) - MAX_RECORD_CHARS:,} more characters, "
                              f"to line {text.count(chr(10)) + 1:,}, not kept]")
+
+
+def test_a_giant_line_is_counted_not_kept(tmp_path):
+    """One line of a million characters in a plain dump (a file with no line break, as a
+    gigabyte of it would be): the reader keeps its first MAX_RECORD_CHARS characters,
+    counts the rest, and refuses it with its whole length; the lines after it are read."""
+    from classifier.limits import MAX_RECORD_CHARS
+
+    giant = "あ" * 1_000_000
+    dump = tmp_path / "plain.txt"
+    dump.write_text(f"{POST}\n{giant}\n{POST}続報。\n", encoding="utf-8")
+    done = postcred("score", dump, "-o", tmp_path / "s.csv", "--input-format", "lines", "--on-error", "skip",
+                    "--no-report", cwd=tmp_path)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "records read 3, scored 2, rejected 1" in done.stderr
+    reject, = [json.loads(line) for line in (tmp_path / "s.rejects.jsonl").read_text(encoding="utf-8").split("\n") if line]
+    assert reject["line"] == 2 and reject["reason"].startswith("a text of 1,000,000 characters")
+    assert reject["raw"] == giant[:MAX_RECORD_CHARS] + f"\n[... {1_000_000 - MAX_RECORD_CHARS:,} more characters, to line 2, not kept]"
+
+
+def _reads(path: Path, **options) -> list:
+    from classifier.ingest import read_posts
+
+    return list(read_posts(path, on_error="skip", **options))
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "tsv"])
+def test_a_line_longer_than_a_format_reads_is_one_reject_and_reading_goes_on(tmp_path, monkeypatch, fmt):
+    """A JSONL or CSV/TSV line longer than MAX_LINE_CHARS (here made small) is refused with
+    its length, without being held whole: its first characters are kept, and the records
+    after it are read as usual."""
+    from classifier import formats
+    from classifier.source import Post, Reject
+
+    monkeypatch.setattr(formats, "MAX_LINE_CHARS", 5_000)
+    giant = "い" * 12_345
+    if fmt == "jsonl":
+        rows = [json.dumps({"id": k, "text": text, "user": {"username": "u"}, "rawContent": text}, ensure_ascii=False)
+                for k, text in enumerate([POST, giant, POST + "続報。"], start=1)]
+        giant_line = rows[1]
+    else:
+        sep = "," if fmt == "csv" else "\t"
+        rows = [sep.join(["id", "text"])] + [sep.join([str(k), text]) for k, text in
+                                              enumerate([POST, giant, POST + "続報。"], start=1)]
+        giant_line = rows[2]
+    dump = tmp_path / f"dump.{fmt}"
+    dump.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    items = _reads(dump)
+    assert [type(i) for i in items] == [Post, Reject, Post]
+    reject = items[1]
+    assert reject.line == (2 if fmt == "jsonl" else 3)
+    assert reject.reason.startswith(f"a line of {len(giant_line):,} characters; postcred reads lines of at most 5,000")
+    if fmt == "jsonl":
+        assert reject.raw == giant_line[:5_000] + f"\n[... {len(giant_line) - 5_000:,} more characters of this line, not kept]"
+    else:
+        assert reject.raw == giant_line[:5_000] + f"\n[... the rest not kept: a line of {len(giant_line):,} characters]"
+    assert [p.parts[0].text for p in (items[0], items[2])] == [POST, POST + "続報。"]
+
+
+def test_a_timeline_line_too_long_is_refused_with_its_post(tmp_path):
+    """In a pasted timeline, a giant line is kept only in part: the post it belongs to is
+    rejected, its text saying how much was left out, and the next post is read."""
+    from classifier.limits import MAX_RECORD_CHARS
+
+    giant = "う" * 600_000
+    dump = tmp_path / "timeline.txt"
+    dump.write_text(f"{POST}\n— NHK (@nhk_news) Nov 4, 2024\n\n{giant}\n— 誰か (@someone) Nov 4, 2024\n\n"
+                    f"{POST}続報。\n— NHK (@nhk_news) Nov 4, 2024\n", encoding="utf-8")
+    items = _reads(dump, input_format="timeline")
+    kinds = [type(i).__name__ for i in items]
+    assert kinds == ["Post", "Reject", "Post"], kinds
+    reject = items[1]
+    assert reject.line == 4
+    assert reject.raw == giant[:MAX_RECORD_CHARS] + f"\n[... {600_000 - MAX_RECORD_CHARS:,} more characters of this line, not kept]"

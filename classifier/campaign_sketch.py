@@ -31,6 +31,7 @@ import emoji as emoji_lib
 import numpy as np
 
 from .patterns import MENTION_RE, URL_RE
+from .spans import span_indices
 
 SHINGLE_SIZE = 3
 RT_PREFIX_RE = re.compile(r"^\s*rt\s*@[a-z0-9_]{1,30}\s*:?\s*", re.IGNORECASE)
@@ -340,8 +341,7 @@ def _tagged(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> tuple
     """The sets ``values[start:start + count]`` laid end to end, each value tagged with its
     set's number in the high 32 bits (so the whole array is sorted), and those numbers."""
     owner = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
-    offsets = np.arange(owner.size, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    picked = values[np.repeat(starts, counts) + offsets].astype(np.uint64)
+    picked = values[span_indices(starts, counts)].astype(np.uint64)
     return (owner.astype(np.uint64) << _U64(32)) | picked, owner
 
 

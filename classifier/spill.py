@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import OutputError
 from .outputs import temp_beside
+from .spans import span_indices
 
 
 class SpillPurpose(NamedTuple):
@@ -108,19 +109,10 @@ class SpillFile:
         # distance from the stretch's start.
         stretch = np.cumsum(new_stretch) - 1
         placed = (np.cumsum(stretch_ends - stretch_starts) - (stretch_ends - stretch_starts))[stretch]
-        return read[_spans_index(placed + starts - stretch_starts[stretch], ends - starts)]
+        return read[span_indices(placed + starts - stretch_starts[stretch], ends - starts)]
 
     def close(self) -> None:
         self._finalizer()
-
-
-def _spans_index(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The indices ``starts[i], ..., starts[i] + lengths[i] - 1`` of every span, in order."""
-    total = int(lengths.sum())
-    if not total:
-        return np.zeros(0, dtype=np.int64)
-    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    return np.arange(total, dtype=np.int64) + shift
 
 
 def _close_and_remove(handle, path: Path | None) -> None:

@@ -65,3 +65,15 @@ def test_exact_jaccard_from_codes_is_the_one_from_strings():
     from_strings = pair_jaccard(shingle_sets(texts), pairs)
     assert np.array_equal(from_codes, from_strings)
     assert 0 < np.count_nonzero(from_codes) < pairs.size
+
+
+def test_span_indices_gather_the_slices_end_to_end():
+    """``array[span_indices(starts, lengths)]`` is the slices laid end to end, empty ones
+    (and none at all) included."""
+    from classifier.spans import span_indices
+
+    array = np.arange(100) * 3
+    starts, lengths = np.array([5, 0, 40, 97, 12]), np.array([3, 0, 4, 3, 1])
+    expected = np.concatenate([array[s:s + n] for s, n in zip(starts, lengths)])
+    assert np.array_equal(array[span_indices(starts, lengths)], expected)
+    assert span_indices(np.zeros(0, int), np.zeros(0, int)).size == 0

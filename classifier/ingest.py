@@ -134,6 +134,124 @@ def parse_timeline(text: str, dump: str) -> Iterator[Post | Reject]:
 #: Lines as a reader sees them: (physical line number, text).
 Numbered = list[tuple[int, str]]
 
+#: More characters than this between two attribution lines are not held (a post with its
+#: article pasted after it is tens of thousands): the post they would belong to is
+#: refused as too long, and reading goes on with the next attribution.
+MAX_REGION_CHARS = 5 * MAX_RECORD_CHARS
+#: Nor more lines than this (a held line costs about 150 bytes however short it is).
+MAX_REGION_LINES = 20_000
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A post whose attribution has been read, waiting for the lines after it."""
+
+    record: int
+    at: int  # the attribution's line
+    attribution_line: str
+    attribution: tuple[str, str, str]
+    text: Part | None
+    refused: Reject | None = None  # set when its text was too long to hold
+
+
+class _Region:
+    """The lines since the last attribution.  Up to :data:`MAX_REGION_CHARS` characters
+    they are all held; past that the region *overflows*: it keeps the lines it holds (the
+    start of a reject's text), the non-empty lines since the last blank one (the next
+    post's text, while that stays under :data:`~classifier.limits.MAX_RECORD_CHARS`
+    characters) and the last non-empty line, and only counts the rest."""
+
+    def __init__(self) -> None:
+        self.lines: Numbered = []
+        self.held = 0  # characters of ``lines`` (each with its line break)
+        self.chars = 0  # characters of every line added
+        self.overflow = False
+        self.blank_after_overflow = False
+        self.tail: Numbered = []  # past the overflow: the non-empty lines since the last blank one
+        self.tail_chars = 0
+        self.tail_start = 0
+        self.last: tuple[int, str] | None = None  # the last non-empty line
+        self.end = 0  # the last line's number
+
+    def add(self, number: int, line: str) -> None:
+        size = len(line) + 1
+        self.chars += size
+        self.end = number
+        if line.strip():
+            self.last = (number, line)
+        if not self.overflow:
+            self.lines.append((number, line))
+            self.held += size
+            self.overflow = self.held > MAX_REGION_CHARS or len(self.lines) > MAX_REGION_LINES
+        elif not line.strip():
+            self.blank_after_overflow = True
+            self.tail, self.tail_chars = [], 0
+        else:
+            if not self.tail_chars:
+                self.tail_start = number
+            self.tail_chars += size
+            if self.tail_chars <= MAX_RECORD_CHARS:
+                self.tail.append((number, line))
+
+    def split(self, *, first: bool) -> tuple[Numbered | None, Part | None, Reject | None]:
+        """The lines that go with the last post (None when they could not all be held,
+        so that post is refused), and the next post's text: its part, or the reject that
+        refuses it when it could not be held (``first``: no post came before)."""
+        if not self.overflow:
+            start = _text_start(self.lines, first=first)
+            return self.lines[:start], _text_part([item for item in self.lines[start:] if item[1].strip()]), None
+        if first:  # the first post's text starts at the first non-empty line and runs on
+            return [], None, _too_long_text(self.lines, self.chars)
+        # As _text_start says: the next text is the non-empty lines after the last blank
+        # line, or, when none follows it (or there is no blank line), the last line.
+        if self.blank_after_overflow:  # the last post's lines run on past what was held
+            if not self.tail_chars:
+                return None, _text_part([self.last]), None
+            if self.tail_chars <= MAX_RECORD_CHARS:
+                return None, _text_part(self.tail), None
+            return None, None, _too_long_text(self.tail, self.tail_chars)
+        blanks = [k for k, (_, line) in enumerate(self.lines) if not line.strip()]
+        after = [*self.lines[blanks[-1] + 1 :], *self.tail] if blanks else []
+        if not blanks or not (after or self.tail_chars):  # the last post's lines run on to the last line, the text
+            last = len(self.lines) - 1 - next(k for k, (_, line) in enumerate(reversed(self.lines)) if line.strip())
+            rest = None if self.tail_chars else self.lines[:last]
+            return rest, _text_part([self.last]), None
+        rest = self.lines[: blanks[-1] + 1]  # the last post's lines end at the last blank line held
+        chars = sum(len(line) + 1 for _, line in self.lines[blanks[-1] + 1 :]) + self.tail_chars
+        if chars <= MAX_RECORD_CHARS:
+            return rest, _text_part(after), None
+        return rest, None, _too_long_text(after, chars)
+
+    def refuse(self, pending: _Pending, *, to_end: bool) -> Reject:
+        """The reject of the post whose lines after its attribution could not all be held:
+        those up to the next post's text (the tail, or else the last line), or all of
+        them (``to_end``: no post follows)."""
+        if to_end:
+            chars, end = self.chars, self.end
+        elif self.blank_after_overflow and self.tail_chars:
+            chars, end = self.chars - self.tail_chars, self.tail_start - 1
+        else:
+            chars, end = self.chars - len(self.last[1]) - 1, self.last[0] - 1
+        return Reject(pending.record, pending.at,
+                      f"{chars:,} characters of lines after its attribution (to line {end:,}); postcred "
+                      f"holds at most {MAX_REGION_CHARS:,} characters or {MAX_REGION_LINES:,} lines between two "
+                      "attribution lines (not a pasted timeline?)",
+                      f"{pending.attribution_line}\n{_kept(self.lines, chars)}")
+
+
+def _too_long_text(lines: Numbered, chars: int) -> Reject:
+    """The reject of a post text of ``chars`` characters, of which ``lines`` were held
+    (its record and line numbered by the caller)."""
+    first = next((n for n, line in lines if line.strip()), lines[0][0] if lines else 0)
+    return Reject(0, first, too_long_reason(chars), _kept(lines, chars))
+
+
+def _kept(lines: Numbered, chars: int) -> str:
+    """The start of ``lines``' text, saying how many of its ``chars`` characters were not kept."""
+    text = "\n".join(line for _, line in lines)[:MAX_RECORD_CHARS]
+    more = chars - len(text) - 1
+    return text if more <= 0 else f"{text}\n[... {more:,} more characters, not kept]"
+
 
 def timeline_posts(numbered: Iterable[tuple[int, str]], dump: str) -> Iterator[Post | Reject]:
     """:func:`parse_timeline` over (line number, text) pairs read one at a time.
@@ -141,24 +259,35 @@ def timeline_posts(numbered: Iterable[tuple[int, str]], dump: str) -> Iterator[P
     Only the lines since the last attribution are held: which of them open the next
     post's text, and which are the last post's hashtags, pictures and paragraphs, is known
     when the next attribution (or the end) arrives.  So memory follows the longest post,
-    not the dump.
+    not the dump.  Past :data:`MAX_REGION_CHARS` characters between two attributions (a
+    file that is not a timeline, or a gigabyte pasted into one) the lines are counted, not
+    held (:class:`_Region`), and the post they belong to is refused.  Lines with no
+    attribution anywhere are one refused record.
     """
-    pending: tuple[int, int, str, tuple[str, str, str], Part | None] | None = None
-    region: Numbered = []  # the lines since the last attribution
+    pending: _Pending | None = None
+    region = _Region()
     record = 0
     for number, line in numbered:
+        if isinstance(line, CutLine):
+            line = line.kept(MAX_RECORD_CHARS)
         attribution = parse_attribution(line) if "(@" in line else None  # the regex needs "(@"
         if attribution is None:
-            region.append((number, line.kept(MAX_RECORD_CHARS) if isinstance(line, CutLine) else line))
+            region.add(number, line)
             continue
         record += 1
-        start = _text_start(region, first=pending is None)
+        rest, text, refused = region.split(first=pending is None)
         if pending is not None:
-            yield _timeline_post(pending, region[:start], dump)
-        pending = (record, number, line, attribution, _text_part([item for item in region[start:] if item[1].strip()]))
-        region = []
+            yield _timeline_post(pending, rest, region, dump)
+        if refused is not None:
+            refused = replace(refused, record=record)
+        pending = _Pending(record, number, line, attribution, text, refused)
+        region = _Region()
     if pending is not None:
-        yield _timeline_post(pending, region, dump)
+        yield _timeline_post(pending, None if region.overflow else region.lines, region, dump, to_end=True)
+    elif region.last is not None:
+        yield Reject(1, next(n for n, line in region.lines if line.strip()),
+                     "no attribution line (— Name (@handle) Month D, YYYY) in the whole dump: not a pasted timeline? "
+                     "(--input-format plain reads a post per line)", _kept(region.lines, region.chars))
 
 
 def _text_start(region: Numbered, *, first: bool) -> int:
@@ -178,17 +307,24 @@ def _text_start(region: Numbered, *, first: bool) -> int:
     return nonempty[-1]
 
 
-def _timeline_post(pending: tuple[int, int, str, tuple[str, str, str], Part | None], rest: Numbered,
-                   dump: str) -> Post | Reject:
-    """The post of one attribution, its text part and the parts of the lines after it."""
-    record, at, attribution_line, (name, handle, date), text = pending
-    post = Post(record=record, post_id=f"{dump}:post{record}", account=name, handle=handle, date=date)
-    if text is not None:
-        post.parts.append(text)
+def _timeline_post(pending: _Pending, rest: Numbered | None, region: _Region, dump: str, *,
+                   to_end: bool = False) -> Post | Reject:
+    """The post of one attribution, its text part and the parts of the lines after it
+    (``rest``, from ``region``; None when they could not all be held: the post is
+    refused; ``to_end``: the region is the dump's last)."""
+    if pending.refused is not None:
+        return pending.refused
+    if rest is None:
+        return region.refuse(pending, to_end=to_end)
+    name, handle, date = pending.attribution
+    post = Post(record=pending.record, post_id=f"{dump}:post{pending.record}", account=name, handle=handle, date=date)
+    if pending.text is not None:
+        post.parts.append(pending.text)
     post.parts.extend(_continuation_parts(rest))
     if post.parts:
         return post
-    return Reject(record, at, "empty text: an attribution line with no post text above it", attribution_line)
+    return Reject(pending.record, pending.at, "empty text: an attribution line with no post text above it",
+                  pending.attribution_line)
 
 
 def _continuation_parts(lines: Numbered) -> Iterator[Part]:

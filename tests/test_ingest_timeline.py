@@ -8,6 +8,7 @@ import pytest
 
 from classifier.ingest import parse_attribution, parse_timeline, read_posts
 from classifier.scoring import ScoreSummary, iter_segments
+from classifier.source import Reject
 
 
 def segments_of(path):
@@ -95,8 +96,12 @@ def test_parse_attribution(line, expected):
     assert parse_attribution(line) == expected
 
 
-def test_text_without_attribution_yields_no_timeline_posts():
-    assert list(parse_timeline("ただの文章\nもう一行", "x")) == []
+def test_text_without_any_attribution_is_one_rejected_record():
+    """Read as a timeline, lines with no attribution line anywhere are not dropped: they
+    are one record, refused, saying why (before, the dump read as empty)."""
+    reject, = parse_timeline("\nただの文章\nもう一行", "x")
+    assert isinstance(reject, Reject) and (reject.record, reject.line, reject.raw) == (1, 2, "\nただの文章\nもう一行")
+    assert reject.reason.startswith("no attribution line")
 
 
 @pytest.mark.parametrize(
@@ -131,3 +136,80 @@ def test_hashtag_lines_in_a_plain_dump(tmp_path, line, hashtags):
     dump.write_text(f"{line}\n", encoding="utf-8")
     (post,) = read_posts(dump, input_format="lines")
     assert post.parts[0].role == ("hashtags" if hashtags else "post")
+
+
+def _random_timeline(rng) -> str:
+    """A timeline whose stretches between attributions are now short, now long runs of
+    lines with or without blank lines among them, before the first attribution too."""
+    lines = []
+    for k in range(rng.randint(1, 8)):
+        for _ in range(rng.choice([0, 1, 2, rng.randint(5, 60)])):
+            lines.append("" if rng.random() < rng.choice([0.0, 0.1, 0.5]) else
+                         rng.choice(["本文の段落です。", "#拡散希望", "写真 pic.twitter.com/abc", "続きの文"]) * rng.randint(1, 4))
+        lines.append(f"— 記者{k} (@user{k}) Nov {k + 1}, 2024")
+    for _ in range(rng.choice([0, 3, 40])):
+        lines.append(rng.choice(["", "後の段落。", "#タグ"]))
+    return "\n".join(lines) + "\n"
+
+
+def test_a_region_too_long_to_hold_refuses_its_post_and_changes_no_other(monkeypatch):
+    """With the held lines between attributions capped (here to a few hundred characters
+    and a few dozen lines), every record still comes out once, in order; a record that is
+    a post is the same post as when everything is held; the others are refused, saying
+    why.  Which records are refused is all that the cap may change."""
+    import random
+
+    from classifier import ingest
+
+    texts = [_random_timeline(random.Random(seed)) for seed in range(300)]
+    wholes = [list(parse_timeline(text, "x")) for text in texts]
+    monkeypatch.setattr(ingest, "MAX_REGION_CHARS", 150)
+    monkeypatch.setattr(ingest, "MAX_REGION_LINES", 12)
+    monkeypatch.setattr(ingest, "MAX_RECORD_CHARS", 60)
+    refused = 0
+    for seed, (text, whole) in enumerate(zip(texts, wholes)):
+        capped = list(parse_timeline(text, "x"))
+        assert [i.record for i in capped] == [i.record for i in whole], seed
+        for held, kept in zip(whole, capped):
+            if isinstance(kept, Reject) and not isinstance(held, Reject):
+                refused += 1
+                assert kept.reason and kept.raw, seed
+            else:
+                assert kept == held, seed
+    assert refused > 100  # the cap was reached, in many ways
+
+
+def test_a_huge_stretch_between_attributions_is_refused_and_the_next_post_read(monkeypatch):
+    """Past the cap, the post whose lines run on is refused with their length and the
+    line they end on; the next post's text (after the last blank line) is read as usual."""
+    from classifier import ingest
+
+    monkeypatch.setattr(ingest, "MAX_REGION_CHARS", 200)
+    body = "\n".join(f"段落{k}。" * 5 for k in range(100))
+    text = f"最初の投稿\n— A (@a) Nov 4, 2024\n{body}\n\n次の投稿の本文\n— B (@b) Nov 4, 2024\n"
+    first, second = parse_timeline(text, "x")
+    assert isinstance(first, Reject) and first.record == 1 and first.line == 2
+    end = 2 + 100 + 1
+    assert first.reason.startswith(f"{len(body) + 2:,} characters of lines after its attribution (to line {end}); ")
+    assert first.raw.startswith("— A (@a) Nov 4, 2024\n段落0。") and "more characters, not kept]" in first.raw
+    assert [p.text for p in second.parts] == ["次の投稿の本文"] and second.handle == "b"
+
+
+@pytest.mark.parametrize("case", ["no blank line", "to the end"])
+def test_a_refused_post_counts_only_its_own_lines(case, monkeypatch):
+    """With no blank line, the next post's text is the last line before its attribution,
+    and the refused post's lines stop above it; after the last attribution, every line
+    is the last post's."""
+    from classifier import ingest
+
+    monkeypatch.setattr(ingest, "MAX_REGION_CHARS", 200)
+    body = "\n".join(f"段落{k}。" * 5 for k in range(100))
+    tail = "次の投稿の本文\n— B (@b) Nov 4, 2024\n" if case == "no blank line" else ""
+    text = f"最初の投稿\n— A (@a) Nov 4, 2024\n{body}\n{tail}"
+    first, *rest = parse_timeline(text, "x")
+    assert isinstance(first, Reject)
+    assert first.reason.startswith(f"{len(body) + 1:,} characters of lines after its attribution (to line 102); ")
+    if case == "no blank line":
+        assert [p.text for p in rest[0].parts] == ["次の投稿の本文"]
+    else:
+        assert rest == []

@@ -127,6 +127,8 @@ def _json_reason(exc: Exception, *, with_line: bool = False) -> str:
         return f"not valid JSON: {what[:1].lower()}{what[1:]} at {where}" + (" (cut short?)" if cut else "")
     if isinstance(exc, RecursionError):
         return "not valid JSON (nested too deeply)"
+    if isinstance(exc, _ValueTooLong):
+        return str(exc)
     return f"not valid JSON ({exc})"  # e.g. an integer of more than 4300 digits
 
 
@@ -229,7 +231,7 @@ class JsonReader:
     BLOCK = 1 << 20
     #: A value still incomplete with this much text after its start is malformed, not cut
     #: by the buffer: reading stops there instead of holding the rest of the dump.
-    MAX_VALUE = 64 << 20
+    MAX_VALUE = MAX_LINE_CHARS
 
     def __init__(self, source: str | TextIO, start: int = 0) -> None:
         self._stream = None if isinstance(source, str) else source
@@ -298,8 +300,12 @@ class JsonReader:
             try:
                 value, end = self._decoder.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
-                if self._maybe_cut(exc) and self._more_for_value():
-                    continue
+                if self._maybe_cut(exc):
+                    if self._more_for_value():
+                        continue
+                    if len(self.buf) - self.pos >= self.MAX_VALUE:
+                        raise _ValueTooLong(f"a JSON value still open after {self.MAX_VALUE:,} characters; postcred "
+                                            "reads at most that much of one record (a quote left open?)") from None
                 line, column = self.locate(exc.pos)
                 raise json.JSONDecodeError(exc.msg, exc.doc, exc.pos) from _Located(line, column, exc.pos >= len(self.buf.rstrip()))
             if end == len(self.buf) and not isinstance(value, (dict, list, str)) and self._more_for_value():
@@ -348,6 +354,10 @@ class JsonReader:
         if not dropped:
             return kept
         return f"{kept}\n[... {dropped:,} more characters, to line {last:,}, not kept]"
+
+
+class _ValueTooLong(ValueError):
+    """A JSON value that would have to be held past :attr:`JsonReader.MAX_VALUE` characters."""
 
 
 class _Located(Exception):

@@ -218,3 +218,27 @@ def test_a_timeline_line_too_long_is_refused_with_its_post(tmp_path):
     reject = items[1]
     assert reject.line == 4
     assert reject.raw == giant[:MAX_RECORD_CHARS] + f"\n[... {600_000 - MAX_RECORD_CHARS:,} more characters of this line, not kept]"
+
+
+def test_a_json_value_too_long_to_hold_is_refused_with_what_is_wrong(tmp_path, monkeypatch):
+    """A tweets.js post whose text runs on past JsonReader.MAX_VALUE characters (here made
+    small) is refused as a value still open after that many, not as JSON "cut short";
+    the text from it on is the reject's, kept only in part."""
+    from classifier import formats
+    from classifier.source import Post, Reject
+
+    monkeypatch.setattr(formats.JsonReader, "MAX_VALUE", 3_000)
+    monkeypatch.setattr(formats.JsonReader, "BLOCK", 500)
+
+    def item(k: int, text: str) -> str:
+        return json.dumps({"tweet": {"id_str": str(k), "created_at": "Mon Nov 04 09:00:00 +0000 2024",
+                                     "full_text": text}}, ensure_ascii=False, indent=2)
+
+    dump = tmp_path / "tweets.js"
+    dump.write_text(f"window.YTD.tweets.part0 = [\n{item(1, POST)},\n{item(2, 'え' * 10_000)},\n{item(3, POST)}\n]\n",
+                    encoding="utf-8")
+    items = _reads(dump)
+    assert [type(i) for i in items] == [Post, Reject]
+    assert items[1].reason == ("a JSON value still open after 3,000 characters; postcred reads at most that much of "
+                               "one record (a quote left open?)")
+    assert items[1].line == 9 and "え" * 100 in items[1].raw

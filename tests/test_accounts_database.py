@@ -253,3 +253,34 @@ def test_a_post_listed_twice_is_one_post_row_with_two_listings(tmp_path):
     db = sqlite3.connect(tmp_path / "d.sqlite")
     assert db.execute("SELECT post_id, listings FROM posts ORDER BY post_id").fetchall() == [("p1", 2), ("p2", 1)]
     assert db.execute("SELECT COUNT(*) FROM segments").fetchone()[0] == 3
+
+
+def test_a_minimal_campaigns_file_joins_by_post_id_and_a_post_may_be_in_two(account_dumps, tmp_path):
+    """A campaigns file of only campaign and post_id joins each campaign to the account of
+    its post; a post listed in two campaigns gives its account both (a dict of post ->
+    campaign kept only the last)."""
+    scores = read_csv(account_dumps["timed"]["scores"])
+    steady = [row for row in scores if row["handle"] == "steady"][0]
+    burster = [row for row in scores if row["handle"] == "burster"][0]
+    campaigns = tmp_path / "c.csv"
+    campaigns.write_text(f"campaign,post_id\n7,{steady['post_id']}\n12,{steady['post_id']}\n7,{burster['post_id']}\n",
+                         encoding="utf-8")
+    result = run("accounts", account_dumps["timed"]["scores"], "-o", tmp_path, "--campaigns", campaigns)
+    assert result.exit_code == 0, result.output
+    accounts = {row["handle"]: row for row in read_csv(tmp_path / "timed.accounts.csv")}
+    assert (accounts["steady"]["campaigns"], accounts["burster"]["campaigns"]) == ("7; 12", "7")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv", "timed.account_days.csv", "timed.accounts.csv"]
+
+
+def test_campaigns_of_posts_answers_as_a_dict_would():
+    from classifier.accounts_files import CampaignsOfPosts
+
+    lookup = CampaignsOfPosts()
+    members = [{"campaign": f"C{k % 50}", "post_id": f"post{k % 700}"} for k in range(2000)]
+    assert list(lookup.collect(iter(members))) == members
+    expected: dict[str, list[str]] = {}
+    for m in members:
+        expected.setdefault(m["post_id"], []).append(m["campaign"])
+    for post_id, campaigns in expected.items():
+        assert lookup.get(post_id) == campaigns
+    assert lookup.get("post-none") is None and lookup.get("", []) == []

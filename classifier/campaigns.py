@@ -497,8 +497,13 @@ class CampaignFinder:
 
     def _find(self) -> CampaignSet:
         p = self.params
-        groups = self._matching_groups(self._canonical_texts()[1])
-        keys, rows = self._canonical_texts()  # again: not held while the pairs are matched
+        accounts = self.counts["accounts"] = int(np.unique(self._column("post", "account")).size)
+        if accounts >= p.min_accounts:
+            groups = self._matching_groups(self._canonical_texts()[1])
+            keys, rows = self._canonical_texts()  # again: not held while the pairs are matched
+        else:  # no group could hold enough accounts (a dump without authors has one, ""): no pair is compared
+            keys, rows = self._canonical_texts()
+            groups = np.arange(keys.size, dtype=np.int32)
         post_keys = self._column("post", "key")
         self.counts.update(compared=int(post_keys.size), distinct_texts=int(keys.size))
         text_of_post = np.searchsorted(keys, post_keys).astype(np.int32)

@@ -316,3 +316,21 @@ def test_parse_time(value, expected):
 def test_a_bad_date_is_an_error():
     with pytest.raises(ValueError, match="not an ISO 8601 date"):
         find_campaigns([record(BASE, "a", "yesterday")])
+
+
+def test_posts_of_fewer_accounts_than_a_campaign_needs_are_not_compared():
+    """Without authors (every post's account is "") or with one account, no group could
+    reach min_accounts: the pairs are not compared at all, and no campaign comes out, as
+    when they are compared; with two accounts the same texts make a campaign."""
+    texts = [BASE + f"{k % 3}" for k in range(30)]
+
+    def finder_counts(handles):
+        found = find_campaigns(record(t, h, post_id=f"p{k}") for k, (t, h) in enumerate(zip(texts, handles)))
+        return found.campaigns, found.counts
+
+    for handles in ([""] * 30, ["solo"] * 30):
+        campaigns, counts = finder_counts(handles)
+        assert campaigns == () and counts["accounts"] == 1 and "candidate_pairs" not in counts
+    campaigns, counts = finder_counts(["a", "b"] * 15)
+    assert len(campaigns) == 1 and len(campaigns[0].posts) == 30 and counts["accounts"] == 2
+    assert counts["matching_pairs"] > 0

@@ -162,7 +162,7 @@ class _Region:
     characters) and the last non-empty line, and only counts the rest."""
 
     def __init__(self) -> None:
-        self.lines: Numbered = []
+        self.lines: Numbered = []  # a run of blank lines as its first one
         self.held = 0  # characters of ``lines`` (each with its line break)
         self.chars = 0  # characters of every line added
         self.overflow = False
@@ -180,6 +180,8 @@ class _Region:
         if line.strip():
             self.last = (number, line)
         if not self.overflow:
+            if not line.strip() and self.lines and not self.lines[-1][1].strip():
+                return  # a run of blank lines is held as its first: only where it lies counts
             self.lines.append((number, line))
             self.held += size
             self.overflow = self.held > MAX_REGION_CHARS or len(self.lines) > MAX_REGION_LINES
@@ -190,7 +192,7 @@ class _Region:
             if not self.tail_chars:
                 self.tail_start = number
             self.tail_chars += size
-            if self.tail_chars <= MAX_RECORD_CHARS:
+            if self.tail_chars <= MAX_RECORD_CHARS or not self.tail:  # its first line, at least
                 self.tail.append((number, line))
 
     def split(self, *, first: bool) -> tuple[Numbered | None, Part | None, Reject | None]:
@@ -200,6 +202,8 @@ class _Region:
         if not self.overflow:
             start = _text_start(self.lines, first=first)
             return self.lines[:start], _text_part([item for item in self.lines[start:] if item[1].strip()]), None
+        if self.last is None:  # blank lines only: no text, nothing for the last post
+            return [], None, None
         if first:  # the first post's text starts at the first non-empty line and runs on
             return [], None, _too_long_text(self.lines, self.chars)
         # As _text_start says: the next text is the non-empty lines after the last blank
@@ -240,9 +244,9 @@ class _Region:
 
 
 def _too_long_text(lines: Numbered, chars: int) -> Reject:
-    """The reject of a post text of ``chars`` characters, of which ``lines`` were held
-    (its record and line numbered by the caller)."""
-    first = next((n for n, line in lines if line.strip()), lines[0][0] if lines else 0)
+    """The reject of a post text of ``chars`` characters, of which ``lines`` (one at least)
+    were held (its record numbered by the caller)."""
+    first = next((n for n, line in lines if line.strip()), lines[0][0])
     return Reject(0, first, too_long_reason(chars), _kept(lines, chars))
 
 
@@ -285,7 +289,7 @@ def timeline_posts(numbered: Iterable[tuple[int, str]], dump: str) -> Iterator[P
     if pending is not None:
         yield _timeline_post(pending, None if region.overflow else region.lines, region, dump, to_end=True)
     elif region.last is not None:
-        yield Reject(1, next(n for n, line in region.lines if line.strip()),
+        yield Reject(1, next((n for n, line in region.lines if line.strip()), region.last[0]),
                      "no attribution line (— Name (@handle) Month D, YYYY) in the whole dump: not a pasted timeline? "
                      "(--input-format plain reads a post per line)", _kept(region.lines, region.chars))
 

@@ -213,3 +213,20 @@ def test_a_refused_post_counts_only_its_own_lines(case, monkeypatch):
         assert [p.text for p in rest[0].parts] == ["次の投稿の本文"]
     else:
         assert rest == []
+
+
+@pytest.mark.parametrize("text", [
+    "最初\n— A (@a) Nov 4, 2024\n" + "\n" * 40 + "次\n— B (@b) Nov 4, 2024\n",
+    "最初\n— A (@a) Nov 4, 2024\n" + "\n" * 40 + "— B (@b) Nov 4, 2024\n",
+    "\n" * 40 + "本文だけ\n",
+    "\n" * 40 + "本文\n— A (@a) Nov 4, 2024\n" + "\n \n" * 30,
+])
+def test_blank_lines_do_not_fill_the_held_lines(text, monkeypatch):
+    """A run of blank lines is held as one line (where it lies is all that counts), so
+    blank lines alone never reach the cap (here 12 lines): the records are those read
+    when every line is held."""
+    from classifier import ingest
+
+    whole = list(parse_timeline(text, "x"))
+    monkeypatch.setattr(ingest, "MAX_REGION_LINES", 12)
+    assert list(parse_timeline(text, "x")) == whole

@@ -166,7 +166,7 @@ class CampaignsOfPosts:
 
     def __init__(self) -> None:
         self._keys = array("Q")
-        self._numbers = array("l")
+        self._numbers = array("q")
         self._names: list[str] = []
         self._number_of: dict[str, int] = {}
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
@@ -187,9 +187,8 @@ class CampaignsOfPosts:
         if self._sorted is None:
             keys = np.frombuffer(self._keys, dtype=np.uint64)
             order = np.argsort(keys, kind="stable")
-            self._sorted = keys[order], np.frombuffer(self._numbers, dtype=np.int64 if self._numbers.itemsize == 8
-                                                        else np.int32)[order]
-            self._keys, self._numbers = array("Q"), array("l")
+            self._sorted = keys[order], np.frombuffer(self._numbers, dtype=np.int64)[order]
+            self._keys, self._numbers = array("Q"), array("q")
         keys, numbers = self._sorted
         key = np.uint64(text_key(post_id))
         first = int(np.searchsorted(keys, key, "left"))

@@ -498,11 +498,12 @@ class CampaignFinder:
     def _find(self) -> CampaignSet:
         p = self.params
         accounts = self.counts["accounts"] = int(np.unique(self._column("post", "account")).size)
-        if accounts >= p.min_accounts:
-            groups = self._matching_groups(self._canonical_texts()[1])
-            keys, rows = self._canonical_texts()  # again: not held while the pairs are matched
-        else:  # no group could hold enough accounts (a dump without authors has one, ""): no pair is compared
-            keys, rows = self._canonical_texts()
+        # With fewer accounts than a campaign needs (a dump without authors has one, ""), no
+        # group could qualify: no pair is compared.
+        matching = accounts >= p.min_accounts
+        groups = self._matching_groups(self._canonical_texts()[1]) if matching else None
+        keys, rows = self._canonical_texts()  # again: not held while the pairs are matched
+        if groups is None:
             groups = np.arange(keys.size, dtype=np.int32)
         post_keys = self._column("post", "key")
         self.counts.update(compared=int(post_keys.size), distinct_texts=int(keys.size))

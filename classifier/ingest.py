@@ -177,15 +177,16 @@ class _Region:
         size = len(line) + 1
         self.chars += size
         self.end = number
-        if line.strip():
+        blank = not line.strip()
+        if not blank:
             self.last = (number, line)
         if not self.overflow:
-            if not line.strip() and self.lines and not self.lines[-1][1].strip():
+            if blank and self.lines and not self.lines[-1][1].strip():
                 return  # a run of blank lines is held as its first: only where it lies counts
             self.lines.append((number, line))
             self.held += size
             self.overflow = self.held > MAX_REGION_CHARS or len(self.lines) > MAX_REGION_LINES
-        elif not line.strip():
+        elif blank:
             self.blank_after_overflow = True
             self.tail, self.tail_chars = [], 0
         else:
@@ -216,7 +217,7 @@ class _Region:
             return None, None, _too_long_text(self.tail, self.tail_chars)
         blanks = [k for k, (_, line) in enumerate(self.lines) if not line.strip()]
         after = [*self.lines[blanks[-1] + 1 :], *self.tail] if blanks else []
-        if not blanks or not (after or self.tail_chars):  # the last post's lines run on to the last line, the text
+        if not after:  # the last post's lines run on to the last line, the text (the tail holds its first line)
             last = len(self.lines) - 1 - next(k for k, (_, line) in enumerate(reversed(self.lines)) if line.strip())
             rest = None if self.tail_chars else self.lines[:last]
             return rest, _text_part([self.last]), None

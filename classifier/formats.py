@@ -27,7 +27,9 @@ from typing import BinaryIO, Callable, ContextManager, Iterator, TextIO
 
 from .dates import normalize_date
 from .errors import InputError
-from .limits import MAX_ARCHIVE_BYTES, MAX_COMPRESSION_RATIO, MAX_LINE_CHARS, MAX_RECORD_CHARS, RATIO_FLOOR, size_text
+from .limits import (
+    MAX_ARCHIVE_BYTES, MAX_COMPRESSION_RATIO, MAX_LINE_CHARS, MAX_RECORD_CHARS, RATIO_FLOOR, size_text, with_rest_counted,
+)
 from .source import CutLine, Part, Post, RecordError, Reject, Source
 
 logger = logging.getLogger(__name__)
@@ -351,9 +353,7 @@ class JsonReader:
                 block = block[room:]
             dropped += len(block)
         self.eof = True
-        if not dropped:
-            return kept
-        return f"{kept}\n[... {dropped:,} more characters, to line {last:,}, not kept]"
+        return with_rest_counted(kept, dropped, to_line=last)
 
 
 class _ValueTooLong(ValueError):
@@ -913,7 +913,9 @@ def read_delimited(source: Source, delimiter: str) -> Iterator[Post | Reject]:
             continue  # a blank line is no record
         if cut:  # whatever the parser made of a line's first characters, its row is refused
             error = _line_too_long(cut[0])
-            raw = f"{raw[:MAX_RECORD_CHARS]}\n[... the rest not kept: a line of {cut[0].length:,} characters]"
+            whole = len(raw) + sum(line.length - len(line) for line in cut)
+            raw = raw[:MAX_RECORD_CHARS]
+            raw = with_rest_counted(raw, whole - len(raw))
             cut.clear()
         if columns is None:
             if error:

@@ -33,7 +33,7 @@ from . import formats
 from .dates import parse_date
 from .errors import InputError
 from .formats import header_key, header_names
-from .limits import MAX_RECORD_CHARS, MAX_SPOOL_BYTES, segment_too_long, size_text, too_long_reason
+from .limits import MAX_RECORD_CHARS, MAX_SPOOL_BYTES, segment_too_long, size_text, too_long_reason, with_rest_counted
 from .source import (
     DECODE_ERRORS,
     FORMATS,
@@ -255,7 +255,7 @@ def _kept(lines: Numbered, chars: int) -> str:
     """The start of ``lines``' text, saying how many of its ``chars`` characters were not kept."""
     text = "\n".join(line for _, line in lines)[:MAX_RECORD_CHARS]
     more = chars - len(text) - 1
-    return text if more <= 0 else f"{text}\n[... {more:,} more characters, not kept]"
+    return with_rest_counted(text, more)
 
 
 def timeline_posts(numbered: Iterable[tuple[int, str]], dump: str) -> Iterator[Post | Reject]:
@@ -400,7 +400,7 @@ def plain_posts(numbered: Iterable[tuple[int, str]], dump: str, *, paragraphs: b
         if held > MAX_RECORD_CHARS:
             text = "\n".join(texts)[:MAX_RECORD_CHARS]
             return Reject(number, block[0][0], too_long_reason(held),
-                          f"{text}\n[... {held - len(text):,} more characters, to line {last_line}, not kept]")
+                          with_rest_counted(text, held - len(text), to_line=last_line))
         role = "hashtags" if all(is_hashtag_line(t) for t in texts) else "post"
         return Post(
             record=number, post_id=f"{dump}:post{number}", account="", handle="", date="",

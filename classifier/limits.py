@@ -50,6 +50,18 @@ def too_long_reason(length: int) -> str:
 MAX_RECORD_CHARS = 4 * MAX_SEGMENT_CHARS
 
 
+def with_rest_counted(kept: str, more: int, *, of_line: bool = False, to_line: int | None = None) -> str:
+    """The text a reject keeps of a record too long to hold: its ``kept`` start, then a
+    line saying how many ``more`` characters were not kept (``of_line``: of one physical
+    line; ``to_line``: running to that line of the dump).  ``kept`` alone when nothing
+    was left out."""
+    if more <= 0:
+        return kept
+    what = " of this line" if of_line else ""
+    upto = f", to line {to_line:,}" if to_line is not None else ""
+    return f"{kept}\n[... {more:,} more characters{what}{upto}, not kept]"
+
+
 #: A physical line of a JSONL or CSV/TSV dump longer than this many characters is refused
 #: without being held whole (its first characters are kept for the rejects file, the rest
 #: counted).  An X API page of 500 posts with their expansions, saved with ``\uXXXX``

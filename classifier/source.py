@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator, TextIO
 
+from .limits import with_rest_counted
+
 #: Every ``--input-format`` name, in the order the README documents them.
 FORMATS = ("timeline", "x-api", "snscrape", "tweets-js", "csv", "tsv", "plain", "lines", "paragraphs")
 ON_ERROR = ("stop", "skip")
@@ -131,7 +133,7 @@ class CutLine(str):
         """Its first ``size`` characters, and a line saying how many more there were: the
         text of a reject."""
         kept = self[:size]
-        return f"{kept}\n[... {self.length - len(kept):,} more characters of this line, not kept]"
+        return with_rest_counted(kept, self.length - len(kept), of_line=True)
 
 
 def _cut_line(kept: str, length: int) -> CutLine:

@@ -110,7 +110,7 @@ def test_a_giant_paragraph_is_counted_not_kept_and_rejected_with_its_length(tmp_
     reject, = [json.loads(line) for line in (tmp_path / "s.rejects.jsonl").read_text(encoding="utf-8").split("\n") if line]
     assert reject["line"] == 3 and reject["reason"].startswith(f"a text of {len(giant):,} characters")
     assert reject["raw"] == (giant[:MAX_RECORD_CHARS] + f"\n[... {len(giant) - MAX_RECORD_CHARS:,} more characters, "
-                             f"to line {len(lines) + 2}, not kept]")
+                             f"to line {len(lines) + 2:,}, not kept]")
 
 
 @pytest.mark.parametrize("flaw", ["a quote too many", "a comma missing"])
@@ -199,7 +199,7 @@ def test_a_line_longer_than_a_format_reads_is_one_reject_and_reading_goes_on(tmp
     if fmt == "jsonl":
         assert reject.raw == giant_line[:5_000] + f"\n[... {len(giant_line) - 5_000:,} more characters of this line, not kept]"
     else:
-        assert reject.raw == giant_line[:5_000] + f"\n[... the rest not kept: a line of {len(giant_line):,} characters]"
+        assert reject.raw == giant_line[:5_000] + f"\n[... {len(giant_line) - 5_000:,} more characters, not kept]"
     assert [p.parts[0].text for p in (items[0], items[2])] == [POST, POST + "続報。"]
 
 

@@ -20,8 +20,10 @@ per table into a folder with the same columns (posts: one row per listing).
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import sqlite3
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
@@ -57,6 +59,8 @@ TABLE_ROWS_PER_GROUP = 1 << 16
 #: Rows of the posts and segments tables a Parquet row group holds (they are written at
 #: the end from the rows staged on disk; a segment's row is a few kB in memory).
 STAGED_ROWS_PER_GROUP = 1 << 14
+#: Rows turned into Arrow columns at a time on their way to a Parquet row group.
+ARROW_SLICE_ROWS = 2048
 
 
 @dataclass(frozen=True)
@@ -235,7 +239,9 @@ class ParquetWriter:
     :data:`STAGED_ROWS_PER_GROUP` rows a row group, with the other tables: so pyarrow is
     not even imported while MeCab's dictionary is in memory (its libraries and memory
     pool cost about 90 MB), and the files' metadata does not grow by a row group for every
-    few thousand rows scored."""
+    few thousand rows scored.  At the end each table passes through :class:`_RowGroups`
+    (a few thousand rows held as Python values at a time) and pyarrow is loaded without
+    pandas (:func:`_pyarrow`)."""
 
     def __init__(self, folder: Path, outputs: OutputSet, *, force: bool) -> None:
         if importlib.util.find_spec("pyarrow") is None:
@@ -246,7 +252,6 @@ class ParquetWriter:
         for table in TABLES:
             target = check_output_path(folder / f"{table.name}.parquet", protected=["labels"], force=force)
             self.paths[table.name] = outputs.path(target)
-        self._writers = {}
         self._outputs = outputs
         #: Where the run's temporary files go (:class:`_StagedRows`, :class:`MemberStore`): beside the tables.
         self.temp_folder = self.paths["campaign_posts"].parent
@@ -270,29 +275,12 @@ class ParquetWriter:
                 self._staged.add(name, rows)
                 rows.clear()
 
-    def _write(self, name: str, rows: list[tuple]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = TABLE[name]
-        schema = arrow_schema(table)
-        writer = self._writers.get(name)
-        if writer is None:
-            writer = self._writers[name] = self._outputs.close_with(pq.ParquetWriter(self.paths[name], schema))
-        columns = list(zip(*rows)) if rows else [[] for _ in table.columns]
-        arrays = [pa.array([_arrow_value(v, kind) for v in column], type=schema.field(i).type)
-                  for i, (column, (_, kind)) in enumerate(zip(columns, table.columns))]
-        writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
-
     def finish(self, tables: AccountTables, campaign_members: Iterable[Mapping] | MemberStore = ()) -> None:
         """Write every table and close every file.  ``campaign_members``: membership rows,
         or a :class:`MemberStore` of them."""
         self._flush()
         for name in self._batches:
-            for rows in self._staged.rows(name, STAGED_ROWS_PER_GROUP):
-                self._write(name, rows)
-            if name not in self._writers:
-                self._write(name, [])
+            self._write(name, self._staged.rows(name), STAGED_ROWS_PER_GROUP)
         self._staged.close()
         with stored_members(campaign_members, self.temp_folder) as members:
             for name, rows in (
@@ -301,21 +289,65 @@ class ParquetWriter:
                 ("campaigns", campaign_rows(members.by_campaign(), time_zone(tables.tz))),
                 ("campaign_posts", members.members()),
             ):
-                self._write_batches(name, (TABLE[name].values(row) for row in rows))
+                self._write(name, (TABLE[name].values(row) for row in rows), TABLE_ROWS_PER_GROUP)
 
-    def _write_batches(self, name: str, values: Iterable[tuple]) -> None:
-        """A table's rows, :data:`TABLE_ROWS_PER_GROUP` at a time (a year of many accounts
-        makes millions of account-days, never all in memory at once); a table without
-        rows still gets its file."""
-        batch: list[tuple] = []
+    def _write(self, name: str, values: Iterable[tuple], group_rows: int) -> None:
+        """Table ``name``'s file: its rows (value tuples), ``group_rows`` a row group (a
+        year of many accounts makes millions of account-days, never all in memory at
+        once); a table without rows still gets its file."""
+        _, pq = _pyarrow()
+        schema = arrow_schema(TABLE[name])
+        writer = self._outputs.close_with(pq.ParquetWriter(self.paths[name], schema))
+        groups = _RowGroups(writer, TABLE[name], schema, group_rows)
         for row in values:
-            batch.append(row)
-            if len(batch) >= TABLE_ROWS_PER_GROUP:
-                self._write(name, batch)
-                batch = []
-        if batch or name not in self._writers:
-            self._write(name, batch)
+            groups.append(row)
+        groups.close()
+        writer.close()
 
+
+class _RowGroups:
+    """Rows of one table on their way into a Parquet file: turned into Arrow columns
+    :data:`ARROW_SLICE_ROWS` at a time, and written as one row group once ``group_rows``
+    are in.  A row group of 16,384 segments held as Python tuples, then as lists of
+    column values, cost about 20 MB more than the slices; the row groups are the same."""
+
+    def __init__(self, writer, table: Table, schema, group_rows: int) -> None:
+        self._writer, self._table, self._schema = writer, table, schema
+        self._group_rows = group_rows
+        self._rows: list[tuple] = []
+        self._batches: list = []  # Arrow record batches of the row group being made
+        self._held = 0  # rows in those batches
+        self._written = False
+
+    def append(self, row: tuple) -> None:
+        self._rows.append(row)
+        if len(self._rows) >= min(ARROW_SLICE_ROWS, self._group_rows - self._held):
+            self._convert()
+            if self._held >= self._group_rows:
+                self._write_group()
+
+    def close(self) -> None:
+        """Write the last row group (an empty one when the table has no rows)."""
+        self._convert()
+        if self._batches or not self._written:
+            self._write_group()
+
+    def _convert(self) -> None:
+        if not self._rows:
+            return
+        pa, _ = _pyarrow()
+        columns = zip(*self._rows)
+        arrays = [pa.array([_arrow_value(v, kind) for v in column], type=field.type)
+                  for column, (_, kind), field in zip(columns, self._table.columns, self._schema)]
+        self._batches.append(pa.RecordBatch.from_arrays(arrays, schema=self._schema))
+        self._held += len(self._rows)
+        self._rows = []
+
+    def _write_group(self) -> None:
+        pa, _ = _pyarrow()
+        table = pa.Table.from_batches(self._batches, schema=self._schema)
+        self._writer.write_table(table, row_group_size=max(self._held, 1))
+        self._batches, self._held, self._written = [], 0, True
 
 
 class _StagedRows:
@@ -344,11 +376,9 @@ class _StagedRows:
         except sqlite3.Error as exc:  # a full disk, a quota
             raise self._failed(exc) from None
 
-    def rows(self, name: str, batch: int) -> Iterator[list[tuple]]:
-        """The rows of table ``name`` in the order added, ``batch`` at a time."""
-        cursor = self._db.execute(f'SELECT * FROM "{name}" ORDER BY rowid')
-        while rows := cursor.fetchmany(batch):
-            yield rows
+    def rows(self, name: str) -> Iterator[tuple]:
+        """The rows of table ``name`` in the order added."""
+        yield from self._db.execute(f'SELECT * FROM "{name}" ORDER BY rowid')
 
 
 def campaign_rows(groups: Iterable[tuple[str, list[Mapping]]], zone) -> Iterator[dict]:
@@ -371,8 +401,40 @@ def campaign_rows(groups: Iterable[tuple[str, list[Mapping]]], zone) -> Iterator
         }
 
 
-def arrow_schema(table: Table):
+class _RefusePandas:
+    """An import finder that makes ``import pandas`` fail (see :func:`_pyarrow`)."""
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError("pandas is not loaded for Parquet output", name=name)
+        return None
+
+
+@functools.cache
+def _pyarrow():
+    """pyarrow and pyarrow.parquet, imported so that pyarrow does not load pandas.
+
+    The first array pyarrow builds from Python values asks whether pandas is installed,
+    importing it (about 40 MB of a run's resident memory, at its end); the tables'
+    values are plain Python objects, so no pandas type can reach it.  When pandas is not
+    loaded yet, that first question is asked while ``import pandas`` is refused: pyarrow
+    then takes pandas as absent for such checks, and still imports it if a caller later
+    asks for pandas objects (``Table.to_pandas``)."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if "pandas" not in sys.modules:
+        refuse = _RefusePandas()
+        sys.meta_path.insert(0, refuse)
+        try:
+            pa.array([], type=pa.int64())
+        finally:
+            sys.meta_path.remove(refuse)
+    return pa, pq
+
+
+def arrow_schema(table: Table):
+    pa, _ = _pyarrow()
 
     types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64(), "BOOLEAN": pa.bool_()}
     return pa.schema([pa.field(name, types[kind]) for name, kind in table.columns])

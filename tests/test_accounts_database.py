@@ -18,7 +18,7 @@ from classifier.database import TABLES, open_tables
 from classifier.outputs import all_or_none
 
 from .accounts_dumps import read_csv, run
-from .conftest import ROOT
+from .conftest import ROOT, SEED
 
 
 def typed(rows: list[dict], columns) -> list[tuple]:
@@ -222,6 +222,30 @@ def test_parquet_rows_wait_on_disk_and_pyarrow_is_not_loaded_while_scoring(tmp_p
                           cwd=Path(__file__).resolve().parents[1], timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines() == ["False 1", "[]"]
+
+
+def test_a_parquet_run_does_not_load_pandas_and_pandas_still_loads_when_asked(tmp_path):
+    """Writing the Parquet tables at the end of a run leaves pandas unloaded (pyarrow
+    would import it for its first array: about 40 MB more at the end of a large run);
+    a caller asking pyarrow for a pandas DataFrame afterwards still gets one."""
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("pandas")
+    code = (
+        "import sys\n"
+        "from classifier.startup import import_sklearn_lean\n"
+        "import_sklearn_lean()  # as postcred score starts\n"
+        "from classifier.run import score_to_files\n"
+        "score_to_files(sys.argv[1], output=sys.argv[2], fmt='parquet', write_report=False)\n"
+        "print('pandas' in sys.modules)\n"
+        "import pyarrow.parquet as pq\n"
+        "frame = pq.read_table(sys.argv[2] + '/segments.parquet').to_pandas()\n"
+        "print('pandas' in sys.modules, type(frame).__name__, len(frame) > 0)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code, str(SEED), str(tmp_path / "pq")],
+                          capture_output=True, text=True, cwd=root, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["False", "True DataFrame True"]
 
 
 def test_a_dask_output_folder_reads_as_one_scores_file(account_dumps, tmp_path):

@@ -40,6 +40,7 @@ the two sides alternating, move less.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -581,15 +582,32 @@ def throughput_rounds(dump: Path, n: int, rounds: int, work: Path, log) -> list[
     return out
 
 
-def peak_rss(dump: Path, work: Path, *options: str) -> dict:
-    """``postcred score --jobs 1 --no-report`` on ``dump``: time and peak RSS."""
-    out = work / "rss.csv"
-    run = run_measured(postcred("score", str(dump), "-o", str(out), "--no-report", "-q", "--force", *options),
-                       cwd=ROOT, work=work)
-    run["segments"] = count_csv_rows(out)
+def peak_rss(dump: Path, work: Path, *options: str, output: str = "csv") -> dict:
+    """``postcred score --jobs 1 --no-report`` on ``dump``: time and peak RSS.  ``output``:
+    a CSV scores file, a SQLite database or a folder of Parquet tables (``--format``)."""
+    out = work / {"csv": "rss.csv", "sqlite": "rss.sqlite", "parquet": "rss-tables"}[output]
+    run = run_measured(postcred("score", str(dump), "-o", str(out), "--format", output, "--no-report", "-q", "--force",
+                                *options), cwd=ROOT, work=work)
+    run["segments"] = count_segments(out, output)
     run["bytes"] = dump.stat().st_size
-    out.unlink()
+    run["output"] = output
+    for path in out.parent.glob(out.stem + "*"):
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     return run
+
+
+def count_segments(out: Path, output: str) -> int:
+    """The rows of a run's segments: its scores file's, or its database's segments table."""
+    if output == "csv":
+        return count_csv_rows(out)
+    if output == "sqlite":
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(out)) as db:
+            return db.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(out / "segments.parquet").metadata.num_rows
 
 
 def seed_startup(runs: int, work: Path) -> dict:
@@ -627,7 +645,7 @@ def memory_figures(figures: dict, args, pools: dict[str, list[str]], work: Path,
                  "tweets-js": write_tweets_js_dump, "plain": write_plain_dump}
         records = write[args.rss_format](big, pools, int(args.rss_gb * 2**30))
         log(f"postcred score on {big.stat().st_size / 2**30:.2f} GB ({records:,} records), --jobs 1 --no-report ...")
-        figures["rss"] = {"records": records, "format": args.rss_format, **peak_rss(big, work)}
+        figures["rss"] = {"records": records, "format": args.rss_format, **peak_rss(big, work, output=args.rss_output)}
         big.unlink()
 
 
@@ -641,6 +659,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="Format of the large memory dump: snscrape JSONL, a pasted timeline, one X API "
                              "response (a single JSON object on one line), or a CSV export of many accounts "
                              "over a year (--csv-accounts).")
+    parser.add_argument("--rss-output", choices=("csv", "sqlite", "parquet"), default="csv",
+                        help="What the large memory dump is scored into: a CSV scores file, a SQLite database or "
+                             "a folder of Parquet tables (--format).")
     parser.add_argument("--csv-accounts", type=int, default=CSV_ACCOUNTS,
                         help="Accounts of the CSV memory dump (0: every post its own account).")
     parser.add_argument("--startup-runs", type=int, default=5, help="Runs of postcred score on the seed.")
@@ -736,7 +757,8 @@ def memory_rows(f: dict) -> list[tuple[str, str, str]]:
     if "rss" in f:
         r = f["rss"]
         rows += [
-            (f"{r['bytes'] / 2**30:.2f} GB {r['format']} dump ({r['records']:,} records), --jobs 1: time",
+            (f"{r['bytes'] / 2**30:.2f} GB {r['format']} dump ({r['records']:,} records) into {r.get('output', 'csv')},"
+             " --jobs 1: time",
              f"{r['wall_s']:,.0f} s", ""),
             ("  peak RSS (kernel high-water mark)", f"{r['maxrss_mb']:,.0f} MB",
              f"< {RSS_TARGET_MB} MB: {mark(r['maxrss_mb'] < RSS_TARGET_MB)}"),

@@ -220,21 +220,22 @@ class MinHasher:
 
         One hash function at a time over the chunk's shingles, in place in one buffer: a
         chunk's few hundred thousand shingles stay in the CPU cache, where evaluating all
-        functions at once in a large temporary array ran ten times slower."""
+        functions at once in a large temporary array ran ten times slower.  The shift is
+        taken after the minimum, on one value per text: the high 32 bits of the smallest
+        64-bit value are the smallest of the high 32 bits."""
         n = shingles.counts.size
-        out = np.empty((self.num_perm, n), dtype=np.uint32)
+        out = np.empty((self.num_perm, n), dtype=np.uint64)
         if n == 0:
-            return out.T
+            return out.T.astype(np.uint32)
         values = shingles.values.astype(np.uint64)
         hashed = np.empty_like(values)
         starts = shingles.starts
-        shift = _U64(32)
         for k in range(self.num_perm):
             np.multiply(values, self.a[k], out=hashed)
             np.add(hashed, self.b[k], out=hashed)
-            np.right_shift(hashed, shift, out=hashed)
-            out[k] = np.minimum.reduceat(hashed, starts)
-        return np.ascontiguousarray(out.T)
+            np.minimum.reduceat(hashed, starts, out=out[k])
+        np.right_shift(out, _U64(32), out=out)
+        return np.ascontiguousarray(out.T, dtype=np.uint32)
 
 
 def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:

@@ -23,8 +23,9 @@ What it measures, in a temporary folder:
    ``postcred score --jobs 1 --no-report`` on pasted-timeline dumps of ``--timeline-mb``
    megabytes (growth per extra megabyte between the smallest and the largest), and on a
    dump of ``--rss-gb`` gigabytes (snscrape-style JSONL, or ``--rss-format timeline``,
-   ``x-api``: one X API response on one line, or ``csv``: a CSV export of
-   ``--csv-accounts`` accounts over a year, nearly a new account-day a post).
+   ``x-api``: one X API response on one line, ``csv``: a CSV export of
+   ``--csv-accounts`` accounts over a year, nearly a new account-day a post, ``tsv``,
+   ``tweets-js``, ``archive``: an archive's zip, or ``plain``).
 3. **Start-up.** ``postcred score`` on the seed with its report, ``--startup-runs`` times:
    the median wall clock.
 4. The report at ``--report-rows`` segments and training at ``--train-sizes`` labels, for
@@ -313,6 +314,35 @@ def write_tweets_js_dump(path: Path, pools: dict[str, list[str]], size_bytes: in
             if written >= size_bytes:
                 break
         handle.write("\n]\n")
+    return posts
+
+
+ARCHIVE_ACCOUNT_JS = """window.YTD.account.part0 = [
+  {
+    "account" : {
+      "username" : "bench_archive",
+      "accountId" : "42",
+      "accountDisplayName" : "ベンチのアーカイブ"
+    }
+  }
+]
+"""
+
+
+def write_archive_dump(path: Path, pools: dict[str, list[str]], size_bytes: int) -> int:
+    """An X/Twitter archive's zip: ``data/tweets.js`` of about ``size_bytes`` (as
+    :func:`write_tweets_js_dump` writes it, kept under the 1 GiB postcred unpacks from an
+    archive) and ``data/account.js``, deflated; returns the number of posts."""
+    import zipfile
+
+    from classifier.limits import MAX_ARCHIVE_BYTES
+
+    tweets = path.with_name(path.stem + "-tweets.js")
+    posts = write_tweets_js_dump(tweets, pools, min(size_bytes, MAX_ARCHIVE_BYTES - 2**20))
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data/account.js", ARCHIVE_ACCOUNT_JS)
+        archive.write(tweets, "data/tweets.js")
+    tweets.unlink()
     return posts
 
 
@@ -638,16 +668,29 @@ def memory_figures(figures: dict, args, pools: dict[str, list[str]], work: Path,
 
     if args.rss_gb > 0:
         big = work / {"jsonl": "big.jsonl", "timeline": "big.txt", "x-api": "big.json", "csv": "big.csv",
-                      "tsv": "big.tsv", "tweets-js": "tweets.js", "plain": "big-plain.txt"}[args.rss_format]
+                      "tsv": "big.tsv", "tweets-js": "tweets.js", "archive": "archive.zip",
+                      "plain": "big-plain.txt"}[args.rss_format]
         log(f"memory dump: {args.rss_gb:g} GB of {args.rss_format} ...")
         write = {"jsonl": write_jsonl_dump, "timeline": write_timeline_dump, "x-api": write_x_api_dump,
                  "csv": lambda path, pools, size: write_csv_dump(path, pools, size, args.csv_accounts),
                  "tsv": lambda path, pools, size: write_csv_dump(path, pools, size, args.csv_accounts, delimiter="\t"),
-                 "tweets-js": write_tweets_js_dump, "plain": write_plain_dump}
+                 "tweets-js": write_tweets_js_dump, "archive": write_archive_dump, "plain": write_plain_dump}
         records = write[args.rss_format](big, pools, int(args.rss_gb * 2**30))
-        log(f"postcred score on {big.stat().st_size / 2**30:.2f} GB ({records:,} records), --jobs 1 --no-report ...")
-        figures["rss"] = {"records": records, "format": args.rss_format, **peak_rss(big, work, output=args.rss_output)}
+        size = dump_bytes(big)
+        log(f"postcred score on {size / 2**30:.2f} GB ({records:,} records), --jobs 1 --no-report ...")
+        figures["rss"] = {"records": records, "format": args.rss_format, **peak_rss(big, work, output=args.rss_output),
+                          "bytes": size}
         big.unlink()
+
+
+def dump_bytes(path: Path) -> int:
+    """The size of a dump as postcred reads it: an archive's zip by what it unpacks to."""
+    if path.suffix == ".zip":
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    return path.stat().st_size
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -656,7 +699,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=3, help="Alternating rounds of the throughput runs.")
     parser.add_argument("--timeline-mb", default="5,50", help="Sizes (MB) of the pasted-timeline memory dumps.")
     parser.add_argument("--rss-gb", type=float, default=1.0, help="Size of the large memory dump in GB (0: skip).")
-    parser.add_argument("--rss-format", choices=("jsonl", "timeline", "x-api", "csv", "tsv", "tweets-js", "plain"), default="jsonl",
+    parser.add_argument("--rss-format", choices=("jsonl", "timeline", "x-api", "csv", "tsv", "tweets-js", "archive", "plain"),
+                        default="jsonl",
                         help="Format of the large memory dump: snscrape JSONL, a pasted timeline, one X API "
                              "response (a single JSON object on one line), or a CSV export of many accounts "
                              "over a year (--csv-accounts).")

@@ -536,7 +536,10 @@ def stage_costs(texts: list[str], work: Path, clock=time.perf_counter) -> list[t
     from classifier import markers, tokens
     from classifier.ingest import read_posts
     from classifier.model import explain, load_model, transform_features, wire_probability_of_features
-    from classifier.scoring import score_chunk
+    from classifier.accounts import record_posts, time_zone
+    from classifier.campaign_params import CampaignParams
+    from classifier.scoring import score_chunk, sketch_campaigns
+    from classifier.summary import Summary
     from classifier.writers import format_csv, format_jsonl
 
     dump = work / "stages.txt"
@@ -576,6 +579,9 @@ def stage_costs(texts: list[str], work: Path, clock=time.perf_counter) -> list[t
         records = timed("score_chunk, CSV records (all of the above but reading)",
                         lambda: score_chunk(model, posts, "bench", evidence=False))
         timed("format CSV", lambda: format_csv(records))
+        timed("summary", lambda: Summary().update(records))
+        timed("campaign sketches (default campaign parameters)", lambda: sketch_campaigns(records, CampaignParams()))
+        timed("account posts (for the account tables)", lambda: record_posts(records, time_zone("UTC")))
         records = score_chunk(model, posts, "bench")
         timed("format JSONL (with evidence)", lambda: format_jsonl(records))
     finally:

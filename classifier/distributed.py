@@ -218,7 +218,7 @@ def score_dask(
             with DaskEngine(client, model, in_flight=threads * IN_FLIGHT_PER_THREAD) as engine, \
                     ProgressBar(progress) as advance:
                 collector = outputs.close_with(RunCollector(None, report_rows, advance, accounts,
-                                                            campaign_folder=resolved.parent))
+                                                            temp_folder=resolved.parent))
                 for chunk in engine.map(tasks):
                     collector.add(chunk)
         finally:

@@ -25,11 +25,13 @@ import base64
 import contextlib
 import hashlib
 import json
+import tempfile
+from array import array
 from collections import Counter
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -74,6 +76,9 @@ SECTIONS = (
 #: then the views' own scripts, which register with the core (see ``report.js``).
 SCRIPTS = ("report.js", "report_accounts.js", "campaigns.js")
 OTHER_ACCOUNTS = "(other accounts)"
+#: How the report writes JSON (Jinja's ``tojson`` and :func:`row_json`): compact UTF-8, so
+#: that Japanese stays readable and small.
+JSON_DUMPS_KWARGS = {"ensure_ascii": False, "separators": (",", ":"), "sort_keys": False}
 
 
 def environment() -> Environment:
@@ -90,7 +95,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "separators": (",", ":"), "sort_keys": False}
+    env.policies["json.dumps_kwargs"] = JSON_DUMPS_KWARGS
     env.filters["pct"] = lambda value: f"{100 * float(value):.0f}%"
     env.filters["signed"] = lambda value: f"{float(value):+.2f}"
     env.filters["num"] = lambda value: f"{int(value):,}"
@@ -151,15 +156,15 @@ def report_id(rows: "Iterable[ScoredSegment] | ReportRows", model_digest: str) -
     Exported corrections carry it as provenance; review decisions are kept by dump and
     segment instead (:func:`review_namespace`), so that a retrained model's report of the
     same dump keeps them.  Takes scored records or their compact form (the same id either way)."""
-    if isinstance(rows, ReportRows):
-        pairs = ((row[_ID], row[_TEXT]) for row in rows.rows)
-    else:
-        pairs = ((record.id, record.text) for record in rows)
     h = hashlib.sha256(model_digest.encode())
-    for segment_id, text in pairs:
-        h.update(segment_id.encode())
+    if isinstance(rows, ReportRows):
+        for block in rows.identity_blocks():
+            h.update(block)
+        return h.hexdigest()[:16]
+    for record in rows:
+        h.update(record.id.encode())
         h.update(b"\0")
-        h.update(text.encode())
+        h.update(record.text.encode())
         h.update(b"\0")
     return h.hexdigest()[:16]
 
@@ -180,7 +185,7 @@ def review_namespace(rows: "ReportRows") -> tuple[str, str]:
     that), so an edited dump never shows a decision on a text the reviewer did not see.
     Rows of several dumps share one namespace and keep their full ids.
     """
-    dumps = {segment_dump(row[_ID]) for row in rows.rows}
+    dumps = {segment_dump(segment_id) for segment_id in rows.ids}
     prefix = f"{dumps.pop()}:" if len(dumps) == 1 and "" not in dumps else ""
     return hashlib.sha256(f"postcred-review\0{prefix}".encode()).hexdigest()[:8], prefix
 
@@ -206,9 +211,9 @@ def histograms(rows: "ReportRows", summary: dict, bins: int = HISTOGRAM_BINS) ->
     named = list(dict.fromkeys(named))
     counts: dict[str, list[int]] = {name: [0] * bins for name in named}
     pooled = [0] * bins
-    for row in rows.rows:
-        b = min(int(row[_P_WIRE] * bins), bins - 1)
-        name = row[_ACCOUNT] or UNKNOWN_ACCOUNT
+    for account, p_wire in zip(rows.accounts, rows.p_wires):
+        b = min(int(p_wire * bins), bins - 1)
+        name = account or UNKNOWN_ACCOUNT
         (counts[name] if name in counts else pooled)[b] += 1
     series = [(name, counts[name]) for name in named]
     if any(pooled):
@@ -260,17 +265,31 @@ def evidence_peak(record: ScoredSegment) -> float:
 
 
 class ReportRows:
-    """The segments of a report in their compact form (:func:`compact_row`), with each
-    one's strongest evidence weight.
+    """The segments a report lists, waiting on disk in the form the page embeds them, with
+    the little the rest of the page reads of them kept in memory.
 
-    Built one record at a time (:meth:`add`), so that a caller holding its records in
-    chunks (a scoring run) never has more than a chunk of full records in memory: the
-    compact form is several times smaller than a record with all its evidence.
+    Each row is made into its compact form (:func:`compact_row`) and at once into the JSON
+    the page embeds (:func:`row_json`), and goes to a temporary file (in ``folder``, the
+    system's temporary folder by default; nothing of it stays on disk after the process):
+    50,000 rows with their evidence took about 180 MB as Python objects, and a scoring run
+    held them (pickled) from the first chunk to its end.  Kept in memory per row: its id,
+    account, p_wire, role, marker ids and strongest evidence weight, for the page's
+    summaries, charts and menus; its id and text go to a second temporary file, for
+    :func:`report_id`.  Rows are added one record at a time (:meth:`add`); :meth:`blocks`
+    reads them back :data:`ROWS_PER_BLOCK` at a time, and iterating gives the rows again.
     """
 
-    def __init__(self, records: Iterable[ScoredSegment] = ()) -> None:
-        self.rows: list[list] = []
-        self.peaks: list[float] = []
+    def __init__(self, records: Iterable[ScoredSegment] = (), *, folder: str | Path | None = None) -> None:
+        self.folder = None if folder is None else str(folder)
+        self.ids: list[str] = []
+        self.accounts: list[str] = []
+        self.p_wires = array("d")
+        self.roles: set[str] = set()
+        self.markers: set[str] = set()
+        self.peaks = array("d")
+        self._ends = array("q")  # where each row's JSON ends in the rows file (a comma after it)
+        self._rows: BinaryIO | None = None
+        self._identity: BinaryIO | None = None
         self._strings: dict[str, str] = {}
         for record in records:
             self.add(record)
@@ -278,17 +297,81 @@ class ReportRows:
     def _share(self, text: str) -> str:
         return self._strings.setdefault(text, text)
 
+    def _files(self) -> tuple[BinaryIO, BinaryIO]:
+        if self._rows is None:
+            self._rows = tempfile.TemporaryFile(dir=self.folder)
+            self._identity = tempfile.TemporaryFile(dir=self.folder)
+        return self._rows, self._identity
+
     def add(self, record: ScoredSegment) -> None:
-        self.rows.append(compact_row(record, self._share))
+        rows, identity = self._files()
+        row = compact_row(record, self._share)
+        rows.write(row_json(row).encode("utf-8") + b",")
+        self._ends.append(rows.tell())
+        identity.write(record.id.encode("utf-8") + b"\0" + record.text.encode("utf-8") + b"\0")
+        self.ids.append(record.id)
+        self.accounts.append(row[_ACCOUNT])
+        self.p_wires.append(record.p_wire)
+        self.roles.add(row[_ROLE])
+        self.markers.update(m[_MARKER_ID] for m in row[_MARKERS] if m[_MARKER_ID])
         self.peaks.append(evidence_peak(record))
 
+    def blocks(self, size: int | None = None) -> Iterator[Markup]:
+        """The rows as the page embeds them: JSON arrays of ``size`` rows each
+        (:data:`ROWS_PER_BLOCK` by default), escaped so that no text closes the
+        ``<script>`` element around it (as Jinja's ``tojson``)."""
+        size = size or ROWS_PER_BLOCK
+        if len(self) and self._rows is None:
+            raise ValueError("the report's rows were closed (their temporary file is gone)")
+        done = 0
+        for k in range(0, len(self), size):
+            last = self._ends[min(k + size, len(self)) - 1]
+            self._rows.seek(done)
+            text = self._rows.read(last - done - 1).decode("utf-8")  # without the comma after the last row
+            done = last
+            yield Markup(f"[{text}]")
+
+    def identity_blocks(self, size: int = 1 << 20) -> Iterator[bytes]:
+        """Each row's id and text, each followed by a NUL byte, end to end, in blocks."""
+        if self._identity is None:
+            return
+        self._identity.seek(0)
+        while block := self._identity.read(size):
+            yield block
+
+    def __iter__(self) -> Iterator[list]:
+        """The rows again, as the page's script reads them (JSON arrays become lists)."""
+        for block in self.blocks():
+            yield from json.loads(block)
+
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self._ends)
+
+    def __enter__(self) -> "ReportRows":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the temporary files (closing is enough: they have no name on disk)."""
+        for handle in (self._rows, self._identity):
+            if handle is not None:
+                handle.close()
+        self._rows = self._identity = None
 
 
-_ID, _ACCOUNT, _ROLE, _TEXT, _P_WIRE, _MARKERS = (
-    ROW_COLUMNS.index(name) for name in ("id", "account", "role", "text", "p_wire", "markers")
-)
+#: How Jinja's ``tojson`` makes JSON safe inside a ``<script>`` element.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"})
+
+
+def row_json(row: list) -> str:
+    """One compact row as the report's JSON: what ``tojson`` would write for it in the
+    report's environment (compact UTF-8 JSON, ``<``, ``>``, ``&`` and ``'`` escaped)."""
+    return json.dumps(row, **JSON_DUMPS_KWARGS).translate(_SCRIPT_SAFE)
+
+
+_ACCOUNT, _ROLE, _MARKERS = (ROW_COLUMNS.index(name) for name in ("account", "role", "markers"))
 _MARKER_ID = 3  # in a compact marker: [start, end, technique, marker, kind, weight, text]
 
 
@@ -304,8 +387,8 @@ def evidence_scale(rows: ReportRows) -> float:
 
 def filter_options(rows: ReportRows, summary: dict) -> dict:
     """The choices of the report's filter menus."""
-    roles = sorted({row[_ROLE] for row in rows.rows} - {""})
-    markers = sorted({m[_MARKER_ID] for row in rows.rows for m in row[_MARKERS] if m[_MARKER_ID]})
+    roles = sorted(rows.roles - {""})
+    markers = sorted(rows.markers)
     return {
         "accounts": sorted({a["account"] for a in summary["accounts"]}),
         "roles": roles,
@@ -386,8 +469,19 @@ def report_chunks(
         The run's account tables (:class:`~classifier.accounts.AccountTables`), drawn by
         the Accounts view; computed from ``rows`` when they are records.
     """
+    owned = not isinstance(rows, ReportRows)
     rows, summary, accounts = _prepared(rows, summary, accounts)
-    model_meta = model_meta or {}
+    try:
+        yield from _page(rows, summary, accounts, title=title, model_meta=model_meta or {}, run=run,
+                         page_size=page_size, campaigns=campaigns)
+    finally:
+        if owned:  # rows made here from records: their temporary files go now
+            rows.close()
+
+
+def _page(rows: ReportRows, summary: dict, accounts: AccountTables | None, *, title: str, model_meta: dict,
+          run: dict | None, page_size: int, campaigns: CampaignSet | None) -> Iterator[str]:
+    """:func:`report_chunks` once the rows are in their compact form."""
     scripts, style = [asset(name) for name in SCRIPTS], asset("report.css")
     m_hash = model_hash(model_meta)
     rid = report_id(rows, m_hash or model_meta.get("labels_digest", ""))
@@ -404,9 +498,8 @@ def report_chunks(
         "evidence_top": EVIDENCE_HIGHLIGHTED,
         "columns": list(ROW_COLUMNS),
     }
-    row_chunks = (rows.rows[k : k + ROWS_PER_BLOCK] for k in range(0, len(rows.rows), ROWS_PER_BLOCK))
     template = environment().get_template("report.html")
-    return template.generate(
+    yield from template.generate(
         title=title,
         csp=content_security_policy(scripts, style),
         # Our own code, not data: inserted verbatim so its hash matches the policy.
@@ -415,14 +508,14 @@ def report_chunks(
         sections=[{"id": anchor, "title": name, "template": partial} for anchor, name, partial in SECTIONS],
         topics=topics,
         payload=payload,
-        row_chunks=row_chunks,
+        row_chunks=rows.blocks(),
         summary=summary,
         histograms=histograms(rows, summary),
         accounts_view=accounts_payload(accounts) if accounts is not None else None,
         accounts_note=accounts.note() if accounts is not None else "",
         options=filter_options(rows, summary),
         run=run or {},
-        campaigns=campaign_view(campaigns, (row[_ID] for row in rows.rows)),
+        campaigns=campaign_view(campaigns, rows.ids),
         model={
             "hash": m_hash,
             "digest": model_meta.get("labels_digest", "")[:12],

@@ -196,7 +196,7 @@ class RunCollector:
     campaign sketches (merged into one finder)."""
 
     def __init__(self, writer: ScoresWriter | None, max_rows: int, progress: Callable[[int], None] | None = None,
-                 accounts: RunAccounts | None = None, campaign_folder: Path | None = None) -> None:
+                 accounts: RunAccounts | None = None, temp_folder: Path | None = None) -> None:
         self.writer = writer
         self.max_rows = max_rows
         self.progress = progress
@@ -205,10 +205,10 @@ class RunCollector:
         self.kept = 0
         self.summary = Summary()
         self.campaigns: CampaignFinder | None = None
-        #: Where campaign detection keeps its temporary files (beside the outputs when that
-        #: folder exists, else the system's temporary folder).
-        self.campaign_folder = campaign_folder if campaign_folder is not None and campaign_folder.is_dir() else None
-        self._packed: list[tuple[ScoredChunk, int]] = []
+        #: Where campaign detection and the report's rows keep their temporary files (beside
+        #: the outputs when that folder exists, else the system's temporary folder).
+        self.temp_folder = temp_folder if temp_folder is not None and temp_folder.is_dir() else None
+        self._report_rows: ReportRows | None = None
 
     def add(self, chunk: ScoredChunk) -> None:
         if self.writer is not None:
@@ -219,13 +219,15 @@ class RunCollector:
         self.segments += chunk.segments
         if chunk.packed_records is not None and self.kept < self.max_rows:
             take = min(chunk.segments, self.max_rows - self.kept)
-            self._packed.append((chunk, take))
+            rows = self._rows()
+            for record in chunk.records()[:take]:
+                rows.add(record)
             self.kept += take
         if chunk.campaigns is not None:
             if self.campaigns is None:
                 from .campaigns import CampaignFinder
 
-                self.campaigns = CampaignFinder(chunk.campaigns.params, folder=self.campaign_folder)
+                self.campaigns = CampaignFinder(chunk.campaigns.params, folder=self.temp_folder)
             self.campaigns.merge(chunk.campaigns)
         if self.progress:
             self.progress(chunk.segments)
@@ -234,26 +236,30 @@ class RunCollector:
         """The campaigns among every chunk's posts (call once, at the end)."""
         from .campaigns import CampaignFinder
 
-        finder, self.campaigns = self.campaigns or CampaignFinder(params, folder=self.campaign_folder), None
+        finder, self.campaigns = self.campaigns or CampaignFinder(params, folder=self.temp_folder), None
         return finder.finish()
 
     def close(self) -> None:
-        """Remove campaign detection's temporary files of a run that stopped before its end."""
+        """Remove the temporary files of campaign detection (a run that stopped before its
+        end) and of the report's rows."""
         if self.campaigns is not None:
             self.campaigns.close()
             self.campaigns = None
+        if self._report_rows is not None:
+            self._report_rows.close()
+            self._report_rows = None
+
+    def _rows(self) -> ReportRows:
+        if self._report_rows is None:
+            from .report import ReportRows
+
+            self._report_rows = ReportRows(folder=self.temp_folder)
+        return self._report_rows
 
     def report_rows(self) -> ReportRows:
-        """The records kept for the report in its compact form, unpacked one chunk at a
-        time so that only one chunk of records is ever in memory (call once, at the end)."""
-        from .report import ReportRows
-
-        rows = ReportRows()
-        while self._packed:
-            chunk, take = self._packed.pop(0)
-            for record in chunk.records()[:take]:
-                rows.add(record)
-        return rows
+        """The rows the report lists: each chunk's records were made into the report's
+        rows as the chunk came, and wait on disk (:class:`~classifier.report.ReportRows`)."""
+        return self._rows()
 
     def report_run(self) -> dict:
         """What the report's header says about the rows it shows (all, or the first N)."""
@@ -400,7 +406,7 @@ def score_to_files(
                                 folder=output.parent)
         with open_engine(model, jobs=jobs, model_dir=model_dir) as engine, ProgressBar(progress) as advance:
             collector = outputs.close_with(RunCollector(writer, report_rows, advance, accounts,
-                                                        campaign_folder=output.parent))
+                                                        temp_folder=output.parent))
             chunks = post_chunks(items, summary, CHUNK_SIZE, tail_pieces=TAIL_PIECES if jobs > 1 else 1)
             tasks = chunk_tasks(chunks, dump_name(dump), fmt, report_rows=report_rows,
                                 excel_safe=excel_safe, campaigns=campaigns, tz=tz if accounts is not None else None,

@@ -191,14 +191,14 @@ def test_report_lists_the_first_rows_and_summarizes_all(tmp_path, seed_path, mon
     real = classifier.report.report_chunks
 
     def spy(rows, **kwargs):  # the run writes the report's pieces onto its own stack of outputs
-        seen.update(rows=rows, **kwargs)
+        seen.update(rows=list(rows), **kwargs)  # the rows' temporary file goes with the run
         return real(rows, **kwargs)
 
     monkeypatch.setattr(classifier.report, "report_chunks", spy)
     result = score_to_files(str(seed_path), output=tmp_path / "s.csv", report_max_rows=10)
     assert result.summary.segments == 43
     line = classifier.report.ROW_COLUMNS.index("line")
-    assert [r[line] for r in seen["rows"].rows] == [r.line for r in score_file(seed_path)[0][:10]]
+    assert [r[line] for r in seen["rows"]] == [r.line for r in score_file(seed_path)[0][:10]]
     assert seen["summary"]["total"] == 43
     assert sum(item["count"] for item in seen["summary"]["labels"]) == 43
     assert seen["run"]["report_rows"] == 10 and seen["run"]["report_rows_capped"] is True

@@ -26,6 +26,7 @@ from classifier.report import (
     SECTIONS,
     ReportRows,
     compact_row,
+    environment,
     render_report,
     report_id,
 )
@@ -198,16 +199,24 @@ def test_evidence_keeps_the_strongest_features_with_spans():
     assert "nospan" not in [k[0] for k in kept]
 
 
-def test_compact_rows_share_repeated_strings():
-    def evidence():  # a fresh string object each time, as rows unpickled chunk by chunk have
-        return [{"feature": "".join(["と", "述べる"]), "weight": 1.0, "spans": [[0, 1]]}]
-
-    rows = ReportRows([make_row(i, f"文{i}。", account="".join(["N", "HK"]), evidence=evidence()) for i in range(3)])
-    account = ROW_COLUMNS.index("account")
-    features = [row[ROW_COLUMNS.index("evidence")][0][0] for row in rows.rows]
-    assert features[0] == "と述べる" and all(f is features[0] for f in features)
-    assert all(row[account] is rows.rows[0][account] for row in rows.rows)
-    assert len(rows) == 3 and len(rows.peaks) == 3
+def test_report_rows_wait_on_disk_and_come_back_as_the_page_embeds_them():
+    evidence = [{"feature": "と述べる", "weight": 1.0, "spans": [[0, 1]]}]
+    records = [make_row(i, f"文{i}。<script>'&", account="NHK", evidence=evidence) for i in range(5)]
+    rows = ReportRows(records)
+    assert len(rows) == 5 and len(rows.peaks) == 5 and rows.ids == [r.id for r in records]
+    # What the page embeds, in blocks of rows: the JSON Jinja's tojson writes for them.
+    env = environment()
+    expected = [env.from_string("{{ rows|tojson }}").render(rows=[compact_row(r) for r in records[k:k + 2]])
+                for k in range(0, 5, 2)]
+    assert [str(block) for block in rows.blocks(2)] == expected
+    assert "<script>" not in "".join(expected) and "\\u003cscript\\u003e" in expected[0]
+    # Iterating gives the rows back (JSON arrays as lists).
+    assert list(rows) == json.loads(json.dumps([compact_row(r) for r in records]))
+    # The rows are not held as Python objects: a row is its JSON, in a file with no name.
+    assert rows._rows is not None and not hasattr(rows, "rows")
+    rows.close()
+    with pytest.raises(ValueError, match="closed"):
+        list(rows)
 
 
 def test_small_accounts_are_pooled_in_the_histogram():
@@ -223,7 +232,8 @@ def test_report_id_is_stable_and_follows_rows_and_model():
     assert report_id(rows, "m1") == report_id(list(rows), "m1")
     assert report_id(rows, "m1") != report_id(rows, "m2")
     assert report_id(rows, "m1") != report_id(rows[:1], "m1")
-    assert report_id(ReportRows(rows), "m1") == report_id(rows, "m1")
+    with ReportRows(rows) as compact:
+        assert report_id(compact, "m1") == report_id(rows, "m1")
     a = payload_of(soup_of(render_report(rows, title="t", model_meta={"labels_digest": "x", "created": "1"})))
     b = payload_of(soup_of(render_report(rows, title="t", model_meta={"labels_digest": "x", "created": "2"})))
     assert a["report_id"] != b["report_id"] and a["model_hash"] != b["model_hash"]

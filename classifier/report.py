@@ -25,13 +25,12 @@ import base64
 import contextlib
 import hashlib
 import json
-import tempfile
 from array import array
 from collections import Counter
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -42,6 +41,7 @@ from .outputs import OutputSet, all_or_none
 from .model import Contribution
 from .report_accounts import accounts_payload, tables_of_records
 from .scored import ScoredSegment
+from .spill import REPORT, SpillFile
 from .summary import UNKNOWN_ACCOUNT, summarize
 
 if TYPE_CHECKING:
@@ -269,18 +269,22 @@ class ReportRows:
     the little the rest of the page reads of them kept in memory.
 
     Each row is made into its compact form (:func:`compact_row`) and at once into the JSON
-    the page embeds (:func:`row_json`), and goes to a temporary file (in ``folder``, the
-    system's temporary folder by default; nothing of it stays on disk after the process):
-    50,000 rows with their evidence took about 180 MB as Python objects, and a scoring run
-    held them (pickled) from the first chunk to its end.  Kept in memory per row: its id,
-    account, p_wire, role, marker ids and strongest evidence weight, for the page's
-    summaries, charts and menus; its id and text go to a second temporary file, for
-    :func:`report_id`.  Rows are added one record at a time (:meth:`add`); :meth:`blocks`
-    reads them back :data:`ROWS_PER_BLOCK` at a time, and iterating gives the rows again.
+    the page embeds (:func:`row_json`), and goes to a temporary file
+    (:class:`~classifier.spill.SpillFile`, in ``folder``: the run's output folder, or the
+    system's temporary folder): 50,000 rows with their evidence took about 180 MB as
+    Python objects, and a scoring run held them (pickled) from the first chunk to its end.
+    Kept in memory per row: its id, account, p_wire, role, marker ids and strongest
+    evidence weight, for the page's summaries, charts, menus and campaign links; its id
+    and text go to a second temporary file, for :func:`report_id`.  Rows are added one
+    record at a time (:meth:`add`); :meth:`blocks` reads them back :data:`ROWS_PER_BLOCK`
+    at a time, and iterating gives the rows again.
     """
 
+    #: Bytes of rows gathered before they are appended to the file (one write, not one a row).
+    FLUSH_BYTES = 1 << 20
+
     def __init__(self, records: Iterable[ScoredSegment] = (), *, folder: str | Path | None = None) -> None:
-        self.folder = None if folder is None else str(folder)
+        self.folder = folder
         self.ids: list[str] = []
         self.accounts: list[str] = []
         self.p_wires = array("d")
@@ -288,8 +292,13 @@ class ReportRows:
         self.markers: set[str] = set()
         self.peaks = array("d")
         self._ends = array("q")  # where each row's JSON ends in the rows file (a comma after it)
-        self._rows: BinaryIO | None = None
-        self._identity: BinaryIO | None = None
+        self._size = 0
+        self._rows: SpillFile | None = None
+        self._identity: SpillFile | None = None
+        self._pending: list[bytes] = []
+        self._pending_identity: list[bytes] = []
+        self._pending_size = 0
+        self._closed = False
         self._strings: dict[str, str] = {}
         for record in records:
             self.add(record)
@@ -297,47 +306,57 @@ class ReportRows:
     def _share(self, text: str) -> str:
         return self._strings.setdefault(text, text)
 
-    def _files(self) -> tuple[BinaryIO, BinaryIO]:
-        if self._rows is None:
-            self._rows = tempfile.TemporaryFile(dir=self.folder)
-            self._identity = tempfile.TemporaryFile(dir=self.folder)
-        return self._rows, self._identity
-
     def add(self, record: ScoredSegment) -> None:
-        rows, identity = self._files()
         row = compact_row(record, self._share)
-        rows.write(row_json(row).encode("utf-8") + b",")
-        self._ends.append(rows.tell())
-        identity.write(record.id.encode("utf-8") + b"\0" + record.text.encode("utf-8") + b"\0")
+        data = row_json(row).encode("utf-8") + b","
+        identity = record.id.encode("utf-8") + b"\0" + record.text.encode("utf-8") + b"\0"
+        self._pending.append(data)
+        self._pending_identity.append(identity)
+        self._pending_size += len(data) + len(identity)
+        self._size += len(data)
+        self._ends.append(self._size)
         self.ids.append(record.id)
         self.accounts.append(row[_ACCOUNT])
         self.p_wires.append(record.p_wire)
         self.roles.add(row[_ROLE])
         self.markers.update(m[_MARKER_ID] for m in row[_MARKERS] if m[_MARKER_ID])
         self.peaks.append(evidence_peak(record))
+        if self._pending_size >= self.FLUSH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Append the gathered rows (and their ids and texts) to the temporary files."""
+        if self._closed:
+            raise ValueError("the report's rows were closed (their temporary files are gone)")
+        if not self._pending:
+            return
+        if self._rows is None:
+            self._rows = SpillFile(self.folder, "report-rows", REPORT)
+            self._identity = SpillFile(self.folder, "report-ids", REPORT)
+        self._rows.append(b"".join(self._pending))
+        self._identity.append(b"".join(self._pending_identity))
+        self._pending, self._pending_identity, self._pending_size = [], [], 0
 
     def blocks(self, size: int | None = None) -> Iterator[Markup]:
         """The rows as the page embeds them: JSON arrays of ``size`` rows each
         (:data:`ROWS_PER_BLOCK` by default), escaped so that no text closes the
         ``<script>`` element around it (as Jinja's ``tojson``)."""
         size = size or ROWS_PER_BLOCK
-        if len(self) and self._rows is None:
-            raise ValueError("the report's rows were closed (their temporary file is gone)")
+        self._flush()
         done = 0
         for k in range(0, len(self), size):
             last = self._ends[min(k + size, len(self)) - 1]
-            self._rows.seek(done)
-            text = self._rows.read(last - done - 1).decode("utf-8")  # without the comma after the last row
+            text = self._rows.read(done, last - done - 1).decode("utf-8")  # without the comma after the last row
             done = last
             yield Markup(f"[{text}]")
 
     def identity_blocks(self, size: int = 1 << 20) -> Iterator[bytes]:
         """Each row's id and text, each followed by a NUL byte, end to end, in blocks."""
+        self._flush()
         if self._identity is None:
             return
-        self._identity.seek(0)
-        while block := self._identity.read(size):
-            yield block
+        for start in range(0, self._identity.size, size):
+            yield self._identity.read(start, min(size, self._identity.size - start))
 
     def __iter__(self) -> Iterator[list]:
         """The rows again, as the page's script reads them (JSON arrays become lists)."""
@@ -354,11 +373,13 @@ class ReportRows:
         self.close()
 
     def close(self) -> None:
-        """Remove the temporary files (closing is enough: they have no name on disk)."""
-        for handle in (self._rows, self._identity):
-            if handle is not None:
-                handle.close()
+        """Remove the temporary files."""
+        for spill in (self._rows, self._identity):
+            if spill is not None:
+                spill.close()
         self._rows = self._identity = None
+        self._pending, self._pending_identity, self._pending_size = [], [], 0
+        self._closed = True
 
 
 #: How Jinja's ``tojson`` makes JSON safe inside a ``<script>`` element.

@@ -2,7 +2,8 @@
 stream in, read back piece by piece, so that memory stays flat however long the dump.
 
 Campaign detection (:mod:`classifier.campaign_spill`) and the account tables
-(:mod:`classifier.accounts`) keep their per-post numbers here.  The files are made beside
+(:mod:`classifier.accounts`) keep their per-post numbers here, the report the rows it lists
+(:class:`classifier.report.ReportRows`).  The files are made beside
 the run's outputs (or in the system's temporary folder) named as every temporary file of
 postcred is (:func:`classifier.outputs.temp_beside`: a crashed run's are swept by the next
 write into that folder), and unlinked as soon as they are open where the system allows it:
@@ -34,6 +35,7 @@ class SpillPurpose(NamedTuple):
 
 CAMPAIGNS = SpillPurpose("campaign detection", "--no-campaigns")
 ACCOUNTS = SpillPurpose("the account tables", "--no-accounts")
+REPORT = SpillPurpose("the report's rows", "--no-report or a smaller --report-max-rows")
 
 
 #: Ranges of a temporary file nearer than this are read in one system call (see

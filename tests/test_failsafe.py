@@ -176,6 +176,39 @@ def test_a_failing_report_leaves_no_output_at_all(tmp_path, monkeypatch, name):
     assert not out.exists()
 
 
+def test_a_full_disk_under_the_reports_rows_is_one_error_and_leaves_no_output(tmp_path, monkeypatch):
+    """The rows a report lists wait in a temporary file beside the outputs while the dump
+    is scored: a disk that fills up under it stops the run with one line naming the folder
+    and what to do, and nothing of the run is left."""
+    import errno
+
+    import classifier.report
+    import classifier.spill
+
+    from .conftest import error_line
+
+    class FullDisk(classifier.spill.SpillFile):
+        def append(self, data):
+            real_write = self._handle.write
+
+            def write(view):
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            self._handle.write = write if self.purpose is classifier.spill.REPORT else real_write
+            return super().append(data)
+
+    monkeypatch.setattr(classifier.report, "SpillFile", FullDisk)
+    dump = snscrape_dump(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli("score", dump, "-o", out / "run.csv", "--on-error", "skip")
+    assert result.exit_code == 1
+    assert error_line(result) == (f"Error: {out}: cannot write the temporary files of the report's rows (No space "
+                                  "left on device); free some space there or score with --no-report or a smaller "
+                                  "--report-max-rows")
+    assert list(out.iterdir()) == []
+
+
 def test_an_unwritable_report_path_leaves_no_output(tmp_path):
     from .conftest import error_line
 

@@ -67,7 +67,10 @@ def test_from_a_segment_row_to_its_campaign_and_a_mark_in_the_export(page, campa
     later = members[-1]
     # the segment list: find a later post of the campaign and follow its link
     p.fill("#f-search", later["id"])
-    p.wait_for_function("document.querySelectorAll('#segment-rows tr.segment').length >= 1")
+    # Wait for the search to apply (it waits for typing to pause), so that its redraw does
+    # not come after the click below.
+    p.wait_for_function("id => { const rows = [...document.querySelectorAll('#segment-rows tr.segment')];"
+                        " return rows.length >= 1 && rows.every(r => r.dataset.id.includes(id)); }", arg=later["id"])
     link = p.locator(f'tr.segment[data-id="{later["id"]}"] button.campaign-link')
     assert link.text_content() == f"campaign {first['campaign']}"
     link.click()

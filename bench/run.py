@@ -708,8 +708,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rss-format", choices=("jsonl", "timeline", "x-api", "csv", "tsv", "tweets-js", "archive", "plain"),
                         default="jsonl",
                         help="Format of the large memory dump: snscrape JSONL, a pasted timeline, one X API "
-                             "response (a single JSON object on one line), or a CSV export of many accounts "
-                             "over a year (--csv-accounts).")
+                             "response (a single JSON object on one line), a CSV or TSV export of many accounts "
+                             "over a year (--csv-accounts), an archive's tweets.js or its zip, or plain text.")
     parser.add_argument("--rss-output", choices=("csv", "sqlite", "parquet"), default="csv",
                         help="What the large memory dump is scored into: a CSV scores file, a SQLite database or "
                              "a folder of Parquet tables (--format).")

@@ -10,8 +10,10 @@ when they load; scipy.special parses hundreds of docstrings as it loads), for fu
 scoring never calls: about half of the command's start-up.  :func:`import_sklearn_lean` imports the scikit-learn modules a saved
 model is made of with pandas and rich reported missing (scikit-learn supports that: its
 helpers for them are then unused) and the SciPy modules stood in for by modules whose
-names load the real module when they are first used.  Afterwards all of them import as
-usual: nothing is lost, only deferred.
+names load the real module when they are first used.  SciPy's copy of NumPy's namespace
+is made without the NumPy submodules not loaded yet (``numpy.f2py``, ``numpy.testing``...),
+which it hands out when first asked for.  Afterwards all of them import as usual: nothing
+is lost, only deferred.
 
 Only the score command calls it, before anything imports scikit-learn; a library user's
 process imports scikit-learn the usual way.  The same command pauses the collector for
@@ -85,6 +87,7 @@ def import_sklearn_lean() -> None:
         return
     missing = [name for name in MISSING if name not in sys.modules]
     deferred = [name for name in DEFERRED if name not in sys.modules]
+    numpy_dir = _hide_numpy_submodules()
     try:
         for name in missing:
             sys.modules[name] = None  # `import pandas` raises ImportError
@@ -93,12 +96,62 @@ def import_sklearn_lean() -> None:
         for module in SKLEARN_MODULES:
             importlib.import_module(module)
     finally:
+        _show_numpy_submodules(numpy_dir)
         for name in missing:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]
         for name in deferred:
             if isinstance(sys.modules.get(name), _DeferredModule):
                 del sys.modules[name]
+
+
+#: SciPy's copy of NumPy's namespace (array API compatibility), made as SciPy loads.
+NUMPY_COPY = "scipy._lib.array_api_compat.numpy"
+
+
+def _hide_numpy_submodules():
+    """Leave NumPy's submodules not loaded yet out of ``dir(numpy)`` while scikit-learn
+    loads, and return what to restore (None: nothing was changed).
+
+    SciPy copies NumPy's namespace as it loads (:data:`NUMPY_COPY`), asking NumPy for every
+    name ``dir(numpy)`` and ``numpy.__all__`` list; NumPy loads a submodule the first time it is asked for, so
+    the copy alone loads ``numpy.f2py``, ``numpy.ma``, ``numpy.testing`` (with ``unittest``),
+    ``numpy.random`` and ``numpy.polynomial``: about a tenth of the start-up, for modules
+    scoring never uses.  :func:`_show_numpy_submodules` gives the copy those names back,
+    loaded when first asked for."""
+    import numpy
+
+    lazy = getattr(numpy, "__numpy_submodules__", None)
+    listed, star = getattr(numpy, "__dir__", None), getattr(numpy, "__all__", None)
+    if NUMPY_COPY in sys.modules or not isinstance(lazy, (set, frozenset)) or not callable(listed) or not star:
+        return None
+    hidden = frozenset(name for name in lazy if f"numpy.{name}" not in sys.modules)
+    numpy.__dir__ = lambda: [name for name in listed() if name not in hidden]
+    numpy.__all__ = [name for name in star if name not in hidden]  # `from numpy import *` too
+    return listed, star, hidden
+
+
+def _show_numpy_submodules(saved) -> None:
+    """Undo :func:`_hide_numpy_submodules`: ``dir(numpy)`` as before, and SciPy's copy of
+    the namespace given the submodules left out, each loaded when first asked for."""
+    if saved is None:
+        return
+    import numpy
+
+    listed, star, hidden = saved
+    numpy.__dir__, numpy.__all__ = listed, star
+    copy = sys.modules.get(NUMPY_COPY)
+    if copy is None or "__getattr__" in vars(copy):
+        return
+
+    def submodule(name: str):
+        if name not in hidden:
+            raise AttributeError(f"module {NUMPY_COPY!r} has no attribute {name!r}")
+        value = getattr(numpy, name)
+        setattr(copy, name, value)
+        return value
+
+    copy.__getattr__ = submodule
 
 
 _PAUSED: list[bool] = []  # True while pause_collector's pause lasts

@@ -8,7 +8,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
+import stat
+import tempfile
 from dataclasses import replace
 
 import pytest
@@ -304,3 +307,27 @@ def test_rows_are_written_in_blocks_and_read_back_in_order(monkeypatch, tmp_path
     assert len(soup.find_all("script", class_="report-rows")) == 3
     data = payload_of(soup)
     assert [r[data["columns"].index("line")] for r in data["rows"]] == [0, 1, 2, 3, 4]
+
+
+def _without_time(html: str) -> str:
+    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", "", html)
+
+
+def test_compiled_templates_are_cached_and_a_bad_cache_is_only_a_miss(monkeypatch, tmp_path):
+    """The report's templates compile once per user, into a folder of the user's own;
+    a damaged cache file, or a cache folder that cannot be used, changes nothing."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    rows = [make_row(1, "文。"), make_row(2, "<b>別の文</b>。", account="a")]
+    first = render_report(rows, title="cached")
+    folder = tmp_path / f"_jinja2-cache-{os.getuid()}"
+    cached = sorted(folder.iterdir())
+    assert cached and stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert _without_time(render_report(rows, title="cached")) == _without_time(first)
+    for path in cached:
+        path.write_bytes(path.read_bytes()[:40] + b"\x00 not a template \xff" * 3)
+    assert _without_time(render_report(rows, title="cached")) == _without_time(first)
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    folder.write_text("a file where the folder should be", encoding="utf-8")  # Jinja finds no safe folder
+    assert _without_time(render_report(rows, title="cached")) == _without_time(first)

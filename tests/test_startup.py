@@ -92,3 +92,27 @@ def test_the_collector_paused_for_start_up_runs_again_after(tmp_path):
                          capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.split() == ["ClickException", "[true,", "true]", "[true,", "true]"]
     assert existing.read_text(encoding="utf-8") == "keep\n"
+
+
+NUMPY_COPY_STILL_WHOLE = """
+import json, sys
+import numpy
+names_before, star_before = sorted(dir(numpy)), list(numpy.__all__)
+from classifier.startup import import_sklearn_lean
+import_sklearn_lean()
+loaded = sorted(m for m in ("numpy.f2py", "numpy.testing", "numpy.polynomial", "unittest") if m in sys.modules)
+from scipy._lib.array_api_compat import numpy as copy
+found = [copy.testing.__name__, copy.polynomial.__name__, hasattr(copy, "no_such_name")]
+print(json.dumps([loaded, found, sorted(dir(numpy)) == names_before, numpy.__all__ == star_before]))
+"""
+
+
+def test_scipy_copies_numpy_without_loading_its_unused_submodules():
+    """SciPy's copy of NumPy's namespace leaves out the submodules NumPy had not loaded,
+    then hands them out when asked for; ``dir(numpy)`` and ``numpy.__all__`` are as before."""
+    out = subprocess.run([sys.executable, "-c", NUMPY_COPY_STILL_WHOLE], capture_output=True, text=True, cwd=ROOT,
+                         check=True)
+    loaded, found, same_dir, same_all = json.loads(out.stdout.splitlines()[-1])
+    assert loaded == []
+    assert found == ["numpy.testing", "numpy.polynomial", False]
+    assert same_dir and same_all

@@ -12,7 +12,8 @@ model is made of with pandas and rich reported missing (scikit-learn supports th
 helpers for them are then unused) and the SciPy modules stood in for by modules whose
 names load the real module when they are first used.  SciPy's copy of NumPy's namespace
 is made without the NumPy submodules not loaded yet (``numpy.f2py``, ``numpy.testing``...),
-which it hands out when first asked for.  Afterwards all of them import as usual: nothing
+which it hands out when first asked for, and SciPy's decorators leave the docstrings of
+``scipy.linalg`` unparsed.  Afterwards all of them import as usual: nothing
 is lost, only deferred.
 
 Only the score command calls it, before anything imports scikit-learn; a library user's
@@ -88,14 +89,17 @@ def import_sklearn_lean() -> None:
     missing = [name for name in MISSING if name not in sys.modules]
     deferred = [name for name in DEFERRED if name not in sys.modules]
     numpy_dir = _hide_numpy_submodules()
+    docs = None
     try:
         for name in missing:
             sys.modules[name] = None  # `import pandas` raises ImportError
         for name in deferred:
             sys.modules[name] = _deferred_module(name)
+        docs = _skip_docstring_rewrites()
         for module in SKLEARN_MODULES:
             importlib.import_module(module)
     finally:
+        _restore_docstring_rewrites(docs)
         _show_numpy_submodules(numpy_dir)
         for name in missing:
             if name in sys.modules and sys.modules[name] is None:
@@ -152,6 +156,51 @@ def _show_numpy_submodules(saved) -> None:
         return value
 
     copy.__getattr__ = submodule
+
+
+#: SciPy's modules whose decorators rewrite the docstrings of the functions they wrap.
+DOCSTRING_REWRITERS = ("scipy._lib._util", "scipy._lib._array_api")
+
+
+class _UnparsedDoc(dict):
+    """Stands in for SciPy's ``FunctionDoc`` while scikit-learn loads: every section is
+    empty, and the text is the function's docstring as it was (the form SciPy's
+    decorators expect, a signature line first, which they cut)."""
+
+    def __init__(self, function) -> None:
+        super().__init__()
+        self._text = getattr(function, "__doc__", None) or ""
+
+    def __missing__(self, section: str) -> list:
+        self[section] = value = []
+        return value
+
+    def __str__(self) -> str:
+        return "\n" + self._text
+
+
+def _skip_docstring_rewrites():
+    """Let SciPy's decorators leave docstrings as they are while scikit-learn loads, and
+    return what to restore (None: nothing was changed).
+
+    ``scipy.linalg``, which scikit-learn imports through ``scipy.sparse.linalg``, wraps
+    about 80 functions in decorators that parse each docstring (numpydoc) to add a note
+    to it: about a twentieth of the start-up, for help text scoring never shows.  Only
+    those docstrings differ (they lack SciPy's note on batched arrays and on the ``rng``
+    argument); the functions are the same."""
+    modules = [importlib.import_module(name) for name in DOCSTRING_REWRITERS]
+    if not all(callable(getattr(module, "FunctionDoc", None)) for module in modules):
+        return None
+    saved = [(module, module.FunctionDoc) for module in modules]
+    for module in modules:
+        module.FunctionDoc = _UnparsedDoc
+    return saved
+
+
+def _restore_docstring_rewrites(saved) -> None:
+    """Undo :func:`_skip_docstring_rewrites`."""
+    for module, original in saved or ():
+        module.FunctionDoc = original
 
 
 _PAUSED: list[bool] = []  # True while pause_collector's pause lasts

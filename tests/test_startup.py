@@ -103,16 +103,22 @@ import_sklearn_lean()
 loaded = sorted(m for m in ("numpy.f2py", "numpy.testing", "numpy.polynomial", "unittest") if m in sys.modules)
 from scipy._lib.array_api_compat import numpy as copy
 found = [copy.testing.__name__, copy.polynomial.__name__, hasattr(copy, "no_such_name")]
-print(json.dumps([loaded, found, sorted(dir(numpy)) == names_before, numpy.__all__ == star_before]))
+from scipy._lib import _array_api, _docscrape, _util
+import scipy.linalg
+restored = [_util.FunctionDoc is _docscrape.FunctionDoc, _array_api.FunctionDoc is _docscrape.FunctionDoc,
+            scipy.linalg.solve([[2.0, 0.0], [0.0, 4.0]], [2.0, 2.0]).tolist()]
+print(json.dumps([loaded, found, sorted(dir(numpy)) == names_before, numpy.__all__ == star_before, restored]))
 """
 
 
-def test_scipy_copies_numpy_without_loading_its_unused_submodules():
+def test_scipy_loads_without_numpy_submodules_or_docstring_parsing_and_is_whole_after():
     """SciPy's copy of NumPy's namespace leaves out the submodules NumPy had not loaded,
-    then hands them out when asked for; ``dir(numpy)`` and ``numpy.__all__`` are as before."""
+    then hands them out when asked for; ``dir(numpy)`` and ``numpy.__all__`` are as before;
+    SciPy's docstring parser is back in place."""
     out = subprocess.run([sys.executable, "-c", NUMPY_COPY_STILL_WHOLE], capture_output=True, text=True, cwd=ROOT,
                          check=True)
-    loaded, found, same_dir, same_all = json.loads(out.stdout.splitlines()[-1])
+    loaded, found, same_dir, same_all, restored = json.loads(out.stdout.splitlines()[-1])
     assert loaded == []
     assert found == ["numpy.testing", "numpy.polynomial", False]
     assert same_dir and same_all
+    assert restored == [True, True, [1.0, 0.5]]  # SciPy parses docstrings again, and its functions work

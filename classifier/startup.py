@@ -13,8 +13,8 @@ helpers for them are then unused) and the SciPy modules stood in for by modules 
 names load the real module when they are first used.  SciPy's copy of NumPy's namespace
 is made without the NumPy submodules not loaded yet (``numpy.f2py``, ``numpy.testing``...),
 which it hands out when first asked for, and SciPy's decorators leave the docstrings of
-``scipy.linalg`` unparsed.  Afterwards all of them import as usual: nothing
-is lost, only deferred.
+``scipy.linalg`` unparsed.  Afterwards all of them import as usual: nothing is lost, only
+deferred.
 
 Only the score command calls it, before anything imports scikit-learn; a library user's
 process imports scikit-learn the usual way.  The same command pauses the collector for
@@ -118,10 +118,9 @@ def _hide_numpy_submodules():
     loads, and return what to restore (None: nothing was changed).
 
     SciPy copies NumPy's namespace as it loads (:data:`NUMPY_COPY`), asking NumPy for every
-    name ``dir(numpy)`` and ``numpy.__all__`` list; NumPy loads a submodule the first time it is asked for, so
-    the copy alone loads ``numpy.f2py``, ``numpy.ma``, ``numpy.testing`` (with ``unittest``),
-    ``numpy.random`` and ``numpy.polynomial``: about a tenth of the start-up, for modules
-    scoring never uses.  :func:`_show_numpy_submodules` gives the copy those names back,
+    name that ``dir(numpy)`` and ``numpy.__all__`` list; NumPy loads a submodule the first
+    time it is asked for, so the copy alone loads ``numpy.f2py``, ``numpy.testing`` (with
+    ``unittest``) and ``numpy.polynomial``, for modules scoring never uses.  :func:`_show_numpy_submodules` gives the copy those names back,
     loaded when first asked for."""
     import numpy
 
@@ -188,7 +187,10 @@ def _skip_docstring_rewrites():
     to it: about a twentieth of the start-up, for help text scoring never shows.  Only
     those docstrings differ (they lack SciPy's note on batched arrays and on the ``rng``
     argument); the functions are the same."""
-    modules = [importlib.import_module(name) for name in DOCSTRING_REWRITERS]
+    try:
+        modules = [importlib.import_module(name) for name in DOCSTRING_REWRITERS]
+    except ImportError:  # another SciPy: its modules load as they are
+        return None
     if not all(callable(getattr(module, "FunctionDoc", None)) for module in modules):
         return None
     saved = [(module, module.FunctionDoc) for module in modules]

@@ -421,6 +421,27 @@ def row_json(row: list) -> str:
     return json.dumps(row, **JSON_DUMPS_KWARGS).translate(_SCRIPT_SAFE)
 
 
+def json_pieces(view: dict, key: str, items_per_piece: int = 100, *, encoded: bool = False) -> Iterator[Markup]:
+    """``view|tojson`` in pieces, the list at ``key`` ``items_per_piece`` items at a time:
+    the same bytes as ``tojson`` writes, without a string that holds all of a large view
+    (the Accounts view of a year-long dump runs to tens of megabytes, and the escaping
+    would copy it again).  ``encoded``: the list's items are already :func:`row_json`
+    text."""
+    encode = str if encoded else row_json
+    yield Markup("{")
+    for k, (name, value) in enumerate(view.items()):
+        yield Markup(("," if k else "") + row_json(name) + ":")
+        if name != key:
+            yield Markup(row_json(value))
+            continue
+        yield Markup("[")
+        for start in range(0, len(value), items_per_piece):
+            piece = ",".join(map(encode, value[start:start + items_per_piece]))
+            yield Markup(("," if start else "") + piece)
+        yield Markup("]")
+    yield Markup("}")
+
+
 _ACCOUNT, _ROLE, _MARKERS = (ROW_COLUMNS.index(name) for name in ("account", "role", "markers"))
 _MARKER_ID = 3  # in a compact marker: [start, end, technique, marker, kind, weight, text]
 
@@ -548,6 +569,8 @@ def _page(rows: ReportRows, summary: dict, accounts: AccountTables | None, *, ti
         "evidence_top": EVIDENCE_HIGHLIGHTED,
         "columns": list(ROW_COLUMNS),
     }
+    accounts_view = accounts_payload(accounts, encode=row_json) if accounts is not None else None
+    campaigns_data = campaign_view(campaigns, rows.ids)
     template = environment().get_template("report.html")
     yield from template.generate(
         title=title,
@@ -561,11 +584,13 @@ def _page(rows: ReportRows, summary: dict, accounts: AccountTables | None, *, ti
         row_chunks=rows.blocks(),
         summary=summary,
         histograms=histograms(rows, summary),
-        accounts_view=accounts_payload(accounts) if accounts is not None else None,
+        accounts_view=accounts_view,
+        accounts_json=json_pieces(accounts_view, "accounts", encoded=True) if accounts_view is not None else (),
         accounts_note=accounts.note() if accounts is not None else "",
         options=filter_options(rows, summary),
         run=run or {},
-        campaigns=campaign_view(campaigns, rows.ids),
+        campaigns=campaigns_data,
+        campaigns_json=json_pieces(campaigns_data, "campaigns") if campaigns_data is not None else (),
         model={
             "hash": m_hash,
             "digest": model_meta.get("labels_digest", "")[:12],

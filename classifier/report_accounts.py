@@ -19,7 +19,7 @@ from collections import Counter
 from datetime import date
 from itertools import groupby, islice
 from operator import itemgetter
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from .accounts import AccountTables, account_tables, record_row
 from .scored import ScoredSegment
@@ -39,10 +39,13 @@ TECHNIQUE_BARS = 8
 REPORT_ACCOUNTS = 5_000
 
 
-def accounts_payload(tables: AccountTables, limit: int | None = None) -> dict:
+def accounts_payload(tables: AccountTables, limit: int | None = None,
+                     encode: Callable[[list], str] | None = None) -> dict:
     """The view's data: the time zone, whether times exist, and one array per account in
     the tables' order (most posts first), for the first ``limit`` accounts (default
-    :data:`REPORT_ACCOUNTS`) of ``total``.
+    :data:`REPORT_ACCOUNTS`) of ``total``; each array as ``encode`` makes it into text,
+    when given (the report's JSON: a few kilobytes of text an account rather than lists
+    of numbers several times that size, for as long as the page is being written).
 
     The day rows come in the accounts' order, an account's together (:class:`DayRows`):
     they are read alongside the accounts, one account's days at a time."""
@@ -54,7 +57,8 @@ def accounts_payload(tables: AccountTables, limit: int | None = None) -> dict:
         if pending is not None and pending[0] == row["handle"]:  # an account of undated posts has no days
             days = list(pending[1])
             pending = next(day_groups, None)
-        entries.append(account_entry(row, days))
+        entry = account_entry(row, days)
+        entries.append(encode(entry) if encode is not None else entry)
     return {
         "tz": tables.tz,
         "day_only": tables.day_only,

@@ -30,8 +30,10 @@ from classifier.report import (
     ReportRows,
     compact_row,
     environment,
+    json_pieces,
     render_report,
     report_id,
+    row_json,
 )
 from classifier.scored import from_json_row
 from classifier.summary import summarize
@@ -331,3 +333,17 @@ def test_compiled_templates_are_cached_and_a_bad_cache_is_only_a_miss(monkeypatc
     folder.rmdir()
     folder.write_text("a file where the folder should be", encoding="utf-8")  # Jinja finds no safe folder
     assert _without_time(render_report(rows, title="cached")) == _without_time(first)
+
+
+def test_large_views_are_written_in_pieces_with_the_bytes_of_tojson():
+    """The Accounts and Campaigns views go into the page a hundred items at a time, each
+    piece escaped as ``tojson`` escapes (no text closes the script element)."""
+    view = {"tz": "Asia/Tokyo", "accounts": [[f"</script><a&'{k}>", k, [k, k / 3]] for k in range(250)],
+            "total": 250, "note": "日本語 & <b>"}
+    expected = environment().from_string("{{ view|tojson }}").render(view=view)
+    assert "</script>" not in expected
+    assert "".join(json_pieces(view, "accounts", 7)) == expected
+    encoded = {**view, "accounts": [row_json(item) for item in view["accounts"]]}
+    assert "".join(json_pieces(encoded, "accounts", 7, encoded=True)) == expected
+    empty = {"campaigns": [], "total": 0}
+    assert "".join(json_pieces(empty, "campaigns")) == environment().from_string("{{ v|tojson }}").render(v=empty)

@@ -26,11 +26,10 @@ import contextlib
 import hashlib
 import json
 from array import array
-from collections import Counter
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from jinja2.bccache import Bucket, FileSystemBytecodeCache
@@ -39,8 +38,16 @@ from markupsafe import Markup
 from .accounts import AccountTables
 from .campaigns_view import campaign_view
 from .outputs import OutputSet, all_or_none
-from .model import Contribution
 from .report_accounts import accounts_payload, tables_of_records
+from .report_rows import (  # noqa: F401 (EVIDENCE_PER_SEGMENT, ROW_COLUMNS, compact_row: the report's row, named here too)
+    EVIDENCE_PER_SEGMENT,
+    JSON_DUMPS_KWARGS,
+    ROW_COLUMNS,
+    ReportEntry,
+    compact_row,
+    report_entry,
+    row_json,
+)
 from .scored import ScoredSegment
 from .spill import REPORT, SpillFile
 from .summary import UNKNOWN_ACCOUNT, summarize
@@ -48,9 +55,6 @@ from .summary import UNKNOWN_ACCOUNT, summarize
 if TYPE_CHECKING:
     from .campaigns import CampaignSet
 
-#: The most evidence features kept per segment in the report (largest |weight| first):
-#: enough to explain a score, small enough that a 50,000-segment report stays openable.
-EVIDENCE_PER_SEGMENT = 16
 #: Evidence features highlighted in each direction by default (the report's "all evidence"
 #: switch shows the rest): on the seed the 3 strongest each way carry 53% of a segment's
 #: total |weight| (5 each way: 66%), and six spans stay readable where sixteen do not.
@@ -60,11 +64,6 @@ ROWS_PER_BLOCK = 2000
 #: Accounts drawn as their own histogram row; the rest are pooled as "other accounts".
 HISTOGRAM_ACCOUNTS = 8
 HISTOGRAM_BINS = 10
-#: Columns of the compact row arrays in the embedded JSON (the script maps them back).
-ROW_COLUMNS = (
-    "id", "post", "line", "account", "handle", "date", "role", "kind", "text",
-    "p_wire", "label", "evidence", "markers", "techniques",
-)
 #: The report's sections in page order: (anchor id, navigation title, template partial).
 SECTIONS = (
     ("overview", "Overview", "_report_overview.html"),
@@ -77,9 +76,6 @@ SECTIONS = (
 #: then the views' own scripts, which register with the core (see ``report.js``).
 SCRIPTS = ("report.js", "report_accounts.js", "campaigns.js")
 OTHER_ACCOUNTS = "(other accounts)"
-#: How the report writes JSON (Jinja's ``tojson`` and :func:`row_json`): compact UTF-8, so
-#: that Japanese stays readable and small.
-JSON_DUMPS_KWARGS = {"ensure_ascii": False, "separators": (",", ":"), "sort_keys": False}
 
 
 def environment() -> Environment:
@@ -225,11 +221,6 @@ def label_topics(model_meta: dict) -> list[str]:
     return sorted(str(topic) for topic in by_topic) if isinstance(by_topic, dict) else []
 
 
-def post_key(record: ScoredSegment) -> str:
-    """The post a segment belongs to: its post id, else its dump and record number."""
-    return str(record.post_id or f"{record.dump}#{record.record}")
-
-
 def histograms(rows: "ReportRows", summary: dict, bins: int = HISTOGRAM_BINS) -> list[dict]:
     """p_wire histograms, one per large account (the rest pooled), for the SVG chart.
 
@@ -261,44 +252,13 @@ def histograms(rows: "ReportRows", summary: dict, bins: int = HISTOGRAM_BINS) ->
     return out
 
 
-def _strength(contribution: Contribution) -> float:
-    return -abs(round(contribution.weight, 4))
-
-
-def compact_row(record: ScoredSegment, share: Callable[[str], str] | None = None) -> list:
-    """One segment as the array the report's script reads (see :data:`ROW_COLUMNS`).
-
-    Evidence keeps the strongest :data:`EVIDENCE_PER_SEGMENT` features that have spans,
-    each as ``(feature, weight, ((start, end), ...))``; markers become
-    ``[start, end, technique, marker, kind, weight, text]``.  Offsets are Python character
-    (code point) offsets into the text; the script indexes code points, not UTF-16 units.
-    Tuples where nothing changes them later: they take less memory than lists and are the
-    same JSON arrays.  ``share`` maps a repeated string (a feature name, an account, a
-    technique) to one shared copy, so 50,000 rows do not hold 50,000 copies of "と述べる".
-    """
-    share = share or str
-    strongest = sorted(record.evidence, key=_strength)[:EVIDENCE_PER_SEGMENT]
-    evidence = [(share(c.feature), round(c.weight, 4), c.spans) for c in strongest]
-    markers = [(m.start, m.end, share(m.technique), share(m.marker), share(m.kind), round(m.weight, 4), m.text)
-               for m in record.markers]
-    return [
-        record.id, post_key(record), record.line, share(record.account), share(record.handle), share(record.date),
-        share(record.role), share(record.kind), record.text, record.p_wire, share(record.label), evidence, markers,
-        [share(t) for t in sorted(name for name, _ in record.techniques)],
-    ]
-
-
-def evidence_peak(record: ScoredSegment) -> float:
-    """The strongest |weight| among a record's evidence (0 without evidence)."""
-    return max((abs(round(c.weight, 4)) for c in record.evidence), default=0.0)
-
-
 class ReportRows:
     """The segments a report lists, waiting on disk in the form the page embeds them, with
     the little the rest of the page reads of them kept in memory.
 
-    Each row is made into its compact form (:func:`compact_row`) and at once into the JSON
-    the page embeds (:func:`row_json`), and goes to a temporary file
+    Each row comes as its :class:`~classifier.report_rows.ReportEntry`, made where its
+    segment was scored: its compact form (:func:`~classifier.report_rows.compact_row`) as
+    the JSON the page embeds, which goes to a temporary file
     (:class:`~classifier.spill.SpillFile`, in ``folder``: the run's output folder, or the
     system's temporary folder): 50,000 rows with their evidence took about 180 MB as
     Python objects, and a scoring run held them (pickled) from the first chunk to its end.
@@ -336,20 +296,23 @@ class ReportRows:
         return self._strings.setdefault(text, text)
 
     def add(self, record: ScoredSegment) -> None:
-        row = compact_row(record, self._share)
-        data = row_json(row).encode("utf-8") + b","
-        identity = record.id.encode("utf-8") + b"\0" + record.text.encode("utf-8") + b"\0"
+        """Add one scored segment."""
+        self.add_entry(report_entry(record))
+
+    def add_entry(self, entry: ReportEntry) -> None:
+        """Add one segment made into its entry where it was scored (:func:`report_entries`)."""
+        data = entry.row + b","
         self._pending.append(data)
-        self._pending_identity.append(identity)
-        self._pending_size += len(data) + len(identity)
+        self._pending_identity.append(entry.identity)
+        self._pending_size += len(data) + len(entry.identity)
         self._size += len(data)
         self._ends.append(self._size)
-        self.ids.append(record.id)
-        self.accounts.append(row[_ACCOUNT])
-        self.p_wires.append(record.p_wire)
-        self.roles.add(row[_ROLE])
-        self.markers.update(m[_MARKER_ID] for m in row[_MARKERS] if m[_MARKER_ID])
-        self.peaks.append(evidence_peak(record))
+        self.ids.append(entry.id)
+        self.accounts.append(self._share(entry.account))
+        self.p_wires.append(entry.p_wire)
+        self.roles.add(entry.role)
+        self.markers.update(entry.markers)
+        self.peaks.append(entry.peak)
         if self._pending_size >= self.FLUSH_BYTES:
             self._flush()
 
@@ -411,16 +374,6 @@ class ReportRows:
         self._closed = True
 
 
-#: How Jinja's ``tojson`` makes JSON safe inside a ``<script>`` element.
-_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"})
-
-
-def row_json(row: list) -> str:
-    """One compact row as the report's JSON: what ``tojson`` would write for it in the
-    report's environment (compact UTF-8 JSON, ``<``, ``>``, ``&`` and ``'`` escaped)."""
-    return json.dumps(row, **JSON_DUMPS_KWARGS).translate(_SCRIPT_SAFE)
-
-
 def json_pieces(view: dict, key: str, items_per_piece: int = 100, *, encoded: bool = False) -> Iterator[Markup]:
     """``view|tojson`` in pieces, the list at ``key`` ``items_per_piece`` items at a time:
     the same bytes as ``tojson`` writes, without a string that holds all of a large view
@@ -440,10 +393,6 @@ def json_pieces(view: dict, key: str, items_per_piece: int = 100, *, encoded: bo
             yield Markup(("," if start else "") + piece)
         yield Markup("]")
     yield Markup("}")
-
-
-_ACCOUNT, _ROLE, _MARKERS = (ROW_COLUMNS.index(name) for name in ("account", "role", "markers"))
-_MARKER_ID = 3  # in a compact marker: [start, end, technique, marker, kind, weight, text]
 
 
 def evidence_scale(rows: ReportRows) -> float:

@@ -179,7 +179,7 @@ def chunk_tasks(chunks: Iterable[list[Post]], dump: str, fmt: str, *, report_row
     and ``tables`` as for :class:`~classifier.scoring.ChunkTask`."""
     evidence = None
     if report_rows > 0:
-        from .report import EVIDENCE_PER_SEGMENT as evidence
+        from .report_rows import EVIDENCE_PER_SEGMENT as evidence
     dispatched = 0
     for index, posts in enumerate(chunks):
         task = ChunkTask(index, posts, dump, fmt, partition=partition(index) if partition else None,
@@ -217,11 +217,11 @@ class RunCollector:
             self.accounts.add(chunk.posts or (), chunk.segment_rows)
         self.summary.merge(chunk.summary)
         self.segments += chunk.segments
-        if chunk.packed_records is not None and self.kept < self.max_rows:
+        if chunk.report_entries is not None and self.kept < self.max_rows:
             take = min(chunk.segments, self.max_rows - self.kept)
             rows = self._rows()
-            for record in chunk.records()[:take]:
-                rows.add(record)
+            for entry in chunk.report_entries[:take]:
+                rows.add_entry(entry)
             self.kept += take
         if chunk.campaigns is not None:
             if self.campaigns is None:

@@ -3,7 +3,7 @@
 A :class:`ScoredSegment` is made once per segment by the scoring kernel
 (:func:`classifier.scoring.score_chunk`) and never changes.  Every output is a function
 of it: the scores file's rows (CSV, JSONL, Parquet) through :data:`COLUMNS`, defined here
-and nowhere else; the report's rows (:func:`classifier.report.compact_row`); the summary
+and nowhere else; the report's rows (:func:`classifier.report_rows.compact_row`); the summary
 (:class:`classifier.summary.Summary`).  Adding a column to the scores file is adding one
 :class:`Column` to :data:`COLUMNS`.
 """

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import pickle
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
@@ -28,6 +27,7 @@ from .accounts import ScoredPost, record_posts, time_zone
 from .ingest import dump_name, read_posts
 from .markers import annotate_markers, load_lexicon, technique_counts
 from .model import Model, explain, load_model, transform_features, wire_probability_of_features
+from .report_rows import ReportEntry, report_entries
 from .scored import TOP_TOKENS, ScoredSegment
 from .segment import Segment, post_segments, provenance
 from .source import Part, Post, ReadOptions, Reject
@@ -151,11 +151,14 @@ def gc_paused():
             gc.enable()
 
 
-def score_chunk(model: Model, posts: list[Post], dump: str, *, evidence: bool = True) -> list[ScoredSegment]:
+def score_chunk(model: Model, posts: list[Post], dump: str, *, evidence: bool | int = True) -> list[ScoredSegment]:
     """Score every segment of ``posts``: one :class:`ScoredSegment` each, in input order.
 
-    ``evidence=False`` keeps only the :data:`~classifier.scored.TOP_TOKENS` strongest
-    contributions, without their character spans (enough for a CSV file).
+    ``evidence=True`` keeps every contribution with its character spans (JSONL and
+    Parquet scores files); ``False`` only the :data:`~classifier.scored.TOP_TOKENS`
+    strongest, without spans (enough for a CSV file); a number ``n``, the strongest
+    contributions with spans as far as the ``n``-th of them that has spans (the report's
+    evidence: a segment's few dozen contributions need not all be put back on its text).
     """
     parts = [(post, part) for post in posts for part in post.parts]
     if not parts:
@@ -166,14 +169,42 @@ def score_chunk(model: Model, posts: list[Post], dump: str, *, evidence: bool = 
     markers = [annotate_markers(doc, lexicon) for doc in docs]
     X, occurrences = transform_features(pipeline, docs)
     p_wire = wire_probability_of_features(pipeline, X).tolist()
-    explained = explain(pipeline, docs, None if evidence else TOP_TOKENS, X=X, occurrences=occurrences,
-                        spans=evidence)
+    if evidence is True or evidence is False:
+        explained = explain(pipeline, docs, None if evidence else TOP_TOKENS, X=X, occurrences=occurrences,
+                            spans=evidence)
+    else:
+        explained = _strongest_with_spans(pipeline, docs, X, occurrences, evidence)
     return [
         ScoredSegment(*provenance(post, part, dump), doc.urls, doc.hashtags, doc.mentions, round(p, 4),
                       "wire" if p >= 0.5 else "partisan", tuple(contributions), spans,
                       tuple(technique_counts(spans).items()))
         for (post, part), doc, p, contributions, spans in zip(parts, docs, p_wire, explained, markers)
     ]
+
+
+#: Contributions put back on the text beyond the number with spans asked for: a feature
+#: without spans (a density) among a segment's strongest is rare, and a segment short of
+#: spans among them is explained again in full.
+SPARE_CONTRIBUTIONS = 8
+
+
+def _strongest_with_spans(pipeline, docs: list, X, occurrences: list, wanted: int) -> list[list]:
+    """Per document, its strongest contributions with their spans, as many as hold the
+    ``wanted`` strongest that have spans: the first :data:`SPARE_CONTRIBUTIONS` more than
+    ``wanted`` (and at least the scores file's top tokens), and every one for a document
+    whose first ones hold fewer with spans.  The lists begin as
+    :func:`~classifier.model.explain`'s full lists do (the same order), so what is read of
+    them is the same."""
+    cut = max(wanted + SPARE_CONTRIBUTIONS, TOP_TOKENS)
+    explained = explain(pipeline, docs, cut, X=X, occurrences=occurrences, spans=True)
+    short = [i for i, contributions in enumerate(explained)
+             if len(contributions) >= cut and sum(1 for c in contributions if c.spans) < wanted]
+    if short:
+        again = explain(pipeline, [docs[i] for i in short], X=X[short], occurrences=[occurrences[i] for i in short],
+                        spans=True)
+        for i, contributions in zip(short, again):
+            explained[i] = contributions
+    return explained
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,52 +285,58 @@ class ScoredChunk:
     """What a run needs of one scored chunk: its size, its rows for the scores file as
     UTF-8 bytes, ready to write (empty when a worker wrote them; bytes cross from a worker
     to the run as they are, where a string is decoded on the way back and encoded again to
-    be written), its summary, its records for the report (pickled: a pickled
-    record takes a fraction of the memory of its objects while it waits), its posts
+    be written), its summary, its segments as the report lists them (when it does: each
+    made into its row's JSON here, so that no record, with its evidence and spans, is
+    pickled to the run and back), its posts
     sketched for campaign detection (a finder the run merges into its own), its posts for
     the account tables, and its rows of the database's segments table."""
 
     segments: int
     data: bytes
     summary: Summary
-    packed_records: bytes | None = None
+    report_entries: list[ReportEntry] | None = None
     campaigns: CampaignFinder | None = None
     posts: list[ScoredPost] | None = None
     segment_rows: list[tuple] | None = None
 
-    def records(self) -> list[ScoredSegment]:
-        return pickle.loads(self.packed_records) if self.packed_records is not None else []
-
     def __reduce__(self):
-        # Pickled (back from a worker) with its posts as tuples of their fields, for the
-        # same reason as ChunkTask's posts: a frozen dataclass costs a Python call per
-        # instance to pickle and to load, tuples none.
-        return _unpickle_chunk, tuple(
-            tuple(map(_scored_post_values, self.posts)) if name == "posts" and self.posts is not None
-            else getattr(self, name) for name in _CHUNK_FIELDS)
+        # Pickled (back from a worker) with its posts and report entries as tuples of their
+        # fields, for the same reason as ChunkTask's posts: a frozen dataclass costs a
+        # Python call per instance to pickle and to load, tuples none.
+        return _unpickle_chunk, tuple(_packed(name, getattr(self, name)) for name in _CHUNK_FIELDS)
 
 
 _CHUNK_FIELDS = tuple(f.name for f in fields(ScoredChunk))
-_scored_post_values = attrgetter(*(f.name for f in fields(ScoredPost)))
+#: The chunk's fields that are lists of frozen records, and the fields of each record.
+_RECORD_FIELDS = {"posts": (ScoredPost, attrgetter(*(f.name for f in fields(ScoredPost)))),
+                  "report_entries": (ReportEntry, attrgetter(*(f.name for f in fields(ReportEntry))))}
+
+
+def _packed(name: str, value):
+    if value is None or name not in _RECORD_FIELDS:
+        return value
+    return tuple(map(_RECORD_FIELDS[name][1], value))
 
 
 def _unpickle_chunk(*values) -> ScoredChunk:
     named = dict(zip(_CHUNK_FIELDS, values))
-    if named["posts"] is not None:
-        named["posts"] = [ScoredPost(*post) for post in named["posts"]]
+    for name, (kind, _) in _RECORD_FIELDS.items():
+        if named[name] is not None:
+            named[name] = [kind(*fields_) for fields_ in named[name]]
     return ScoredChunk(**named)
 
 
 def process_chunk(model: Model, task: ChunkTask) -> ScoredChunk:
     """Score one chunk and make of it what the run needs: the one function every engine runs.
 
-    The evidence spans are computed only where they are shown: in JSONL and Parquet
-    scores files, and in the records the report lists.
+    The evidence spans are computed only where they are shown: every contribution's in
+    JSONL scores files, the strongest ones of each segment the report lists.
     """
-    spans = (task.fmt != "csv" and not task.tables) or task.report_evidence is not None
+    every_span = task.fmt != "csv" and not task.tables
+    evidence = every_span or (task.report_evidence if task.report_evidence is not None else False)
     segment_rows = None
     with gc_paused():
-        records = score_chunk(model, task.posts, task.dump, evidence=spans)
+        records = score_chunk(model, task.posts, task.dump, evidence=evidence)
         if task.partition is not None:
             write_partition(task.partition, records, task.fmt, excel_safe=task.excel_safe)
             data = b""
@@ -310,10 +347,10 @@ def process_chunk(model: Model, task: ChunkTask) -> ScoredChunk:
         else:
             data = format_records(records, task.fmt, excel_safe=task.excel_safe).encode("utf-8")
         summary = Summary(accounts=task.summary_accounts).update(records)
-        packed = None if task.report_evidence is None else pack_for_report(records, task.report_evidence)
+        entries = None if task.report_evidence is None else report_entries(records, task.report_evidence)
         finder = None if task.campaigns is None else sketch_campaigns(records, task.campaigns)
         posts = None if task.tz is None else record_posts(records, time_zone(task.tz))
-    return ScoredChunk(len(records), data, summary, packed, campaigns=finder, posts=posts, segment_rows=segment_rows)
+    return ScoredChunk(len(records), data, summary, entries, campaigns=finder, posts=posts, segment_rows=segment_rows)
 
 
 def sketch_campaigns(records: list[ScoredSegment], params: CampaignParams) -> CampaignFinder:
@@ -322,14 +359,6 @@ def sketch_campaigns(records: list[ScoredSegment], params: CampaignParams) -> Ca
     from .campaigns import CampaignFinder
 
     return CampaignFinder(params).add_segments(records)
-
-
-def pack_for_report(records: list[ScoredSegment], evidence: int) -> bytes:
-    """Records as the report keeps them while the run goes on: pickled, with only the
-    ``evidence`` strongest contributions that have spans (all the report draws; the scores
-    file was written with all of them)."""
-    kept = [replace(record, contributions=record.evidence[:evidence]) for record in records]
-    return pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def score_file(path: str | Path, *, model: Model | None = None, options: ReadOptions | None = None,

@@ -106,7 +106,7 @@ def test_spawned_workers_load_the_model_themselves(seed_path, model):
         spawned = list(engine.map(tasks))
     assert [c.data for c in spawned] == [c.data for c in local]
     assert [c.summary.result() for c in spawned] == [c.summary.result() for c in local]
-    assert [c.records() for c in spawned] == [c.records() for c in local] and spawned[0].records()
+    assert [c.report_entries for c in spawned] == [c.report_entries for c in local] and spawned[0].report_entries
 
 
 def test_a_chunk_crosses_to_a_worker_and_back_intact(seed_path, model):
@@ -119,7 +119,8 @@ def test_a_chunk_crosses_to_a_worker_and_back_intact(seed_path, model):
     chunk = process_chunk(model, task)
     back = pickle.loads(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
     assert chunk.posts and back.posts == chunk.posts
-    assert (back.segments, back.data, back.packed_records) == (chunk.segments, chunk.data, chunk.packed_records)
+    assert chunk.report_entries and back.report_entries == chunk.report_entries
+    assert (back.segments, back.data) == (chunk.segments, chunk.data)
     assert back.summary.result() == chunk.summary.result() and back.campaigns is not None
 
 
@@ -295,6 +296,32 @@ def test_csv_rows_equal_with_and_without_evidence(model, seed_path):
     assert format_csv(with_evidence, header=True) == format_csv(without, header=True)
 
 
+@pytest.mark.parametrize("spare", [0, 8])
+def test_the_reports_evidence_is_the_full_lists_strongest_with_spans(model, seed_path, tmp_path, monkeypatch,
+                                                                    spare):
+    """Asked for the strongest ``n`` contributions that have spans, a segment gets a
+    beginning of its full list holding them; with no spare contributions, segments whose
+    first ones include a feature without spans (the density of exclamation marks) are
+    explained again in full."""
+    import classifier.scoring
+
+    monkeypatch.setattr(classifier.scoring, "SPARE_CONTRIBUTIONS", spare)
+    shouted = tmp_path / "shouted.txt"
+    shouted.write_text("増税反対！今すぐ撤回しろ！\n「ダム建設を止めろ！」\n選挙に行こう！みんなで行こう！\n",
+                       encoding="utf-8")
+    posts = list(read_posts(seed_path)) + list(read_posts(shouted, input_format="lines"))
+    full = score_chunk(model, posts, "seed")
+    redone = 0
+    for wanted in (1, 6, 16, 40):
+        cut = score_chunk(model, posts, "seed", evidence=wanted)
+        for a, b in zip(full, cut):
+            assert a.contributions[:len(b.contributions)] == b.contributions
+            assert a.evidence[:wanted] == b.evidence[:wanted]
+            redone += len(b.contributions) > max(wanted + spare, 6)
+        assert format_csv(cut, header=True) == format_csv(full, header=True)
+    assert redone if spare == 0 else not redone
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
@@ -341,18 +368,22 @@ def test_fast_explanation_with_a_marker_block_equals_the_plain_one():
     assert any(c.feature.startswith("marker:") and c.spans for c in fast[-1])
 
 
-def test_records_kept_for_the_report_render_as_the_full_records(seed_records):
-    import pickle
+def test_rows_made_where_segments_are_scored_render_as_the_full_records(seed_records):
+    """A chunk's report entries, made from each record's strongest evidence only, give
+    the page the full records give."""
+    from classifier.report import ReportRows, render_report
+    from classifier.report_accounts import tables_of_records
+    from classifier.report_rows import EVIDENCE_PER_SEGMENT, report_entries
+    from classifier.summary import summarize
 
-    from classifier.report import EVIDENCE_PER_SEGMENT, render_report
-    from classifier.scoring import pack_for_report
+    assert any(len(record.evidence) > EVIDENCE_PER_SEGMENT for record in seed_records)
+    kept = ReportRows()
+    for entry in report_entries(seed_records, EVIDENCE_PER_SEGMENT):
+        kept.add_entry(entry)
 
-    full = seed_records
-    kept = pickle.loads(pack_for_report(seed_records, EVIDENCE_PER_SEGMENT))
-    assert any(len(a.evidence) > len(b.evidence) for a, b in zip(full, kept))
-
-    def payload(rows):
-        soup = BeautifulSoup(render_report(rows, title="seed"), "html.parser")
+    def payload(rows, **context):
+        soup = BeautifulSoup(render_report(rows, title="seed", **context), "html.parser")
         return report_payload(soup)
 
-    assert payload(kept) == payload(full)
+    context = {"summary": summarize(seed_records), "accounts": tables_of_records(seed_records)}
+    assert payload(kept, **context) == payload(seed_records)

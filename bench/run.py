@@ -28,8 +28,9 @@ What it measures, in a temporary folder:
    ``tweets-js``, ``archive``: an archive's zip, or ``plain``).
 3. **Start-up.** ``postcred score`` on the seed with its report, ``--startup-runs`` times:
    the median wall clock.
-4. The report at ``--report-rows`` segments and training at ``--train-sizes`` labels, for
-   context.
+4. The report at ``--report-rows`` segments (the page alone, and what the default report
+   adds to a whole run of that many segments against ``--no-report``) and training at
+   ``--train-sizes`` labels, for context.
 
 Targets (issue 13): ratio >= 0.30 (aim 0.39); --jobs 2 >= 1.75x with identical files;
 peak RSS growth < 0.5 MB per extra MB of timeline; < 500 MB on the 1 GB dump; seed with
@@ -527,6 +528,25 @@ def time_report(segments: list[str], work: Path) -> dict:
     return {"report_s": time.perf_counter() - begin, "report_mb": path.stat().st_size / 2**20, "rows": len(records)}
 
 
+def report_cost(segments: list[str], rounds: int, work: Path, log) -> dict:
+    """What the default report adds to a whole ``postcred score --jobs 1`` run of
+    ``segments`` (each listed in the report): the run with its report and the run with
+    ``--no-report``, alternating ``rounds`` times (fresh processes, wall clock); the
+    seconds of each (medians) and the report's cost per listed segment."""
+    dump = work / "report-cost.txt"
+    write_lines_dump(dump, segments)
+    runs: dict[str, list[float]] = {"report": [], "no_report": []}
+    for k in range(1, rounds + 1):
+        for name, extra in (("report", ()), ("no_report", ("--no-report",))):
+            log(f"report cost, round {k}/{rounds}: postcred score {'with its report' if not extra else '--no-report'} ...")
+            run = run_measured(postcred("score", str(dump), "-o", str(work / "report-cost.csv"), "--input-format", "lines",
+                                        "-q", "--force", *extra), cwd=ROOT, work=work, sample=False)
+            runs[name].append(run["wall_s"])
+    with_report, without = statistics.median(runs["report"]), statistics.median(runs["no_report"])
+    return {"segments": len(segments), "report_s": runs["report"], "no_report_s": runs["no_report"],
+            "per_segment_us": (with_report - without) / len(segments) * 1e6}
+
+
 def stage_costs(texts: list[str], work: Path, clock=time.perf_counter) -> list[tuple[str, float]]:
     """Microseconds per segment of each stage of scoring, timed one stage at a time in
     this process (garbage collector paused, as while scoring), on ``texts``; ``clock``
@@ -773,6 +793,7 @@ def main(argv: list[str] | None = None) -> dict:
         if args.report_rows:
             log(f"report with {args.report_rows:,} segments ...")
             figures["report"] = time_report(texts[: args.report_rows], work)
+            figures["report_cost"] = report_cost(texts[: args.report_rows], args.rounds, work, log)
 
         from classifier.model import load_model
 
@@ -866,6 +887,14 @@ def format_table(f: dict) -> str:
         rows += [
             (f"report build, {rep['rows']:,} segments", f"{rep['report_s']:.1f} s", ""),
             ("  report file size", f"{rep['report_mb']:.1f} MB", ""),
+        ]
+    if "report_cost" in f:
+        cost = f["report_cost"]
+        rows += [
+            (f"postcred score --jobs 1 of {cost['segments']:,} segments, with its report, per round",
+             " ".join(f"{s:.1f}" for s in cost["report_s"]) + " s", ""),
+            ("  the same with --no-report, per round", " ".join(f"{s:.1f}" for s in cost["no_report_s"]) + " s", ""),
+            ("  the report's cost per listed segment (medians)", f"{cost['per_segment_us']:,.0f} µs", ""),
         ]
     for size, t in f.get("train", {}).items():
         rows.append((f"training (fit), {int(size):,} labels ({t['source']})", f"{t['seconds']:.1f} s", ""))

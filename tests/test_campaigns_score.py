@@ -25,7 +25,8 @@ def run(*args):
 
 
 def read_csv(path):
-    return list(csv.DictReader(path.open(encoding="utf-8")))
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ themselves, with their evidence and its spans, never travel.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from .model import Contribution
@@ -60,7 +60,7 @@ def _strength(contribution: Contribution) -> float:
     return -abs(round(contribution.weight, 4))
 
 
-def compact_row(record: ScoredSegment, share: Callable[[str], str] | None = None) -> list:
+def compact_row(record: ScoredSegment, share: Callable[[str], str] | None = None, kept: int | None = None) -> list:
     """One segment as the array the report's script reads (see :data:`ROW_COLUMNS`).
 
     Evidence keeps the strongest :data:`EVIDENCE_PER_SEGMENT` features that have spans,
@@ -70,10 +70,12 @@ def compact_row(record: ScoredSegment, share: Callable[[str], str] | None = None
     Tuples where nothing changes them later: they take less memory than lists and are the
     same JSON arrays.  ``share`` maps a repeated string (a feature name, an account, a
     technique) to one shared copy, so many rows held at once do not hold as many copies of
-    "と述べる".
+    "と述べる".  ``kept``: only the record's first ``kept`` contributions with spans are
+    looked at (those the run kept for the report).
     """
     share = share or str
-    strongest = sorted(record.evidence, key=_strength)[:EVIDENCE_PER_SEGMENT]
+    evidence = record.evidence if kept is None else record.evidence[:kept]
+    strongest = sorted(evidence, key=_strength)[:EVIDENCE_PER_SEGMENT]
     evidence = [(share(c.feature), round(c.weight, 4), c.spans) for c in strongest]
     markers = [(m.start, m.end, share(m.technique), share(m.marker), share(m.kind), round(m.weight, 4), m.text)
                for m in record.markers]
@@ -106,19 +108,24 @@ class ReportEntry:
     peak: float
 
 
-def report_entry(record: ScoredSegment) -> ReportEntry:
-    """The :class:`ReportEntry` of one scored segment."""
-    row = compact_row(record)
+_EVIDENCE, _MARKERS = ROW_COLUMNS.index("evidence"), ROW_COLUMNS.index("markers")
+
+
+def report_entry(record: ScoredSegment, kept: int | None = None) -> ReportEntry:
+    """The :class:`ReportEntry` of one scored segment (``kept`` as for :func:`compact_row`)."""
+    row = compact_row(record, kept=kept)
+    strongest = row[_EVIDENCE]
     return ReportEntry(
         row=row_json(row).encode("utf-8"),
         identity=record.id.encode("utf-8") + b"\0" + record.text.encode("utf-8") + b"\0",
         id=record.id, account=record.account, p_wire=record.p_wire, role=record.role,
-        markers=tuple(m[_MARKER_ID] for m in row[ROW_COLUMNS.index("markers")] if m[_MARKER_ID]),
-        peak=evidence_peak(record),
+        markers=tuple(m[_MARKER_ID] for m in row[_MARKERS] if m[_MARKER_ID]),
+        # The row's evidence is sorted strongest first: its first weight is evidence_peak's.
+        peak=abs(strongest[0][1]) if strongest else 0.0,
     )
 
 
 def report_entries(records: Iterable[ScoredSegment], evidence: int = EVIDENCE_PER_SEGMENT) -> list[ReportEntry]:
     """The entries of a chunk's records, each made from its ``evidence`` strongest
     contributions that have spans (all the report draws)."""
-    return [report_entry(replace(record, contributions=record.evidence[:evidence])) for record in records]
+    return [report_entry(record, evidence) for record in records]

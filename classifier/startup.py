@@ -96,8 +96,16 @@ def import_sklearn_lean() -> None:
         for name in deferred:
             sys.modules[name] = _deferred_module(name)
         docs = _skip_docstring_rewrites()
-        for module in SKLEARN_MODULES:
-            importlib.import_module(module)
+        try:
+            _import_all(SKLEARN_MODULES)
+        except Exception:
+            if docs is None:
+                raise
+            # A SciPy whose decorators want more of their docstring parser than the stand-in
+            # gives: its modules load again as they are (those that failed were unloaded).
+            _restore_docstring_rewrites(docs)
+            docs = None
+            _import_all(SKLEARN_MODULES)
     finally:
         _restore_docstring_rewrites(docs)
         _show_numpy_submodules(numpy_dir)
@@ -107,6 +115,11 @@ def import_sklearn_lean() -> None:
         for name in deferred:
             if isinstance(sys.modules.get(name), _DeferredModule):
                 del sys.modules[name]
+
+
+def _import_all(names: tuple[str, ...]) -> None:
+    for name in names:
+        importlib.import_module(name)
 
 
 #: SciPy's copy of NumPy's namespace (array API compatibility), made as SciPy loads.

@@ -122,3 +122,29 @@ def test_scipy_loads_without_numpy_submodules_or_docstring_parsing_and_is_whole_
     assert found == ["numpy.testing", "numpy.polynomial", False]
     assert same_dir and same_all
     assert restored == [True, True, [1.0, 0.5]]  # SciPy parses docstrings again, and its functions work
+
+
+UNEXPECTED_DOCSTRING_USE = """
+import json, sys
+from classifier import startup
+
+class Refusing(startup._UnparsedDoc):
+    def __str__(self):
+        raise AttributeError("a parser method this stand-in lacks")
+
+startup._UnparsedDoc = Refusing
+startup.import_sklearn_lean()
+import scipy.linalg
+from scipy._lib import _docscrape, _util
+print(json.dumps(["sklearn.linear_model" in sys.modules, _util.FunctionDoc is _docscrape.FunctionDoc,
+                  '"core" shape' in (scipy.linalg.solve_triangular.__doc__ or "")]))  # SciPy's note on batched arrays
+"""
+
+
+def test_a_scipy_that_wants_more_of_its_docstring_parser_loads_as_it_is():
+    """Should SciPy's decorators use their docstring parser in a way the stand-in does not
+    support, scikit-learn and SciPy load again with the real parser: scoring still starts."""
+    out = subprocess.run([sys.executable, "-c", UNEXPECTED_DOCSTRING_USE], capture_output=True, text=True, cwd=ROOT,
+                         check=True)
+    loaded, restored, parsed = json.loads(out.stdout.splitlines()[-1])
+    assert loaded and restored and parsed

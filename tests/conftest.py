@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -37,6 +38,12 @@ def error_line(result, *, only: bool = False) -> str:
     errors = [line for line in lines if line.startswith("Error: ")]
     assert len(errors) == 1 and (not only or len(lines) == 1), result.output
     return errors[0]
+
+
+def csv_rows(path: Path) -> list[dict]:
+    """The rows of a CSV file as dicts, the file closed after."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def jsonl_rows(path: Path) -> list[dict]:

@@ -15,6 +15,8 @@ from click.testing import CliRunner
 from classifier.cli import cli
 from classifier.errors import InputError
 
+from .conftest import csv_rows
+
 ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ROOT / "tests" / "data" / "formats"
 BROKEN = FORMATS / "broken"
@@ -150,7 +152,8 @@ def test_empty_file_scores_to_an_empty_result_with_a_warning(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"Warning: {BROKEN / 'empty.txt'}: no records found (an empty dump)" in result.output
     assert "records read 0, scored 0, rejected 0; segments 0" in result.output
-    assert list(csv.reader(out.open(encoding="utf-8")))[1:] == []
+    with out.open(encoding="utf-8", newline="") as handle:
+        assert list(csv.reader(handle))[1:] == []
 
 
 def test_skip_writes_rejects_with_the_raw_record(tmp_path):
@@ -167,7 +170,7 @@ def test_skip_writes_rejects_with_the_raw_record(tmp_path):
     assert [(r["record"], r["line"], r["raw"]) for r in rejects] == [
         (2, 2, lines[1][:70]), (3, 4, '{"rawContent": "   "}'), (5, 6, "[1, 2")]
     assert rejects[1]["reason"] == "empty text in 'rawContent'"
-    scored = list(csv.DictReader(out.open(encoding="utf-8")))
+    scored = csv_rows(out)
     assert [(r["record"], r["line"]) for r in scored] == [("1", "1"), ("4", "5")]
 
 
@@ -204,7 +207,7 @@ def test_skip_on_csv_keeps_the_rows_after_a_bad_one(tmp_path):
     assert "records read 5, scored 3, rejected 2" in result.output
     rows = [json.loads(line) for line in rejects.read_text(encoding="utf-8").splitlines()]
     assert [(r["record"], r["line"], r["raw"]) for r in rows] == [(2, 3, ",2"), (4, 6, "余計な,セル,4")]
-    scored = list(csv.DictReader((tmp_path / "s.csv").open(encoding="utf-8")))
+    scored = csv_rows((tmp_path / "s.csv"))
     assert [(r["line"], r["line_end"], r["text"]) for r in scored] == [
         ("2", "2", "一行目の本文"), ("4", "5", "複数行の\n本文"), ("7", "7", "最後")]
 

@@ -4,7 +4,6 @@ a reload and goes out with the review export, hostile text kept as text."""
 
 from __future__ import annotations
 
-import csv
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +14,8 @@ from classifier.cli import cli
 from classifier.report import write_report
 from tests.synthetic_campaigns import DumpGenerator, write_snscrape
 from tests.test_browser import Page, browser, export, records  # noqa: F401  (the browser fixture)
+
+from .conftest import csv_rows
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +35,7 @@ def campaign_report(tmp_path_factory):
     dump = write_snscrape(posts, folder / "dump.jsonl")
     result = CliRunner().invoke(cli, ["score", str(dump), "-o", str(folder / "dump.scores.csv"), "-q"])
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader((folder / "dump.campaigns.csv").open(encoding="utf-8")))
+    rows = csv_rows((folder / "dump.campaigns.csv"))
     return folder / "dump.html", rows
 
 

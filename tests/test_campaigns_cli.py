@@ -3,7 +3,6 @@ scores file (CSV and JSONL), the network read back with networkx, reruns, bad in
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 
@@ -13,6 +12,8 @@ from click.testing import CliRunner
 
 from classifier.cli import cli
 from tests.synthetic_campaigns import DumpGenerator, write_snscrape
+
+from .conftest import csv_rows
 
 FILES = ("dump.campaigns.csv", "dump.campaign_summary.csv", "coordination.gexf", "coordination_edges.csv",
          "manifest.json")
@@ -42,7 +43,7 @@ def scored(tmp_path_factory):
 
 
 def read_csv(path):
-    return list(csv.DictReader(path.open(encoding="utf-8")))
+    return csv_rows(path)
 
 
 def test_campaigns_from_a_scores_file(scored, tmp_path):

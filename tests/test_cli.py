@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 
@@ -10,6 +9,8 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
 from classifier.cli import cli
+
+from .conftest import csv_rows
 
 
 def run(*args):
@@ -21,7 +22,7 @@ def test_score_writes_csv_and_report(tmp_path, seed_path):
     out = tmp_path / "seed.csv"
     result = run("score", seed_path, "-o", out)
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    rows = csv_rows(out)
     assert len(rows) == 43
     assert {"id", "account", "handle", "role", "text", "p_wire", "label", "top_tokens", "urls", "hashtags"} <= set(rows[0])
     report = tmp_path / "seed.html"

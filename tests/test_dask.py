@@ -3,7 +3,6 @@ processes here) gives the same rows as the local engine, partition files in inpu
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -15,6 +14,8 @@ from click.testing import CliRunner
 from classifier.cli import cli
 from classifier.run import score_to_files
 from classifier.source import ReadOptions
+
+from .conftest import csv_rows
 
 if os.environ.get("CI"):
     import distributed  # CI installs the dask extra: there the test runs, never skips
@@ -91,7 +92,7 @@ def test_dask_parquet_and_csv_partitions(tmp_path, seed_path, client):
                write_report=False)
     parts = sorted((tmp_path / "csv").glob("part-*.csv"))
     assert len(parts) > 1
-    rows = [row for path in parts for row in csv.DictReader(path.open(encoding="utf-8", newline=""))]
+    rows = [row for path in parts for row in csv_rows(path)]
     assert [row["id"] for row in rows] == [r["id"] for r in expected]  # every partition has its header
 
 

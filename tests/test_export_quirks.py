@@ -4,7 +4,6 @@ line that says how a dump was read."""
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from pathlib import Path
@@ -15,6 +14,8 @@ from click.testing import CliRunner
 from classifier.cli import cli
 from classifier.formats import COLUMNS_FILE, header_names
 from classifier.ingest import Post, detect_format, read_posts
+
+from .conftest import csv_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ROOT / "tests" / "data" / "formats"
@@ -85,7 +86,7 @@ def test_a_bare_tweets_js_warns_that_handles_will_be_empty(tmp_path):
     assert result.output.strip() == (
         f"Warning: {bare}: no account.js beside it, so the posts' @handle and display name stay empty "
         "(score the archive's zip, or put its data/account.js beside tweets.js)")
-    rows = list(csv.DictReader((tmp_path / "s.csv").open(encoding="utf-8")))
+    rows = csv_rows((tmp_path / "s.csv"))
     assert {r["handle"] for r in rows} == {""}
     beside = run("score", FORMATS / "archive" / "data" / "tweets.js", "-o", tmp_path / "t.csv", "--no-report", "-q")
     assert beside.exit_code == 0 and "Warning" not in beside.output, beside.output

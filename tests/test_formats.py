@@ -3,7 +3,6 @@ the README's examples."""
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import shlex
@@ -19,6 +18,8 @@ from classifier.errors import InputError
 from classifier.dates import normalize_date
 from classifier.ingest import Post, decode, detect_format, read_posts, split_lines
 from classifier.scoring import ScoreSummary, iter_segments
+
+from .conftest import csv_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ROOT / "tests" / "data" / "formats"
@@ -325,7 +326,7 @@ def test_every_format_scores_through_the_cli(tmp_path, name):
     out = tmp_path / "scores.csv"
     result = run("score", dump, "-o", out, "--no-report", *flags)
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    rows = csv_rows(out)
     assert sorted({int(r["record"]) for r in rows}) == [e[0] for e in expected]
     assert all(0.0 <= float(r["p_wire"]) <= 1.0 and r["label"] in ("wire", "partisan") for r in rows)
     n = len(expected)

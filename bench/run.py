@@ -764,7 +764,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.report_rows, args.train_sizes, args.startup_runs = 2_000, "1000", 3
 
     # Every postcred run below starts from the package's bytecode, as after scripts/setup.sh
-    # (compiling 50 modules from source costs each start-up about 0.1 s where bytecode is
+    # (compiling the modules from source costs each start-up about 0.1 s where bytecode is
     # not written back, PYTHONDONTWRITEBYTECODE).
     compileall.compile_dir(ROOT / "classifier", quiet=1)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="postcred-bench-"))

@@ -12,7 +12,7 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install --quiet -e ".[test,train,dask]"
 # An editable install leaves the package uncompiled: compile its bytecode now, so that no
-# run compiles its 50 modules again (about 0.1 s of each start-up where bytecode is not
+# run compiles its modules again (about 0.1 s of each start-up where bytecode is not
 # written back: PYTHONDONTWRITEBYTECODE, a read-only checkout).
 .venv/bin/python -m compileall -q classifier
 

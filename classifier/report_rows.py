@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Iterable
 
 from .model import Contribution
 from .scored import ScoredSegment
@@ -60,35 +60,25 @@ def _strength(contribution: Contribution) -> float:
     return -abs(round(contribution.weight, 4))
 
 
-def compact_row(record: ScoredSegment, share: Callable[[str], str] | None = None, kept: int | None = None) -> list:
+def compact_row(record: ScoredSegment, kept: int | None = None) -> list:
     """One segment as the array the report's script reads (see :data:`ROW_COLUMNS`).
 
     Evidence keeps the strongest :data:`EVIDENCE_PER_SEGMENT` features that have spans,
     each as ``(feature, weight, ((start, end), ...))``; markers become
     ``[start, end, technique, marker, kind, weight, text]``.  Offsets are Python character
     (code point) offsets into the text; the script indexes code points, not UTF-16 units.
-    Tuples where nothing changes them later: they take less memory than lists and are the
-    same JSON arrays.  ``share`` maps a repeated string (a feature name, an account, a
-    technique) to one shared copy, so many rows held at once do not hold as many copies of
-    "と述べる".  ``kept``: only the record's first ``kept`` contributions with spans are
-    looked at (those the run kept for the report).
+    ``kept``: only the record's first ``kept`` contributions with spans are looked at
+    (those the run kept for the report).
     """
-    share = share or str
     evidence = record.evidence if kept is None else record.evidence[:kept]
     strongest = sorted(evidence, key=_strength)[:EVIDENCE_PER_SEGMENT]
-    evidence = [(share(c.feature), round(c.weight, 4), c.spans) for c in strongest]
-    markers = [(m.start, m.end, share(m.technique), share(m.marker), share(m.kind), round(m.weight, 4), m.text)
-               for m in record.markers]
     return [
-        record.id, post_key(record), record.line, share(record.account), share(record.handle), share(record.date),
-        share(record.role), share(record.kind), record.text, record.p_wire, share(record.label), evidence, markers,
-        [share(t) for t in sorted(name for name, _ in record.techniques)],
+        record.id, post_key(record), record.line, record.account, record.handle, record.date, record.role,
+        record.kind, record.text, record.p_wire, record.label,
+        [(c.feature, round(c.weight, 4), c.spans) for c in strongest],
+        [(m.start, m.end, m.technique, m.marker, m.kind, round(m.weight, 4), m.text) for m in record.markers],
+        sorted(name for name, _ in record.techniques),
     ]
-
-
-def evidence_peak(record: ScoredSegment) -> float:
-    """The strongest |weight| among a record's evidence (0 without evidence)."""
-    return max((abs(round(c.weight, 4)) for c in record.evidence), default=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +86,8 @@ class ReportEntry:
     """One segment as the report keeps it: its row as the page's JSON (UTF-8), its id and
     text each followed by a NUL byte (what the report's id is computed from), and what the
     page's summaries, charts, menus and campaign links read: id, account, p_wire, role,
-    marker ids (those a marker has) and the strongest evidence weight."""
+    marker ids (those a marker has) and the strongest evidence weight (|weight| rounded
+    as the row writes it; 0 without evidence)."""
 
     row: bytes
     identity: bytes
@@ -120,7 +111,7 @@ def report_entry(record: ScoredSegment, kept: int | None = None) -> ReportEntry:
         identity=record.id.encode("utf-8") + b"\0" + record.text.encode("utf-8") + b"\0",
         id=record.id, account=record.account, p_wire=record.p_wire, role=record.role,
         markers=tuple(m[_MARKER_ID] for m in row[_MARKERS] if m[_MARKER_ID]),
-        # The row's evidence is sorted strongest first: its first weight is evidence_peak's.
+        # The row's evidence is sorted strongest first: its first weight is the strongest.
         peak=abs(strongest[0][1]) if strongest else 0.0,
     )
 

@@ -39,7 +39,7 @@ from .accounts import AccountTables
 from .campaigns_view import campaign_view
 from .outputs import OutputSet, all_or_none
 from .report_accounts import accounts_payload, tables_of_records
-from .report_rows import (  # noqa: F401 (EVIDENCE_PER_SEGMENT, ROW_COLUMNS, compact_row: the report's row, named here too)
+from .report_rows import (  # noqa: F401 (the row's names are read from here too)
     EVIDENCE_PER_SEGMENT,
     JSON_DUMPS_KWARGS,
     ROW_COLUMNS,

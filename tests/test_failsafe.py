@@ -120,6 +120,7 @@ def test_worker_watchdog_alone_ends_an_orphaned_worker():
         proc.wait()
         assert wait_for(lambda: not alive(child), 5), "the orphaned child kept running"
     finally:
+        proc.stdout.close()
         if alive(child):
             os.kill(child, signal.SIGKILL)
 

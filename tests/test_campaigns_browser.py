@@ -35,7 +35,7 @@ def campaign_report(tmp_path_factory):
     dump = write_snscrape(posts, folder / "dump.jsonl")
     result = CliRunner().invoke(cli, ["score", str(dump), "-o", str(folder / "dump.scores.csv"), "-q"])
     assert result.exit_code == 0, result.output
-    rows = csv_rows((folder / "dump.campaigns.csv"))
+    rows = csv_rows(folder / "dump.campaigns.csv")
     return folder / "dump.html", rows
 
 

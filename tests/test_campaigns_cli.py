@@ -42,18 +42,14 @@ def scored(tmp_path_factory):
     return folder, posts
 
 
-def read_csv(path):
-    return csv_rows(path)
-
-
 def test_campaigns_from_a_scores_file(scored, tmp_path):
     folder, posts = scored
     scores = folder / "dump.scores.csv"
     result = run("campaigns", scores, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(FILES)
-    rows = read_csv(tmp_path / "out" / "dump.campaigns.csv")
-    summary = read_csv(tmp_path / "out" / "dump.campaign_summary.csv")
+    rows = csv_rows(tmp_path / "out" / "dump.campaigns.csv")
+    summary = csv_rows(tmp_path / "out" / "dump.campaign_summary.csv")
     assert {"campaign", "post_id", "handle", "date", "similarity", "p_wire", "text"} <= set(rows[0])
     assert {"campaign", "posts", "accounts", "first", "last", "median_p_wire", "top_techniques", "fast_pairs",
             "kind"} <= set(summary[0])
@@ -77,7 +73,7 @@ def test_the_gexf_opens_with_networkx_and_matches_the_edges_csv(scored, tmp_path
     folder, _ = scored
     assert run("campaigns", folder / "dump.scores.csv", "-o", tmp_path).exit_code == 0
     graph = nx.read_gexf(tmp_path / "coordination.gexf")
-    edges = read_csv(tmp_path / "coordination_edges.csv")
+    edges = csv_rows(tmp_path / "coordination_edges.csv")
     assert graph.number_of_edges() == len(edges) > 0
     for edge in edges:
         data = graph.edges[edge["source"], edge["target"]]
@@ -106,7 +102,7 @@ def test_rerun_with_other_parameters_needs_force(scored, tmp_path):
     assert again.output.strip().splitlines()[-1] == f"Error: {tmp_path / FILES[0]}: already exists; use --force to replace it"
     forced = run("campaigns", scores, "-o", tmp_path, "--min-accounts", "20", "--force")
     assert forced.exit_code == 0, forced.output
-    assert read_csv(tmp_path / "dump.campaign_summary.csv") == []
+    assert csv_rows(tmp_path / "dump.campaign_summary.csv") == []
     assert json.loads((tmp_path / "manifest.json").read_text())["parameters"]["min_accounts"] == 20
 
 
@@ -180,7 +176,7 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
         args = [str(tmp_path / Path(a).name) if a.startswith("reports/") else a for a in shlex.split(command)[1:]]
         result = run(*args)
         assert result.exit_code == 0, result.output
-    summary = read_csv(tmp_path / "sample-campaigns" / "sample.campaign_summary.csv")
+    summary = csv_rows(tmp_path / "sample-campaigns" / "sample.campaign_summary.csv")
     assert [c["kind"] for c in summary] == ["copypasta", "copypasta", "share_template"]
     assert [c["posts"] for c in summary[:2]] == ["8", "8"]
 

@@ -4,7 +4,6 @@ the shared options, all-or-none outputs, and the report's Campaigns section."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 
@@ -16,17 +15,14 @@ from classifier.campaigns_view import CHANGED, MISSING, SAME, campaign_view, dif
 from classifier.cli import cli
 from tests.synthetic_campaigns import DumpGenerator, write_snscrape
 
+from .conftest import csv_rows
+
 CAMPAIGN_FILES = ("dump.campaigns.csv", "dump.campaign_summary.csv")
 ACCOUNT_FILES = ("dump.accounts.csv", "dump.account_days.csv")
 
 
 def run(*args):
     return CliRunner().invoke(cli, list(map(str, args)))
-
-
-def read_csv(path):
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +53,8 @@ def test_score_writes_the_campaign_files_beside_the_scores(scored, tmp_path):
     folder, posts, output = scored
     assert sorted(p.name for p in folder.iterdir()) == sorted(["dump.scores.csv", "dump.html", *CAMPAIGN_FILES,
                                                                 *ACCOUNT_FILES])
-    rows = read_csv(folder / "dump.campaigns.csv")
-    summary = read_csv(folder / "dump.campaign_summary.csv")
+    rows = csv_rows(folder / "dump.campaigns.csv")
+    summary = csv_rows(folder / "dump.campaign_summary.csv")
     group = {p.post_id: p.group for p in posts}
     planted_campaigns = [c for c in summary if group[c_first(rows, c)].startswith("campaign:")]
     assert len(planted_campaigns) == 3 and all(c["kind"] == "copypasta" for c in planted_campaigns)
@@ -84,7 +80,7 @@ def test_no_campaigns_writes_none(generated, tmp_path):
     result = run("score", dump, "-o", tmp_path / "dump.scores.csv", "--no-campaigns", "-q")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["dump.html", "dump.scores.csv", *ACCOUNT_FILES])
-    assert all(row["campaigns"] == "" for row in read_csv(tmp_path / "dump.accounts.csv"))
+    assert all(row["campaigns"] == "" for row in csv_rows(tmp_path / "dump.accounts.csv"))
     soup = BeautifulSoup((tmp_path / "dump.html").read_text(encoding="utf-8"), "html.parser")
     assert soup.select_one("#campaigns #campaigns-off") is not None
     assert soup.select_one("#campaign-data") is None
@@ -94,7 +90,7 @@ def test_the_options_reach_detection_in_score(generated, tmp_path):
     dump, _ = generated
     result = run("score", dump, "-o", tmp_path / "dump.scores.csv", "--no-report", "-q", "--min-accounts", "50")
     assert result.exit_code == 0, result.output
-    assert read_csv(tmp_path / "dump.campaign_summary.csv") == []
+    assert csv_rows(tmp_path / "dump.campaign_summary.csv") == []
     clash = run("score", dump, "-o", tmp_path / "x.csv", "--num-perm", "8", "--bands", "9")
     assert clash.exit_code == 2 and "bands (9) cannot exceed num_perm (8)" in clash.output
     assert not (tmp_path / "x.csv").exists()
@@ -118,7 +114,7 @@ def test_existing_campaign_files_stop_the_run_before_anything_is_written(generat
     assert result.exit_code == 1 and "dump.campaigns.csv: already exists; use --force" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dump.campaigns.csv"]
     assert run("score", dump, "-o", tmp_path / "dump.scores.csv", "-q", "--force").exit_code == 0
-    assert read_csv(tmp_path / "dump.campaigns.csv")[0]["campaign"] == "C0001"
+    assert csv_rows(tmp_path / "dump.campaigns.csv")[0]["campaign"] == "C0001"
 
 
 def test_a_failure_while_writing_campaigns_leaves_no_output(generated, tmp_path, monkeypatch):
@@ -156,7 +152,7 @@ def test_jobs_2_and_dask_find_the_same_campaigns_as_one_process(generated, tmp_p
         assert result.exit_code == 0, result.output
     one = campaign_files_of(tmp_path / "1")
     assert one == campaign_files_of(tmp_path / "2")
-    assert len(read_csv(tmp_path / "1" / "dump.campaign_summary.csv")) >= 3
+    assert len(csv_rows(tmp_path / "1" / "dump.campaign_summary.csv")) >= 3
     if os.environ.get("CI"):
         import distributed
     else:
@@ -186,10 +182,10 @@ def test_an_account_in_a_planted_campaign_has_it_in_accounts_csv_and_sqlite(scor
     import sqlite3
 
     folder, posts, _ = scored
-    rows = read_csv(folder / "dump.campaigns.csv")
+    rows = csv_rows(folder / "dump.campaigns.csv")
     expected = campaigns_by_account(rows)
     accounts = {row["handle"]: set(filter(None, row["campaigns"].split("; ")))
-                for row in read_csv(folder / "dump.accounts.csv")}
+                for row in csv_rows(folder / "dump.accounts.csv")}
     assert {handle: ids for handle, ids in accounts.items() if ids} == expected
     planted = {p.handle for p in posts if p.group.startswith("campaign:")}
     assert planted and all(accounts[handle] for handle in planted)
@@ -203,9 +199,9 @@ def test_an_account_in_a_planted_campaign_has_it_in_accounts_csv_and_sqlite(scor
     joined = db.execute("SELECT m.campaign, p.handle FROM campaign_posts AS m JOIN posts AS p USING (post_id)")
     assert campaigns_by_account([{"campaign": c, "handle": h} for c, h in joined]) == expected
     assert dict(db.execute("SELECT campaign, posts FROM campaigns").fetchall()) == {
-        c["campaign"]: int(c["posts"]) for c in read_csv(folder / "dump.campaign_summary.csv")}
+        c["campaign"]: int(c["posts"]) for c in csv_rows(folder / "dump.campaign_summary.csv")}
     assert dict(db.execute("SELECT handle, campaigns FROM accounts").fetchall()) == {
-        row["handle"]: row["campaigns"] for row in read_csv(folder / "dump.accounts.csv")}
+        row["handle"]: row["campaigns"] for row in csv_rows(folder / "dump.accounts.csv")}
 
 
 # ---------------------------------------------------------------- the report
@@ -216,8 +212,8 @@ def test_the_report_lists_campaigns_largest_first_with_their_differences(scored)
     soup = BeautifulSoup((folder / "dump.html").read_text(encoding="utf-8"), "html.parser")
     assert [a["href"] for a in soup.select("nav#sections a")].index("#campaigns") >= 0
     data = json.loads(soup.select_one("#campaigns script#campaign-data").string)
-    summary = read_csv(folder / "dump.campaign_summary.csv")
-    rows = read_csv(folder / "dump.campaigns.csv")
+    summary = csv_rows(folder / "dump.campaign_summary.csv")
+    rows = csv_rows(folder / "dump.campaigns.csv")
     assert [c["id"] for c in data["campaigns"]] == [c["campaign"] for c in summary]
     assert data["total"] == data["shown"] == len(summary)
     copypasta = [c for c in data["campaigns"] if c["kind"] == "copypasta"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SEED
+from .conftest import SEED, csv_rows
 
 POSTCRED = [sys.executable, "-m", "classifier.cli"]
 #: The tables ``postcred score`` writes beside the scores by default, after their stem.
@@ -351,13 +351,6 @@ def formula_dump(folder: Path) -> Path:
                     "date": f"2024-11-04T0{i}:00:00+00:00"}, ensure_ascii=False) + "\n"
         for i, (text, name) in enumerate(FORMULA_POSTS)), encoding="utf-8")
     return path
-
-
-def csv_rows(path: Path) -> list[dict]:
-    import csv
-
-    with open(path, encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def test_excel_safe_quotes_formula_cells_and_is_off_by_default(tmp_path):

@@ -4,7 +4,6 @@ summaries while listing only the first rows, and the fast paths equal the plain 
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -32,7 +31,7 @@ from classifier.writers import format_csv
 
 LINES = ReadOptions(input_format="lines")
 
-from .conftest import report_payload
+from .conftest import csv_rows, report_payload
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,8 +73,7 @@ def test_jobs_2_writes_the_same_csv_as_jobs_1(tmp_path, lines_dump):
     one = score_to_files(str(lines_dump), output=tmp_path / "one.csv", write_report=False, read=LINES)
     two = score_to_files(str(lines_dump), output=tmp_path / "two.csv", write_report=False, read=LINES, jobs=2)
     assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
-    with (tmp_path / "two.csv").open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = csv_rows(tmp_path / "two.csv")
     assert len(rows) == 2300 == two.summary.segments == one.summary.segments
     assert [int(r["line"]) for r in rows] == list(range(1, 2301))  # input order across chunks
     assert two.label_counts == one.label_counts
@@ -228,8 +226,7 @@ def test_cli_jobs_and_report_max_rows(tmp_path, seed_path):
                                       "--report-max-rows", "5"])
     assert result.exit_code == 0, result.output
     assert "segments 43 (wire" in result.output
-    with out.open(encoding="utf-8", newline="") as handle:
-        assert len(list(csv.DictReader(handle))) == 43
+    assert len(csv_rows(out)) == 43
     soup = BeautifulSoup((tmp_path / "seed.html").read_text(encoding="utf-8"), "html.parser")
     assert len(report_payload(soup)["rows"]) == 5
     assert "first 5 of 43 segments" in soup.find(id="report-cap").get_text()

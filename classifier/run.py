@@ -33,6 +33,7 @@ from .ingest import dump_name, read_posts
 from .model import Model, load_model
 from .outputs import OutputSet, all_or_none, check_output_path, derived_path, write_failed
 from .process_memory import give_back_large_blocks
+from .report_rows import EVIDENCE_PER_SEGMENT
 from .scoring import CHUNK_SIZE, TAIL_PIECES, ChunkTask, ScoredChunk, ScoreSummary, post_chunks
 from .source import Post, ReadOptions, Reject
 from .startup import settle_collector
@@ -174,12 +175,10 @@ def chunk_tasks(chunks: Iterable[list[Post]], dump: str, fmt: str, *, report_row
                 campaigns: CampaignParams | None = None, tz: str | None = None,
                 tables: bool = False, report: bool = True) -> Iterator[ChunkTask]:
     """A task per chunk of posts; the chunks that start before ``report_rows`` segments
-    have gone by keep their records for the report; ``report`` False: no report is made
+    have gone by make their report rows as they are scored; ``report`` False: no report is made
     (the summary's counts per account are left out); ``excel_safe``, ``campaigns``, ``tz``
     and ``tables`` as for :class:`~classifier.scoring.ChunkTask`."""
-    evidence = None
-    if report_rows > 0:
-        from .report_rows import EVIDENCE_PER_SEGMENT as evidence
+    evidence = EVIDENCE_PER_SEGMENT if report_rows > 0 else None
     dispatched = 0
     for index, posts in enumerate(chunks):
         task = ChunkTask(index, posts, dump, fmt, partition=partition(index) if partition else None,

@@ -133,8 +133,9 @@ def _hide_numpy_submodules():
     SciPy copies NumPy's namespace as it loads (:data:`NUMPY_COPY`), asking NumPy for every
     name that ``dir(numpy)`` and ``numpy.__all__`` list; NumPy loads a submodule the first
     time it is asked for, so the copy alone loads ``numpy.f2py``, ``numpy.testing`` (with
-    ``unittest``) and ``numpy.polynomial``, for modules scoring never uses.  :func:`_show_numpy_submodules` gives the copy those names back,
-    loaded when first asked for."""
+    ``unittest``) and ``numpy.polynomial``, for modules scoring never uses.
+    :func:`_show_numpy_submodules` gives the copy those names back, loaded when first asked
+    for."""
     import numpy
 
     lazy = getattr(numpy, "__numpy_submodules__", None)

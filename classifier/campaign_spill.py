@@ -201,9 +201,6 @@ class SketchStore:
         """How many signature rows :meth:`signature_rows` should read at a time."""
         return max(1, SIGNATURE_BLOCK_BYTES // self.num_perm)
 
-    def post_bytes(self, start: int, end: int) -> bytes:
-        return self.posts.read(start, end - start)
-
     def close_sketches(self) -> None:
         """Remove the band keys, signatures, texts and columns (the posts' fields and the
         campaigns' numbers stay while referenced)."""

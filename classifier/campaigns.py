@@ -294,10 +294,6 @@ class CampaignSet:
     counts: dict = field(default_factory=dict)
     time_resolution: str = "none"
 
-    def by_post(self) -> dict[str, str]:
-        """Segment id -> campaign id, for linking rows to their campaign."""
-        return {post.id: campaign.id for campaign in self.campaigns for post in campaign.posts}
-
 
 # ---------------------------------------------------------------- the finder
 

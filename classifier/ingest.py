@@ -53,10 +53,6 @@ ATTRIBUTION_RE = re.compile(
 )
 PIC_AT_END_RE = re.compile(r"pic\.twitter\.com/\w+\s*$", re.IGNORECASE)
 
-#: Tried in this order when no BOM and no ``encoding`` say otherwise.  EUC-JP comes before
-#: CP932 because its byte ranges are narrow: Shift_JIS text with any kana fails as EUC-JP,
-#: while EUC-JP text often decodes "cleanly" as CP932 mojibake.
-DETECT_ORDER = ("utf-8", "euc-jp", "cp932")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
@@ -517,6 +513,8 @@ def choose_codec(handle: BinaryIO, label: str, *, encoding: str | None = None, e
     if utf8.ok:
         return "utf-8", 0
     if utf8.non_ascii < _UTF8_EVIDENCE:
+        # EUC-JP before CP932, for its narrow byte ranges: Shift_JIS text with any kana
+        # fails as EUC-JP, while EUC-JP text often decodes "cleanly" as CP932 mojibake.
         euc = _validate(handle, 0, "euc-jp")
         if euc.ok:
             # SS2/SS3 bytes mean half-width kana or JIS X 0212 in EUC-JP, both rare, but are

@@ -7,13 +7,11 @@ from the metadata saved beside the model, the charts are inline SVG made with ma
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .outputs import atomic_write_text
 from .report import environment
 
 CARD_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
@@ -138,11 +136,3 @@ def render_model_card(metadata: dict, *, oof=None, y=None) -> dict[str, str]:
         CARD_FILES[1]: html.get_template("model_card.html").render(**context, csp=CARD_CSP),
     }
 
-
-def write_model_card(metadata: dict, directory: Path, *, oof=None, y=None) -> tuple[Path, Path]:
-    """Write ``model-card.md`` and ``model-card.html`` into ``directory``; return their paths."""
-    pages = render_model_card(metadata, oof=oof, y=y)
-    paths = tuple(Path(directory) / name for name in pages)
-    for path, text in zip(paths, pages.values()):
-        atomic_write_text(path, text)
-    return paths[0], paths[1]

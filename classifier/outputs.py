@@ -106,14 +106,6 @@ def _fsync(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` for a writer that opens files by name (SQLite,
-    Parquet); on success it is synced and renamed over ``path``, on failure removed."""
-    with all_or_none() as outputs:
-        yield outputs.path(path)
-
-
-@contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success rename it over ``path``.
 

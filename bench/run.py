@@ -16,7 +16,10 @@ What it measures, in a temporary folder:
    ``postcred score --jobs 2 --no-report`` (fresh processes, wall clock from start to
    exit, start-up included).  Each round gives a ratio (postcred --jobs 1 throughput over
    bare fugashi's) and a speed-up (--jobs 2 over --jobs 1), and checks that both scores
-   files are byte-identical; the table shows every round and the median.  These runs are
+   files are byte-identical; the table shows every round and the median.  Beside the
+   speed-up, the CPU time of the --jobs 2 run (its workers' included) over the --jobs 1
+   run's: what the process pool costs in work.  Near 1.0, a speed-up short of 2x is the
+   start-up both pay and the machine's other load, not work the pool adds.  These runs are
    not memory-sampled (their peak RSS is the kernel's record): sampling PSS takes CPU
    from the workers of a ``--jobs 2`` run and from none of a ``--jobs 1`` run.
 2. **Memory.** Peak RSS (the kernel's high-water mark of the scoring process) of
@@ -871,6 +874,8 @@ def format_table(f: dict) -> str:
         ("  speed-up over --jobs 1, per round", " ".join(f"{r['speedup']:.2f}" for r in rounds), ""),
         ("  speed-up over --jobs 1 (median)", f"{speedup:.2f}x",
          f">= {SPEEDUP_TARGET:.2f}x: {mark(speedup >= SPEEDUP_TARGET)}"),
+        ("  its CPU time (workers included) over --jobs 1's, per round",
+         " ".join(f"{r['jobs2']['cpu_s'] / r['jobs1']['cpu_s']:.2f}" for r in rounds), ""),
         ("  scores files of --jobs 1 and --jobs 2 identical", str(all(r["identical"] for r in rounds)), ""),
         ("  load average before each --jobs 1 run",
          " ".join(f"{r['jobs1']['load_before']:.1f}" for r in rounds), ""),

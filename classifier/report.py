@@ -39,15 +39,7 @@ from .accounts import AccountTables
 from .campaigns_view import campaign_view
 from .outputs import OutputSet, all_or_none
 from .report_accounts import accounts_payload, tables_of_records
-from .report_rows import (  # noqa: F401 (the row's names are read from here too)
-    EVIDENCE_PER_SEGMENT,
-    JSON_DUMPS_KWARGS,
-    ROW_COLUMNS,
-    ReportEntry,
-    compact_row,
-    report_entry,
-    row_json,
-)
+from .report_rows import JSON_DUMPS_KWARGS, ROW_COLUMNS, ReportEntry, report_entry, row_json
 from .scored import ScoredSegment
 from .spill import REPORT, SpillFile
 from .summary import UNKNOWN_ACCOUNT, summarize

@@ -585,7 +585,7 @@ def test_the_report_shows_the_news_style_markers_with_their_spans(tmp_path):
     from click.testing import CliRunner
 
     from classifier.cli import cli
-    from classifier.report import ROW_COLUMNS
+    from classifier.report_rows import ROW_COLUMNS
 
     from .conftest import report_payload
 

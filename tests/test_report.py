@@ -20,21 +20,17 @@ from click.testing import CliRunner
 
 from classifier.cli import cli
 from classifier.report import (
-    SCRIPTS,
-    EVIDENCE_PER_SEGMENT,
     HISTOGRAM_ACCOUNTS,
     OTHER_ACCOUNTS,
-    ROW_COLUMNS,
     SCRIPTS,
     SECTIONS,
     ReportRows,
-    compact_row,
     environment,
     json_pieces,
     render_report,
     report_id,
-    row_json,
 )
+from classifier.report_rows import EVIDENCE_PER_SEGMENT, compact_row, row_json
 from classifier.scored import from_json_row
 from classifier.summary import summarize
 
